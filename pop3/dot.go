@@ -104,35 +104,36 @@ func NewDotWriter(w *bufio.Writer) *DotWriter { return &DotWriter{w: w, bol: tru
 
 // Write implements io.Writer. The count returned is of input bytes.
 func (d *DotWriter) Write(p []byte) (int, error) {
-	start := 0
-	for i := 0; i < len(p); i++ {
-		c := p[i]
-		if d.bol && c == '.' {
-			if _, err := d.w.Write(p[start:i]); err != nil {
-				return start, err
-			}
+	rest := p
+	for len(rest) > 0 {
+		if d.bol && rest[0] == '.' {
 			if err := d.w.WriteByte('.'); err != nil {
-				return i, err
+				return len(p) - len(rest), err
 			}
-			start = i
 		}
-		d.bol = false
-		if c == '\n' {
-			if !d.prevCR {
-				if _, err := d.w.Write(p[start:i]); err != nil {
-					return start, err
-				}
-				if err := d.w.WriteByte('\r'); err != nil {
-					return i, err
-				}
-				start = i
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			if _, err := d.w.Write(rest); err != nil {
+				return len(p) - len(rest), err
 			}
-			d.bol = true
+			d.bol = false
+			d.prevCR = rest[len(rest)-1] == '\r'
+			break
 		}
-		d.prevCR = c == '\r'
-	}
-	if _, err := d.w.Write(p[start:]); err != nil {
-		return start, err
+		crlf := i > 0 && rest[i-1] == '\r' || i == 0 && d.prevCR
+		if crlf {
+			_, err := d.w.Write(rest[:i+1])
+			if err != nil {
+				return len(p) - len(rest), err
+			}
+		} else {
+			d.w.Write(rest[:i])
+			if _, err := d.w.WriteString("\r\n"); err != nil {
+				return len(p) - len(rest), err
+			}
+		}
+		d.bol, d.prevCR = true, false
+		rest = rest[i+1:]
 	}
 	d.n += int64(len(p))
 	return len(p), nil

@@ -99,6 +99,18 @@ func FuzzDotRoundTrip(f *testing.F) {
 		if int64(len(got)) != WireSize(data) {
 			t.Fatalf("len(unstuff(stuff(%q))) = %d, WireSize = %d", data, len(got), WireSize(data))
 		}
+		// Writing in pieces gives the same bytes as writing at once.
+		var split bytes.Buffer
+		bw := bufio.NewWriter(&split)
+		dw := NewDotWriter(bw)
+		for i := 0; i < len(data); i += 3 {
+			dw.Write(data[i:min(i+3, len(data))])
+		}
+		dw.Close()
+		bw.Flush()
+		if !bytes.Equal(split.Bytes(), wire) {
+			t.Fatalf("DotWriter(%q) in 3-byte writes = %q, want %q", data, split.Bytes(), wire)
+		}
 		// Normalised data is a fixed point.
 		if again := stuff(t, got); !bytes.Equal(again, wire) {
 			t.Fatalf("stuff(unstuff(stuff(%q))) = %q, want %q", data, again, wire)
