@@ -1,0 +1,138 @@
+package testpeer
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+)
+
+// clientTimeout bounds one run of a client program.
+const clientTimeout = 60 * time.Second
+
+// Message is one message as a client retrieved it: Body holds the bytes the
+// client stored (each client's doc says what it changes), UIDL the unique-id
+// the client saw for it ("" where the client does not tell).
+type Message struct {
+	UIDL string
+	Body []byte
+}
+
+// Poller is one configured client with its own persistent "seen" state:
+// every Poll is a new session, and in keep mode a later Poll fetches only
+// messages whose UIDL the client has not seen before.
+type Poller struct {
+	Name string // the client program: "poplib", "fetchmail", ...
+
+	t    testing.TB
+	dir  string // the client's private state directory
+	runs int
+	poll func(ctx context.Context, outDir string) ([]Message, error)
+}
+
+// Poll runs one session and returns the new messages in server order. Any
+// client error fails the test.
+func (p *Poller) Poll() []Message {
+	p.t.Helper()
+	msgs, err := p.TryPoll()
+	if err != nil {
+		p.t.Fatalf("testpeer: %s: %v", p.Name, err)
+	}
+	return msgs
+}
+
+// TryPoll is Poll for tests that expect a failure (wrong password, refused
+// login): it returns the error, which includes the client's output.
+func (p *Poller) TryPoll() ([]Message, error) {
+	p.runs++
+	out := filepath.Join(p.dir, fmt.Sprintf("poll%d", p.runs))
+	if err := os.Mkdir(out, 0o700); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), clientTimeout)
+	defer cancel()
+	return p.poll(ctx, out)
+}
+
+func newPoller(t testing.TB, name string) *Poller {
+	return &Poller{Name: name, t: t, dir: t.TempDir()}
+}
+
+// NewClient is the shape shared by every client constructor.
+type NewClient func(t testing.TB, addr, user, pass string) *Poller
+
+// Clients lists every real client, for tests that run the same checks with
+// each. poplib comes first: it is the only one that returns exact bytes.
+func Clients() []struct {
+	Name string
+	New  NewClient
+} {
+	return []struct {
+		Name string
+		New  NewClient
+	}{
+		{"poplib", func(t testing.TB, addr, user, pass string) *Poller { return NewPoplib(t, addr, user, pass) }},
+		{"fetchmail", NewFetchmail},
+		{"mpop", NewMpop},
+		{"getmail", NewGetmail},
+		{"curl", NewCurl},
+	}
+}
+
+// run runs a client program with a clean, private environment and returns
+// its combined output; a failure names the program and includes the output.
+func run(ctx context.Context, dir string, env []string, name string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	cmd.Env = append([]string{"HOME=" + dir, "PATH=" + os.Getenv("PATH"), "LC_ALL=C"}, env...)
+	cmd.WaitDelay = 5 * time.Second
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	if err := cmd.Run(); err != nil {
+		return out.Bytes(), fmt.Errorf("%s: %w\n%s", filepath.Base(name), err, out.Bytes())
+	}
+	return out.Bytes(), nil
+}
+
+// readDelivered reads the files a delivery script wrote into dir, in the
+// order they were written (their names are sequence numbers).
+func readDelivered(dir string) ([][]byte, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(entries))
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	sort.Strings(names)
+	bodies := make([][]byte, 0, len(names))
+	for _, name := range names {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return nil, err
+		}
+		bodies = append(bodies, data)
+	}
+	return bodies, nil
+}
+
+// deliverScript is an MDA that stores each message it is piped into the
+// directory given as its first argument, under a sequence number.
+const deliverScript = `#!/bin/sh
+set -e
+n=$(ls "$1" | wc -l)
+exec cat >"$1/$(printf %06d "$n")"
+`
+
+// writeDeliverScript writes deliverScript into dir and returns its path.
+func writeDeliverScript(dir string) (string, error) {
+	path := filepath.Join(dir, "deliver.sh")
+	return path, os.WriteFile(path, []byte(deliverScript), 0o755)
+}

@@ -1,0 +1,207 @@
+package testpeer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// DovecotOptions configures a private Dovecot POP3 server.
+type DovecotOptions struct {
+	Users []User
+	// Maildir stores mail in ~/Maildir instead of the mbox ~/inbox.
+	Maildir bool
+	// ReuseXUIDL serves stored X-UIDL headers as UIDLs (pop3_reuse_xuidl),
+	// like a qpopper spool migrated to Dovecot.
+	ReuseXUIDL bool
+	// MaxLogins caps concurrent POP3 logins (pop3-login and pop3
+	// process_limit); 0 keeps Dovecot's default.
+	MaxLogins int
+	// Extra is raw configuration appended to the generated file.
+	Extra string
+}
+
+// StartDovecot starts a private Dovecot serving POP3 (USER/PASS, SASL
+// PLAIN and LOGIN, no TLS unless Extra adds it) on a free 127.0.0.1 port,
+// and stops it when the test ends. Its log is printed if the test fails.
+func StartDovecot(t testing.TB, o DovecotOptions) *Server {
+	t.Helper()
+	bin := Require(t, "dovecot")
+	owner, err := mailOwner()
+	if err != nil {
+		t.Fatalf("testpeer: dovecot: %v", err)
+	}
+	base := sharedTempDir(t)
+	st := &dovecotStore{base: base, maildir: o.Maildir, owner: owner}
+	for _, dir := range []string{"run", "state", "home"} {
+		if err := os.Mkdir(filepath.Join(base, dir), 0o755); err != nil {
+			t.Fatalf("testpeer: dovecot: %v", err)
+		}
+	}
+	if err := writePasswd(filepath.Join(base, "passwd"), o.Users, st); err != nil {
+		t.Fatalf("testpeer: dovecot: %v", err)
+	}
+	for _, u := range o.Users {
+		if err := st.createHome(u.Name); err != nil {
+			t.Fatalf("testpeer: dovecot: home of %s: %v", u.Name, err)
+		}
+		if err := st.setMbox(u.Name, u.Mbox); err != nil {
+			t.Fatalf("testpeer: dovecot: mailbox of %s: %v", u.Name, err)
+		}
+	}
+	logPath := filepath.Join(base, "dovecot.log")
+	logOnFailure(t, "dovecot", logPath)
+
+	const attempts = 5
+	for range attempts {
+		port, err := freePort()
+		if err != nil {
+			t.Fatalf("testpeer: dovecot: %v", err)
+		}
+		conf := filepath.Join(base, "dovecot.conf")
+		if err := os.WriteFile(conf, []byte(dovecotConf(base, port, o, owner)), 0o644); err != nil {
+			t.Fatalf("testpeer: dovecot: %v", err)
+		}
+		d, err := startDaemon(exec.Command(bin, "-F", "-c", conf), logPath)
+		if err != nil {
+			t.Fatalf("testpeer: dovecot: %v", err)
+		}
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		err = waitGreeting(d, addr, logPath)
+		if errors.Is(err, errPortInUse) {
+			d.stop()
+			continue
+		}
+		t.Cleanup(d.stop)
+		if err != nil {
+			t.Fatalf("testpeer: dovecot: %v", err)
+		}
+		return &Server{Addr: addr, Name: "dovecot", store: st}
+	}
+	t.Fatalf("testpeer: dovecot: no free port after %d attempts", attempts)
+	return nil
+}
+
+// dovecotConf is a complete, self-contained configuration: nothing from
+// /etc/dovecot is read, and every path is under base.
+func dovecotConf(base string, port int, o DovecotOptions, owner mailUser) string {
+	location := "mbox:~/mail:INBOX=~/inbox"
+	if o.Maildir {
+		location = "maildir:~/Maildir"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `base_dir = %[1]s/run
+state_dir = %[1]s/state
+instance_name = testpeer-%[2]d
+log_path = %[1]s/dovecot.log
+info_log_path = %[1]s/dovecot.log
+protocols = pop3
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+default_internal_user = %[3]s
+default_internal_group = %[4]s
+default_login_user = %[3]s
+first_valid_uid = 1
+first_valid_gid = 1
+mail_location = %[5]s
+mbox_write_locks = fcntl
+pop3_reuse_xuidl = %[6]s
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%%u %[1]s/passwd
+}
+userdb {
+  driver = passwd-file
+  args = username_format=%%u %[1]s/passwd
+}
+service pop3-login {
+  inet_listener pop3 {
+    address = 127.0.0.1
+    port = %[2]d
+  }
+  inet_listener pop3s {
+    port = 0
+  }
+`, base, port, owner.name, owner.group, location, yesNo(o.ReuseXUIDL))
+	if o.MaxLogins > 0 {
+		fmt.Fprintf(&b, "  process_limit = %d\n", o.MaxLogins)
+	}
+	b.WriteString("}\n")
+	if o.MaxLogins > 0 {
+		fmt.Fprintf(&b, "service pop3 {\n  process_limit = %d\n}\n", o.MaxLogins)
+	}
+	b.WriteString("service imap-login {\n  inet_listener imap {\n    port = 0\n  }\n}\n")
+	b.WriteString(o.Extra)
+	b.WriteString("\n")
+	return b.String()
+}
+
+func yesNo(v bool) string {
+	if v {
+		return "yes"
+	}
+	return "no"
+}
+
+// mailUser is the system account that owns the test mailboxes and that
+// Dovecot's unprivileged processes run as.
+type mailUser struct {
+	name, group string
+	uid, gid    int
+}
+
+// mailOwner picks nobody:nogroup as root (Dovecot refuses uid 0 for mail),
+// or the current user otherwise.
+func mailOwner() (mailUser, error) {
+	name := "nobody"
+	if os.Geteuid() != 0 {
+		cur, err := user.Current()
+		if err != nil {
+			return mailUser{}, err
+		}
+		name = cur.Username
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		return mailUser{}, err
+	}
+	g, err := user.LookupGroupId(u.Gid)
+	if err != nil {
+		return mailUser{}, err
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return mailUser{name: u.Username, group: g.Name, uid: uid, gid: gid}, nil
+}
+
+// sharedTempDir returns a fresh t.TempDir that other users can traverse, so
+// that Dovecot's unprivileged processes reach the homes inside it.
+func sharedTempDir(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, d := range []string{dir, filepath.Dir(dir)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatalf("testpeer: %v", err)
+		}
+	}
+	return dir
+}
+
+func writePasswd(path string, users []User, st *dovecotStore) error {
+	var b strings.Builder
+	for _, u := range users {
+		if strings.ContainsAny(u.Name+u.Password, ":\n") {
+			return fmt.Errorf("user %q: name and password may not contain ':' or newlines", u.Name)
+		}
+		fmt.Fprintf(&b, "%s:%s:%d:%d::%s::\n", u.Name, u.Password, st.owner.uid, st.owner.gid, st.home(u.Name))
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}

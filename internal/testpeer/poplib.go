@@ -1,0 +1,105 @@
+package testpeer
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+)
+
+//go:embed poplib_client.py
+var poplibScript []byte
+
+// PoplibOption changes how the poplib client connects or what it leaves.
+type PoplibOption func(*poplibConfig)
+
+type poplibConfig struct {
+	delete     bool
+	tls        string // none, stls, implicit
+	caFile     string
+	serverName string
+}
+
+// PoplibDelete deletes each message after retrieving it, instead of keeping
+// it on the server.
+func PoplibDelete() PoplibOption { return func(c *poplibConfig) { c.delete = true } }
+
+// PoplibSTLS upgrades the connection with STLS, trusting caFile. A non-empty
+// serverName is checked against the certificate; "" skips the name check.
+func PoplibSTLS(caFile, serverName string) PoplibOption {
+	return func(c *poplibConfig) { c.tls, c.caFile, c.serverName = "stls", caFile, serverName }
+}
+
+// PoplibImplicitTLS connects with TLS from the first byte (pop3s).
+func PoplibImplicitTLS(caFile, serverName string) PoplibOption {
+	return func(c *poplibConfig) { c.tls, c.caFile, c.serverName = "implicit", caFile, serverName }
+}
+
+// Poplib fetches all messages once with Python's poplib. Body is exactly
+// what the server sent for RETR: CRLF line ends kept, dot-stuffing undone.
+func Poplib(t testing.TB, addr, user, pass string, opts ...PoplibOption) []Message {
+	t.Helper()
+	return NewPoplib(t, addr, user, pass, opts...).Poll()
+}
+
+// NewPoplib returns a poplib client that remembers the UIDLs it fetched.
+func NewPoplib(t testing.TB, addr, user, pass string, opts ...PoplibOption) *Poller {
+	t.Helper()
+	python := Require(t, "python3")
+	cfg := poplibConfig{tls: "none"}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	p := newPoller(t, "poplib")
+	script := filepath.Join(p.dir, "poplib_client.py")
+	if err := os.WriteFile(script, poplibScript, 0o644); err != nil {
+		t.Fatalf("testpeer: %v", err)
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatalf("testpeer: poplib: %v", err)
+	}
+	mode := "keep"
+	if cfg.delete {
+		mode = "delete"
+	}
+	state := filepath.Join(p.dir, "seen")
+	p.poll = func(ctx context.Context, outDir string) ([]Message, error) {
+		outFile := filepath.Join(outDir, "messages")
+		_, err := run(ctx, p.dir, nil, python, script, host, port, user, pass, mode,
+			cfg.tls, cfg.caFile, cfg.serverName, state, outFile)
+		if err != nil {
+			return nil, err
+		}
+		data, err := os.ReadFile(outFile)
+		if err != nil {
+			return nil, err
+		}
+		return parsePoplibOutput(data)
+	}
+	return p
+}
+
+// parsePoplibOutput reads the "UIDL SIZE\n" BODY "\n" records of poplib_client.py.
+func parsePoplibOutput(data []byte) ([]Message, error) {
+	var msgs []Message
+	for len(data) > 0 {
+		head, rest, ok := bytes.Cut(data, []byte("\n"))
+		fields := bytes.Fields(head)
+		if !ok || len(fields) != 2 {
+			return nil, fmt.Errorf("poplib output: bad record header %q", head)
+		}
+		size, err := strconv.Atoi(string(fields[1]))
+		if err != nil || size < 0 || size+1 > len(rest) {
+			return nil, fmt.Errorf("poplib output: bad size in %q", head)
+		}
+		msgs = append(msgs, Message{UIDL: string(fields[0]), Body: bytes.Clone(rest[:size])})
+		data = rest[size+1:]
+	}
+	return msgs, nil
+}

@@ -1,0 +1,79 @@
+package testpeer
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// Popa3dDir is where .ci/run extracts the popa3d package: it conflicts with
+// dovecot-pop3d in apt, so it cannot be installed the ordinary way.
+const Popa3dDir = "/opt/popa3d"
+
+// searchDirs are looked at after PATH: daemons live in sbin directories that
+// a non-login shell's PATH may lack.
+var searchDirs = []string{"/usr/sbin", "/sbin", "/usr/local/sbin", Popa3dDir + "/usr/sbin"}
+
+// installHints say how to get each program onto a Debian machine.
+var installHints = map[string]string{
+	"dovecot":   "apt-get install dovecot-core dovecot-pop3d",
+	"popa3d":    "apt-get download popa3d && dpkg-deb -x popa3d_*.deb " + Popa3dDir,
+	"fetchmail": "apt-get install fetchmail",
+	"mpop":      "apt-get install mpop",
+	"getmail":   "apt-get install getmail6",
+	"curl":      "apt-get install curl",
+	"socat":     "apt-get install socat",
+	"python3":   "apt-get install python3",
+	"openssl":   "apt-get install openssl",
+}
+
+// InCI reports whether the tests run in CI, where a missing peer is a
+// failure rather than a skip.
+func InCI() bool { return os.Getenv("CI") == "true" }
+
+// Require returns the absolute path of program. If it is not installed the
+// test is skipped, or fails when CI=true.
+func Require(t testing.TB, program string) string {
+	t.Helper()
+	if path, err := lookPath(program); err == nil {
+		return path
+	}
+	hint := installHints[program]
+	if hint == "" {
+		hint = "apt-get install " + program
+	}
+	Unavailable(t, "%s not found (install it with %q, or run .ci/run as root)", program, hint)
+	return ""
+}
+
+// Unavailable skips the test with the reason, or fails it when CI=true.
+func Unavailable(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if InCI() {
+		t.Fatalf("testpeer: "+format, args...)
+	}
+	t.Skipf("testpeer: "+format, args...)
+}
+
+// RequireRoot skips (or fails in CI) unless the test runs as root, which
+// peers that need system users or chroot do.
+func RequireRoot(t testing.TB, why string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		Unavailable(t, "%s needs root", why)
+	}
+}
+
+func lookPath(program string) (string, error) {
+	if path, err := exec.LookPath(program); err == nil {
+		return filepath.Abs(path)
+	}
+	for _, dir := range searchDirs {
+		path := filepath.Join(dir, program)
+		if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return path, nil
+		}
+	}
+	return "", exec.ErrNotFound
+}

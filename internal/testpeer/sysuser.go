@@ -1,0 +1,95 @@
+package testpeer
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// sysLockPath serialises changes to /etc/passwd and friends: test binaries
+// of several packages run at once, and useradd fails rather than waits when
+// another holds the lock.
+const sysLockPath = "/run/lock/popgate-testpeer.lock"
+
+// withSysLock runs fn holding the cross-process lock.
+func withSysLock(fn func() error) error {
+	f, err := os.OpenFile(sysLockPath, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		return err
+	}
+	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	return fn()
+}
+
+// systemUser is an account created for one test.
+type systemUser struct {
+	name     string
+	uid, gid int
+}
+
+// uniqueUserName returns "pgt" and random hex: short enough for useradd,
+// and never shared between test processes.
+func uniqueUserName() string {
+	b := make([]byte, 5)
+	_, _ = rand.Read(b)
+	return "pgt" + hex.EncodeToString(b)
+}
+
+// createSystemUser adds a login-less system user with a password.
+func createSystemUser(password string) (systemUser, error) {
+	if strings.ContainsAny(password, ":\n") {
+		return systemUser{}, fmt.Errorf("password may not contain ':' or newlines")
+	}
+	name := uniqueUserName()
+	err := withSysLock(func() error {
+		if out, err := exec.Command("useradd", "--no-create-home", "--home-dir", "/nonexistent",
+			"--shell", "/usr/sbin/nologin", "--user-group", name).CombinedOutput(); err != nil {
+			return fmt.Errorf("useradd %s: %w: %s", name, err, out)
+		}
+		cmd := exec.Command("chpasswd")
+		cmd.Stdin = strings.NewReader(name + ":" + password + "\n")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("chpasswd %s: %w: %s", name, err, out)
+		}
+		return nil
+	})
+	if err != nil {
+		return systemUser{}, err
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		return systemUser{}, err
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return systemUser{name: name, uid: uid, gid: gid}, nil
+}
+
+// deleteSystemUser removes the user and its group.
+func deleteSystemUser(name string) error {
+	return withSysLock(func() error {
+		if out, err := exec.Command("userdel", name).CombinedOutput(); err != nil {
+			return fmt.Errorf("userdel %s: %w: %s", name, err, out)
+		}
+		return nil
+	})
+}
+
+// lookupGroupID returns the numeric id of a group.
+func lookupGroupID(name string) (int, error) {
+	g, err := user.LookupGroup(name)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(g.Gid)
+}
