@@ -1,0 +1,128 @@
+// Package index keeps parsed maildrop indexes in a bounded in-memory LRU
+// cache backed by a bbolt file, so that polls after a restart stay cheap.
+// Values are stored gob-encoded. The index is only a cache: everything in it
+// can be recomputed from the maildrop, and losing it changes no UIDL.
+package index
+
+import (
+	"bytes"
+	"encoding/gob"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	bolt "go.etcd.io/bbolt"
+)
+
+// FileName is the bbolt file kept in the data directory.
+const FileName = "index.db"
+
+// DefaultCacheSize is the number of maildrops kept decoded in memory.
+const DefaultCacheSize = 1024
+
+// DB is an open index file.
+type DB struct{ bolt *bolt.DB }
+
+// OpenDB opens or creates dir/index.db. It waits at most a second for
+// another process holding the file.
+func OpenDB(dir string) (*DB, error) {
+	path := filepath.Join(dir, FileName)
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("index: open %s: %w", path, err)
+	}
+	return &DB{bolt: db}, nil
+}
+
+// Close closes the file.
+func (d *DB) Close() error { return d.bolt.Close() }
+
+// Cache maps keys (maildrop paths) to values of type V. A nil DB keeps
+// values in memory only. Values handed out are shared: treat them as
+// immutable and Put a new value to change one.
+type Cache[V any] struct {
+	db     *DB
+	bucket []byte
+	lru    *lru.Cache[string, V]
+}
+
+// NewCache returns a cache of at most size values in memory, persisted in
+// bucket of db when db is not nil.
+func NewCache[V any](db *DB, bucket string, size int) (*Cache[V], error) {
+	if size <= 0 {
+		size = DefaultCacheSize
+	}
+	l, err := lru.New[string, V](size)
+	if err != nil {
+		return nil, err
+	}
+	c := &Cache[V]{db: db, bucket: []byte(bucket), lru: l}
+	if db != nil {
+		err := db.bolt.Update(func(tx *bolt.Tx) error {
+			_, err := tx.CreateBucketIfNotExists(c.bucket)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("index: bucket %s: %w", bucket, err)
+		}
+	}
+	return c, nil
+}
+
+// Get returns the value for key from memory, else from the file. A value
+// that cannot be decoded (say, written by another version) is a miss.
+func (c *Cache[V]) Get(key string) (V, bool) {
+	if v, ok := c.lru.Get(key); ok {
+		return v, true
+	}
+	var v V
+	if c.db == nil {
+		return v, false
+	}
+	found := false
+	c.db.bolt.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(c.bucket).Get([]byte(key))
+		if b == nil {
+			return nil
+		}
+		if gob.NewDecoder(bytes.NewReader(b)).Decode(&v) == nil {
+			found = true
+		}
+		return nil
+	})
+	if found {
+		c.lru.Add(key, v)
+	}
+	return v, found
+}
+
+// Put stores v for key in memory and in the file.
+func (c *Cache[V]) Put(key string, v V) error {
+	c.lru.Add(key, v)
+	if c.db == nil {
+		return nil
+	}
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(v); err != nil {
+		return fmt.Errorf("index: encode %s: %w", key, err)
+	}
+	err := c.db.bolt.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(c.bucket).Put([]byte(key), buf.Bytes())
+	})
+	if err != nil {
+		return fmt.Errorf("index: store %s: %w", key, err)
+	}
+	return nil
+}
+
+// Delete forgets key.
+func (c *Cache[V]) Delete(key string) error {
+	c.lru.Remove(key)
+	if c.db == nil {
+		return nil
+	}
+	return c.db.bolt.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(c.bucket).Delete([]byte(key))
+	})
+}

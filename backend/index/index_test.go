@@ -1,0 +1,62 @@
+package index
+
+import "testing"
+
+type entry struct {
+	Size int64
+	UIDs []string
+}
+
+func TestCachePersists(t *testing.T) {
+	dir := t.TempDir()
+	db, err := OpenDB(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewCache[entry](db, "mbox", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"a", "b", "c"} {
+		if err := c.Put(k, entry{Size: int64(len(k)), UIDs: []string{k + "1"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// "a" fell out of the 2-entry LRU but is still in the file.
+	if v, ok := c.Get("a"); !ok || v.UIDs[0] != "a1" {
+		t.Fatalf("Get(a) = %+v, %v", v, ok)
+	}
+	db.Close()
+
+	db, err = OpenDB(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	c, _ = NewCache[entry](db, "mbox", 2)
+	if v, ok := c.Get("c"); !ok || v.UIDs[0] != "c1" {
+		t.Fatalf("after reopen Get(c) = %+v, %v", v, ok)
+	}
+	if _, ok := c.Get("missing"); ok {
+		t.Fatal("Get(missing) found something")
+	}
+	c.Delete("c")
+	if _, ok := c.Get("c"); ok {
+		t.Fatal("Get after Delete found the value")
+	}
+}
+
+func TestMemoryOnly(t *testing.T) {
+	c, err := NewCache[entry](nil, "x", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Put("a", entry{Size: 1})
+	c.Put("b", entry{Size: 2})
+	if _, ok := c.Get("a"); ok {
+		t.Error("evicted entry still found without a DB")
+	}
+	if v, ok := c.Get("b"); !ok || v.Size != 2 {
+		t.Errorf("Get(b) = %+v, %v", v, ok)
+	}
+}
