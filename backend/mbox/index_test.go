@@ -1,0 +1,156 @@
+package mbox
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/popgate/popgate/backend/uidl"
+)
+
+func genMsg(i int) string {
+	return fmt.Sprintf("From sender%d@example.org Mon Jan  5 10:00:00 2004\nReceived: from h%d by mx\nMessage-ID: <%d@x>\nSubject: m%d\n\nbody %d\nFrom inside a body\n\n", i, i, i, i, i)
+}
+
+func load(t *testing.T, path string, prev *Index) (*Index, Scan, int64) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	idx, scan, work, err := Load(f, prev, uidl.Native)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return idx, scan, work
+}
+
+// sameAsFull checks an index against a fresh full parse of the file.
+func sameAsFull(t *testing.T, path string, idx *Index) {
+	t.Helper()
+	full, _, _ := load(t, path, nil)
+	if len(full.Msgs) != len(idx.Msgs) {
+		t.Fatalf("index has %d messages, a full parse %d", len(idx.Msgs), len(full.Msgs))
+	}
+	for i := range full.Msgs {
+		if full.Msgs[i] != idx.Msgs[i] {
+			t.Fatalf("msg %d: index %+v, full parse %+v", i+1, idx.Msgs[i], full.Msgs[i])
+		}
+	}
+}
+
+func TestLoadIncremental(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mbox")
+	var content bytes.Buffer
+	for i := range 50 {
+		content.WriteString(genMsg(i))
+	}
+	os.WriteFile(path, content.Bytes(), 0o600)
+	idx, scan, work := load(t, path, nil)
+	if scan != Full || work != int64(content.Len()) || len(idx.Msgs) != 50 {
+		t.Fatalf("first load: %v, %d bytes read, %d msgs", scan, work, len(idx.Msgs))
+	}
+
+	again, scan, work := load(t, path, idx)
+	if scan != Unchanged || work != 0 || again != idx {
+		t.Fatalf("unchanged poll: %v, %d bytes read", scan, work)
+	}
+
+	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	var extra bytes.Buffer
+	for i := 50; i < 53; i++ {
+		extra.WriteString(genMsg(i))
+	}
+	f.Write(extra.Bytes())
+	f.Close()
+	grown, scan, work := load(t, path, idx)
+	lastLen := idx.Msgs[49].End - idx.Msgs[49].From
+	if scan != Appended || work != lastLen+int64(extra.Len()) || len(grown.Msgs) != 53 {
+		t.Fatalf("append: %v, %d bytes read (want %d), %d msgs", scan, work, lastLen+int64(extra.Len()), len(grown.Msgs))
+	}
+	sameAsFull(t, path, grown)
+	if len(idx.Msgs) != 50 {
+		t.Fatal("Load modified the previous index")
+	}
+}
+
+func TestLoadDetectsRewrites(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "mbox")
+	orig := genMsg(1) + genMsg(2) + genMsg(3)
+	write := func(s string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		change func()
+	}{
+		{"same size, other content", func() { write(genMsg(4) + genMsg(5) + genMsg(6)) }},
+		{"same size, mtime restored", func() {
+			st, _ := os.Stat(path)
+			write(genMsg(7) + genMsg(8) + genMsg(9))
+			os.Chtimes(path, st.ModTime(), st.ModTime())
+		}},
+		{"truncated", func() { write(genMsg(1)) }},
+		{"grown but old tail changed", func() { write(genMsg(1) + genMsg(2) + genMsg(9) + genMsg(4)) }},
+		{"new inode", func() {
+			os.WriteFile(path+".new", []byte(genMsg(1)+genMsg(3)+genMsg(2)), 0o600)
+			os.Rename(path+".new", path)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			write(orig)
+			idx, _, _ := load(t, path, nil)
+			time.Sleep(2 * time.Millisecond) // let timestamps move on coarse clocks
+			tc.change()
+			got, scan, _ := load(t, path, idx)
+			if scan != Full {
+				t.Fatalf("scan = %v, want full", scan)
+			}
+			sameAsFull(t, path, got)
+		})
+	}
+}
+
+func TestRewrite(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "mbox")
+	content := "junk\n\n" + genMsg(1) + genMsg(2) + genMsg(3)
+	os.WriteFile(path, []byte(content), 0o640)
+	f, _ := os.Open(path)
+	defer f.Close()
+	idx, _, _, err := Load(f, nil, uidl.Native)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := Rewrite(path, f, idx, func(i int) bool { return i != 1 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(path)
+	if want := "junk\n\n" + genMsg(1) + genMsg(3); string(got) != want {
+		t.Fatalf("rewritten mailbox:\n%s\nwant:\n%s", got, want)
+	}
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o640 {
+		t.Errorf("mode %v, want 0640", st.Mode().Perm())
+	}
+	if out.Msgs[1].UID != idx.Msgs[2].UID {
+		t.Error("kept message changed its UID")
+	}
+	sameAsFull(t, path, out)
+	fresh, scan, _ := load(t, path, out)
+	if scan != Unchanged || fresh != out {
+		t.Errorf("index returned by Rewrite is not current: %v", scan)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 {
+		t.Errorf("left files behind: %v", ents)
+	}
+}
