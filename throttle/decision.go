@@ -1,0 +1,44 @@
+package throttle
+
+import (
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Decision is what the throttle did to one session, for its session line.
+type Decision struct {
+	// Level is the penalty level (0: full speed).
+	Level int
+	// Delay is the time the login was held on purpose: login delay,
+	// failed-login delay and the wait in the admission queue.
+	Delay time.Duration
+	// Reason lists what caused a penalty or delay, joined with "+":
+	// "size", "frequency", "auth_failures", "queue"; empty if none.
+	Reason string
+}
+
+// Fields returns the session line fields penalty, delay_ms and
+// throttle_reason.
+func (d Decision) Fields() []zap.Field {
+	return []zap.Field{
+		zap.Int("penalty", d.Level),
+		zap.Int64("delay_ms", d.Delay.Milliseconds()),
+		zap.String("throttle_reason", d.Reason),
+	}
+}
+
+// addReason appends r to the Reason unless it is already there.
+func (d *Decision) addReason(r string) {
+	if d.Reason == "" {
+		d.Reason = r
+		return
+	}
+	for have := range strings.SplitSeq(d.Reason, "+") {
+		if have == r {
+			return
+		}
+	}
+	d.Reason += "+" + r
+}

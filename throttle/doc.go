@@ -1,0 +1,101 @@
+// Package throttle slows down the users who load a mail server most, and
+// only them: hogs (large maildrops polled too often) get a login delay, a
+// narrower pipe for RETR/TOP and a lower place in the per-backend admission
+// queue, while everyone else goes straight through. Password guessing is
+// slowed per client address and per user name.
+//
+// A session goes through it like this:
+//
+//	tk, err := t.Admit(ctx, user, backend, client) // before the backend login
+//	mb, err := opener.Open(ctx, creds)
+//	if err != nil { tk.Failed(err); ... }          // counts [AUTH] failures, releases
+//	tk.Opened(msgs, bytes)                         // after STAT; the session's final level
+//	mb = tk.Decorate(mb)                           // shaping + LOGIN-DELAY capability
+//	...
+//	tk.Updated(result)                             // after QUIT/UPDATE: remember what is left
+//	tk.Release()                                   // always, when the session ends
+//	log.Info("session", tk.Decision().Fields()...)
+//
+// # The penalty level
+//
+// At each login the user's maildrop size and poll interval give two factors:
+//
+//	size      s = max(bytes / SoftBytes, msgs / SoftMsgs)
+//	frequency f = MinPollInterval / (time since the user's previous login)
+//
+// The level is 0 unless both factors exceed 1; otherwise it is
+// ceil(log2(s × f)), at most MaxLevel. It is therefore monotonic in size and
+// in poll frequency, and it decays by itself: a user who deletes mail down to
+// the soft limits, or who waits at least MinPollInterval between logins, is
+// at level 0 on the next poll. Before the backend login only the size left
+// at the end of the previous session is known, so admission uses that;
+// Opened recomputes the level from the STAT seen at this login.
+//
+// # Effects
+//
+//   - Login delay: min(level × DelayPerLevel, MaxDelay), slept before the
+//     backend login (so before the +OK to PASS/AUTH) without holding a
+//     backend session.
+//   - Shaping: RETR and TOP of a session at level L > 0 are limited to
+//     Bandwidth / L bytes per second.
+//   - Admission: a backend with a session limit admits in order of level
+//     (lower first, FIFO within a level) and answers [SYS/TEMP] after
+//     QueueTimeout.
+//   - LOGIN-DELAY (RFC 2449): the capability is announced as
+//     "LOGIN-DELAY 0 USER" before login and as the user's own value after
+//     (MinPollInterval for a penalised user, 0 otherwise). With
+//     EnforceLoginDelay a login that would be penalised is refused with
+//     [LOGIN-DELAY] instead of being delayed. The check runs before the
+//     password is verified (that is what shields the backend); it reveals to
+//     anyone who tries a hog's name that the hog polled recently, nothing
+//     else, and a refused attempt never counts as a login.
+//
+// # Authentication failures
+//
+// Failures are counted per client address, per (user, client address) and
+// per user, each forgotten AuthFailWindow after its last failure. A client
+// address that has no failures of its own is never delayed or refused,
+// whatever others did against the same user: that is the guarantee that a
+// well-behaved client with the right password gets in at full speed even
+// while the account is under attack. A client that has failed is delayed
+// AuthFailDelay × 2^(k-1) (at most AuthFailMaxDelay), where k is the larger
+// of its failures against this user and the user's failures from anywhere,
+// so an attack spread over many addresses still slows down after one try
+// per address. It is refused ([SYS/TEMP]) after AuthFailLimit failures
+// against one user, or AuthFailClientLimit failures in all. Clients behind
+// one NAT share an address, so the per-address limit is set high.
+//
+// # State
+//
+// Per-user state lives behind the State interface; the default is an
+// in-memory LRU (golang-lru/v2) of StateSize users, so Show only sees users
+// of the process that serves them. Authentication failures live in their
+// own LRUs, so spraying made-up user names cannot evict the penalties of
+// real users.
+//
+// # Environment
+//
+// The config package embeds Config with envPrefix "THROTTLE_". Variables and
+// defaults (sizes take K, M or G suffixes, powers of 1024; durations are Go
+// durations):
+//
+//	POPGATE_THROTTLE                      on      "off" disables every effect (read by the config package into Config.Mode)
+//	POPGATE_THROTTLE_SOFT_BYTES           50M     maildrop bytes above which a user may be penalised (0: ignore bytes)
+//	POPGATE_THROTTLE_SOFT_MSGS            5000    maildrop messages above which a user may be penalised (0: ignore count)
+//	POPGATE_THROTTLE_MIN_POLL_INTERVAL    5m      polling at least this far apart is never penalised
+//	POPGATE_THROTTLE_MAX_LEVEL            8       highest penalty level
+//	POPGATE_THROTTLE_DELAY_PER_LEVEL      5s      login delay per level
+//	POPGATE_THROTTLE_MAX_DELAY            60s     cap on the login delay
+//	POPGATE_THROTTLE_BANDWIDTH            256K    bytes/s of RETR/TOP at level 1, divided by the level (0: no shaping)
+//	POPGATE_THROTTLE_ENFORCE_LOGIN_DELAY  false   refuse penalised logins with [LOGIN-DELAY] instead of delaying them
+//	POPGATE_THROTTLE_QUEUE_TIMEOUT        30s     longest wait for a backend session slot before [SYS/TEMP]
+//	POPGATE_THROTTLE_STATE_SIZE           100000  users (and client addresses) remembered
+//	POPGATE_THROTTLE_AUTH_FAIL_DELAY      1s      delay after the first failed login, doubled per further failure
+//	POPGATE_THROTTLE_AUTH_FAIL_MAX_DELAY  30s     cap on the failed-login delay
+//	POPGATE_THROTTLE_AUTH_FAIL_LIMIT      10      failures against one user from one client before refusal
+//	POPGATE_THROTTLE_AUTH_FAIL_CLIENT_LIMIT 50    failures from one client address before refusal
+//	POPGATE_THROTTLE_AUTH_FAIL_WINDOW     15m     failures are forgotten this long after the last one
+//
+// A backend's session limit comes from its URL (?max_sessions=N) and is
+// handed in through Options.MaxSessions.
+package throttle

@@ -1,0 +1,101 @@
+package throttle
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/popgate/popgate/pop3"
+)
+
+// Shape returns m with the bodies of RETR and TOP limited to bytesPerSec
+// for the whole session (one budget shared by all commands). Reads stop
+// with the command's ctx error when it ends. bytesPerSec <= 0 returns m.
+func Shape(m pop3.Mailbox, bytesPerSec int) pop3.Mailbox {
+	if bytesPerSec <= 0 {
+		return m
+	}
+	return newShaped(m, bytesPerSec, time.Now, sleepTimer, nil)
+}
+
+// shaped is the Mailbox decorator behind Shape.
+type shaped struct {
+	pop3.Mailbox
+	lim   *rate.Limiter
+	burst int
+	now   func() time.Time
+	sleep func(context.Context, time.Duration) error
+	caps  []string
+}
+
+var (
+	_ pop3.Mailbox  = (*shaped)(nil)
+	_ pop3.Capabler = (*shaped)(nil)
+)
+
+// minBurst keeps reads of a slow session from shrinking to a few bytes.
+const minBurst = 1024
+
+func newShaped(m pop3.Mailbox, bps int, now func() time.Time, sleep func(context.Context, time.Duration) error, caps []string) *shaped {
+	// A tenth of a second's worth per read keeps the pacing smooth.
+	burst := min(max(bps/10, minBurst), bps)
+	return &shaped{Mailbox: m, lim: rate.NewLimiter(rate.Limit(bps), burst), burst: burst, now: now, sleep: sleep, caps: caps}
+}
+
+// Retr returns message n, paced.
+func (s *shaped) Retr(ctx context.Context, n int) (io.ReadCloser, error) {
+	r, err := s.Mailbox.Retr(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	return &shapedReader{ctx: ctx, r: r, s: s}, nil
+}
+
+// Top returns the head of message n, paced.
+func (s *shaped) Top(ctx context.Context, n, lines int) (io.ReadCloser, error) {
+	r, err := s.Mailbox.Top(ctx, n, lines)
+	if err != nil {
+		return nil, err
+	}
+	return &shapedReader{ctx: ctx, r: r, s: s}, nil
+}
+
+// Caps returns the wrapped Mailbox's capabilities plus the throttle's.
+func (s *shaped) Caps() []string {
+	var caps []string
+	if c, ok := s.Mailbox.(pop3.Capabler); ok {
+		caps = append(caps, c.Caps()...)
+	}
+	return append(caps, s.caps...)
+}
+
+// shapedReader pays for each chunk after reading it, so it never reserves
+// bytes that were not there.
+type shapedReader struct {
+	ctx context.Context
+	r   io.ReadCloser
+	s   *shaped
+}
+
+func (r *shapedReader) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	if len(p) > r.s.burst {
+		p = p[:r.s.burst]
+	}
+	n, err := r.r.Read(p)
+	if n > 0 {
+		now := r.s.now()
+		if d := r.s.lim.ReserveN(now, n).DelayFrom(now); d > 0 {
+			if serr := r.s.sleep(r.ctx, d); serr != nil {
+				return n, serr
+			}
+		}
+	}
+	return n, err
+}
+
+func (r *shapedReader) Close() error { return r.r.Close() }

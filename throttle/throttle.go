@@ -1,0 +1,214 @@
+package throttle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/popgate/popgate/pop3"
+)
+
+// Causes carried in the Err of the *pop3.Error values Admit returns.
+var (
+	ErrTooManyFailures = errors.New("throttle: too many failed logins")
+	ErrLoginTooSoon    = errors.New("throttle: login sooner than LOGIN-DELAY allows")
+	ErrQueueTimeout    = errors.New("throttle: timed out waiting for a backend session")
+)
+
+// Options are the collaborators of a Throttle. Every field may be zero.
+type Options struct {
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Sleep waits d or until ctx ends, returning ctx.Err() in that case;
+	// nil means a real timer.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// State stores per-user state; nil means an LRUState of
+	// Config.StateSize users.
+	State State
+	// MaxSessions limits the concurrent sessions per backend name (from
+	// the backend URL's max_sessions); absent or 0 means unlimited.
+	MaxSessions map[string]int
+}
+
+// Throttle applies the penalties of one popgate process. It is safe for
+// concurrent use.
+type Throttle struct {
+	cfg   Config
+	now   func() time.Time
+	sleep func(context.Context, time.Duration) error
+	state State
+	auth  *authFailures
+
+	// mu guards backends; each slots has its own lock.
+	mu          sync.Mutex
+	maxSessions map[string]int
+	backends    map[string]*slots
+}
+
+// New returns a Throttle for a validated cfg.
+func New(cfg Config, o Options) (*Throttle, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	t := &Throttle{
+		cfg:         cfg,
+		now:         o.Now,
+		sleep:       o.Sleep,
+		state:       o.State,
+		maxSessions: o.MaxSessions,
+		backends:    make(map[string]*slots),
+	}
+	if t.now == nil {
+		t.now = time.Now
+	}
+	if t.sleep == nil {
+		t.sleep = sleepTimer
+	}
+	if t.state == nil {
+		s, err := NewLRUState(cfg.StateSize)
+		if err != nil {
+			return nil, err
+		}
+		t.state = s
+	}
+	auth, err := newAuthFailures(&t.cfg)
+	if err != nil {
+		return nil, err
+	}
+	t.auth = auth
+	return t, nil
+}
+
+// Enabled reports whether the throttle does anything at all.
+func (t *Throttle) Enabled() bool { return t.cfg.Enabled() }
+
+// Admit is called once the client has sent its credentials and before the
+// backend login. It refuses clients with too many failed logins and (with
+// EnforceLoginDelay) penalised users, sleeps the failed-login and login
+// delays, then waits for a session slot on backend. The returned Ticket is
+// never nil: on error it holds nothing but its Decision, for the session
+// line. On success the caller must call Release when the session ends.
+func (t *Throttle) Admit(ctx context.Context, user, backend string, client net.Addr) (*Ticket, error) {
+	tk := &Ticket{t: t, user: user, client: clientKey(client), backend: backend}
+	if !t.Enabled() {
+		return tk, nil
+	}
+	start := t.now()
+
+	verdict := t.auth.check(user, tk.client, start)
+	if verdict.refused != "" {
+		tk.d.addReason(ReasonAuthFailures)
+		return tk, &pop3.Error{Code: pop3.CodeSysTemp, Text: "too many failed logins, try again later",
+			Err: fmt.Errorf("user %s from %s: %s: %w", user, tk.client, verdict.refused, ErrTooManyFailures)}
+	}
+	if verdict.delay > 0 {
+		tk.d.addReason(ReasonAuthFailures)
+	}
+
+	if st, ok := t.state.Get(user); ok {
+		tk.interval = start.Sub(st.LastLogin)
+		tk.d.Level = t.cfg.level(st.Msgs, st.Bytes, tk.interval)
+	}
+	if tk.d.Level > 0 {
+		tk.d.addReason(ReasonSize)
+		tk.d.addReason(ReasonFrequency)
+		if t.cfg.EnforceLoginDelay {
+			return tk, &pop3.Error{Code: pop3.CodeLoginDelay, Text: "polling too often, wait before logging in again",
+				Err: fmt.Errorf("user %s: level %d after %s: %w", user, tk.d.Level, tk.interval.Round(time.Second), ErrLoginTooSoon)}
+		}
+	}
+
+	if d := verdict.delay + t.cfg.loginDelay(tk.d.Level); d > 0 {
+		err := t.sleep(ctx, d)
+		tk.d.Delay = t.now().Sub(start)
+		if err != nil {
+			return tk, fmt.Errorf("throttle: delaying login of %s: %w", user, err)
+		}
+	}
+
+	err := t.acquire(ctx, tk)
+	tk.d.Delay = t.now().Sub(start)
+	return tk, err
+}
+
+// acquire takes a session slot on the ticket's backend for it.
+func (t *Throttle) acquire(ctx context.Context, tk *Ticket) error {
+	s := t.slotsFor(tk.backend)
+	w, ok := s.tryAcquire(tk.d.Level)
+	if ok {
+		tk.slot = s
+		return nil
+	}
+	tk.d.addReason(ReasonQueue)
+	granted, err := s.wait(ctx, w, t.sleep, t.cfg.QueueTimeout)
+	switch {
+	case granted:
+		tk.slot = s
+		return nil
+	case err != nil:
+		return fmt.Errorf("throttle: user %s waiting for backend %s: %w", tk.user, tk.backend, err)
+	}
+	active, _ := s.counts()
+	return &pop3.Error{Code: pop3.CodeSysTemp, Text: "server busy, try again later",
+		Err: fmt.Errorf("backend %s: user %s waited %s with %d sessions open: %w",
+			tk.backend, tk.user, t.cfg.QueueTimeout, active, ErrQueueTimeout)}
+}
+
+// slotsFor returns the session limiter of a backend, creating it on first
+// use.
+func (t *Throttle) slotsFor(backend string) *slots {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s, ok := t.backends[backend]
+	if !ok {
+		s = &slots{max: t.maxSessions[backend]}
+		t.backends[backend] = s
+	}
+	return s
+}
+
+// Sessions returns the sessions open on backend and the logins waiting for
+// one, for metrics.
+func (t *Throttle) Sessions(backend string) (active, waiting int) {
+	return t.slotsFor(backend).counts()
+}
+
+// Show returns what the throttle remembers about user and the level a
+// login now would get (before its STAT). With the default in-memory state
+// this only sees the users of this process: an operator command in another
+// process must ask the serving one (admin endpoint).
+func (t *Throttle) Show(user string) (UserState, int) {
+	st, ok := t.state.Get(user)
+	if !ok || !t.Enabled() {
+		return st, 0
+	}
+	return st, t.cfg.level(st.Msgs, st.Bytes, t.now().Sub(st.LastLogin))
+}
+
+// CapsBeforeLogin returns the capabilities to add to CAPA in the
+// AUTHORIZATION state: LOGIN-DELAY with the smallest value any user gets,
+// marked USER because it varies per user (RFC 2449 section 6.8).
+func (t *Throttle) CapsBeforeLogin() []string {
+	if !t.Enabled() {
+		return nil
+	}
+	return []string{"LOGIN-DELAY 0 USER"}
+}
+
+// sleepTimer is the real Sleep.
+func sleepTimer(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-tm.C:
+		return nil
+	}
+}

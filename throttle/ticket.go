@@ -1,0 +1,114 @@
+package throttle
+
+import (
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/popgate/popgate/pop3"
+)
+
+// Ticket is one session's passage through the throttle, from Admit to
+// Release. Its methods may be called from the session's goroutine only,
+// except Release, which is safe to call more than once and concurrently.
+type Ticket struct {
+	t                     *Throttle
+	user, client, backend string
+	// interval is the time since the user's previous login (0: none).
+	interval time.Duration
+	d        Decision
+
+	// slot is the backend limiter holding one of our sessions, if any.
+	slot    *slots
+	release sync.Once
+}
+
+// Decision returns what the throttle did to the session so far.
+func (tk *Ticket) Decision() Decision { return tk.d }
+
+// Opened records a successful login with the maildrop size from STAT. It
+// sets the session's final level from this size and remembers the login
+// for the user's next poll. It also clears this client's failed logins
+// against the user.
+func (tk *Ticket) Opened(msgs int, bytes int64) {
+	if !tk.t.Enabled() {
+		return
+	}
+	cfg := &tk.t.cfg
+	tk.d.Level = cfg.level(msgs, bytes, tk.interval)
+	if tk.d.Level > 0 {
+		tk.d.addReason(ReasonSize)
+		tk.d.addReason(ReasonFrequency)
+	}
+	tk.t.state.Put(tk.user, UserState{
+		LastLogin: tk.t.now(),
+		Interval:  tk.interval,
+		Msgs:      msgs,
+		Bytes:     bytes,
+		Level:     tk.d.Level,
+	})
+	tk.t.auth.succeeded(tk.user, tk.client)
+}
+
+// Failed ends a login the backend refused and releases the ticket. Only
+// an error carrying pop3.CodeAuth counts as a failed login; an unreachable
+// or busy backend is not the client's fault.
+func (tk *Ticket) Failed(err error) {
+	defer tk.Release()
+	if tk.t.Enabled() && pop3.CodeOf(err) == pop3.CodeAuth {
+		tk.t.auth.failed(tk.user, tk.client, tk.t.now())
+	}
+}
+
+// Updated records what the session's UPDATE left in the maildrop, so a
+// user who deleted mail is judged by the smaller size at the next poll.
+func (tk *Ticket) Updated(r pop3.UpdateResult) {
+	if !tk.t.Enabled() {
+		return
+	}
+	st, ok := tk.t.state.Get(tk.user)
+	if !ok {
+		return
+	}
+	st.Msgs, st.Bytes = r.LeftMsgs, r.LeftBytes
+	tk.t.state.Put(tk.user, st)
+}
+
+// Release frees the session's backend slot, passing it to the best waiting
+// login. Calling it again does nothing.
+func (tk *Ticket) Release() {
+	tk.release.Do(func() {
+		if tk.slot != nil {
+			tk.slot.release()
+		}
+	})
+}
+
+// Bandwidth is the RETR/TOP rate of the session in bytes per second, 0 if
+// it is not shaped.
+func (tk *Ticket) Bandwidth() int {
+	if !tk.t.Enabled() {
+		return 0
+	}
+	return tk.t.cfg.bandwidth(tk.d.Level)
+}
+
+// Caps returns the capabilities to add to CAPA after login: the user's own
+// LOGIN-DELAY (RFC 2449 section 6.8).
+func (tk *Ticket) Caps() []string {
+	if !tk.t.Enabled() {
+		return nil
+	}
+	return []string{"LOGIN-DELAY " + strconv.Itoa(tk.t.cfg.loginDelayCap(tk.d.Level))}
+}
+
+// Decorate returns m shaped to the session's bandwidth, or m itself when
+// the session is not penalised. The shaped Mailbox also reports Caps (and
+// those of m) through pop3.Capabler.
+func (tk *Ticket) Decorate(m pop3.Mailbox) pop3.Mailbox {
+	bps := tk.Bandwidth()
+	if bps <= 0 {
+		return m
+	}
+	return newShaped(m, bps, tk.t.now, tk.t.sleep, tk.Caps())
+}
