@@ -1,0 +1,163 @@
+package maildir
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/popgate/popgate/backend/uidl"
+)
+
+// Msg is one message file.
+type Msg struct {
+	Sub  string // "new" or "cur"
+	Name string // file name in Sub
+	Size int64  // octets as RETR delivers them (CRLF line ends)
+	UID  string // unique-id per the scheme, before duplicates are renamed
+}
+
+// Path returns the message's file path under the Maildir root dir.
+func (m Msg) Path(dir string) string { return filepath.Join(dir, m.Sub, m.Name) }
+
+// Index is the state of a Maildir: its messages ordered by base name.
+type Index struct {
+	Scheme uidl.Scheme
+	Msgs   []Msg
+}
+
+// Load lists new/ and cur/ of dir and returns the index, reading only the
+// files whose base name prev (which may be nil) does not know. read is the
+// number of files read. A missing dir is an empty maildrop.
+func Load(dir string, prev *Index, scheme uidl.Scheme) (idx *Index, read int, err error) {
+	known := map[string]Msg{}
+	if prev != nil && prev.Scheme == scheme {
+		for _, m := range prev.Msgs {
+			n, _ := ParseName(m.Name)
+			known[n.Base] = m
+		}
+	}
+	idx = &Index{Scheme: scheme}
+	bases := map[string]bool{}
+	for _, sub := range []string{"cur", "new"} {
+		ents, err := os.ReadDir(filepath.Join(dir, sub))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, read, err
+		}
+		for _, e := range ents {
+			n, ok := ParseName(e.Name())
+			if !ok || !e.Type().IsRegular() || bases[n.Base] {
+				continue // not a message, or the same message seen twice mid-rename
+			}
+			bases[n.Base] = true
+			m := Msg{Sub: sub, Name: e.Name()}
+			if k, ok := known[n.Base]; ok {
+				m.Size, m.UID = k.Size, k.UID
+			} else {
+				m.Size, m.UID, err = scanFile(m.Path(dir), n.Base, scheme)
+				if errors.Is(err, fs.ErrNotExist) {
+					continue // deleted or moved since the listing
+				}
+				if err != nil {
+					return nil, read, err
+				}
+				read++
+			}
+			idx.Msgs = append(idx.Msgs, m)
+		}
+	}
+	sort.Slice(idx.Msgs, func(i, j int) bool {
+		a, _ := ParseName(idx.Msgs[i].Name)
+		b, _ := ParseName(idx.Msgs[j].Name)
+		return a.Base < b.Base
+	})
+	return idx, read, nil
+}
+
+// NativeUID is the base name when it is a valid unique-id, else a hash of it.
+func NativeUID(base string) string {
+	if uidl.Valid(base) {
+		return base
+	}
+	sum := sha256.Sum256([]byte(base))
+	return uidl.NativeID(sum[:])
+}
+
+// scanFile computes a message's CRLF size and its UID under scheme.
+func scanFile(path, base string, scheme uidl.Scheme) (int64, string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, "", err
+	}
+	defer f.Close()
+	var (
+		size   int64
+		prev   byte
+		header = true
+		start  = true
+		xuidl  string
+		ph     = uidl.NewPopa3d()
+	)
+	br := bufio.NewReaderSize(f, 64<<10)
+	for {
+		frag, err := br.ReadSlice('\n')
+		if len(frag) > 0 {
+			if header && start && (bytes.Equal(frag, []byte("\n")) || bytes.Equal(frag, []byte("\r\n"))) {
+				header = false
+			}
+			if header {
+				ph.Write(frag, start)
+				if start && xuidl == "" {
+					if v, ok := uidl.XUIDLValue(frag); ok {
+						xuidl = v
+						if !uidl.Valid(v) {
+							xuidl = "\x00"
+						}
+					}
+				}
+			}
+			size += int64(len(frag))
+			for i, c := range frag {
+				if c == '\n' && (i > 0 && frag[i-1] != '\r' || i == 0 && prev != '\r') {
+					size++
+				}
+			}
+			prev = frag[len(frag)-1]
+			start = prev == '\n'
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return 0, "", fmt.Errorf("read %s: %w", path, err)
+		}
+	}
+	if size > 0 && prev != '\n' {
+		if prev == '\r' {
+			size++
+		} else {
+			size += 2
+		}
+	}
+	switch scheme {
+	case uidl.Popa3d:
+		return size, ph.Sum(), nil
+	case uidl.XUIDL:
+		if xuidl != "" && xuidl != "\x00" {
+			return size, xuidl, nil
+		}
+	}
+	return size, NativeUID(base), nil
+}
