@@ -1,0 +1,162 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// Backend URL schemes.
+const (
+	SchemePOP3    = "pop3"    // legacy POP3 server, plain (optionally STLS)
+	SchemePOP3S   = "pop3s"   // legacy POP3 server, implicit TLS
+	SchemeMbox    = "mbox"    // native backend over mbox spools
+	SchemeMaildir = "maildir" // native backend over Maildirs
+)
+
+// NativeBackendName names the backend of the embedded default.
+const NativeBackendName = "native"
+
+// Backend is one named entry of POPGATE_BACKENDS. Query parameters are left
+// to the backend package's FromURL to check.
+type Backend struct {
+	Name string   `env:"-"`
+	URL  *url.URL `env:"-"`
+}
+
+// Native reports whether the backend is served by popgate itself (mbox or
+// maildir) rather than relayed to a POP3 server.
+func (b Backend) Native() bool {
+	return b.URL.Scheme == SchemeMbox || b.URL.Scheme == SchemeMaildir
+}
+
+// String returns name=URL with any password redacted.
+func (b Backend) String() string { return b.Name + "=" + RedactURL(b.URL) }
+
+// NativeDefault is the backend of the embedded default: Maildirs under
+// dataDir/mail, one per user (%u is the user name).
+func NativeDefault(dataDir string) Backend {
+	u, err := parseBackendURL(SchemeMaildir + "://" + strings.TrimSuffix(dataDir, "/") + "/mail/%u")
+	if err != nil {
+		// Only a data directory that is no path at all gets here.
+		u = &url.URL{Scheme: SchemeMaildir, Path: dataDir + "/mail/%u"}
+	}
+	return Backend{Name: NativeBackendName, URL: u}
+}
+
+// BackendList is POPGATE_BACKENDS: comma-separated name=URL items.
+type BackendList []Backend
+
+var backendName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+
+// UnmarshalText parses name=URL,name=URL. Names must be unique and made of
+// letters, digits, '.', '_' and '-'; schemes must be known.
+func (l *BackendList) UnmarshalText(b []byte) error {
+	var out BackendList
+	seen := map[string]bool{}
+	for item := range strings.SplitSeq(string(b), ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		be, err := ParseBackend(item)
+		if err != nil {
+			return err
+		}
+		if seen[be.Name] {
+			return fmt.Errorf("backend %q is defined twice", be.Name)
+		}
+		seen[be.Name] = true
+		out = append(out, be)
+	}
+	*l = out
+	return nil
+}
+
+// ParseBackend parses one name=URL item.
+func ParseBackend(item string) (Backend, error) {
+	name, raw, ok := strings.Cut(item, "=")
+	name = strings.TrimSpace(name)
+	if !ok || name == "" {
+		return Backend{}, fmt.Errorf("%q: want name=URL", item)
+	}
+	if !backendName.MatchString(name) {
+		return Backend{}, fmt.Errorf("backend name %q: use letters, digits, '.', '_' and '-'", name)
+	}
+	u, err := parseBackendURL(strings.TrimSpace(raw))
+	if err != nil {
+		return Backend{}, fmt.Errorf("backend %q: %w", name, err)
+	}
+	return Backend{Name: name, URL: u}, nil
+}
+
+// parseBackendURL parses a backend URL. A '%' not followed by two hex
+// digits is taken literally, so path templates such as /var/mail/%u parse
+// and reach the backend as written. For mbox and maildir, what follows
+// "scheme://" is a path: maildir:///var/vmail/%u is absolute and
+// maildir://./mail/%u relative.
+func parseBackendURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(escapeLonePercents(raw))
+	if err != nil {
+		return nil, fmt.Errorf("invalid URL: %w", unwrapURLError(err))
+	}
+	switch u.Scheme {
+	case SchemePOP3, SchemePOP3S:
+		if u.Host == "" {
+			return nil, fmt.Errorf("%s URL needs a host, as in %s://127.0.0.1:110", u.Scheme, u.Scheme)
+		}
+	case SchemeMbox, SchemeMaildir:
+		if u.Opaque != "" {
+			return nil, fmt.Errorf("%s URL must start with %s://", u.Scheme, u.Scheme)
+		}
+		if u.Host != "" {
+			// maildir://./x or maildir://var/x: the "host" is the first
+			// path element of a relative path.
+			u.Path = u.Host + u.Path
+			u.Host = ""
+		}
+		if u.Path == "" {
+			return nil, fmt.Errorf("%s URL needs a path", u.Scheme)
+		}
+	case "":
+		return nil, fmt.Errorf("%q has no scheme (pop3, pop3s, mbox, maildir)", raw)
+	default:
+		return nil, fmt.Errorf("unknown scheme %q (want pop3, pop3s, mbox or maildir)", u.Scheme)
+	}
+	return u, nil
+}
+
+func escapeLonePercents(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && (i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2])) {
+			b.WriteString("%25")
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// unwrapURLError drops url.Error's repetition of the whole URL, which may
+// hold a password.
+func unwrapURLError(err error) error {
+	if ue, ok := err.(*url.Error); ok {
+		return ue.Err
+	}
+	return err
+}
+
+// String joins the backends as they would be written, passwords redacted.
+func (l BackendList) String() string {
+	s := make([]string, len(l))
+	for i, b := range l {
+		s[i] = b.String()
+	}
+	return strings.Join(s, ",")
+}

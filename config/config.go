@@ -1,0 +1,117 @@
+// Package config turns the POPGATE_* environment into one typed, validated
+// Config. It is the only package that reads the environment, and it reads
+// it from a slice handed in by the caller, never from the process.
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"go.uber.org/zap/zapcore"
+)
+
+// Prefix starts the name of every variable popgate reads.
+const Prefix = "POPGATE_"
+
+// MinIdleTimeout is the shortest idle timeout allowed: RFC 1939 section 3
+// says an inactivity autologout timer must be of at least 10 minutes.
+const MinIdleTimeout = 10 * time.Minute
+
+// Config is the whole configuration of one popgate process. The env tags
+// name each variable without the POPGATE_ prefix; fields whose default
+// depends on another variable are filled in by Load.
+type Config struct {
+	// Listen is the plain POP3 address (STLS offered when a certificate is
+	// set); "off" disables it.
+	Listen ListenAddr `env:"LISTEN" envDefault:"127.0.0.1:1110"`
+	// ListenTLS is the implicit-TLS (pop3s) address; unset means none.
+	ListenTLS  ListenAddr `env:"LISTEN_TLS"`
+	TLSCert    string     `env:"TLS_CERT"`
+	TLSKey     string     `env:"TLS_KEY"`
+	RequireTLS bool       `env:"REQUIRE_TLS"`
+	// ProxyProtocolFrom lists the networks allowed to send a PROXY header.
+	ProxyProtocolFrom CIDRList `env:"PROXY_PROTOCOL_FROM"`
+
+	// Backends defaults to one native backend over the data directory.
+	Backends       BackendList `env:"BACKENDS"`
+	DefaultBackend string      `env:"DEFAULT_BACKEND"`
+	// Routes is the path of the routes file; empty means every user goes to
+	// DefaultBackend.
+	Routes string `env:"ROUTES"`
+
+	DataDir string `env:"DATA_DIR" envDefault:"./popgate-data"`
+	// Store defaults to bolt:// followed by DataDir.
+	Store StoreURL `env:"STORE"`
+	// UsersFile is the native backend's users file; defaults to DataDir/users.
+	UsersFile string `env:"USERS_FILE"`
+
+	LogFormat   LogFormat     `env:"LOG_FORMAT" envDefault:"json"`
+	LogLevel    zapcore.Level `env:"LOG_LEVEL" envDefault:"info"`
+	AdminListen ListenAddr    `env:"ADMIN_LISTEN" envDefault:"127.0.0.1:9110"`
+
+	IdleTimeout   time.Duration `env:"IDLE_TIMEOUT" envDefault:"10m"`
+	DrainTimeout  time.Duration `env:"DRAIN_TIMEOUT" envDefault:"30s"`
+	AuthFailDelay time.Duration `env:"AUTH_FAIL_DELAY" envDefault:"2s"`
+	// Hostname appears in the greeting's APOP timestamp; defaults to the
+	// machine's host name.
+	Hostname string `env:"HOSTNAME"`
+
+	// Throttle holds the POPGATE_THROTTLE_* settings (see throttle.go).
+	Throttle ThrottleConfig `envPrefix:"THROTTLE_"`
+}
+
+// Load parses the POPGATE_* variables of environ (in os.Environ form) and
+// validates the result. It reports every unparsable value at once, each
+// named by its variable; if all values parse, it returns Validate's
+// problems instead. The Config is returned even with an error, for display.
+func Load(environ []string) (Config, error) {
+	m := env.ToMap(environ)
+	if m == nil {
+		// A nil map would make env fall back to the process environment.
+		m = map[string]string{}
+	}
+	cfg, err := env.ParseAsWithOptions[Config](env.Options{Prefix: Prefix, Environment: m})
+	if err != nil {
+		return cfg, namedErrors(err)
+	}
+	cfg.fillDerivedDefaults()
+	return cfg, cfg.Validate()
+}
+
+// fillDerivedDefaults sets the defaults that depend on other variables.
+func (c *Config) fillDerivedDefaults() {
+	if c.Store.Scheme == "" {
+		c.Store = StoreURL{Scheme: StoreBolt, Location: c.DataDir}
+	}
+	if c.UsersFile == "" {
+		c.UsersFile = filepath.Join(c.DataDir, "users")
+	}
+	if len(c.Backends) == 0 {
+		c.Backends = BackendList{NativeDefault(c.DataDir)}
+		if c.DefaultBackend == "" {
+			c.DefaultBackend = NativeBackendName
+		}
+	}
+	if c.DefaultBackend == "" && len(c.Backends) == 1 {
+		// With one backend there is nothing to choose.
+		c.DefaultBackend = c.Backends[0].Name
+	}
+	if c.Hostname == "" {
+		h, err := os.Hostname()
+		if err != nil || h == "" {
+			h = "localhost"
+		}
+		c.Hostname = h
+	}
+}
+
+// BackendNames returns the configured backend names in order.
+func (c *Config) BackendNames() []string {
+	names := make([]string, len(c.Backends))
+	for i, b := range c.Backends {
+		names[i] = b.Name
+	}
+	return names
+}

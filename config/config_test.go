@@ -1,0 +1,342 @@
+package config
+
+import (
+	"errors"
+	"net/netip"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+)
+
+// load is Load with variables given as NAME=value without the prefix.
+func load(t *testing.T, vars ...string) (Config, error) {
+	t.Helper()
+	environ := make([]string, len(vars))
+	for i, v := range vars {
+		environ[i] = Prefix + v
+	}
+	return Load(environ)
+}
+
+func mustLoad(t *testing.T, vars ...string) Config {
+	t.Helper()
+	c, err := load(t, vars...)
+	if err != nil {
+		t.Fatalf("Load(%q): %v", vars, err)
+	}
+	return c
+}
+
+func TestNoEnvironmentIsTheEmbeddedDefault(t *testing.T) {
+	t.Setenv("POPGATE_LISTEN", "192.0.2.1:1") // the process environment must be ignored
+	c, err := Load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:1110" || c.ListenTLS.Enabled() {
+		t.Errorf("listeners = %q, %q", c.Listen, c.ListenTLS)
+	}
+	if c.DataDir != "./popgate-data" {
+		t.Errorf("DataDir = %q", c.DataDir)
+	}
+	if len(c.Backends) != 1 || c.Backends[0].Name != "native" || c.DefaultBackend != "native" {
+		t.Fatalf("backends = %v, default %q", c.Backends, c.DefaultBackend)
+	}
+	if got := RedactURL(c.Backends[0].URL); got != "maildir://./popgate-data/mail/%u" {
+		t.Errorf("native backend = %q", got)
+	}
+	if c.Backends[0].URL.Path != "./popgate-data/mail/%u" {
+		t.Errorf("native backend path = %q", c.Backends[0].URL.Path)
+	}
+	if c.Store != (StoreURL{Scheme: "bolt", Location: "./popgate-data"}) {
+		t.Errorf("Store = %v", c.Store)
+	}
+	if c.UsersFile != "popgate-data/users" {
+		t.Errorf("UsersFile = %q", c.UsersFile)
+	}
+	if c.LogFormat != LogJSON || c.LogLevel != zapcore.InfoLevel || c.AdminListen != "127.0.0.1:9110" {
+		t.Errorf("log %q %v admin %q", c.LogFormat, c.LogLevel, c.AdminListen)
+	}
+	if c.IdleTimeout != 10*time.Minute || c.DrainTimeout != 30*time.Second || c.AuthFailDelay != 2*time.Second {
+		t.Errorf("timeouts %v %v %v", c.IdleTimeout, c.DrainTimeout, c.AuthFailDelay)
+	}
+	if c.Hostname == "" || c.RequireTLS || len(c.ProxyProtocolFrom) != 0 || c.Routes != "" {
+		t.Errorf("unexpected %+v", c)
+	}
+}
+
+func TestEveryVariableParses(t *testing.T) {
+	c := mustLoad(t,
+		"LISTEN=0.0.0.0:110",
+		"LISTEN_TLS=[::1]:995",
+		"TLS_CERT=/etc/popgate/cert.pem",
+		"TLS_KEY=/etc/popgate/key.pem",
+		"REQUIRE_TLS=true",
+		"PROXY_PROTOCOL_FROM=10.0.0.0/8, 192.0.2.7,2001:db8::/32,::1",
+		"BACKENDS=legacy=pop3://127.0.0.1:11110?max_sessions=40&proxy_protocol=v2,secure=pop3s://mail.example.org,native=maildir:///var/vmail/%u,spool=mbox:///var/mail/%u",
+		"DEFAULT_BACKEND=legacy",
+		"ROUTES=/etc/popgate/routes",
+		"DATA_DIR=/var/lib/popgate",
+		"STORE=bolt:///srv/state",
+		"USERS_FILE=/etc/popgate/users",
+		"LOG_FORMAT=console",
+		"LOG_LEVEL=debug",
+		"ADMIN_LISTEN=off",
+		"IDLE_TIMEOUT=15m",
+		"DRAIN_TIMEOUT=5s",
+		"AUTH_FAIL_DELAY=0s",
+		"HOSTNAME=pop.example.org",
+	)
+	want := Config{
+		Listen:         "0.0.0.0:110",
+		ListenTLS:      "[::1]:995",
+		TLSCert:        "/etc/popgate/cert.pem",
+		TLSKey:         "/etc/popgate/key.pem",
+		RequireTLS:     true,
+		DefaultBackend: "legacy",
+		Routes:         "/etc/popgate/routes",
+		DataDir:        "/var/lib/popgate",
+		Store:          StoreURL{Scheme: "bolt", Location: "/srv/state"},
+		UsersFile:      "/etc/popgate/users",
+		LogFormat:      LogConsole,
+		LogLevel:       zapcore.DebugLevel,
+		AdminListen:    "",
+		IdleTimeout:    15 * time.Minute,
+		DrainTimeout:   5 * time.Second,
+		AuthFailDelay:  0,
+		Hostname:       "pop.example.org",
+	}
+	got := c
+	got.ProxyProtocolFrom, got.Backends = nil, nil
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got  %+v\nwant %+v", got, want)
+	}
+	wantNets := []string{"10.0.0.0/8", "192.0.2.7/32", "2001:db8::/32", "::1/128"}
+	if s := c.ProxyProtocolFrom.String(); s != strings.Join(wantNets, ",") {
+		t.Errorf("ProxyProtocolFrom = %s", s)
+	}
+	if s := c.Backends.String(); s != "legacy=pop3://127.0.0.1:11110?max_sessions=40&proxy_protocol=v2,secure=pop3s://mail.example.org,native=maildir:///var/vmail/%u,spool=mbox:///var/mail/%u" {
+		t.Errorf("Backends = %s", s)
+	}
+	if p := c.Backends[2].URL.Path; p != "/var/vmail/%u" {
+		t.Errorf("maildir path = %q", p)
+	}
+	if q := c.Backends[0].URL.Query().Get("max_sessions"); q != "40" {
+		t.Errorf("max_sessions = %q", q)
+	}
+	if c.Backends[0].Native() || !c.Backends[3].Native() {
+		t.Error("Native() is wrong")
+	}
+}
+
+func TestSetButEmptyMeansDefault(t *testing.T) {
+	c := mustLoad(t, "LISTEN=", "LOG_FORMAT=", "IDLE_TIMEOUT=")
+	if c.Listen != "127.0.0.1:1110" || c.LogFormat != LogJSON || c.IdleTimeout != MinIdleTimeout {
+		t.Errorf("got %q %q %v", c.Listen, c.LogFormat, c.IdleTimeout)
+	}
+}
+
+func TestListenOff(t *testing.T) {
+	c := mustLoad(t, "LISTEN=off", "LISTEN_TLS=127.0.0.1:0", "TLS_CERT=c", "TLS_KEY=k")
+	if c.Listen.Enabled() || c.Listen.String() != "off" || c.ListenTLS != "127.0.0.1:0" {
+		t.Errorf("got %q %q", c.Listen, c.ListenTLS)
+	}
+}
+
+func TestSingleBackendIsTheDefault(t *testing.T) {
+	c := mustLoad(t, "BACKENDS=legacy=pop3://127.0.0.1:110")
+	if c.DefaultBackend != "legacy" {
+		t.Errorf("DefaultBackend = %q", c.DefaultBackend)
+	}
+}
+
+func TestDataDirDrivesDefaults(t *testing.T) {
+	c := mustLoad(t, "DATA_DIR=/srv/pg")
+	if c.Store.String() != "bolt:///srv/pg" || c.UsersFile != "/srv/pg/users" {
+		t.Errorf("store %v users %q", c.Store, c.UsersFile)
+	}
+	if got := RedactURL(c.Backends[0].URL); got != "maildir:///srv/pg/mail/%u" {
+		t.Errorf("native = %q", got)
+	}
+}
+
+// Every unparsable value is reported under its variable's name.
+func TestInvalidValueNamesItsVariable(t *testing.T) {
+	cases := []struct{ name, value, wantText string }{
+		{"LISTEN", "127.0.0.1", "host:port"},
+		{"LISTEN", "127.0.0.1:99999", "port"},
+		{"LISTEN_TLS", "nope", "host:port"},
+		{"ADMIN_LISTEN", ":x", "port"},
+		{"REQUIRE_TLS", "perhaps", "perhaps"},
+		{"PROXY_PROTOCOL_FROM", "10.0.0.0/33", "10.0.0.0/33"},
+		{"PROXY_PROTOCOL_FROM", "10.0.0.0/8,not-an-ip", "not-an-ip"},
+		{"BACKENDS", "legacy", "name=URL"},
+		{"BACKENDS", "=pop3://h", "name=URL"},
+		{"BACKENDS", "a b=pop3://h", "backend name"},
+		{"BACKENDS", "a=imap://h", "unknown scheme"},
+		{"BACKENDS", "a=//h", "no scheme"},
+		{"BACKENDS", "a=pop3://", "needs a host"},
+		{"BACKENDS", "a=pop3:opaque", "needs a host"},
+		{"BACKENDS", "a=maildir://", "needs a path"},
+		{"BACKENDS", "a=mbox:relative", "must start with mbox://"},
+		{"BACKENDS", "a=pop3://h,a=pop3://i", "defined twice"},
+		{"BACKENDS", "a=pop3://[::1", "invalid URL"},
+		{"STORE", "sqlite://x", "unknown store"},
+		{"STORE", "/var/lib/x", "bolt://DIR"},
+		{"STORE", "bolt://", "needs a location"},
+		{"LOG_FORMAT", "xml", "json or console"},
+		{"LOG_LEVEL", "loud", "loud"},
+		{"IDLE_TIMEOUT", "ten minutes", "ten minutes"},
+		{"DRAIN_TIMEOUT", "30", "30"},
+		{"AUTH_FAIL_DELAY", "2x", "2x"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
+			_, err := load(t, tc.name+"="+tc.value)
+			l := problems(t, err)
+			if len(l) != 1 || l[0].Var != Prefix+tc.name || !strings.Contains(l[0].Error(), tc.wantText) {
+				t.Fatalf("got %q; want one problem for %s mentioning %q", err, Prefix+tc.name, tc.wantText)
+			}
+		})
+	}
+}
+
+func TestAllParseErrorsAtOnce(t *testing.T) {
+	_, err := load(t, "LISTEN=x", "LOG_FORMAT=xml", "IDLE_TIMEOUT=soon")
+	got := vars(problems(t, err))
+	want := []string{"POPGATE_LISTEN", "POPGATE_LOG_FORMAT", "POPGATE_IDLE_TIMEOUT"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+func TestValidateNamesVariables(t *testing.T) {
+	cases := []struct {
+		vars     []string
+		wantVars []string
+		wantText string
+	}{
+		{[]string{"TLS_CERT=c.pem"}, []string{"POPGATE_TLS_KEY"}, "key"},
+		{[]string{"TLS_KEY=k.pem"}, []string{"POPGATE_TLS_CERT"}, "certificate"},
+		{[]string{"LISTEN_TLS=127.0.0.1:995"}, []string{"POPGATE_LISTEN_TLS"}, "POPGATE_TLS_CERT"},
+		{[]string{"REQUIRE_TLS=true"}, []string{"POPGATE_REQUIRE_TLS"}, "certificate"},
+		{[]string{"LISTEN=off"}, []string{"POPGATE_LISTEN"}, "nothing to serve"},
+		{[]string{"DEFAULT_BACKEND=legacy"}, []string{"POPGATE_DEFAULT_BACKEND"}, `"legacy"`},
+		{[]string{"BACKENDS=a=pop3://h,b=pop3://i"}, []string{"POPGATE_DEFAULT_BACKEND"}, "several backends"},
+		{[]string{"STORE=redis://127.0.0.1:6379/0"}, []string{"POPGATE_STORE"}, "not yet supported"},
+		{[]string{"IDLE_TIMEOUT=9m59s"}, []string{"POPGATE_IDLE_TIMEOUT"}, "RFC 1939"},
+		{[]string{"DRAIN_TIMEOUT=-1s"}, []string{"POPGATE_DRAIN_TIMEOUT"}, "negative"},
+		{[]string{"AUTH_FAIL_DELAY=-1s"}, []string{"POPGATE_AUTH_FAIL_DELAY"}, "negative"},
+		{
+			[]string{"TLS_CERT=c", "LISTEN_TLS=127.0.0.1:995", "IDLE_TIMEOUT=1m", "DEFAULT_BACKEND=x"},
+			[]string{"POPGATE_TLS_KEY", "POPGATE_DEFAULT_BACKEND", "POPGATE_IDLE_TIMEOUT"},
+			"",
+		},
+	}
+	for _, tc := range cases {
+		t.Run(strings.Join(tc.vars, " "), func(t *testing.T) {
+			_, err := load(t, tc.vars...)
+			l := problems(t, err)
+			if got := vars(l); !reflect.DeepEqual(got, tc.wantVars) {
+				t.Fatalf("got %v (%v), want %v", got, err, tc.wantVars)
+			}
+			if !strings.Contains(err.Error(), tc.wantText) {
+				t.Errorf("%q does not mention %q", err, tc.wantText)
+			}
+		})
+	}
+}
+
+func TestDefaultBackendMayBeEmptyWithRoutes(t *testing.T) {
+	mustLoad(t, "BACKENDS=a=pop3://h,b=pop3://i", "ROUTES=/etc/popgate/routes")
+}
+
+func TestRedaction(t *testing.T) {
+	c := mustLoad(t,
+		"BACKENDS=legacy=pop3://svc:s3cret@127.0.0.1:110?password=hunter2&max_sessions=4,plain=pop3://bob@h",
+		"DEFAULT_BACKEND=legacy",
+		"STORE=bolt:///x",
+	)
+	out := c.Redacted()
+	for _, secret := range []string{"s3cret", "hunter2"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("output shows %q:\n%s", secret, out)
+		}
+	}
+	for _, keep := range []string{"svc:xxxxx@127.0.0.1:110", "max_sessions=4", "password=xxxxx", "plain=pop3://bob@h"} {
+		if !strings.Contains(out, keep) {
+			t.Errorf("output lacks %q:\n%s", keep, out)
+		}
+	}
+	// Redaction must not touch the URL the backends are built from.
+	if p, _ := c.Backends[0].URL.User.Password(); p != "s3cret" {
+		t.Errorf("password in the config changed to %q", p)
+	}
+	if s := (StoreURL{Scheme: StoreRedis, Location: "u:pw@h:6379/0"}).String(); s != "redis://u:xxxxx@h:6379/0" {
+		t.Errorf("redis store prints as %q", s)
+	}
+}
+
+func TestStringListsEveryVariable(t *testing.T) {
+	c := mustLoad(t)
+	out := c.String()
+	for _, key := range fieldKeys(reflect.TypeFor[Config](), Prefix) {
+		if !strings.Contains(out, "\n"+key+"=") && !strings.HasPrefix(out, key+"=") {
+			t.Errorf("String() lacks %s:\n%s", key, out)
+		}
+	}
+}
+
+// Parse errors are attributed to variables by struct field name, so the
+// names must not repeat across nested structs (such as Throttle).
+func TestFieldNamesUnique(t *testing.T) {
+	seen := map[string]bool{}
+	var walk func(reflect.Type)
+	walk = func(typ reflect.Type) {
+		for f := range typ.Fields() {
+			if f.Type.Kind() == reflect.Struct && f.Tag.Get("env") == "" {
+				walk(f.Type)
+				continue
+			}
+			if seen[f.Name] {
+				t.Errorf("field name %s is used twice", f.Name)
+			}
+			seen[f.Name] = true
+		}
+	}
+	walk(reflect.TypeFor[Config]())
+}
+
+func TestCIDRListContains(t *testing.T) {
+	var l CIDRList
+	if err := l.UnmarshalText([]byte("10.0.0.0/8,192.0.2.7")); err != nil {
+		t.Fatal(err)
+	}
+	for addr, want := range map[string]bool{
+		"10.1.2.3": true, "::ffff:10.1.2.3": true, "192.0.2.7": true, "192.0.2.8": false, "::1": false,
+	} {
+		if got := l.Contains(netip.MustParseAddr(addr)); got != want {
+			t.Errorf("Contains(%s) = %v", addr, got)
+		}
+	}
+}
+
+func problems(t *testing.T, err error) ErrorList {
+	t.Helper()
+	var l ErrorList
+	if !errors.As(err, &l) {
+		t.Fatalf("error %v (%T) is not an ErrorList", err, err)
+	}
+	return l
+}
+
+func vars(l ErrorList) []string {
+	out := make([]string, len(l))
+	for i, e := range l {
+		out[i] = e.Var
+	}
+	return out
+}

@@ -1,0 +1,37 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+)
+
+// String prints the effective configuration, one VAR=value line each in a
+// stable order, with secrets redacted. It is what check-config shows.
+func (c Config) String() string {
+	var b strings.Builder
+	line := func(name string, v any) { fmt.Fprintf(&b, "%s%s=%v\n", Prefix, name, v) }
+	line("LISTEN", c.Listen)
+	line("LISTEN_TLS", c.ListenTLS)
+	line("TLS_CERT", c.TLSCert)
+	line("TLS_KEY", c.TLSKey)
+	line("REQUIRE_TLS", c.RequireTLS)
+	line("PROXY_PROTOCOL_FROM", c.ProxyProtocolFrom)
+	line("BACKENDS", c.Backends)
+	line("DEFAULT_BACKEND", c.DefaultBackend)
+	line("ROUTES", c.Routes)
+	line("DATA_DIR", c.DataDir)
+	line("STORE", c.Store)
+	line("USERS_FILE", c.UsersFile)
+	line("LOG_FORMAT", c.LogFormat)
+	line("LOG_LEVEL", c.LogLevel)
+	line("ADMIN_LISTEN", c.AdminListen)
+	line("IDLE_TIMEOUT", c.IdleTimeout)
+	line("DRAIN_TIMEOUT", c.DrainTimeout)
+	line("AUTH_FAIL_DELAY", c.AuthFailDelay)
+	line("HOSTNAME", c.Hostname)
+	c.Throttle.print(line)
+	return b.String()
+}
+
+// Redacted is String under the name check-config callers look for.
+func (c Config) Redacted() string { return c.String() }

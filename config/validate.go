@@ -1,0 +1,68 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Validate checks the rules that involve more than one value, or a value's
+// meaning rather than its syntax, and returns every problem as an ErrorList.
+func (c *Config) Validate() error {
+	var l ErrorList
+	if !c.Listen.Enabled() && !c.ListenTLS.Enabled() {
+		l.Add("LISTEN", errors.New("both POPGATE_LISTEN and POPGATE_LISTEN_TLS are off; nothing to serve"))
+	}
+	c.validateTLS(&l)
+	c.validateBackends(&l)
+	if c.Store.Scheme == StoreRedis {
+		l.Add("STORE", errors.New("redis is not yet supported; use bolt://DIR"))
+	}
+	if c.DataDir == "" {
+		l.Add("DATA_DIR", errors.New("must not be empty"))
+	}
+	if c.IdleTimeout < MinIdleTimeout {
+		l.Add("IDLE_TIMEOUT", fmt.Errorf("%v is too short: RFC 1939 section 3 requires an inactivity timer of at least %v", c.IdleTimeout, MinIdleTimeout))
+	}
+	if c.DrainTimeout < 0 {
+		l.Add("DRAIN_TIMEOUT", fmt.Errorf("%v must not be negative", c.DrainTimeout))
+	}
+	if c.AuthFailDelay < 0 {
+		l.Add("AUTH_FAIL_DELAY", fmt.Errorf("%v must not be negative", c.AuthFailDelay))
+	}
+	c.Throttle.validateThrottle(&l)
+	return l.Err()
+}
+
+func (c *Config) validateTLS(l *ErrorList) {
+	switch {
+	case c.TLSCert != "" && c.TLSKey == "":
+		l.Add("TLS_KEY", errors.New("POPGATE_TLS_CERT is set but the key is not"))
+	case c.TLSCert == "" && c.TLSKey != "":
+		l.Add("TLS_CERT", errors.New("POPGATE_TLS_KEY is set but the certificate is not"))
+	}
+	if c.ListenTLS.Enabled() && c.TLSCert == "" {
+		l.Add("LISTEN_TLS", errors.New("an implicit-TLS listener needs POPGATE_TLS_CERT and POPGATE_TLS_KEY"))
+	}
+	if c.RequireTLS && c.TLSCert == "" {
+		l.Add("REQUIRE_TLS", errors.New("TLS is required but no certificate is set (POPGATE_TLS_CERT)"))
+	}
+}
+
+func (c *Config) validateBackends(l *ErrorList) {
+	if len(c.Backends) == 0 {
+		l.Add("BACKENDS", errors.New("no backend is defined"))
+		return
+	}
+	if c.DefaultBackend == "" {
+		if c.Routes == "" {
+			l.Add("DEFAULT_BACKEND", errors.New("must be set when there are several backends and no routes file"))
+		}
+		return
+	}
+	for _, b := range c.Backends {
+		if b.Name == c.DefaultBackend {
+			return
+		}
+	}
+	l.Add("DEFAULT_BACKEND", fmt.Errorf("%q is not one of the backends in POPGATE_BACKENDS", c.DefaultBackend))
+}
