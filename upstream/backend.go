@@ -1,0 +1,133 @@
+package upstream
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/pires/go-proxyproto"
+	"github.com/popgate/popgate/pop3"
+)
+
+// Backend opens mailboxes on one legacy POP3 server with the client's own
+// credentials. It holds no connections between sessions and is safe for
+// concurrent use.
+type Backend struct {
+	o Options
+}
+
+var (
+	_ pop3.Opener = (*Backend)(nil)
+	_ pop3.APOPer = (*Backend)(nil)
+)
+
+// New returns a Backend for the server described by o.
+func New(o Options) *Backend { return &Backend{o: o} }
+
+// Name returns the backend's name.
+func (b *Backend) Name() string { return b.o.Name }
+
+// MaxSessions returns the configured session limit; zero means unlimited.
+func (b *Backend) MaxSessions() int { return b.o.MaxSessions }
+
+// SupportsAPOP reports false: an APOP digest is computed over popgate's
+// greeting, not the server's, so it cannot be relayed.
+func (b *Backend) SupportsAPOP() bool { return false }
+
+// Open connects to the server, logs in with c and returns the maildrop. A
+// refused login is an *pop3.Error with CodeAuth (or the server's own code,
+// such as IN-USE); an unreachable or misbehaving server is CodeSysTemp.
+func (b *Backend) Open(ctx context.Context, cr pop3.Credentials) (pop3.Mailbox, error) {
+	c := &conn{name: b.o.Name, addr: b.o.Addr, user: cr.User, timeout: b.o.commandTimeout()}
+	if err := checkCredentials(c, cr); err != nil {
+		return nil, err
+	}
+	nc, err := b.dial(ctx, cr)
+	if err != nil {
+		return nil, c.fail(ctx, "connect", err)
+	}
+	c.nc = nc
+	c.r = pop3.NewReader(nc)
+	m, err := b.login(ctx, c, cr)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+// dial connects, announces the client with a PROXY header if configured,
+// and completes implicit TLS, all within the dial timeout.
+func (b *Backend) dial(ctx context.Context, cr pop3.Credentials) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.o.dialTimeout())
+	defer cancel()
+	dial := b.o.Dial
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
+	}
+	nc, err := dial(ctx, "tcp", b.o.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("dial: %w", err)
+	}
+	if err := b.handshake(ctx, nc, cr); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	if b.o.TLS {
+		tc := tls.Client(nc, b.o.tlsConfig())
+		if err := tc.HandshakeContext(ctx); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("tls handshake: %w", err)
+		}
+		nc = tc
+	}
+	return nc, nil
+}
+
+// handshake writes the PROXY v2 header, when configured. Its destination is
+// the address the client connected to, as a load balancer would send it.
+func (b *Backend) handshake(ctx context.Context, nc net.Conn, cr pop3.Credentials) error {
+	if !b.o.ProxyProtocol {
+		return nil
+	}
+	dst := cr.Local
+	if dst == nil {
+		dst = nc.LocalAddr()
+	}
+	src := cr.Client
+	if src == nil {
+		src = nc.LocalAddr()
+	}
+	hdr := proxyproto.HeaderProxyFromAddrs(2, src, dst)
+	dl, _ := ctx.Deadline()
+	nc.SetWriteDeadline(dl)
+	if _, err := hdr.WriteTo(nc); err != nil {
+		return fmt.Errorf("write proxy header: %w", err)
+	}
+	nc.SetWriteDeadline(time.Time{})
+	return nil
+}
+
+// checkCredentials refuses, before anything is sent, credentials that this
+// backend cannot relay or that would break the command line.
+func checkCredentials(c *conn, cr pop3.Credentials) error {
+	refuse := func(text string, cause error) error {
+		return &pop3.Error{Code: pop3.CodeAuth, Text: text, Err: fmt.Errorf("%s: %w", c.describe("login"), cause)}
+	}
+	switch cr.Mechanism {
+	case pop3.MechAPOP:
+		return refuse("APOP not supported for this account, use USER/PASS", fmt.Errorf("APOP cannot be relayed"))
+	case pop3.MechUser, pop3.MechPlain, "":
+	default:
+		return refuse("authentication mechanism not supported", fmt.Errorf("mechanism %q", cr.Mechanism))
+	}
+	if cr.User == "" {
+		return refuse(pop3.ErrAuthFailed.Text, fmt.Errorf("empty user name"))
+	}
+	if checkArg(cr.User) != nil || checkArg(cr.Password) != nil {
+		return refuse(pop3.ErrAuthFailed.Text, errBadArg)
+	}
+	return nil
+}

@@ -1,0 +1,224 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/popgate/popgate/pop3"
+)
+
+// errBlockOpen is returned when a command is issued while the body of a
+// previous RETR or TOP has not been closed: the server is still sending it,
+// so the next status line would be read from the middle of a message.
+var errBlockOpen = errors.New("upstream: previous message not closed")
+
+// maxListLine bounds one line of a LIST, UIDL or CAPA block.
+const maxListLine = pop3.MaxResponseLine
+
+// conn is one client connection to a POP3 server. It is not safe for
+// concurrent use, except that close may be called at any time.
+type conn struct {
+	name, addr, user string
+	nc               net.Conn
+	r                *pop3.Reader
+	timeout          time.Duration
+	broken           error  // sticky: the stream is out of sync or gone
+	block            *block // the open RETR/TOP body, if any
+
+	mu      sync.Mutex // orders deadline updates against ctx cancellation
+	expired bool       // ctx cancellation has expired the deadline
+}
+
+// describe names what failed, for the Err of a *pop3.Error.
+func (c *conn) describe(step string) string {
+	return fmt.Sprintf("upstream %s: %s for user %q at %s", c.name, step, c.user, c.addr)
+}
+
+// fail records a transport failure (timeout, EOF, garbage) that leaves the
+// connection unusable and returns the error a client should see.
+func (c *conn) fail(ctx context.Context, step string, err error) error {
+	if ctx != nil && ctx.Err() != nil {
+		err = fmt.Errorf("%w (%w)", ctx.Err(), err)
+	}
+	e := &pop3.Error{
+		Code: pop3.CodeSysTemp,
+		Text: pop3.ErrBackendTemporary.Text,
+		Err:  fmt.Errorf("%s: %w", c.describe(step), err),
+	}
+	if c.broken == nil {
+		c.broken = e
+	}
+	return e
+}
+
+// refused turns a server's -ERR into the error a client should see: the
+// server's code (if popgate knows it, else def) and its sanitised text.
+func (c *conn) refused(step string, resp pop3.Response, def pop3.Code, fallback string) error {
+	text := sanitize(resp.Text, fallback)
+	return &pop3.Error{
+		Code: knownCode(resp.Code, def),
+		Text: text,
+		Err:  fmt.Errorf("%s: server replied -ERR %q", c.describe(step), text),
+	}
+}
+
+// usable reports why no command may be sent now, if so.
+func (c *conn) usable(ctx context.Context, step string) error {
+	if c.broken != nil {
+		return c.broken
+	}
+	if c.block != nil {
+		return &pop3.Error{Code: pop3.CodeSysTemp, Text: pop3.ErrInternal.Text,
+			Err: fmt.Errorf("%s: %w", c.describe(step), errBlockOpen)}
+	}
+	if err := ctx.Err(); err != nil {
+		// Nothing was sent, so the connection stays in sync.
+		return &pop3.Error{Code: pop3.CodeSysTemp, Text: pop3.ErrBackendTemporary.Text,
+			Err: fmt.Errorf("%s: %w", c.describe(step), err)}
+	}
+	return nil
+}
+
+// arm sets the deadline for one response and makes ctx cancellation expire
+// it at once, so a blocked read returns. The returned func disarms; after
+// it returns, no late cancellation can touch the connection's deadline.
+func (c *conn) arm(ctx context.Context) (disarm func()) {
+	c.mu.Lock()
+	c.expired = false
+	c.nc.SetDeadline(c.deadline(ctx))
+	c.mu.Unlock()
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		c.mu.Lock()
+		c.expired = true
+		c.nc.SetDeadline(time.Unix(1, 0))
+		c.mu.Unlock()
+		close(fired)
+	})
+	return func() {
+		if !stop() {
+			<-fired
+		}
+	}
+}
+
+// refresh extends the read deadline by one command timeout, for long
+// message bodies, unless ctx has already expired it.
+func (c *conn) refresh(ctx context.Context) {
+	c.mu.Lock()
+	if !c.expired {
+		c.nc.SetReadDeadline(c.deadline(ctx))
+	}
+	c.mu.Unlock()
+}
+
+func (c *conn) deadline(ctx context.Context) time.Time {
+	d := time.Now().Add(c.timeout)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(d) {
+		d = dl
+	}
+	return d
+}
+
+// send writes one command line in a single write. Arguments must have
+// passed checkArg.
+func (c *conn) send(ctx context.Context, step string, name string, args ...string) error {
+	n := len(name) + 2
+	for _, a := range args {
+		n += 1 + len(a)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteString(name)
+	for _, a := range args {
+		b.WriteByte(' ')
+		b.WriteString(a)
+	}
+	b.WriteString("\r\n")
+	if _, err := c.nc.Write([]byte(b.String())); err != nil {
+		return c.fail(ctx, step, fmt.Errorf("write: %w", err))
+	}
+	return nil
+}
+
+// readResponse reads one status line.
+func (c *conn) readResponse(ctx context.Context, step string) (pop3.Response, error) {
+	resp, err := c.r.ReadResponse()
+	if err != nil {
+		return pop3.Response{}, c.fail(ctx, step, fmt.Errorf("read reply: %w", err))
+	}
+	return resp, nil
+}
+
+// begin checks that a command may be sent and arms the deadline; the
+// caller must call the returned func when the exchange is over.
+func (c *conn) begin(ctx context.Context, step string) (func(), error) {
+	if err := c.usable(ctx, step); err != nil {
+		return nil, err
+	}
+	return c.arm(ctx), nil
+}
+
+// roundTrip sends a command and reads its status line. An -ERR is returned
+// as a Response, not an error.
+func (c *conn) roundTrip(ctx context.Context, step, name string, args ...string) (pop3.Response, error) {
+	if err := c.send(ctx, step, name, args...); err != nil {
+		return pop3.Response{}, err
+	}
+	return c.readResponse(ctx, step)
+}
+
+// readLines reads the lines of a multi-line block up to its "." line,
+// undoing dot-stuffing, and passes each to fn. The whole block is consumed
+// even if fn fails, so the connection stays in sync; fn's first error is
+// returned. The slice passed to fn is valid only during the call.
+func (c *conn) readLines(ctx context.Context, step string, fn func(line []byte) error) error {
+	var first error
+	for {
+		line, err := c.r.ReadLine(maxListLine)
+		if errors.Is(err, pop3.ErrLineTooLong) {
+			if first == nil {
+				first = fmt.Errorf("line too long")
+			}
+			continue
+		}
+		if err != nil {
+			return c.fail(ctx, step, fmt.Errorf("read block: %w", err))
+		}
+		if len(line) > 0 && line[0] == '.' {
+			if len(line) == 1 {
+				break
+			}
+			line = line[1:]
+		}
+		if first == nil {
+			first = fn(line)
+		}
+	}
+	if first != nil {
+		return &pop3.Error{Code: pop3.CodeSysTemp, Text: pop3.ErrBackendTemporary.Text,
+			Err: fmt.Errorf("%s: bad reply: %w", c.describe(step), first)}
+	}
+	return nil
+}
+
+// close releases the connection without a word to the server; per RFC 1939
+// section 6 a session that ends without QUIT does not enter UPDATE.
+func (c *conn) close() error {
+	return c.nc.Close()
+}
+
+// command runs one single-line exchange under its own deadline.
+func (c *conn) command(ctx context.Context, step, name string, args ...string) (pop3.Response, error) {
+	disarm, err := c.begin(ctx, step)
+	if err != nil {
+		return pop3.Response{}, err
+	}
+	defer disarm()
+	return c.roundTrip(ctx, step, name, args...)
+}

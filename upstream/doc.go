@@ -1,0 +1,9 @@
+// Package upstream is popgate's POP3 client to legacy servers. A Backend
+// dials the server (optionally over TLS or STLS, optionally announcing the
+// real client with a PROXY v2 header), relays the client's login, and hands
+// back a pop3.Mailbox whose methods are POP3 commands on that connection.
+//
+// Message bodies are streamed, never buffered whole. Every exchange runs
+// under a per-response timeout and the caller's context, so a stuck server or
+// a departed client never pins a goroutine.
+package upstream

@@ -1,0 +1,219 @@
+package upstream
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+
+	"github.com/popgate/popgate/pop3"
+)
+
+// maxCapaLines bounds a CAPA reply, so a server cannot stream one forever.
+const maxCapaLines = 100
+
+// caps is what a server's CAPA reply said.
+type caps struct {
+	known bool // the server answered CAPA
+	user  bool // USER/PASS offered
+	plain bool // SASL PLAIN offered
+	stls  bool
+	top   bool
+	uidl  bool
+}
+
+// assumed is what a server that does not answer CAPA is taken to support
+// (RFC 1939 servers: USER/PASS; TOP and UIDL are optional but near universal,
+// and a server without them just answers -ERR).
+var assumed = caps{user: true, top: true, uidl: true}
+
+// login runs the AUTHORIZATION state: greeting, CAPA, optional STLS, then
+// USER/PASS or AUTH PLAIN, and a first STAT.
+func (b *Backend) login(ctx context.Context, c *conn, cr pop3.Credentials) (*mailbox, error) {
+	if err := greeting(ctx, c); err != nil {
+		return nil, err
+	}
+	cp, err := capa(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if b.o.STLS && cp.stls {
+		if err := starttls(ctx, c, b.o.tlsConfig()); err != nil {
+			return nil, err
+		}
+		// RFC 2595 section 4: capabilities learnt before TLS are void.
+		if cp, err = capa(ctx, c); err != nil {
+			return nil, err
+		}
+	}
+	if err := authenticate(ctx, c, cp, cr); err != nil {
+		return nil, err
+	}
+	m := &mailbox{c: c, caps: cp}
+	if m.count, m.size, err = m.Stat(ctx); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func greeting(ctx context.Context, c *conn) error {
+	disarm, err := c.begin(ctx, "greeting")
+	if err != nil {
+		return err
+	}
+	defer disarm()
+	resp, err := c.readResponse(ctx, "greeting")
+	if err != nil {
+		return err
+	}
+	if !resp.OK {
+		return c.fail(ctx, "greeting", fmt.Errorf("server greeted -ERR %q", sanitize(resp.Text, "")))
+	}
+	return nil
+}
+
+// capa asks for the server's capabilities. A server that refuses CAPA (RFC
+// 1939 only, such as popa3d) gets the assumed set.
+func capa(ctx context.Context, c *conn) (caps, error) {
+	const step = "capa"
+	disarm, err := c.begin(ctx, step)
+	if err != nil {
+		return caps{}, err
+	}
+	defer disarm()
+	resp, err := c.roundTrip(ctx, step, "CAPA")
+	if err != nil {
+		return caps{}, err
+	}
+	if !resp.OK {
+		return assumed, nil
+	}
+	cp := caps{known: true}
+	n := 0
+	err = c.readLines(ctx, step, func(line []byte) error {
+		if n++; n > maxCapaLines {
+			return fmt.Errorf("more than %d capabilities", maxCapaLines)
+		}
+		f := bytes.Fields(bytes.ToUpper(line))
+		if len(f) == 0 {
+			return nil
+		}
+		switch string(f[0]) {
+		case "USER":
+			cp.user = true
+		case "STLS":
+			cp.stls = true
+		case "TOP":
+			cp.top = true
+		case "UIDL":
+			cp.uidl = true
+		case "SASL":
+			for _, m := range f[1:] {
+				if string(m) == "PLAIN" {
+					cp.plain = true
+				}
+			}
+		}
+		return nil
+	})
+	return cp, err
+}
+
+// starttls upgrades the connection. Bytes the server sent after its +OK
+// would be read as if they came over TLS, so they are refused.
+func starttls(ctx context.Context, c *conn, cfg *tls.Config) error {
+	const step = "stls"
+	disarm, err := c.begin(ctx, step)
+	if err != nil {
+		return err
+	}
+	defer disarm()
+	resp, err := c.roundTrip(ctx, step, "STLS")
+	if err != nil {
+		return err
+	}
+	if !resp.OK {
+		return c.fail(ctx, step, fmt.Errorf("server offered STLS but replied -ERR %q", sanitize(resp.Text, "")))
+	}
+	if c.r.Buffered() > 0 {
+		return c.fail(ctx, step, errors.New("plaintext data after STLS reply"))
+	}
+	tc := tls.Client(c.nc, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return c.fail(ctx, step, fmt.Errorf("tls handshake: %w", err))
+	}
+	c.nc = tc
+	c.r.Reset(tc)
+	return nil
+}
+
+// authenticate logs in with USER/PASS, or with AUTH PLAIN (RFC 5034) when
+// the server offers only SASL or refuses USER without a response code.
+func authenticate(ctx context.Context, c *conn, cp caps, cr pop3.Credentials) error {
+	if cp.known && !cp.user && cp.plain {
+		return authPlain(ctx, c, cr)
+	}
+	resp, err := c.command(ctx, "login", "USER", cr.User)
+	if err != nil {
+		return err
+	}
+	if !resp.OK {
+		refusal := c.refused("login", resp, pop3.CodeAuth, pop3.ErrAuthFailed.Text)
+		if resp.Code != pop3.CodeNone || cp.known && !cp.plain {
+			return refusal
+		}
+		err := authPlain(ctx, c, cr)
+		if !cp.plain && pop3.CodeOf(err) == pop3.CodeAuth {
+			// The server may not know AUTH at all: its USER refusal
+			// says more than "unknown command".
+			return refusal
+		}
+		return err
+	}
+	resp, err = c.command(ctx, "login", "PASS", cr.Password)
+	if err != nil {
+		return err
+	}
+	if !resp.OK {
+		return c.refused("login", resp, pop3.CodeAuth, pop3.ErrAuthFailed.Text)
+	}
+	return nil
+}
+
+// authPlain runs AUTH PLAIN, with an initial response when the command fits
+// in the 255-octet command line (RFC 5034 section 4), else after a "+ ".
+func authPlain(ctx context.Context, c *conn, cr pop3.Credentials) error {
+	const step = "login"
+	disarm, err := c.begin(ctx, step)
+	if err != nil {
+		return err
+	}
+	defer disarm()
+	ir := base64.StdEncoding.EncodeToString([]byte("\x00" + cr.User + "\x00" + cr.Password))
+	var resp pop3.Response
+	if len("AUTH PLAIN ")+len(ir)+2 <= pop3.MaxCommandLine {
+		resp, err = c.roundTrip(ctx, step, "AUTH", "PLAIN", ir)
+	} else {
+		resp, err = c.roundTrip(ctx, step, "AUTH", "PLAIN")
+		if err == nil && resp.Continue {
+			resp, err = c.roundTrip(ctx, step, ir)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	switch {
+	case resp.OK:
+		return nil
+	case resp.Continue:
+		// PLAIN is one step; a second challenge means a confused server.
+		// Cancel (RFC 5034 section 4) so it stays in sync, then give up.
+		if _, err := c.roundTrip(ctx, step, "*"); err != nil {
+			return err
+		}
+		return c.fail(ctx, step, errors.New("unexpected AUTH PLAIN challenge"))
+	}
+	return c.refused(step, resp, pop3.CodeAuth, pop3.ErrAuthFailed.Text)
+}

@@ -1,0 +1,230 @@
+package upstream
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/popgate/popgate/pop3"
+)
+
+func TestOpenUserPass(t *testing.T) {
+	m := openFake(t, func(s *fakeConn) {
+		s.expect("NOOP")
+		s.send("+OK")
+		s.expect("QUIT")
+		s.send("+OK bye")
+	})
+	if err := m.Noop(context.Background()); err != nil {
+		t.Fatalf("Noop: %v", err)
+	}
+	res, err := m.Update(context.Background())
+	if err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	want := pop3.UpdateResult{LeftMsgs: 2, LeftBytes: 300}
+	if res != want {
+		t.Errorf("Update = %+v, want %+v", res, want)
+	}
+}
+
+func TestOpenGreetingErr(t *testing.T) {
+	addr := startFake(t, func(s *fakeConn) {
+		s.send("-ERR [SYS/PERM] too many connections from 192.0.2.7")
+	})
+	_, err := New(testOptions(addr)).Open(context.Background(), testCreds())
+	pe := wantCode(t, err, pop3.CodeSysTemp)
+	if strings.Contains(pe.Text, "192.0.2.7") {
+		t.Errorf("client text %q leaks the server's text", pe.Text)
+	}
+	for _, s := range []string{"legacy", "alice", "greeting", addr} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("error %q does not name %q", err, s)
+		}
+	}
+}
+
+func TestOpenConnectionRefused(t *testing.T) {
+	addr := closedAddr(t)
+	_, err := New(testOptions(addr)).Open(context.Background(), testCreds())
+	wantCode(t, err, pop3.CodeSysTemp)
+	if !strings.Contains(err.Error(), "connect") || !strings.Contains(err.Error(), addr) {
+		t.Errorf("error %q does not name the step and address", err)
+	}
+}
+
+func TestOpenNoGreetingTimesOut(t *testing.T) {
+	addr := startFake(t, func(s *fakeConn) {
+		s.expectEOF() // never greet; wait for the client to give up
+	})
+	o := testOptions(addr)
+	o.CommandTimeout = 100 * time.Millisecond
+	_, err := New(o).Open(context.Background(), testCreds())
+	wantCode(t, err, pop3.CodeSysTemp)
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("err = %v, want a deadline error", err)
+	}
+}
+
+func TestOpenCancelledWhileWaiting(t *testing.T) {
+	addr := startFake(t, func(s *fakeConn) {
+		s.expectEOF()
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	_, err := New(testOptions(addr)).Open(ctx, testCreds())
+	wantCode(t, err, pop3.CodeSysTemp)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want context.Canceled in the chain", err)
+	}
+}
+
+func TestOpenLoginRefused(t *testing.T) {
+	for _, tc := range []struct {
+		reply    string
+		code     pop3.Code
+		text     string
+		temporay bool
+	}{
+		{"-ERR [AUTH] invalid user name or password", pop3.CodeAuth, "invalid user name or password", false},
+		{"-ERR bad login", pop3.CodeAuth, "bad login", false},
+		{"-ERR", pop3.CodeAuth, pop3.ErrAuthFailed.Text, false},
+		{"-ERR [IN-USE] mailbox locked by another session", pop3.CodeInUse, "mailbox locked by another session", true},
+		{"-ERR [SYS/TEMP] try later", pop3.CodeSysTemp, "try later", true},
+		{"-ERR [X-ODD] odd \x01\xff", pop3.CodeAuth, "odd ??", false},
+	} {
+		t.Run(tc.reply, func(t *testing.T) {
+			addr := startFake(t, func(s *fakeConn) {
+				s.send("+OK ready")
+				s.expect("CAPA")
+				s.send("-ERR what?")
+				s.expect("USER alice")
+				s.send("+OK")
+				s.expect("PASS se cret")
+				s.send(tc.reply)
+				s.expectEOF()
+			})
+			_, err := New(testOptions(addr)).Open(context.Background(), testCreds())
+			pe := wantCode(t, err, tc.code)
+			if pe.Text != tc.text {
+				t.Errorf("text = %q, want %q", pe.Text, tc.text)
+			}
+			if pe.Temporary() != tc.temporay {
+				t.Errorf("Temporary() = %v", pe.Temporary())
+			}
+			if !strings.Contains(err.Error(), "login") || !strings.Contains(err.Error(), "legacy") {
+				t.Errorf("error %q does not name the backend and step", err)
+			}
+		})
+	}
+}
+
+func TestOpenLongServerTextTruncated(t *testing.T) {
+	addr := startFake(t, func(s *fakeConn) {
+		s.send("+OK ready")
+		s.expect("CAPA")
+		s.send("-ERR")
+		s.expect("USER alice")
+		s.send("+OK")
+		s.expect("PASS se cret")
+		s.send("-ERR " + strings.Repeat("x", 400))
+	})
+	_, err := New(testOptions(addr)).Open(context.Background(), testCreds())
+	pe := wantCode(t, err, pop3.CodeAuth)
+	if len(pe.Text) != maxServerText {
+		t.Errorf("len(text) = %d, want %d", len(pe.Text), maxServerText)
+	}
+}
+
+func plainIR(user, pass string) string {
+	return base64.StdEncoding.EncodeToString([]byte("\x00" + user + "\x00" + pass))
+}
+
+func TestOpenAuthPlainWhenOnlySASL(t *testing.T) {
+	addr := startFake(t, func(s *fakeConn) {
+		s.send("+OK ready")
+		s.expect("CAPA")
+		s.send("+OK", "SASL PLAIN LOGIN", "UIDL", ".")
+		s.expect("AUTH PLAIN " + plainIR("alice", "se cret"))
+		s.send("+OK welcome")
+		s.expect("STAT")
+		s.send("+OK 0 0")
+		s.expectEOF()
+	})
+	m, err := New(testOptions(addr)).Open(context.Background(), testCreds())
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	m.Close()
+}
+
+func TestOpenAuthPlainWhenUserRefused(t *testing.T) {
+	addr := startFake(t, func(s *fakeConn) {
+		s.send("+OK ready")
+		s.expect("CAPA")
+		s.send("+OK", "USER", "SASL PLAIN", ".")
+		s.expect("USER alice")
+		s.send("-ERR plaintext USER disabled")
+		s.expect("AUTH PLAIN " + plainIR("alice", "se cret"))
+		s.send("-ERR [AUTH] wrong password")
+		s.expectEOF()
+	})
+	_, err := New(testOptions(addr)).Open(context.Background(), testCreds())
+	pe := wantCode(t, err, pop3.CodeAuth)
+	if pe.Text != "wrong password" {
+		t.Errorf("text = %q, want the AUTH reply's", pe.Text)
+	}
+}
+
+func TestOpenAuthPlainLongCredentials(t *testing.T) {
+	cr := testCreds()
+	cr.Password = strings.Repeat("p", 300)
+	addr := startFake(t, func(s *fakeConn) {
+		s.send("+OK ready")
+		s.expect("CAPA")
+		s.send("+OK", "SASL PLAIN", ".")
+		s.expect("AUTH PLAIN")
+		s.send("+ ")
+		s.expect(plainIR("alice", cr.Password))
+		s.send("+OK")
+		s.expect("STAT")
+		s.send("+OK 1 10")
+		s.expectEOF()
+	})
+	m, err := New(testOptions(addr)).Open(context.Background(), cr)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	m.Close()
+}
+
+func TestOpenRefusesAPOPWithoutDialling(t *testing.T) {
+	b := New(testOptions(closedAddr(t)))
+	if b.SupportsAPOP() {
+		t.Error("SupportsAPOP() = true")
+	}
+	cr := testCreds()
+	cr.Mechanism, cr.Digest, cr.Timestamp = pop3.MechAPOP, "c4c9334bac560ecc979e58001b3e22fb", "<1.2@x>"
+	_, err := b.Open(context.Background(), cr)
+	pe := wantCode(t, err, pop3.CodeAuth)
+	if !strings.Contains(pe.Text, "APOP") {
+		t.Errorf("text = %q, want it to name APOP", pe.Text)
+	}
+}
+
+func TestOpenRefusesInjectedCredentials(t *testing.T) {
+	for _, cr := range []pop3.Credentials{
+		{Mechanism: pop3.MechUser, User: "alice\r\nDELE 1", Password: "x"},
+		{Mechanism: pop3.MechUser, User: "alice", Password: "x\nQUIT"},
+		{Mechanism: pop3.MechPlain, User: "alice", Password: "a\x00b"},
+		{Mechanism: pop3.MechUser, User: "", Password: "x"},
+	} {
+		// A closed port: any attempt to connect would fail as SYS/TEMP.
+		_, err := New(testOptions(closedAddr(t))).Open(context.Background(), cr)
+		wantCode(t, err, pop3.CodeAuth)
+	}
+}

@@ -1,0 +1,82 @@
+package upstream
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"time"
+)
+
+// Defaults for the zero values of Options.
+const (
+	DefaultDialTimeout    = 10 * time.Second
+	DefaultCommandTimeout = 60 * time.Second
+)
+
+// Options describe one legacy POP3 server. The zero value of every field
+// except Addr is usable.
+type Options struct {
+	// Name is the backend's name. It appears in every error, so logs say
+	// which server failed.
+	Name string
+	// Addr is the server's host:port.
+	Addr string
+	// TLS dials with implicit TLS (pop3s, usually port 995).
+	TLS bool
+	// STLS upgrades a plain connection with STLS (RFC 2595) when the
+	// server offers it. A server that does not offer it is used in plain
+	// text; set TLS instead to insist on encryption.
+	STLS bool
+	// TLSConfig is used for TLS and STLS. Nil means verify against the
+	// system roots; an empty ServerName is set to Addr's host unless
+	// InsecureSkipVerify is set.
+	TLSConfig *tls.Config
+	// ProxyProtocol sends a PROXY protocol v2 header carrying the real
+	// client address before anything else, for servers that log or limit
+	// by client address.
+	ProxyProtocol bool
+	// DialTimeout bounds connecting (and the TLS handshake). Zero means
+	// DefaultDialTimeout.
+	DialTimeout time.Duration
+	// CommandTimeout bounds the wait for each response, and for each read
+	// of a message body. Zero means DefaultCommandTimeout.
+	CommandTimeout time.Duration
+	// MaxSessions is the most concurrent sessions the server should see;
+	// zero means unlimited. It is carried here for the admission code,
+	// which enforces it; the Backend itself does not.
+	MaxSessions int
+	// Dial opens the TCP connection. Nil means a net.Dialer.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+func (o *Options) dialTimeout() time.Duration {
+	if o.DialTimeout > 0 {
+		return o.DialTimeout
+	}
+	return DefaultDialTimeout
+}
+
+func (o *Options) commandTimeout() time.Duration {
+	if o.CommandTimeout > 0 {
+		return o.CommandTimeout
+	}
+	return DefaultCommandTimeout
+}
+
+// tlsConfig returns the configuration for a handshake with Addr.
+func (o *Options) tlsConfig() *tls.Config {
+	var cfg *tls.Config
+	if o.TLSConfig != nil {
+		cfg = o.TLSConfig.Clone()
+	} else {
+		cfg = &tls.Config{}
+	}
+	if cfg.ServerName == "" && !cfg.InsecureSkipVerify {
+		host, _, err := net.SplitHostPort(o.Addr)
+		if err != nil {
+			host = o.Addr
+		}
+		cfg.ServerName = host
+	}
+	return cfg
+}

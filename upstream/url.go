@@ -1,0 +1,124 @@
+package upstream
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// FromURL builds Options from a backend URL such as
+//
+//	pop3://mail.example.org:110?max_sessions=40&proxy_protocol=v2
+//	pop3s://mail.example.org?tls_verify=false&timeout=30s
+//
+// The port defaults to 110 for pop3 and 995 for pop3s. Query parameters:
+// max_sessions (integer >= 0), proxy_protocol (v2 or none), dial_timeout and
+// timeout (Go durations > 0), starttls (boolean, pop3 only), tls_verify
+// (boolean) and server_name (the name to verify). An unknown parameter or a
+// bad value is an error naming the parameter.
+func FromURL(name string, u *url.URL) (Options, error) {
+	o := Options{Name: name}
+	fail := func(format string, args ...any) (Options, error) {
+		return Options{}, fmt.Errorf("upstream %s: "+format, append([]any{name}, args...)...)
+	}
+	var port string
+	switch u.Scheme {
+	case "pop3":
+		port = "110"
+	case "pop3s":
+		port, o.TLS = "995", true
+	default:
+		return fail("scheme %q is not pop3 or pop3s", u.Scheme)
+	}
+	if u.User != nil {
+		return fail("credentials in the URL are not used; clients log in with their own")
+	}
+	if u.Path != "" && u.Path != "/" || u.Opaque != "" || u.Fragment != "" {
+		return fail("URL must be scheme://host[:port] with options as query parameters")
+	}
+	host := u.Hostname()
+	if host == "" {
+		return fail("URL has no host")
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return fail("bad port %q", p)
+		}
+		port = p
+	}
+	o.Addr = net.JoinHostPort(host, port)
+
+	var tlsVerify = true
+	var serverName string
+	var tlsParams []string
+	for key, vals := range u.Query() {
+		if len(vals) != 1 {
+			return fail("parameter %s given %d times", key, len(vals))
+		}
+		v := vals[0]
+		var err error
+		switch key {
+		case "max_sessions":
+			o.MaxSessions, err = strconv.Atoi(v)
+			if err == nil && o.MaxSessions < 0 {
+				err = fmt.Errorf("negative")
+			}
+		case "proxy_protocol":
+			switch v {
+			case "v2":
+				o.ProxyProtocol = true
+			case "none", "":
+			default:
+				err = fmt.Errorf("want v2 or none")
+			}
+		case "dial_timeout":
+			o.DialTimeout, err = positiveDuration(v)
+		case "timeout":
+			o.CommandTimeout, err = positiveDuration(v)
+		case "starttls":
+			o.STLS, err = strconv.ParseBool(v)
+			if err == nil && o.STLS && o.TLS {
+				err = fmt.Errorf("pop3s is already TLS")
+			}
+		case "tls_verify":
+			tlsVerify, err = strconv.ParseBool(v)
+			tlsParams = append(tlsParams, key)
+		case "server_name":
+			serverName = v
+			tlsParams = append(tlsParams, key)
+		default:
+			return fail("unknown parameter %s", key)
+		}
+		if err != nil {
+			return fail("parameter %s=%q: %v", key, v, unwrapParse(err))
+		}
+	}
+	if len(tlsParams) > 0 {
+		if !o.TLS && !o.STLS {
+			return fail("parameter %s needs pop3s:// or starttls=true", tlsParams[0])
+		}
+		o.TLSConfig = &tls.Config{ServerName: serverName, InsecureSkipVerify: !tlsVerify}
+	}
+	return o, nil
+}
+
+func positiveDuration(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err == nil && d <= 0 {
+		err = fmt.Errorf("must be positive")
+	}
+	return d, err
+}
+
+// unwrapParse drops strconv's and time's repetition of the input, which the
+// caller's message already quotes.
+func unwrapParse(err error) error {
+	if ne, ok := err.(*strconv.NumError); ok {
+		return ne.Err
+	}
+	return err
+}
