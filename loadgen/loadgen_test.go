@@ -1,0 +1,225 @@
+package loadgen
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/popgate/popgate/pop3"
+)
+
+// fakeServer serves a fixed three-message maildrop to user "u" with
+// password "p" and counts the commands it saw.
+type fakeServer struct {
+	ln       net.Listener
+	msgs     []string
+	mu       sync.Mutex
+	commands map[string]int
+}
+
+func startFake(t *testing.T) *fakeServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &fakeServer{ln: ln, msgs: []string{"a\r\n", strings.Repeat("b", 100) + "\r\n.dot\r\n", "c\r\n"}, commands: map[string]int{}}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go s.serve(c)
+		}
+	}()
+	return s
+}
+
+func (s *fakeServer) serve(c net.Conn) {
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	r, w := pop3.NewReader(c), pop3.NewWriter(c)
+	w.OK("fake ready")
+	w.Flush()
+	user := ""
+	for {
+		cmd, err := r.ReadCommand()
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		s.commands[cmd.Name]++
+		s.mu.Unlock()
+		arg := func(i int) string {
+			if len(cmd.Args) > i {
+				return cmd.Args[i]
+			}
+			return ""
+		}
+		switch cmd.Name {
+		case "USER":
+			user = arg(0)
+			w.OK("")
+		case "PASS":
+			if user != "u" || arg(0) != "p" {
+				w.Error(pop3.ErrAuthFailed)
+			} else {
+				w.OK("logged in")
+			}
+		case "STAT":
+			w.OK(strconv.Itoa(len(s.msgs)) + " 100")
+		case "UIDL":
+			w.OK("")
+			for i := range s.msgs {
+				w.Line(strconv.Itoa(i+1) + " uid" + strconv.Itoa(i))
+			}
+			w.Line(".")
+		case "RETR":
+			n, _ := pop3.MsgNum(arg(0))
+			if n < 1 || n > len(s.msgs) {
+				w.Error(pop3.ErrNoSuchMessage)
+				break
+			}
+			w.OK("")
+			dw := w.DotWriter()
+			dw.Write([]byte(s.msgs[n-1]))
+			dw.Close()
+		case "QUIT":
+			w.OK("bye")
+			w.Flush()
+			return
+		default:
+			w.OK("")
+		}
+		w.Flush()
+	}
+}
+
+func TestRunCountsSessionsAndBytes(t *testing.T) {
+	s := startFake(t)
+	script, err := ParseScript("stat,uidl,retr:all")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Run(context.Background(), Options{
+		Addr: s.ln.Addr().String(), Users: []Credential{{"u", "p"}}, Clients: 3, Sessions: 12, Script: script, Timeout: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OK != 12 || rep.Failed != 0 || rep.Sessions != 12 {
+		t.Fatalf("report = %+v, want 12 ok sessions", rep)
+	}
+	// Unstuffed bodies: 3 + 104 + 6 + 3 bytes per session.
+	if want := int64(12 * (3 + 102 + 6 + 3)); rep.Bytes != want || rep.Messages != 36 {
+		t.Errorf("retrieved %d messages, %d bytes; want 36, %d", rep.Messages, rep.Bytes, want)
+	}
+	if s.commands["QUIT"] != 12 || s.commands["RETR"] != 36 {
+		t.Errorf("server saw %v", s.commands)
+	}
+	if rep.Session.P50 <= 0 || rep.Session.P99 < rep.Session.P50 || rep.Login.P50 > rep.Session.P50 {
+		t.Errorf("implausible latencies %+v / %+v", rep.Session, rep.Login)
+	}
+	var out bytes.Buffer
+	rep.WriteText(&out)
+	if !strings.Contains(out.String(), "12 ok, 0 failed") {
+		t.Errorf("text report:\n%s", out.String())
+	}
+}
+
+func TestRunReportsRefusedLogins(t *testing.T) {
+	s := startFake(t)
+	rep, err := Run(context.Background(), Options{Addr: s.ln.Addr().String(), Users: []Credential{{"u", "wrong"}}, Sessions: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OK != 0 || rep.Errors["auth_refused"] != 3 {
+		t.Fatalf("report = %+v, want 3 auth_refused", rep)
+	}
+}
+
+func TestRunStopsOnDuration(t *testing.T) {
+	s := startFake(t)
+	script, _ := ParseScript("idle")
+	rep, err := Run(context.Background(), Options{Addr: s.ln.Addr().String(), Users: []Credential{{"u", "p"}}, Clients: 4, Duration: 300 * time.Millisecond, Script: script})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OK < 4 || rep.Failed != 0 {
+		t.Fatalf("report = %+v, want the 4 idle sessions held to the end", rep)
+	}
+}
+
+func TestRunDialFailure(t *testing.T) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	rep, err := Run(context.Background(), Options{Addr: addr, Users: []Credential{{"u", "p"}}, Sessions: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Errors["dial"] != 2 {
+		t.Fatalf("errors = %v, want dial=2", rep.Errors)
+	}
+}
+
+func TestParseScript(t *testing.T) {
+	steps, err := ParseScript("stat, retr:2 ,top:all:5,dele:all")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Step{{Op: "STAT"}, {Op: "RETR", Count: 2}, {Op: "TOP", Lines: 5}, {Op: "DELE"}}
+	if len(steps) != len(want) {
+		t.Fatalf("ParseScript = %+v", steps)
+	}
+	for i := range want {
+		if steps[i] != want[i] {
+			t.Errorf("step %d = %+v, want %+v", i, steps[i], want[i])
+		}
+	}
+	for _, bad := range []string{"retr:0", "fetch", "stat:1", "top:1:x", "dele:1:2"} {
+		if _, err := ParseScript(bad); err == nil {
+			t.Errorf("ParseScript(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestWriteMbox(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "u.mbox")
+	if err := WriteMbox(path, "u", 25, Sizes{100, 5000}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	seps, prevBlank := 0, true
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if prevBlank && strings.HasPrefix(sc.Text(), "From ") {
+			seps++
+		}
+		prevBlank = sc.Text() == ""
+	}
+	if seps != 25 {
+		t.Errorf("mbox has %d messages, want 25", seps)
+	}
+	dir := filepath.Join(t.TempDir(), "Maildir")
+	if err := WriteMaildir(dir, "u", 7, Sizes{10, 10}); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(dir, "new")); len(ents) != 7 {
+		t.Errorf("maildir has %d messages, want 7", len(ents))
+	}
+}

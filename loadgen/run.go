@@ -1,0 +1,308 @@
+package loadgen
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/popgate/popgate/pop3"
+)
+
+// Credential is one user the load logs in as.
+type Credential struct{ User, Password string }
+
+// Options describe one load run. A run ends when Duration has passed or
+// Sessions sessions have finished, whichever comes first; at least one of
+// them must be set, so that a run always stops by itself.
+type Options struct {
+	Addr        string
+	TLS         bool        // implicit TLS
+	TLSConfig   *tls.Config // nil: no certificate verification (benchmarks use test certificates)
+	Users       []Credential
+	Clients     int           // concurrent clients, default 1
+	Duration    time.Duration // wall-clock bound
+	Sessions    int           // total sessions bound
+	Script      []Step
+	Timeout     time.Duration // per dial and per response, default 30s
+	IdleRefresh time.Duration // NOOP interval of IDLE sessions, default 60s
+}
+
+// Run executes the load and returns its report.
+func Run(ctx context.Context, o Options) (*Report, error) {
+	if o.Addr == "" || len(o.Users) == 0 {
+		return nil, errors.New("loadgen: an address and at least one user are required")
+	}
+	if o.Duration <= 0 && o.Sessions <= 0 {
+		return nil, errors.New("loadgen: set a duration or a session count")
+	}
+	if o.Clients <= 0 {
+		o.Clients = 1
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 30 * time.Second
+	}
+	if o.IdleRefresh <= 0 {
+		o.IdleRefresh = time.Minute
+	}
+	if o.TLS && o.TLSConfig == nil {
+		o.TLSConfig = &tls.Config{InsecureSkipVerify: true}
+	}
+	if o.Duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.Duration)
+		defer cancel()
+	}
+	var (
+		mu      sync.Mutex
+		started int
+		wg      sync.WaitGroup
+	)
+	// take reserves one session of the Sessions budget.
+	take := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if o.Sessions > 0 && started >= o.Sessions {
+			return false
+		}
+		started++
+		return true
+	}
+	results := make([]*worker, o.Clients)
+	begin := time.Now()
+	for i := range o.Clients {
+		w := &worker{o: &o, id: i, errors: map[string]int{}}
+		results[i] = w
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil && take() {
+				w.session(ctx)
+			}
+		}()
+	}
+	wg.Wait()
+	return newReport(&o, results, time.Since(begin)), nil
+}
+
+type worker struct {
+	o        *Options
+	id       int
+	n        int // sessions run
+	ok       int
+	sessions []time.Duration
+	logins   []time.Duration
+	bytes    int64
+	msgs     int
+	errors   map[string]int
+}
+
+// fail counts one failed session by kind.
+func (w *worker) fail(kind string) { w.errors[kind]++ }
+
+func (w *worker) session(ctx context.Context) {
+	o := w.o
+	cred := o.Users[(w.id+w.n*o.Clients)%len(o.Users)]
+	w.n++
+	start := time.Now()
+	d := net.Dialer{Timeout: o.Timeout}
+	conn, err := d.DialContext(ctx, "tcp", o.Addr)
+	if err != nil {
+		if ctx.Err() == nil {
+			w.fail("dial")
+		}
+		return
+	}
+	if o.TLS {
+		tc := tls.Client(conn, o.TLSConfig)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			conn.Close()
+			w.fail("tls")
+			return
+		}
+		conn = tc
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
+	defer stop()
+	c := &client{conn: conn, r: pop3.NewReader(conn), w: pop3.NewWriter(conn), timeout: o.Timeout}
+	if _, err := c.status(); err != nil {
+		w.fail(kindOf(ctx, err, "greeting"))
+		return
+	}
+	if _, err := c.cmd("USER " + cred.User); err != nil {
+		w.fail(kindOf(ctx, err, "auth"))
+		return
+	}
+	if _, err := c.cmd("PASS " + cred.Password); err != nil {
+		w.fail(kindOf(ctx, err, "auth"))
+		return
+	}
+	login := time.Since(start)
+	held, err := w.script(ctx, c)
+	if err != nil {
+		w.fail(kindOf(ctx, err, "command"))
+		return
+	}
+	if held {
+		// An idle session that lasted to the end of the run counts as ok;
+		// the connection closes without QUIT.
+		w.ok++
+		w.logins = append(w.logins, login)
+		return
+	}
+	if _, err := c.cmd("QUIT"); err != nil {
+		w.fail(kindOf(ctx, err, "quit"))
+		return
+	}
+	w.ok++
+	w.logins = append(w.logins, login)
+	w.sessions = append(w.sessions, time.Since(start))
+}
+
+// script runs the steps. held is true when an IDLE step lasted until the
+// end of the run.
+func (w *worker) script(ctx context.Context, c *client) (held bool, err error) {
+	count := -1
+	stat := func() (int, error) {
+		if count >= 0 {
+			return count, nil
+		}
+		text, err := c.cmd("STAT")
+		if err != nil {
+			return 0, err
+		}
+		f := strings.Fields(text)
+		if len(f) < 1 {
+			return 0, fmt.Errorf("%w: STAT %q", errProtocol, text)
+		}
+		if count, err = strconv.Atoi(f[0]); err != nil {
+			return 0, fmt.Errorf("%w: STAT %q", errProtocol, text)
+		}
+		return count, nil
+	}
+	for _, st := range w.o.Script {
+		switch st.Op {
+		case "STAT":
+			count = -1
+			if _, err := stat(); err != nil {
+				return false, err
+			}
+		case "NOOP":
+			if _, err := c.cmd("NOOP"); err != nil {
+				return false, err
+			}
+		case "LIST", "UIDL":
+			if _, err := c.cmd(st.Op); err != nil {
+				return false, err
+			}
+			if _, err := c.block(io.Discard); err != nil {
+				return false, err
+			}
+		case "RETR", "TOP", "DELE":
+			n, err := stat()
+			if err != nil {
+				return false, err
+			}
+			if st.Count > 0 && st.Count < n {
+				n = st.Count
+			}
+			for i := 1; i <= n; i++ {
+				line := st.Op + " " + strconv.Itoa(i)
+				if st.Op == "TOP" {
+					line += " " + strconv.Itoa(st.Lines)
+				}
+				if _, err := c.cmd(line); err != nil {
+					return false, err
+				}
+				if st.Op == "DELE" {
+					continue
+				}
+				size, err := c.block(io.Discard)
+				if err != nil {
+					return false, err
+				}
+				w.bytes += size
+				w.msgs++
+			}
+		case "IDLE":
+			t := time.NewTicker(w.o.IdleRefresh)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					// The run is over: the session counts as held.
+					return true, nil
+				case <-t.C:
+					if _, err := c.cmd("NOOP"); err != nil {
+						return false, err
+					}
+				}
+			}
+		}
+	}
+	return false, nil
+}
+
+var (
+	errProtocol = errors.New("protocol error")
+	errNegative = errors.New("server said -ERR")
+)
+
+// kindOf classifies a session failure for the report.
+func kindOf(ctx context.Context, err error, step string) string {
+	var ne net.Error
+	switch {
+	case ctx.Err() != nil:
+		return "cancelled"
+	case errors.Is(err, errNegative):
+		return step + "_refused"
+	case errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	case errors.Is(err, errProtocol), errors.Is(err, pop3.ErrBadResponse), errors.Is(err, pop3.ErrLineTooLong):
+		return "protocol"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, pop3.ErrUnexpectedEOF), errors.Is(err, os.ErrDeadlineExceeded):
+		return "closed"
+	}
+	return step
+}
+
+type client struct {
+	conn    net.Conn
+	r       *pop3.Reader
+	w       *pop3.Writer
+	timeout time.Duration
+}
+
+func (c *client) status() (string, error) {
+	c.conn.SetReadDeadline(time.Now().Add(c.timeout))
+	resp, err := c.r.ReadResponse()
+	if err != nil {
+		return "", err
+	}
+	if !resp.OK {
+		return "", fmt.Errorf("%w: %s", errNegative, resp.Text)
+	}
+	return resp.Text, nil
+}
+
+func (c *client) cmd(line string) (string, error) {
+	c.w.Line(line)
+	if err := c.w.Flush(); err != nil {
+		return "", err
+	}
+	return c.status()
+}
+
+// block reads a multi-line reply into w and returns its unstuffed size.
+func (c *client) block(w io.Writer) (int64, error) {
+	c.conn.SetReadDeadline(time.Now().Add(c.timeout))
+	return io.Copy(w, c.r.DotReader())
+}
