@@ -1,0 +1,153 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/popgate/popgate/backend/index"
+	"github.com/popgate/popgate/backend/lock"
+	"github.com/popgate/popgate/backend/maildir"
+	"github.com/popgate/popgate/backend/mbox"
+	"github.com/popgate/popgate/backend/uidl"
+	"github.com/popgate/popgate/pop3"
+)
+
+// Backend serves native maildrops. It is safe for concurrent use.
+type Backend struct {
+	opts     Options
+	sessions *lock.Sessions
+	db       *index.DB
+	mboxes   *index.Cache[*mbox.Index]
+	maildirs *index.Cache[*maildir.Index]
+	slots    chan struct{} // nil when MaxSessions is 0
+	// scanned is called after every index load; tests count parse work.
+	scanned func(path string, scan string, work int64)
+}
+
+var (
+	_ pop3.Opener  = (*Backend)(nil)
+	_ pop3.APOPer  = (*Backend)(nil)
+	_ pop3.Mailbox = (*mailbox)(nil)
+)
+
+// New checks o and returns a Backend. Close releases its index file.
+func New(o Options) (*Backend, error) {
+	if o.Name == "" {
+		return nil, errors.New("backend: Name is empty")
+	}
+	if o.Kind != KindMbox && o.Kind != KindMaildir {
+		return nil, fmt.Errorf("backend %s: kind %q is neither mbox nor maildir", o.Name, o.Kind)
+	}
+	if o.PathPattern == "" || !filepath.IsAbs(o.PathPattern) {
+		return nil, fmt.Errorf("backend %s: path pattern %q must be absolute", o.Name, o.PathPattern)
+	}
+	if o.Auth == nil {
+		return nil, fmt.Errorf("backend %s: no authenticator", o.Name)
+	}
+	s, err := uidl.ParseScheme(string(o.UIDL))
+	if err != nil {
+		return nil, fmt.Errorf("backend %s: %w", o.Name, err)
+	}
+	o.UIDL = s
+	if o.LockTimeout <= 0 {
+		o.LockTimeout = DefaultLockTimeout
+	}
+	b := &Backend{opts: o}
+	lockDir := ""
+	if o.DataDir != "" {
+		lockDir = filepath.Join(o.DataDir, "locks")
+		if b.db, err = index.OpenDB(o.DataDir); err != nil {
+			return nil, fmt.Errorf("backend %s: %w", o.Name, err)
+		}
+	}
+	if b.sessions, err = lock.NewSessions(lockDir); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("backend %s: %w", o.Name, err)
+	}
+	if b.mboxes, err = index.NewCache[*mbox.Index](b.db, "mbox/"+o.Name, o.IndexCacheSize); err == nil {
+		b.maildirs, err = index.NewCache[*maildir.Index](b.db, "maildir/"+o.Name, o.IndexCacheSize)
+	}
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("backend %s: %w", o.Name, err)
+	}
+	if o.MaxSessions > 0 {
+		b.slots = make(chan struct{}, o.MaxSessions)
+	}
+	return b, nil
+}
+
+// Close releases the index file. Open mailboxes stay usable.
+func (b *Backend) Close() error {
+	if b.db == nil {
+		return nil
+	}
+	return b.db.Close()
+}
+
+// SupportsAPOP reports whether the authenticator can check APOP digests.
+func (b *Backend) SupportsAPOP() bool {
+	_, ok := b.opts.Auth.(APOPChecker)
+	return ok
+}
+
+// Open authenticates c and opens the user's maildrop.
+func (b *Backend) Open(ctx context.Context, c pop3.Credentials) (pop3.Mailbox, error) {
+	path, err := expandPath(b.opts.PathPattern, c.User)
+	if err != nil {
+		// Same answer as an unknown user: no enumeration through odd names.
+		return nil, &pop3.Error{Code: pop3.CodeAuth, Text: pop3.ErrAuthFailed.Text,
+			Err: fmt.Errorf("backend %s: user %q: %w", b.opts.Name, c.User, err)}
+	}
+	if c.Mechanism == pop3.MechAPOP {
+		if ac, ok := b.opts.Auth.(APOPChecker); !ok || !ac.CanAPOP(c.User) {
+			return nil, &pop3.Error{Code: pop3.CodeAuth, Text: pop3.ErrAuthFailed.Text,
+				Err: fmt.Errorf("backend %s: user %s: APOP not available", b.opts.Name, c.User)}
+		}
+	}
+	if err := b.opts.Auth.Authenticate(ctx, c); err != nil {
+		return nil, err
+	}
+	if b.slots != nil {
+		select {
+		case b.slots <- struct{}{}:
+		default:
+			return nil, &pop3.Error{Code: pop3.CodeSysTemp, Text: textBusy,
+				Err: fmt.Errorf("backend %s: user %s: %d sessions open", b.opts.Name, c.User, cap(b.slots))}
+		}
+	}
+	sess, err := b.sessions.Acquire(path, c.SessionID)
+	if err != nil {
+		b.freeSlot()
+		return nil, b.storeError(textInUse, c.User, err)
+	}
+	var d drop
+	if b.opts.Kind == KindMbox {
+		d, err = b.openMbox(ctx, path)
+	} else {
+		d, err = b.openMaildir(path)
+	}
+	if err != nil {
+		sess.Release()
+		b.freeSlot()
+		return nil, b.storeError(textUnavailable, c.User, err)
+	}
+	return newMailbox(b, c.User, path, d, func() {
+		sess.Release()
+		b.freeSlot()
+	}), nil
+}
+
+func (b *Backend) freeSlot() {
+	if b.slots != nil {
+		<-b.slots
+	}
+}
+
+func (b *Backend) noteScan(path, scan string, work int64) {
+	if b.scanned != nil {
+		b.scanned(path, scan, work)
+	}
+}

@@ -1,0 +1,182 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"syscall"
+
+	"github.com/popgate/popgate/backend/lock"
+	"github.com/popgate/popgate/backend/mbox"
+)
+
+// An mbox maildrop is read under the spool lock at Open, then served from
+// that snapshot without holding the lock, so delivery goes on during the
+// session; the session lock keeps other POP sessions out. UPDATE takes the
+// spool lock again, re-reads the file (usually only what was appended), and
+// rewrites it without the deleted messages.
+type mboxDrop struct {
+	b    *Backend
+	path string
+	f    *os.File // nil when the file does not exist: an empty maildrop
+	idx  *mbox.Index
+}
+
+const openFlags = os.O_RDWR | syscall.O_NOFOLLOW | syscall.O_NONBLOCK
+
+func (b *Backend) openMbox(ctx context.Context, path string) (*mboxDrop, error) {
+	d := &mboxDrop{b: b, path: path, idx: &mbox.Index{}}
+	f, err := os.OpenFile(path, openFlags, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return d, nil // like popa3d: no spool file is no mail
+	}
+	if err != nil {
+		return nil, err
+	}
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("open %s: not a regular file", path)
+	}
+	l, err := lock.AcquireSpool(ctx, path, f, b.opts.LockTimeout)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	idx, err := b.loadMbox(path, f)
+	if rerr := l.Release(); err == nil && rerr != nil {
+		err = fmt.Errorf("unlock %s: %w", path, rerr)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	d.f, d.idx = f, idx
+	return d, nil
+}
+
+// loadMbox brings the cached index of path up to date; the caller holds
+// the spool lock.
+func (b *Backend) loadMbox(path string, f *os.File) (*mbox.Index, error) {
+	prev, _ := b.mboxes.Get(path)
+	idx, scan, work, err := mbox.Load(f, prev, b.opts.UIDL)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	b.noteScan(path, scan.String(), work)
+	if scan != mbox.Unchanged {
+		b.mboxes.Put(path, idx) // a lost index write only costs a rescan later
+	}
+	return idx, nil
+}
+
+func (d *mboxDrop) count() int       { return len(d.idx.Msgs) }
+func (d *mboxDrop) size(i int) int64 { return d.idx.Msgs[i].Size }
+func (d *mboxDrop) uid(i int) string { return d.idx.Msgs[i].UID }
+
+func (d *mboxDrop) open(i int) (io.ReadCloser, error) {
+	m := d.idx.Msgs[i]
+	// Another program may have compacted the file in place meanwhile.
+	if !mbox.StillThere(d.f, m) {
+		return nil, errors.New("message no longer at its offset")
+	}
+	return io.NopCloser(io.NewSectionReader(d.f, m.Data, m.DataEnd-m.Data)), nil
+}
+
+func (d *mboxDrop) release() error {
+	if d.f == nil {
+		return nil
+	}
+	return d.f.Close()
+}
+
+// key identifies a message across re-reads of the file.
+type msgKey struct {
+	uid  string
+	size int64
+}
+
+func (d *mboxDrop) commit(ctx context.Context, deleted, _ []bool) (int, int64, error) {
+	some := false
+	for _, del := range deleted {
+		some = some || del
+	}
+	if !some {
+		return summary(d.idx)
+	}
+	f, err := os.OpenFile(d.path, openFlags, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, 0, nil // removed by someone else: nothing left to delete
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	l, err := lock.AcquireSpool(ctx, d.path, f, d.b.opts.LockTimeout)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer l.Release()
+	cur, err := d.b.loadMbox(d.path, f)
+	if err != nil {
+		return 0, 0, err
+	}
+	drop := match(d.idx, deleted, cur)
+	if len(drop) == 0 {
+		return summary(cur)
+	}
+	next, err := mbox.Rewrite(d.path, f, cur, func(i int) bool { return !drop[i] })
+	if err != nil {
+		return 0, 0, fmt.Errorf("rewrite %s: %w", d.path, err)
+	}
+	d.b.mboxes.Put(d.path, next)
+	return summary(next)
+}
+
+// match finds, in the current index, the messages the session deleted from
+// its snapshot: at the same offset when the file was only appended to, else
+// by UID and size (the file was rewritten by another program). A message
+// that is gone already is not looked for further.
+func match(snap *mbox.Index, deleted []bool, cur *mbox.Index) map[int]bool {
+	want := map[msgKey]map[int64]bool{} // key -> snapshot offsets
+	for i, del := range deleted {
+		if del {
+			m := snap.Msgs[i]
+			k := msgKey{m.UID, m.Size}
+			if want[k] == nil {
+				want[k] = map[int64]bool{}
+			}
+			want[k][m.From] = true
+		}
+	}
+	drop := map[int]bool{}
+	for i, m := range cur.Msgs {
+		k := msgKey{m.UID, m.Size}
+		if want[k][m.From] {
+			delete(want[k], m.From)
+			drop[i] = true
+		}
+	}
+	for i, m := range cur.Msgs {
+		k := msgKey{m.UID, m.Size}
+		if drop[i] || len(want[k]) == 0 {
+			continue
+		}
+		for off := range want[k] {
+			delete(want[k], off)
+			break
+		}
+		drop[i] = true
+	}
+	return drop
+}
+
+func summary(idx *mbox.Index) (int, int64, error) {
+	var size int64
+	for _, m := range idx.Msgs {
+		size += m.Size
+	}
+	return len(idx.Msgs), size, nil
+}

@@ -1,0 +1,59 @@
+package backend
+
+import (
+	"context"
+	"time"
+
+	"github.com/popgate/popgate/backend/uidl"
+	"github.com/popgate/popgate/pop3"
+)
+
+// Kinds of maildrop store.
+const (
+	KindMbox    = "mbox"
+	KindMaildir = "maildir"
+)
+
+// DefaultLockTimeout is how long Open and Update wait for a delivery agent
+// to release an mbox spool.
+const DefaultLockTimeout = 10 * time.Second
+
+// Authenticator checks a user's credentials. A refusal is an error whose
+// pop3.CodeOf is pop3.CodeAuth. The users-file and delegated authenticators
+// of backend/auth implement it.
+type Authenticator interface {
+	Authenticate(ctx context.Context, c pop3.Credentials) error
+}
+
+// APOPChecker is implemented by an Authenticator that can verify APOP for
+// the users whose secret it holds in plain form.
+type APOPChecker interface {
+	CanAPOP(user string) bool
+}
+
+// Options configure a Backend. Zero values mean the documented defaults.
+type Options struct {
+	// Name identifies the backend in errors and logs.
+	Name string
+	// Kind is KindMbox or KindMaildir.
+	Kind string
+	// PathPattern locates a user's maildrop: %u is the user name, %n its
+	// local part (before the last '@'), %d its domain part, %% a '%'. User
+	// names that could escape the pattern's directory are refused.
+	PathPattern string
+	// UIDL is the unique-id scheme; zero means uidl.Native.
+	UIDL uidl.Scheme
+	// Auth checks credentials. Required.
+	Auth Authenticator
+	// DataDir holds the persisted index (index.db) and session locks. Empty
+	// keeps both in memory only.
+	DataDir string
+	// IndexCacheSize bounds the number of maildrop indexes held in memory;
+	// zero means index.DefaultCacheSize.
+	IndexCacheSize int
+	// LockTimeout bounds the wait for an mbox spool lock; zero means
+	// DefaultLockTimeout.
+	LockTimeout time.Duration
+	// MaxSessions bounds concurrently open maildrops; zero is unlimited.
+	MaxSessions int
+}

@@ -1,0 +1,100 @@
+package backend
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/popgate/popgate/backend/uidl"
+)
+
+// FromURL turns a backend URL into Options: mbox:///var/mail/%u or
+// maildir:///srv/mail/%d/%n/Maildir, with query parameters
+//
+//	uidl=native|xuidl|popa3d   the unique-id scheme (default native)
+//	lock_timeout=10s           wait for a delivery agent's spool lock
+//	max_sessions=N             concurrently open maildrops (0: unlimited)
+//	index_cache=N              maildrop indexes kept in memory
+//
+// An unknown or malformed parameter is an error that names it. Auth is left
+// for the caller to set.
+func FromURL(name string, u *url.URL, dataDir string) (Options, error) {
+	o := Options{Name: name, DataDir: dataDir}
+	switch u.Scheme {
+	case KindMbox, KindMaildir:
+		o.Kind = u.Scheme
+	default:
+		return Options{}, fmt.Errorf("backend %s: scheme %q is neither mbox nor maildir", name, u.Scheme)
+	}
+	if u.Host != "" || u.User != nil {
+		return Options{}, fmt.Errorf("backend %s: %s URL takes no host: write %s:///path", name, u.Scheme, u.Scheme)
+	}
+	if u.Path == "" || u.Path[0] != '/' {
+		return Options{}, fmt.Errorf("backend %s: %s URL needs an absolute path", name, u.Scheme)
+	}
+	o.PathPattern = u.Path
+	for key, vals := range u.Query() {
+		if len(vals) != 1 {
+			return Options{}, fmt.Errorf("backend %s: parameter %s given %d times", name, key, len(vals))
+		}
+		v := vals[0]
+		var err error
+		switch key {
+		case "uidl":
+			o.UIDL, err = uidl.ParseScheme(v)
+			if v == "" {
+				err = fmt.Errorf("empty")
+			}
+		case "lock_timeout":
+			o.LockTimeout, err = time.ParseDuration(v)
+			if err == nil && o.LockTimeout <= 0 {
+				err = fmt.Errorf("must be positive")
+			}
+		case "max_sessions":
+			o.MaxSessions, err = nonNegative(v)
+		case "index_cache":
+			o.IndexCacheSize, err = nonNegative(v)
+		default:
+			return Options{}, fmt.Errorf("backend %s: unknown parameter %s", name, key)
+		}
+		if err != nil {
+			return Options{}, fmt.Errorf("backend %s: parameter %s=%q: %w", name, key, v, err)
+		}
+	}
+	return o, nil
+}
+
+func nonNegative(v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("not a non-negative integer")
+	}
+	return n, nil
+}
+
+// ParseURL parses a backend URL as operators write it, with the raw path
+// placeholders %u, %n, %d and %% that url.Parse would reject as escapes.
+func ParseURL(raw string) (*url.URL, error) {
+	var b strings.Builder
+	for i := 0; i < len(raw); i++ {
+		if raw[i] == '%' && i+1 < len(raw) && strings.IndexByte("udn%", raw[i+1]) >= 0 &&
+			!(i+2 < len(raw) && isHex(raw[i+1]) && isHex(raw[i+2])) {
+			b.WriteString("%25")
+			if raw[i+1] == '%' {
+				b.WriteString("%25")
+			} else {
+				b.WriteByte(raw[i+1])
+			}
+			i++
+			continue
+		}
+		b.WriteByte(raw[i])
+	}
+	return url.Parse(b.String())
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
