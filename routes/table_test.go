@@ -1,0 +1,164 @@
+package routes
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var known = []string{"legacy", "native", "other"}
+
+func parse(t *testing.T, text string) *Table {
+	t.Helper()
+	tab, err := Parse(strings.NewReader(text), "routes", known)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	return tab
+}
+
+func TestRoute(t *testing.T) {
+	tab := parse(t, `# wave 1
+alice    native
+bob      native   # moved on Monday
+
+*@example.org  legacy
+*@example.*    other
+a*             other
+Carol@Example.ORG native
+`)
+	cases := map[string]string{
+		"alice":             "native", // exact
+		"ALICE":             "native", // case-insensitive
+		"bob":               "native",
+		"carol@example.org": "native", // exact beats the earlier pattern
+		"dave@example.org":  "legacy", // first matching pattern
+		"dave@example.net":  "other",
+		"anne":              "other",
+		"Anne":              "other",
+	}
+	for user, want := range cases {
+		if got, ok := tab.Route(user); !ok || got != want {
+			t.Errorf("Route(%q) = %q, %v; want %q", user, got, ok, want)
+		}
+	}
+	for _, user := range []string{"zed", "", "bob2", "dave@example"} {
+		if got, ok := tab.Route(user); ok {
+			t.Errorf("Route(%q) = %q; want no route", user, got)
+		}
+	}
+	if tab.Len() != 6 {
+		t.Errorf("Len = %d, want 6", tab.Len())
+	}
+}
+
+func TestEmptyTableRoutesNobody(t *testing.T) {
+	tab := parse(t, "# nothing yet\n\n")
+	if _, ok := tab.Route("alice"); ok || tab.Len() != 0 {
+		t.Error("an empty table routed a user")
+	}
+	var nilTab *Table
+	if _, ok := nilTab.Route("alice"); ok {
+		t.Error("a nil table routed a user")
+	}
+}
+
+func TestParseErrorsHaveLineNumbers(t *testing.T) {
+	text := `alice native
+bob
+carol nowhere
+# fine
+dave native extra
+alice legacy
+[x native
+*@a other
+*@A other
+`
+	_, err := Parse(strings.NewReader(text), "/etc/popgate/routes", known)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	want := []string{
+		`/etc/popgate/routes:2: want "user backend", got 1 fields`,
+		`/etc/popgate/routes:3: unknown backend "nowhere"`,
+		`/etc/popgate/routes:5: want "user backend", got 3 fields`,
+		`/etc/popgate/routes:6: "alice" is already routed on line 1`,
+		`/etc/popgate/routes:7: bad pattern "[x"`,
+		`/etc/popgate/routes:9: "*@A" is already routed on line 8`,
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("got %d problems, want %d:\n%v", len(lines), len(want), err)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(lines[i], w) {
+			t.Errorf("problem %d = %q, want prefix %q", i, lines[i], w)
+		}
+	}
+	var le *LineError
+	if !errors.As(err, &le) || le.Line != 2 {
+		t.Errorf("errors.As LineError = %+v", le)
+	}
+}
+
+func TestNilKnownBackendsAcceptsAnyName(t *testing.T) {
+	tab, err := Parse(strings.NewReader("alice whatever\n"), "r", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := tab.Route("alice"); b != "whatever" {
+		t.Errorf("got %q", b)
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "absent"), known)
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("err = %v, want not-exist", err)
+	}
+}
+
+func TestCompare(t *testing.T) {
+	old := parse(t, "alice legacy\nbob legacy\ncarol legacy\n*@x.org legacy\n")
+	cur := parse(t, "alice native\nbob legacy\n*@x.org native\ndave native\n")
+	d := Compare(old, cur)
+	want := []Change{
+		{User: "*@x.org", From: "legacy", To: "native"},
+		{User: "alice", From: "legacy", To: "native"},
+		{User: "carol", From: "legacy"},
+		{User: "dave", To: "native"},
+	}
+	if len(d.Changes) != len(want) {
+		t.Fatalf("changes = %v, want %v", d.Changes, want)
+	}
+	for i := range want {
+		if d.Changes[i] != want[i] {
+			t.Errorf("change %d = %v, want %v", i, d.Changes[i], want[i])
+		}
+	}
+	if a, r, m := d.Counts(); a != 1 || r != 1 || m != 2 {
+		t.Errorf("counts = %d %d %d", a, r, m)
+	}
+	s := d.String()
+	if !strings.HasPrefix(s, "4 rules (was 4): 1 added, 1 removed, 2 moved: ") ||
+		!strings.Contains(s, "alice legacy->native") || !strings.Contains(s, "-carol legacy") || !strings.Contains(s, "+dave native") {
+		t.Errorf("String = %q", s)
+	}
+	if d := Compare(cur, cur); len(d.Changes) != 0 {
+		t.Errorf("self-compare = %v", d)
+	}
+}
+
+func TestDiffStringIsBounded(t *testing.T) {
+	var b strings.Builder
+	for i := range 25 {
+		b.WriteString("user" + string(rune('a'+i)) + " native\n")
+	}
+	d := Compare(nil, parse(t, b.String()))
+	s := d.String()
+	if !strings.Contains(s, "and 15 more") || strings.Count(s, "+user") != maxListed {
+		t.Errorf("String = %q", s)
+	}
+}
