@@ -105,12 +105,36 @@ func (a *authFailures) failed(user, client string, now time.Time) {
 	a.user.Add(user, bump(a.user.Peek(user)))
 }
 
-// succeeded forgets client's failures against user. The client's failures
-// against other users and the user's failures from elsewhere stay.
-func (a *authFailures) succeeded(user, client string) {
+// succeeded forgets client's failures against user: they are taken off
+// the client's and the user's counts too, since they were typos by the
+// owner. The client's failures against other users and the user's failures
+// from elsewhere stay.
+func (a *authFailures) succeeded(user, client string, now time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.pair.Remove(pairKey{user, client})
+	key := pairKey{user, client}
+	pf, ok := a.pair.Peek(key)
+	if !ok {
+		return
+	}
+	a.pair.Remove(key)
+	p := pf.current(now, a.cfg.AuthFailWindow)
+	if f, ok := a.client.Peek(client); ok {
+		forget(a.client, client, f, p)
+	}
+	if f, ok := a.user.Peek(user); ok {
+		forget(a.user, user, f, p)
+	}
+}
+
+// forget takes n failures off the count under k.
+func forget[K comparable](c *lru.Cache[K, failures], k K, f failures, n int) {
+	if f.n <= n {
+		c.Remove(k)
+		return
+	}
+	f.n -= n
+	c.Add(k, f)
 }
 
 // clientKey is the address part of a client address: failures are counted

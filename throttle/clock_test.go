@@ -46,8 +46,7 @@ func (c *autoClock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// lastSleep returns the last duration slept, or 0 if the last call to
-// takeSleeps emptied the record.
+// takeSleeps returns the durations slept since the last call.
 func (c *autoClock) takeSleeps() []time.Duration {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -58,12 +58,14 @@
 // whatever others did against the same user: that is the guarantee that a
 // well-behaved client with the right password gets in at full speed even
 // while the account is under attack. A client that has failed is delayed
-// AuthFailDelay × 2^(k-1) (at most AuthFailMaxDelay), where k is the larger
-// of its failures against this user and the user's failures from anywhere,
-// so an attack spread over many addresses still slows down after one try
-// per address. It is refused ([SYS/TEMP]) after AuthFailLimit failures
-// against one user, or AuthFailClientLimit failures in all. Clients behind
-// one NAT share an address, so the per-address limit is set high.
+// AuthFailBaseDelay × 2^(k-1) (at most AuthFailMaxDelay), where k is the
+// larger of its failures against this user and the user's failures from
+// anywhere, so an attack spread over many addresses still slows down after
+// one try per address. It is refused ([SYS/TEMP]) after AuthFailLimit
+// failures against one user, or AuthFailClientLimit failures in all.
+// A successful login forgives the client's own failures against that user
+// (typos), not anyone else's. Clients behind one NAT share an address, so
+// the per-address limit is set high.
 //
 // # State
 //

@@ -109,7 +109,7 @@ func (t *Throttle) Admit(ctx context.Context, user, backend string, client net.A
 	}
 
 	if st, ok := t.state.Get(user); ok {
-		tk.interval = start.Sub(st.LastLogin)
+		tk.interval = sinceLogin(start, st)
 		tk.d.Level = t.cfg.level(st.Msgs, st.Bytes, tk.interval)
 	}
 	if tk.d.Level > 0 {
@@ -185,7 +185,7 @@ func (t *Throttle) Show(user string) (UserState, int) {
 	if !ok || !t.Enabled() {
 		return st, 0
 	}
-	return st, t.cfg.level(st.Msgs, st.Bytes, t.now().Sub(st.LastLogin))
+	return st, t.cfg.level(st.Msgs, st.Bytes, sinceLogin(t.now(), st))
 }
 
 // CapsBeforeLogin returns the capabilities to add to CAPA in the
@@ -196,6 +196,12 @@ func (t *Throttle) CapsBeforeLogin() []string {
 		return nil
 	}
 	return []string{"LOGIN-DELAY 0 USER"}
+}
+
+// sinceLogin is the poll interval of a login at now, at least minInterval
+// so that it never reads as "no previous login".
+func sinceLogin(now time.Time, st UserState) time.Duration {
+	return max(now.Sub(st.LastLogin), minInterval)
 }
 
 // sleepTimer is the real Sleep.

@@ -47,7 +47,7 @@ func (tk *Ticket) Opened(msgs int, bytes int64) {
 		Bytes:     bytes,
 		Level:     tk.d.Level,
 	})
-	tk.t.auth.succeeded(tk.user, tk.client)
+	tk.t.auth.succeeded(tk.user, tk.client, tk.t.now())
 }
 
 // Failed ends a login the backend refused and releases the ticket. Only

@@ -1,0 +1,207 @@
+package throttle
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/popgate/popgate/pop3"
+)
+
+// queueTest is a Throttle whose "legacy" backend has max sessions, on a
+// manual clock, with no login delay so that only the queue waits. The
+// users named "hog*" have a remembered penalty.
+func queueTest(t *testing.T, max int) (*Throttle, *manualClock) {
+	t.Helper()
+	c := newManualClock()
+	cfg := DefaultConfig()
+	cfg.DelayPerLevel = 0
+	state, _ := NewLRUState(100)
+	for _, u := range []string{"hog1", "hog2"} {
+		state.Put(u, UserState{LastLogin: epoch.Add(-time.Minute), Msgs: 10, Bytes: 800 << 20})
+	}
+	th, err := New(cfg, Options{Now: c.Now, Sleep: c.Sleep, State: state, MaxSessions: map[string]int{"legacy": max}})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return th, c
+}
+
+type admitted struct {
+	user string
+	tk   *Ticket
+	err  error
+}
+
+// admitAsync admits user in a goroutine, reporting on out.
+func admitAsync(ctx context.Context, wg *sync.WaitGroup, th *Throttle, user string, out chan<- admitted) {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tk, err := th.Admit(ctx, user, "legacy", clientA)
+		out <- admitted{user, tk, err}
+	}()
+}
+
+func next(t *testing.T, out <-chan admitted) admitted {
+	t.Helper()
+	select {
+	case a := <-out:
+		return a
+	case <-time.After(10 * time.Second):
+		t.Fatal("no login was admitted")
+		return admitted{}
+	}
+}
+
+func TestQueueAdmitsLowerLevelsFirstThenFIFO(t *testing.T) {
+	th, _ := queueTest(t, 1)
+	ctx := context.Background()
+	first, err := th.Admit(ctx, "first", "legacy", clientA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(chan admitted, 5)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	// Arrival order: hog1, alice, hog2, bob.
+	for i, u := range []string{"hog1", "alice", "hog2", "bob"} {
+		admitAsync(ctx, &wg, th, u, out)
+		eventually(t, u+" waits", func() bool { _, w := th.Sessions("legacy"); return w == i+1 })
+	}
+	if active, _ := th.Sessions("legacy"); active != 1 {
+		t.Fatalf("active = %d, want 1", active)
+	}
+	release := first.Release
+	for _, want := range []string{"alice", "bob", "hog1", "hog2"} {
+		release()
+		a := next(t, out)
+		if a.err != nil || a.user != want {
+			t.Fatalf("admitted %s (%v), want %s", a.user, a.err, want)
+		}
+		if d := a.tk.Decision(); !containsReason(d.Reason, ReasonQueue) {
+			t.Errorf("%s: reason %q, want it to include queue", a.user, d.Reason)
+		}
+		if active, _ := th.Sessions("legacy"); active != 1 {
+			t.Errorf("active = %d after handing over, want 1", active)
+		}
+		release = a.tk.Release
+	}
+	release()
+	if active, waiting := th.Sessions("legacy"); active != 0 || waiting != 0 {
+		t.Errorf("after all released: active %d, waiting %d", active, waiting)
+	}
+}
+
+func containsReason(reason, r string) bool {
+	return slices.Contains(strings.Split(reason, "+"), r)
+}
+
+func TestQueueTimeoutAnswersSysTemp(t *testing.T) {
+	th, clock := queueTest(t, 1)
+	ctx := context.Background()
+	holder, err := th.Admit(ctx, "holder", "legacy", clientA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(chan admitted, 1)
+	var wg sync.WaitGroup
+	admitAsync(ctx, &wg, th, "late", out)
+	eventually(t, "the timeout timer runs", func() bool { return clock.sleeping() == 1 })
+	clock.Advance(th.cfg.QueueTimeout - time.Second)
+	clock.Advance(time.Second)
+	a := next(t, out)
+	wg.Wait()
+	var pe *pop3.Error
+	if !errors.As(a.err, &pe) || pe.Code != pop3.CodeSysTemp || !errors.Is(a.err, ErrQueueTimeout) {
+		t.Fatalf("Admit after the queue timeout = %v, want [SYS/TEMP] with ErrQueueTimeout", a.err)
+	}
+	if a.tk.Decision().Delay != th.cfg.QueueTimeout {
+		t.Errorf("Delay = %s, want the queue timeout %s", a.tk.Decision().Delay, th.cfg.QueueTimeout)
+	}
+	if active, waiting := th.Sessions("legacy"); active != 1 || waiting != 0 {
+		t.Errorf("after the timeout: active %d, waiting %d; want 1, 0", active, waiting)
+	}
+	holder.Release()
+	holder.Release()
+	if active, _ := th.Sessions("legacy"); active != 0 {
+		t.Errorf("after a double release: active %d, want 0", active)
+	}
+}
+
+func TestQueueWaitEndsWithContext(t *testing.T) {
+	th, _ := queueTest(t, 1)
+	holder, _ := th.Admit(context.Background(), "holder", "legacy", clientA)
+	defer holder.Release()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := make(chan admitted, 1)
+	var wg sync.WaitGroup
+	admitAsync(ctx, &wg, th, "gone", out)
+	eventually(t, "the login waits", func() bool { _, w := th.Sessions("legacy"); return w == 1 })
+	cancel()
+	a := next(t, out)
+	wg.Wait()
+	if !errors.Is(a.err, context.Canceled) {
+		t.Errorf("Admit after cancel = %v, want context.Canceled", a.err)
+	}
+	if _, w := th.Sessions("legacy"); w != 0 {
+		t.Errorf("waiting = %d after cancel", w)
+	}
+}
+
+func TestQueueNeverExceedsMaxSessions(t *testing.T) {
+	const max, logins = 3, 40
+	th, _ := queueTest(t, max)
+	var inside, peak atomic.Int32
+	var wg sync.WaitGroup
+	for i := range logins {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			user := "user"
+			if i%4 == 0 {
+				user = "hog1"
+			}
+			tk, err := th.Admit(context.Background(), user, "legacy", clientA)
+			if err != nil {
+				t.Errorf("Admit: %v", err)
+				return
+			}
+			n := inside.Add(1)
+			for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+			}
+			inside.Add(-1)
+			tk.Release()
+		}()
+	}
+	wg.Wait()
+	if p := peak.Load(); p > max || p < 1 {
+		t.Errorf("peak concurrent sessions = %d, want 1..%d", p, max)
+	}
+	if active, waiting := th.Sessions("legacy"); active != 0 || waiting != 0 {
+		t.Errorf("at the end: active %d, waiting %d", active, waiting)
+	}
+}
+
+func TestUnlimitedBackendNeverQueues(t *testing.T) {
+	th, _ := queueTest(t, 1)
+	var tickets []*Ticket
+	for range 20 {
+		tk, err := th.Admit(context.Background(), "u", "native", clientA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tickets = append(tickets, tk)
+	}
+	if active, _ := th.Sessions("native"); active != 20 {
+		t.Errorf("active = %d, want 20", active)
+	}
+	for _, tk := range tickets {
+		tk.Release()
+	}
+}

@@ -1,0 +1,155 @@
+package throttle
+
+import (
+	"context"
+	"errors"
+	"net"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/popgate/popgate/pop3"
+)
+
+// attempt admits user from client; a wrong password ends it with an [AUTH]
+// failure. It returns the delay slept and Admit's error.
+func attempt(t *testing.T, th *Throttle, clock *autoClock, user string, client net.Addr, right bool) (time.Duration, error) {
+	t.Helper()
+	clock.takeSleeps()
+	tk, err := th.Admit(context.Background(), user, "legacy", client)
+	var slept time.Duration
+	for _, d := range clock.takeSleeps() {
+		slept += d
+	}
+	if err != nil {
+		return slept, err
+	}
+	if right {
+		tk.Opened(1, 100)
+		tk.Release()
+	} else {
+		tk.Failed(pop3.ErrAuthFailed)
+	}
+	return slept, nil
+}
+
+func TestFailedLoginsGrowDelaysPerClientThenRefuse(t *testing.T) {
+	th, clock := newTest(t, func(c *Config) { c.AuthFailLimit = 5 }, Options{})
+	var want []time.Duration
+	var got []time.Duration
+	for i := range 5 {
+		d, err := attempt(t, th, clock, "alice", clientA, false)
+		if err != nil {
+			t.Fatalf("attempt %d refused early: %v", i+1, err)
+		}
+		got = append(got, d)
+		want = append(want, th.auth.delay(i))
+	}
+	// 0 before any failure, then 1s, 2s, 4s, 8s.
+	if !slices.Equal(got, want) || got[0] != 0 || got[1] != time.Second || got[4] != 8*time.Second {
+		t.Errorf("delays before attempts = %v, want %v", got, want)
+	}
+	_, err := attempt(t, th, clock, "alice", clientA, true)
+	if pop3.CodeOf(err) != pop3.CodeSysTemp || !errors.Is(err, ErrTooManyFailures) {
+		t.Fatalf("attempt after AuthFailLimit failures = %v, want [SYS/TEMP] refusal", err)
+	}
+	// The window passes; the client starts afresh.
+	clock.Advance(th.cfg.AuthFailWindow)
+	if d, err := attempt(t, th, clock, "alice", clientA, true); err != nil || d != 0 {
+		t.Errorf("after the window: delay %s, %v; want none", d, err)
+	}
+}
+
+func TestFailedLoginDelayCaps(t *testing.T) {
+	th, clock := newTest(t, func(c *Config) { c.AuthFailLimit = 100; c.AuthFailClientLimit = 100 }, Options{})
+	var last time.Duration
+	for range 20 {
+		last, _ = attempt(t, th, clock, "alice", clientA, false)
+	}
+	if last != th.cfg.AuthFailMaxDelay {
+		t.Errorf("delay after 19 failures = %s, want the cap %s", last, th.cfg.AuthFailMaxDelay)
+	}
+}
+
+func TestWellBehavedClientIgnoresOthersFailures(t *testing.T) {
+	th, clock := newTest(t, nil, Options{})
+	for range th.cfg.AuthFailLimit {
+		attempt(t, th, clock, "alice", clientB, false)
+	}
+	if _, err := attempt(t, th, clock, "alice", clientB, true); err == nil {
+		t.Fatal("the attacking client is still admitted")
+	}
+	d, err := attempt(t, th, clock, "alice", clientA, true)
+	if err != nil || d != 0 {
+		t.Errorf("alice's own client after an attack from elsewhere: delay %s, %v; want none", d, err)
+	}
+	// Alice's right password does not wipe the attacker's record.
+	if _, err := attempt(t, th, clock, "alice", clientB, true); err == nil {
+		t.Error("the attacking client was forgiven by alice's login")
+	}
+}
+
+func TestSpreadAttackSlowsEveryFailedClient(t *testing.T) {
+	th, clock := newTest(t, nil, Options{})
+	// Five addresses fail once each against bob.
+	for i := range 5 {
+		attempt(t, th, clock, "bob", &net.TCPAddr{IP: net.IPv4(192, 0, 2, byte(i+1))}, false)
+	}
+	// The first address now pays for bob's five failures, not its one.
+	d, _ := attempt(t, th, clock, "bob", &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1)}, false)
+	if want := th.auth.delay(5); d != want {
+		t.Errorf("delay of a failed client against a user failed 5 times = %s, want %s", d, want)
+	}
+	// A client that failed only against someone else is not slowed for bob
+	// beyond its own record against bob (none).
+	attempt(t, th, clock, "carol", clientA, false)
+	if d, _ := attempt(t, th, clock, "dave", clientA, true); d != 0 {
+		t.Errorf("delay for an unattacked user from a client that failed elsewhere = %s, want 0", d)
+	}
+}
+
+func TestClientLimitAcrossUsers(t *testing.T) {
+	th, clock := newTest(t, func(c *Config) { c.AuthFailClientLimit = 12 }, Options{})
+	for i := range 12 {
+		attempt(t, th, clock, "user"+string(rune('a'+i)), clientA, false)
+	}
+	if _, err := attempt(t, th, clock, "zed", clientA, true); !errors.Is(err, ErrTooManyFailures) {
+		t.Errorf("13th user from a client with 12 failures: %v, want refusal", err)
+	}
+	if d, err := attempt(t, th, clock, "zed", clientB, true); err != nil || d != 0 {
+		t.Errorf("another client: delay %s, %v; want none", d, err)
+	}
+}
+
+func TestOnlyAuthErrorsCount(t *testing.T) {
+	th, clock := newTest(t, nil, Options{})
+	for range 3 {
+		tk, err := th.Admit(context.Background(), "alice", "legacy", clientA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tk.Failed(pop3.ErrBackendTemporary)
+	}
+	if d, _ := attempt(t, th, clock, "alice", clientA, true); d != 0 {
+		t.Errorf("delay after backend errors = %s, want 0", d)
+	}
+}
+
+func TestRightPasswordClearsOwnRecord(t *testing.T) {
+	th, clock := newTest(t, nil, Options{})
+	attempt(t, th, clock, "alice", clientA, false)
+	attempt(t, th, clock, "alice", clientA, false)
+	if d, err := attempt(t, th, clock, "alice", clientA, true); err != nil || d == 0 {
+		t.Fatalf("after two typos: delay %s, %v; want a delay", d, err)
+	}
+	if d, _ := attempt(t, th, clock, "alice", clientA, true); d != 0 {
+		t.Errorf("after a success: delay %s, want her typos forgiven", d)
+	}
+	// The attacker's failures against alice are not forgiven by her login.
+	attempt(t, th, clock, "alice", clientB, false)
+	attempt(t, th, clock, "alice", clientB, false)
+	attempt(t, th, clock, "alice", clientA, true)
+	if d, _ := attempt(t, th, clock, "alice", clientB, false); d != th.auth.delay(2) {
+		t.Errorf("attacker after alice's login: delay %s, want %s", d, th.auth.delay(2))
+	}
+}
