@@ -15,6 +15,9 @@ import (
 // fakeDeadline bounds every fake-server conversation, so no test can hang.
 const fakeDeadline = 10 * time.Second
 
+// timeNever clears a deadline, for long benchmarks.
+var timeNever time.Time
+
 // fakeConn is the server side of one scripted conversation.
 type fakeConn struct {
 	t  testing.TB

@@ -1,0 +1,51 @@
+package upstream
+
+import (
+	"context"
+	"io"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// BenchmarkRetr measures relaying one 1 MiB message over loopback: the
+// fake server answers every RETR with the same pre-stuffed block.
+func BenchmarkRetr(b *testing.B) {
+	line := strings.Repeat("x", 76) + "\r\n"
+	msg := strings.Repeat(line, (1<<20)/len(line))
+	reply := []byte("+OK " + strconv.Itoa(len(msg)) + " octets\r\n" + msg + ".\r\n")
+	addr := startFake(b, func(s *fakeConn) {
+		s.nc.SetDeadline(timeNever)
+		if !s.login() {
+			return
+		}
+		for {
+			cmd, err := s.r.ReadString('\n')
+			if err != nil || cmd != "RETR 1\r\n" {
+				return
+			}
+			if _, err := s.nc.Write(reply); err != nil {
+				return
+			}
+		}
+	})
+	m, err := New(testOptions(addr)).Open(context.Background(), testCreds())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	ctx := context.Background()
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	for b.Loop() {
+		rc, err := m.Retr(ctx, 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, err := io.Copy(io.Discard, rc)
+		if err != nil || n != int64(len(msg)) {
+			b.Fatalf("copied %d, %v; want %d", n, err, len(msg))
+		}
+		rc.Close()
+	}
+}

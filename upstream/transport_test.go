@@ -1,0 +1,172 @@
+package upstream
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"net"
+	"testing"
+
+	"github.com/pires/go-proxyproto"
+	"github.com/popgate/popgate/pop3"
+)
+
+func TestProxyProtocolV2HeaderSent(t *testing.T) {
+	cr := testCreds()
+	got := make(chan *proxyproto.Header, 1)
+	addr := startFake(t, func(s *fakeConn) {
+		h, err := proxyproto.Read(s.r)
+		if err != nil {
+			t.Errorf("fake server: reading PROXY header: %v", err)
+			return
+		}
+		got <- h
+		if s.login() {
+			s.expectEOF()
+		}
+	})
+	o := testOptions(addr)
+	o.ProxyProtocol = true
+	m, err := New(o).Open(context.Background(), cr)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	m.Close()
+	h := <-got
+	if h.Version != 2 || h.Command != proxyproto.PROXY {
+		t.Errorf("header version %d command %v, want v2 PROXY", h.Version, h.Command)
+	}
+	src, dst, ok := h.TCPAddrs()
+	if !ok || src.String() != cr.Client.String() || dst.String() != cr.Local.String() {
+		t.Errorf("header addresses %v -> %v, want %v -> %v", src, dst, cr.Client, cr.Local)
+	}
+}
+
+func TestImplicitTLS(t *testing.T) {
+	serverCfg, roots := testTLS(t)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", serverCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		s := &fakeConn{t: t, nc: nc, r: bufio.NewReader(nc)}
+		if s.login() {
+			s.expect("QUIT")
+			s.send("+OK")
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); <-done })
+
+	o := testOptions(ln.Addr().String())
+	o.TLS = true
+	o.TLSConfig = &tls.Config{RootCAs: roots} // ServerName comes from Addr
+	m, err := New(o).Open(context.Background(), testCreds())
+	if err != nil {
+		t.Fatalf("Open over TLS: %v", err)
+	}
+	if _, err := m.Update(context.Background()); err != nil {
+		t.Errorf("Update: %v", err)
+	}
+}
+
+func TestImplicitTLSUntrustedCertificate(t *testing.T) {
+	serverCfg, _ := testTLS(t)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", serverCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if nc, err := ln.Accept(); err == nil {
+			nc.(*tls.Conn).Handshake() // fails on the client's alert
+			nc.Close()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); <-done })
+	o := testOptions(ln.Addr().String())
+	o.TLS = true // system roots do not know the test certificate
+	_, err = New(o).Open(context.Background(), testCreds())
+	wantCode(t, err, pop3.CodeSysTemp)
+}
+
+func TestSTLSUpgrade(t *testing.T) {
+	serverCfg, roots := testTLS(t)
+	addr := startFake(t, func(s *fakeConn) {
+		s.send("+OK ready")
+		s.expect("CAPA")
+		s.send("+OK", "STLS", "SASL PLAIN", ".")
+		s.expect("STLS")
+		s.send("+OK begin TLS")
+		tc := tls.Server(s.nc, serverCfg)
+		if err := tc.Handshake(); err != nil {
+			t.Errorf("fake server: handshake: %v", err)
+			return
+		}
+		s = &fakeConn{t: t, nc: tc, r: bufio.NewReader(tc)}
+		// Capabilities are asked again; this time USER is offered.
+		s.expect("CAPA")
+		s.send("+OK", "USER", "TOP", "UIDL", ".")
+		s.expect("USER alice")
+		s.send("+OK")
+		s.expect("PASS se cret")
+		s.send("+OK")
+		s.expect("STAT")
+		s.send("+OK 0 0")
+		s.expectEOF()
+	})
+	o := testOptions(addr)
+	o.STLS = true
+	o.TLSConfig = &tls.Config{RootCAs: roots, ServerName: "localhost"}
+	m, err := New(o).Open(context.Background(), testCreds())
+	if err != nil {
+		t.Fatalf("Open with STLS: %v", err)
+	}
+	m.Close()
+}
+
+// Plaintext the server sends after its STLS +OK must never be read as if
+// it had arrived over TLS.
+func TestSTLSRefusesInjectedPlaintext(t *testing.T) {
+	addr := startFake(t, func(s *fakeConn) {
+		s.send("+OK ready")
+		s.expect("CAPA")
+		s.send("+OK", "STLS", "USER", ".")
+		s.expect("STLS")
+		s.send("+OK begin TLS", "+OK injected")
+		s.expectEOF()
+	})
+	o := testOptions(addr)
+	o.STLS = true
+	_, err := New(o).Open(context.Background(), testCreds())
+	wantCode(t, err, pop3.CodeSysTemp)
+}
+
+func TestDialHook(t *testing.T) {
+	addr := startFake(t, func(s *fakeConn) {
+		if s.login() {
+			s.expectEOF()
+		}
+	})
+	var dialled string
+	o := testOptions("legacy.invalid:110")
+	o.Dial = func(ctx context.Context, network, a string) (net.Conn, error) {
+		dialled = a
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}
+	m, err := New(o).Open(context.Background(), testCreds())
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	m.Close()
+	if dialled != "legacy.invalid:110" {
+		t.Errorf("Dial got %q", dialled)
+	}
+}
