@@ -1,0 +1,240 @@
+// Package bolt is the embedded store.UIDLStore: one bbolt file (uidl.db in
+// POPGATE_DATA_DIR), opened once per process and shared by every session.
+// Writes go through bbolt's Batch, so concurrent sessions that end at the
+// same time share one fsync.
+//
+// Layout: bucket "legacy" / user / (UIDL NUL dup) = seq, gone, fingerprint;
+// bucket "pairs" / user / backend / new-UIDL = mapped, UIDL.
+package bolt
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/popgate/popgate/store"
+)
+
+// FileName is the store's file in the data directory.
+const FileName = "uidl.db"
+
+var (
+	bucketLegacy = []byte("legacy")
+	bucketPairs  = []byte("pairs")
+)
+
+// openTimeout bounds the wait for the file lock, held by another popgate
+// process (or a running "popgate uidl import").
+const openTimeout = 5 * time.Second
+
+// Store is a store.UIDLStore in a bbolt file.
+type Store struct {
+	db *bbolt.DB
+}
+
+var _ store.UIDLStore = (*Store)(nil)
+
+// Open opens (creating if needed) FileName in dir.
+func Open(dir string) (*Store, error) {
+	return OpenFile(filepath.Join(dir, FileName))
+}
+
+// OpenFile opens (creating if needed) the store at path.
+func OpenFile(path string) (*Store, error) {
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: openTimeout})
+	if err != nil {
+		return nil, fmt.Errorf("uidl store %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		for _, b := range [][]byte{bucketLegacy, bucketPairs} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("uidl store %s: %w", path, err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close implements store.UIDLStore.
+func (s *Store) Close() error { return s.db.Close() }
+
+func entryKey(uidl string, dup int) []byte {
+	return []byte(uidl + "\x00" + strconv.Itoa(dup))
+}
+
+func encodeEntry(e store.Entry) []byte {
+	b := binary.AppendUvarint(nil, uint64(e.Seq))
+	gone := byte(0)
+	if e.Gone {
+		gone = 1
+	}
+	return append(append(b, gone), e.Fingerprint...)
+}
+
+var errCorrupt = errors.New("corrupt record")
+
+func decodeEntry(k, v []byte) (store.Entry, error) {
+	i := bytes.LastIndexByte(k, 0)
+	if i < 0 {
+		return store.Entry{}, errCorrupt
+	}
+	dup, err := strconv.Atoi(string(k[i+1:]))
+	if err != nil {
+		return store.Entry{}, errCorrupt
+	}
+	seq, n := binary.Uvarint(v)
+	if n <= 0 || len(v) < n+1 {
+		return store.Entry{}, errCorrupt
+	}
+	return store.Entry{
+		UIDL: string(k[:i]), Dup: dup, Seq: int(seq),
+		Gone: v[n] == 1, Fingerprint: string(v[n+1:]),
+	}, nil
+}
+
+// Legacy implements store.UIDLStore.
+func (s *Store) Legacy(ctx context.Context, user string) ([]store.Entry, error) {
+	var out []store.Entry
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketLegacy).Bucket([]byte(user))
+		if b == nil {
+			return nil
+		}
+		out = make([]store.Entry, 0, b.Stats().KeyN)
+		return b.ForEach(func(k, v []byte) error {
+			e, err := decodeEntry(k, v)
+			if err != nil {
+				return fmt.Errorf("key %q: %w", k, err)
+			}
+			out = append(out, e)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("uidl store: legacy entries of %s: %w", user, err)
+	}
+	return out, nil
+}
+
+// SetLegacy implements store.UIDLStore. It writes only the records that
+// change, so a poll of an unchanged maildrop costs a read.
+func (s *Store) SetLegacy(ctx context.Context, user string, present []store.Entry) error {
+	err := s.db.Batch(func(tx *bbolt.Tx) error {
+		b, err := tx.Bucket(bucketLegacy).CreateBucketIfNotExists([]byte(user))
+		if err != nil {
+			return err
+		}
+		var old []store.Entry
+		err = b.ForEach(func(k, v []byte) error {
+			e, err := decodeEntry(k, v)
+			if err == nil {
+				old = append(old, e)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, e := range store.MergeLegacy(old, present) {
+			k, v := entryKey(e.UIDL, e.Dup), encodeEntry(e)
+			if bytes.Equal(b.Get(k), v) {
+				continue
+			}
+			if err := b.Put(k, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("uidl store: record legacy maildrop of %s: %w", user, err)
+	}
+	return nil
+}
+
+// Pairs implements store.UIDLStore.
+func (s *Store) Pairs(ctx context.Context, user, backend string) (map[string]store.Pair, error) {
+	out := map[string]store.Pair{}
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		ub := tx.Bucket(bucketPairs).Bucket([]byte(user))
+		if ub == nil {
+			return nil
+		}
+		b := ub.Bucket([]byte(backend))
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			if len(v) < 1 {
+				return fmt.Errorf("key %q: %w", k, errCorrupt)
+			}
+			out[string(k)] = store.Pair{Mapped: v[0] == 1, UIDL: string(v[1:])}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("uidl store: pairs of %s on %s: %w", user, backend, err)
+	}
+	return out, nil
+}
+
+// PutPairs implements store.UIDLStore.
+func (s *Store) PutPairs(ctx context.Context, user, backend string, pairs map[string]store.Pair) error {
+	if len(pairs) == 0 {
+		return nil
+	}
+	err := s.db.Batch(func(tx *bbolt.Tx) error {
+		ub, err := tx.Bucket(bucketPairs).CreateBucketIfNotExists([]byte(user))
+		if err != nil {
+			return err
+		}
+		b, err := ub.CreateBucketIfNotExists([]byte(backend))
+		if err != nil {
+			return err
+		}
+		for k, p := range pairs {
+			flag := byte(0)
+			if p.Mapped {
+				flag = 1
+			}
+			if err := b.Put([]byte(k), append([]byte{flag}, p.UIDL...)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("uidl store: record pairs of %s on %s: %w", user, backend, err)
+	}
+	return nil
+}
+
+// Users implements store.UIDLStore.
+func (s *Store) Users(ctx context.Context) ([]string, error) {
+	var out []string
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketLegacy).ForEachBucket(func(k []byte) error {
+			out = append(out, string(k))
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("uidl store: users: %w", err)
+	}
+	return out, nil
+}
+
+// Path returns the store's file name.
+func (s *Store) Path() string { return s.db.Path() }

@@ -1,0 +1,87 @@
+// Package store defines the persistent state behind UIDL continuity: what
+// popgate learned about each user's legacy maildrop, and the pairs it
+// resolved for the backend a user moved to.
+//
+// The interfaces are small and key everything by user, so that a shared
+// store (Redis: one hash per user for legacy entries, one per user and
+// backend for pairs) can implement them for several popgate instances. The
+// embedded implementation is store/bolt; store/memstore is for tests.
+package store
+
+import "context"
+
+// Entry is one message of a user's legacy maildrop.
+type Entry struct {
+	// UIDL is the unique-id the legacy server showed the user's clients.
+	UIDL string
+	// Dup is the occurrence index of UIDL in the listing: 0 for the first
+	// message with this UIDL, 1 for the second, ... Legacy servers that hash
+	// headers (popa3d) give identical messages one UIDL.
+	Dup int
+	// Fingerprint identifies the message's headers (see package rewrite);
+	// empty while it is not known yet.
+	Fingerprint string
+	// Seq is the message's position in the last listing that showed it. Only
+	// the order of entries matters: the k-th message with a fingerprint on
+	// the legacy server maps to the k-th one on the new backend.
+	Seq int
+	// Gone marks a message absent from the latest listing. Its UIDL stays
+	// reserved: no new message may ever be shown under it.
+	Gone bool
+}
+
+// Pair is a resolved mapping for one message of a moved user's maildrop,
+// keyed by the new backend's unique-id.
+type Pair struct {
+	// UIDL is what clients are shown.
+	UIDL string
+	// Mapped is true when UIDL is the message's legacy unique-id, false when
+	// the message had no legacy counterpart and keeps a new one.
+	Mapped bool
+}
+
+// UIDLStore holds UIDL maps. Implementations are safe for concurrent use.
+type UIDLStore interface {
+	// Legacy returns every entry recorded for user, in no particular order.
+	Legacy(ctx context.Context, user string) ([]Entry, error)
+	// SetLegacy records present as the user's current legacy maildrop.
+	// Entries recorded earlier and missing from present are kept and marked
+	// Gone. An entry of present without a Fingerprint keeps the fingerprint
+	// recorded earlier for the same UIDL and Dup.
+	SetLegacy(ctx context.Context, user string, present []Entry) error
+	// Pairs returns the pairs resolved for user on backend, by new unique-id.
+	Pairs(ctx context.Context, user, backend string) (map[string]Pair, error)
+	// PutPairs adds or replaces pairs for user on backend.
+	PutPairs(ctx context.Context, user, backend string, pairs map[string]Pair) error
+	// Users lists the users with legacy entries, sorted.
+	Users(ctx context.Context) ([]string, error)
+	// Close releases the store.
+	Close() error
+}
+
+// MergeLegacy applies SetLegacy's rules to old, returning the new set in
+// no particular order. Implementations share it so they agree.
+func MergeLegacy(old, present []Entry) []Entry {
+	type key struct {
+		uidl string
+		dup  int
+	}
+	byKey := make(map[key]Entry, len(old)+len(present))
+	for _, e := range old {
+		e.Gone = true
+		byKey[key{e.UIDL, e.Dup}] = e
+	}
+	for _, e := range present {
+		k := key{e.UIDL, e.Dup}
+		if e.Fingerprint == "" {
+			e.Fingerprint = byKey[k].Fingerprint
+		}
+		e.Gone = false
+		byKey[k] = e
+	}
+	out := make([]Entry, 0, len(byKey))
+	for _, e := range byKey {
+		out = append(out, e)
+	}
+	return out
+}
