@@ -6,15 +6,18 @@
 //
 // A session goes through it like this:
 //
+//	t.CapsBeforeLogin()                            // CAPA before login
 //	tk, err := t.Admit(ctx, user, backend, client) // before the backend login
-//	mb, err := opener.Open(ctx, creds)
-//	if err != nil { tk.Failed(err); ... }          // counts [AUTH] failures, releases
-//	tk.Opened(msgs, bytes)                         // after STAT; the session's final level
-//	mb = tk.Decorate(mb)                           // shaping + LOGIN-DELAY capability
-//	...
-//	tk.Updated(result)                             // after QUIT/UPDATE: remember what is left
+//	mb, err := opener.Open(ctx, creds)             // then STAT
+//	tk.Authenticated(err, msgs, bytes)             // counts [AUTH] failures; sets the final level
+//	mb = tk.Mailbox(mb)                            // shaping; remembers what UPDATE leaves
+//	tk.Caps()                                      // CAPA after login
 //	tk.Release()                                   // always, when the session ends
-//	log.Info("session", tk.Decision().Fields()...)
+//	log.Info("session", tk.SessionFields()...)
+//
+// Ticket has the method set of the proxy's Admission hook, so a gate in
+// cmd only has to turn the proxy's session information into Admit's
+// arguments (see gate.go).
 //
 // # The penalty level
 //

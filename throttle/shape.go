@@ -50,7 +50,7 @@ func (s *shaped) Retr(ctx context.Context, n int) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &shapedReader{ctx: ctx, r: r, s: s}, nil
+	return s.pace(ctx, r), nil
 }
 
 // Top returns the head of message n, paced.
@@ -59,7 +59,17 @@ func (s *shaped) Top(ctx context.Context, n, lines int) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &shapedReader{ctx: ctx, r: r, s: s}, nil
+	return s.pace(ctx, r), nil
+}
+
+// pace wraps a message reader in the session's limiter, keeping its Size
+// if it has one.
+func (s *shaped) pace(ctx context.Context, r io.ReadCloser) io.ReadCloser {
+	sr := &shapedReader{ctx: ctx, r: r, s: s}
+	if sz, ok := r.(interface{ Size() int64 }); ok {
+		return sizedReader{ReadCloser: sr, size: sz}
+	}
+	return sr
 }
 
 // Caps returns the wrapped Mailbox's capabilities plus the throttle's.

@@ -149,7 +149,7 @@ func TestShapePublicAndCaps(t *testing.T) {
 	tk, _ := th.Admit(context.Background(), "hog", "legacy", clientA)
 	tk.Opened(1, 800<<20)
 	defer tk.Release()
-	d := tk.Decorate(fm)
+	d := tk.Mailbox(fm)
 	if got := d.(pop3.Capabler).Caps(); !slices.Equal(got, []string{"EXPIRE NEVER", "LOGIN-DELAY 300"}) {
 		t.Errorf("Caps of a decorated hog mailbox = %q", got)
 	}
@@ -157,7 +157,7 @@ func TestShapePublicAndCaps(t *testing.T) {
 	calm, _ := th.Admit(context.Background(), "calm", "legacy", clientA)
 	calm.Opened(1, 100)
 	defer calm.Release()
-	if calm.Decorate(fm) != pop3.Mailbox(fm) {
+	if _, ok := calm.Mailbox(fm).(*shaped); ok {
 		t.Error("a session at level 0 was shaped")
 	}
 }

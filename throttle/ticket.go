@@ -101,14 +101,3 @@ func (tk *Ticket) Caps() []string {
 	}
 	return []string{"LOGIN-DELAY " + strconv.Itoa(tk.t.cfg.loginDelayCap(tk.d.Level))}
 }
-
-// Decorate returns m shaped to the session's bandwidth, or m itself when
-// the session is not penalised. The shaped Mailbox also reports Caps (and
-// those of m) through pop3.Capabler.
-func (tk *Ticket) Decorate(m pop3.Mailbox) pop3.Mailbox {
-	bps := tk.Bandwidth()
-	if bps <= 0 {
-		return m
-	}
-	return newShaped(m, bps, tk.t.now, tk.t.sleep, tk.Caps())
-}
