@@ -1,0 +1,112 @@
+package proxy
+
+import (
+	"slices"
+
+	"github.com/popgate/popgate/pop3"
+)
+
+// handler runs one command; it writes the reply itself.
+type handler func(s *session, c pop3.Command)
+
+var authorizationCommands = map[string]handler{
+	"CAPA": (*session).capa,
+	"QUIT": (*session).quitAuthorization,
+	"USER": (*session).userCmd,
+	"PASS": (*session).passCmd,
+	"APOP": (*session).apopCmd,
+	"AUTH": (*session).authCmd,
+	"STLS": (*session).stlsCmd,
+}
+
+var transactionCommands = map[string]handler{
+	"CAPA": (*session).capa,
+	"QUIT": (*session).quitTransaction,
+	"STAT": (*session).stat,
+	"LIST": (*session).list,
+	"UIDL": (*session).uidl,
+	"RETR": (*session).retr,
+	"TOP":  (*session).top,
+	"DELE": (*session).dele,
+	"NOOP": (*session).noop,
+	"RSET": (*session).rset,
+	"LAST": (*session).lastCmd,
+}
+
+var (
+	errWrongState     = &pop3.Error{Text: "command not valid in this state"}
+	errUnknownCommand = &pop3.Error{Text: "unknown command"}
+	errSyntax         = &pop3.Error{Text: "invalid arguments"}
+)
+
+func (s *session) dispatch(c pop3.Command) {
+	cmds, other := authorizationCommands, transactionCommands
+	if s.state == stateTransaction {
+		cmds, other = other, cmds
+	}
+	if h, ok := cmds[c.Name]; ok {
+		before := s.errs
+		h(s, c)
+		if s.errs == before {
+			s.errs = 0 // only consecutive errors count
+		}
+		return
+	}
+	if _, ok := other[c.Name]; ok {
+		s.done = !s.protocolError(errWrongState, c.Name+" in the wrong state")
+		return
+	}
+	if s.state == stateAuthorization {
+		s.closeGarbage(errUnknownCommand, "unknown command before login")
+		return
+	}
+	s.done = !s.protocolError(errUnknownCommand, "unknown command")
+}
+
+// syntaxError answers bad arguments without reaching the backend.
+func (s *session) syntaxError(c pop3.Command) {
+	s.done = !s.protocolError(errSyntax, "bad arguments to "+c.Name)
+}
+
+// capa lists the capabilities of the current state (RFC 2449 section 5).
+func (s *session) capa(c pop3.Command) {
+	if len(c.Args) != 0 {
+		s.syntaxError(c)
+		return
+	}
+	s.w.OK("capability list follows")
+	for _, line := range s.capabilities() {
+		s.w.Line(line)
+	}
+	s.w.Line(".")
+}
+
+func (s *session) capabilities() []string {
+	caps := []string{"TOP", "UIDL", "RESP-CODES", "PIPELINING"}
+	add := func(lines []string) {
+		for _, l := range lines {
+			if !slices.Contains(caps, l) {
+				caps = append(caps, l)
+			}
+		}
+	}
+	if s.state == stateAuthorization {
+		caps = append(caps, "AUTH-RESP-CODE", "USER", "SASL PLAIN")
+		if s.o.TLSConfig != nil && s.info.TLS == tlsNone {
+			caps = append(caps, "STLS")
+		}
+		if s.o.Gate != nil {
+			add(s.o.Gate.Caps())
+		}
+	} else {
+		if n := len(s.adms); n > 0 {
+			add(s.adms[n-1].Caps())
+		}
+		for _, m := range s.layers {
+			if cm, ok := m.(pop3.Capabler); ok {
+				add(cm.Caps())
+			}
+		}
+	}
+	return append(caps, "IMPLEMENTATION popgate")
+}

@@ -1,0 +1,86 @@
+package proxy
+
+import (
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/popgate/popgate/pop3"
+)
+
+// recoverPanic turns a panic in the session into a SYS/TEMP reply and one
+// Error log with the stack; the server keeps running.
+func (s *session) recoverPanic() {
+	v := recover()
+	if v == nil {
+		return
+	}
+	s.log.Error("session panic", zap.Any("panic", v), zap.ByteString("stack", debug.Stack()))
+	s.reply(pop3.ErrInternal)
+	s.flushWithin(time.Second)
+	result := ResultProtocolError
+	if s.mbox != nil {
+		// Most likely the Mailbox chain; it is closed without UPDATE.
+		result = ResultBackendError
+	}
+	s.setResult(result, s.cause(fmt.Errorf("panic: %v", v)))
+}
+
+// closeQuietly releases a Mailbox without UPDATE, surviving a panicking Close.
+func closeQuietly(m pop3.Mailbox) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("panic in Close: %v", v)
+		}
+	}()
+	return m.Close()
+}
+
+// finish releases everything and writes the session line.
+func (s *session) finish() {
+	var extra []zap.Field
+	for _, m := range s.layers {
+		if fr, ok := m.(FieldReporter); ok {
+			extra = append(extra, fr.SessionFields()...)
+		}
+	}
+	if s.mbox != nil {
+		if err := closeQuietly(s.mbox); err != nil {
+			s.log.Debug("mailbox close", zap.Error(err))
+		}
+		if s.aborted.Load() {
+			s.rec.Err = s.cause(fmt.Errorf("closed by server shutdown, deletions not committed"))
+		}
+	}
+	for _, a := range s.adms {
+		a.Release()
+	}
+	if n := len(s.adms); n > 0 {
+		extra = append(extra, s.adms[n-1].SessionFields()...)
+	}
+	s.cancel()
+	s.conn.Close()
+	s.raw.Close()
+
+	s.resolveAddrs()
+	s.rec.Client = addrString(s.info.Client)
+	s.rec.Via = addrString(s.info.Via)
+	s.rec.Duration = time.Since(s.rec.Start)
+	if s.rec.Result == "" {
+		s.rec.Result = ResultOK
+	}
+	s.rec.Extra = extra
+	s.srv.log.Info("session", s.rec.Fields()...)
+	if s.o.OnSessionEnd != nil {
+		s.o.OnSessionEnd(&s.rec)
+	}
+}
+
+func addrString(a interface{ String() string }) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
+}

@@ -1,0 +1,112 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"net/netip"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/popgate/popgate/pop3"
+)
+
+// Defaults for the zero values of Options.
+const (
+	// DefaultIdleTimeout is the inactivity limit. RFC 1939 section 3: an
+	// autologout timer "MUST be of at least 10 minutes' duration".
+	DefaultIdleTimeout = 10 * time.Minute
+	// DefaultAuthFailDelay slows down password guessing.
+	DefaultAuthFailDelay = time.Second
+	// DefaultMaxProtocolErrors is how many protocol errors in a row end a
+	// session (go-smtp uses the same threshold).
+	DefaultMaxProtocolErrors = 3
+	// proxyHeaderTimeout bounds the wait for a PROXY header from a trusted
+	// peer. Balancers send it at once; the wait only matters for the first
+	// read, since the greeting does not depend on it.
+	proxyHeaderTimeout = 5 * time.Second
+	// tlsHandshakeTimeout bounds STLS and implicit TLS handshakes.
+	tlsHandshakeTimeout = 30 * time.Second
+)
+
+// SessionInfo describes a client session to routers, decorators and gates.
+// Fields are filled in as they become known.
+type SessionInfo struct {
+	ID      string
+	User    string
+	Backend string
+	// Client is the client's address (from the PROXY header when one was
+	// used), Via the balancer that sent the header, Local the address the
+	// client connected to.
+	Client, Via, Local net.Addr
+	// TLS is "none", "stls" or "implicit".
+	TLS       string
+	Mechanism pop3.Mechanism
+}
+
+// Router maps a user to a backend name. ok=false means Options.DefaultBackend.
+type Router interface {
+	Route(user string) (backend string, ok bool)
+}
+
+// RouterFunc adapts a function to Router.
+type RouterFunc func(user string) (string, bool)
+
+// Route calls f.
+func (f RouterFunc) Route(user string) (string, bool) { return f(user) }
+
+// Decorator wraps a freshly opened Mailbox, for example to map UIDLs. It
+// returns m itself when it has nothing to do for this session.
+type Decorator func(ctx context.Context, s *SessionInfo, m pop3.Mailbox) pop3.Mailbox
+
+// FieldReporter is implemented by anything in a session's Mailbox chain (or
+// a gate Admission) that adds fields to the session line, such as
+// uidl_mapped. A reported field replaces the session line's default for the
+// same key (uidl_mapped, penalty and delay_ms default to 0). SessionFields
+// is called once, at the end of the session.
+type FieldReporter interface {
+	SessionFields() []zap.Field
+}
+
+// Options configure a Server. Zero values mean the documented defaults.
+type Options struct {
+	// Backends are the maildrop openers by name; DefaultBackend names the
+	// one for users the Router does not know (or every user if Router is nil).
+	Backends       map[string]pop3.Opener
+	DefaultBackend string
+	Router         Router
+	// Decorators wrap each opened Mailbox, first one innermost.
+	Decorators []Decorator
+	// Gate is the login policy (throttling, admission); nil means none.
+	Gate Gate
+
+	// TLSConfig enables STLS on Serve and is required by ServeTLS.
+	TLSConfig *tls.Config
+	// RequireTLS refuses USER, PASS, AUTH and APOP on an unencrypted
+	// connection, except from a loopback client address (a local
+	// TLS-terminating helper or a health check; the address is the one after
+	// any PROXY header, so a balancer on loopback does not open the hole).
+	RequireTLS bool
+	// ProxyProtocolFrom lists the peers allowed to send a PROXY v1/v2
+	// header. From them the header is optional; from anyone else a header
+	// gets the connection refused (and logged).
+	ProxyProtocolFrom []netip.Prefix
+
+	// IdleTimeout closes a silent session; default DefaultIdleTimeout.
+	IdleTimeout time.Duration
+	// AuthFailDelay is slept after a refused login; default
+	// DefaultAuthFailDelay, negative for none.
+	AuthFailDelay time.Duration
+	// MaxProtocolErrors consecutive protocol errors close the session;
+	// default DefaultMaxProtocolErrors.
+	MaxProtocolErrors int
+
+	// Hostname goes into the greeting; default os.Hostname().
+	Hostname string
+	// Logger receives the session lines (Info) and protocol traces (Debug,
+	// credentials redacted); default zap.NewNop().
+	Logger *zap.Logger
+	// OnSessionEnd is called once per connection after its line is logged.
+	OnSessionEnd func(r *Record)
+}

@@ -1,0 +1,306 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	proxyproto "github.com/pires/go-proxyproto"
+	"go.uber.org/zap"
+
+	"github.com/popgate/popgate/pop3"
+)
+
+type state int
+
+const (
+	stateAuthorization state = iota
+	stateTransaction
+)
+
+// session is one client connection.
+type session struct {
+	srv *Server
+	o   *Options
+	log *zap.Logger
+
+	conn net.Conn         // what commands are read from: the accepted conn, or TLS over it
+	pc   *proxyproto.Conn // the PROXY layer, nil if absent
+	raw  net.Conn         // the socket
+	r    *pop3.Reader
+	w    *pop3.Writer
+
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	info      SessionInfo
+	rec       Record
+	timestamp string // the greeting's APOP challenge
+	state     state
+	user      string // name given by USER, waiting for PASS
+	mbox      pop3.Mailbox
+	layers    []pop3.Mailbox // every Mailbox in the chain, innermost first
+	adms      []Admission
+	errs      int // consecutive protocol errors
+	last      int // LAST (RFC 1725)
+	addrsSeen bool
+	done      bool
+
+	waiting atomic.Bool // blocked reading a command in AUTHORIZATION
+	aborted atomic.Bool
+}
+
+func (s *Server) newSession(c net.Conn, mode string) *session {
+	pc, raw := connParts(c)
+	id := s.sessionID()
+	ctx, cancel := context.WithCancel(context.Background())
+	sess := &session{
+		srv: s, o: &s.o, log: s.log.With(zap.String("session", id)),
+		conn: c, pc: pc, raw: raw,
+		ctx: ctx, cancel: cancel,
+		timestamp: fmt.Sprintf("<%d.%d@%s>", os.Getpid(), time.Now().UnixNano(), s.o.Hostname),
+	}
+	sess.info = SessionInfo{ID: id, TLS: mode, Client: raw.RemoteAddr(), Local: raw.LocalAddr()}
+	sess.rec = Record{Session: id, TLS: mode, Auth: "none", Start: time.Now()}
+	sess.r = pop3.NewReader(c)
+	// Until the first read has settled the PROXY header, plain-text replies
+	// go straight to the socket: the greeting must not wait for it.
+	out := c
+	if mode == tlsNone {
+		out = raw
+	}
+	sess.w = pop3.NewWriter(deadlineWriter{out, s.o.IdleTimeout})
+	return sess
+}
+
+func (s *Server) sessionID() string {
+	return strconv.FormatInt(time.Now().UnixMilli(), 36) + "-" + strconv.FormatUint(s.nextID.Add(1), 36)
+}
+
+// deadlineWriter extends the write deadline before every write, so a client
+// that stops reading is dropped after the idle timeout, while a long RETR to
+// a slow but live client is not.
+type deadlineWriter struct {
+	c net.Conn
+	d time.Duration
+}
+
+func (w deadlineWriter) Write(p []byte) (int, error) {
+	w.c.SetWriteDeadline(time.Now().Add(w.d))
+	return w.c.Write(p)
+}
+
+// idleUnauthenticated reports whether the session may be closed at once on
+// shutdown.
+func (s *session) idleUnauthenticated() bool { return s.waiting.Load() }
+
+// abort closes the connection from another goroutine; the session then
+// ends without UPDATE.
+func (s *session) abort() {
+	if !s.aborted.Swap(true) {
+		s.cancel()
+		s.raw.Close()
+	}
+}
+
+func (s *session) serve() {
+	defer s.srv.remove(s)
+	defer s.finish()
+	defer s.recoverPanic()
+	if s.info.TLS == tlsImplicit {
+		if err := s.handshake(s.conn.(*tls.Conn)); err != nil {
+			return
+		}
+	}
+	s.w.OK(s.o.Hostname + " POP3 ready " + s.timestamp)
+	for !s.done {
+		cmd, ok := s.readCommand()
+		if !ok {
+			return
+		}
+		s.dispatch(cmd)
+	}
+	s.flush()
+}
+
+// handshake runs the TLS handshake under its own deadline.
+func (s *session) handshake(tc *tls.Conn) error {
+	tc.SetDeadline(time.Now().Add(tlsHandshakeTimeout))
+	err := tc.HandshakeContext(s.ctx)
+	tc.SetDeadline(time.Time{})
+	s.resolveAddrs()
+	if err != nil {
+		s.setResult(ResultProtocolError, s.proxyHeaderError(err, fmt.Errorf("TLS handshake: %w", err)))
+	}
+	return err
+}
+
+// readCommand flushes pending replies when the client has nothing more
+// pipelined, then reads and parses one command. It returns ok=false when the
+// session must end.
+func (s *session) readCommand() (pop3.Command, bool) {
+	for {
+		if s.r.Buffered() == 0 && !s.flush() {
+			return pop3.Command{}, false
+		}
+		s.conn.SetReadDeadline(time.Now().Add(s.o.IdleTimeout))
+		s.waiting.Store(s.state == stateAuthorization)
+		line, err := s.r.ReadLine(pop3.MaxCommandLine)
+		s.waiting.Store(false)
+		s.resolveAddrs()
+		if errors.Is(err, pop3.ErrLineTooLong) {
+			if !s.protocolError(err, "line too long") {
+				return pop3.Command{}, false
+			}
+			continue
+		}
+		if err != nil {
+			s.readFailed(err)
+			return pop3.Command{}, false
+		}
+		cmd, err := pop3.ParseCommand(line)
+		if err != nil {
+			s.log.Debug("malformed command", zap.Int("len", len(line)))
+			if s.state == stateAuthorization {
+				s.closeGarbage(err, "malformed command before login")
+				return pop3.Command{}, false
+			}
+			if !s.protocolError(err, "malformed command") {
+				return pop3.Command{}, false
+			}
+			continue
+		}
+		s.log.Debug("command", zap.Stringer("command", cmd))
+		return cmd, true
+	}
+}
+
+// readFailed classifies the end of the command stream.
+func (s *session) readFailed(err error) {
+	var ne net.Error
+	switch {
+	case s.aborted.Load():
+		s.rec.Err = s.cause(errors.New("closed by server shutdown"))
+	case errors.As(err, &ne) && ne.Timeout():
+		s.reply(&pop3.Error{Code: pop3.CodeSysTemp, Text: "idle timeout"})
+		s.flushWithin(time.Second)
+		s.setResult(ResultTimeout, s.cause(fmt.Errorf("client idle for %s", s.o.IdleTimeout)))
+	case s.isProxyHeaderError(err):
+		s.setResult(ResultProtocolError, s.proxyHeaderError(err, err))
+	default:
+		if s.rec.Result == "" {
+			s.setResult(ResultClientGone, s.cause(fmt.Errorf("client closed the connection: %w", err)))
+		}
+	}
+}
+
+func (s *session) isProxyHeaderError(err error) bool {
+	// go-proxyproto's errors are unexported-type sentinels sharing a prefix.
+	return s.pc != nil && strings.HasPrefix(err.Error(), "proxyproto: ")
+}
+
+// proxyHeaderError names the peer in a refused PROXY header's cause.
+func (s *session) proxyHeaderError(err, fallback error) error {
+	if !s.isProxyHeaderError(err) {
+		return s.cause(fallback)
+	}
+	if errors.Is(err, proxyproto.ErrSuperfluousProxyHeader) {
+		return fmt.Errorf("PROXY header from untrusted peer %s refused: %w", s.raw.RemoteAddr(), err)
+	}
+	return fmt.Errorf("malformed PROXY header from %s: %w", s.raw.RemoteAddr(), err)
+}
+
+// resolveAddrs records the client address once the PROXY header (if any)
+// has been read, which the first read does. Asking earlier would block.
+func (s *session) resolveAddrs() {
+	if s.addrsSeen {
+		return
+	}
+	s.addrsSeen = true
+	if s.pc != nil {
+		if h := s.pc.ProxyHeader(); h != nil && !h.Command.IsLocal() && h.SourceAddr != nil {
+			s.info.Client = h.SourceAddr
+			s.info.Via = s.raw.RemoteAddr()
+			if h.DestinationAddr != nil {
+				s.info.Local = h.DestinationAddr
+			}
+		}
+		if s.info.TLS == tlsNone {
+			// From now on replies may go through the PROXY layer too.
+			s.w.Reset(deadlineWriter{s.conn, s.o.IdleTimeout})
+		}
+	}
+}
+
+// flush sends pending replies; false means the client is gone.
+func (s *session) flush() bool {
+	if err := s.w.Flush(); err != nil {
+		if s.rec.Result == "" {
+			s.setResult(ResultClientGone, s.cause(fmt.Errorf("write to client: %w", err)))
+		}
+		return false
+	}
+	return true
+}
+
+// flushWithin makes a best-effort last write to a client that may not read.
+func (s *session) flushWithin(d time.Duration) {
+	s.raw.SetWriteDeadline(time.Now().Add(d))
+	s.w.Flush()
+}
+
+// reply writes a status line for err: an *pop3.Error as is, anything else
+// as an internal error.
+func (s *session) reply(err error) {
+	s.w.Error(err)
+}
+
+// protocolError answers a client mistake and counts it; false means the
+// limit was reached and the session must end.
+func (s *session) protocolError(err error, what string) bool {
+	s.errs++
+	s.reply(err)
+	if s.errs >= s.o.MaxProtocolErrors {
+		s.flushWithin(time.Second)
+		s.setResult(ResultProtocolError, s.cause(fmt.Errorf("%d protocol errors in a row, last: %s", s.errs, what)))
+		return false
+	}
+	return true
+}
+
+// closeGarbage ends a session that spoke something other than POP3 before
+// login (a cross-protocol attack, or a confused client).
+func (s *session) closeGarbage(err error, what string) {
+	s.reply(err)
+	s.flushWithin(time.Second)
+	s.setResult(ResultProtocolError, s.cause(errors.New(what)))
+	s.done = true
+}
+
+// setResult records how the session is going; a later login success clears it.
+func (s *session) setResult(result string, err error) {
+	s.rec.Result = result
+	s.rec.Err = err
+}
+
+// cause prefixes err with the backend and user, when known.
+func (s *session) cause(err error) error {
+	var p []string
+	if s.info.Backend != "" {
+		p = append(p, "backend "+s.info.Backend)
+	}
+	if s.info.User != "" {
+		p = append(p, "user "+s.info.User)
+	}
+	if len(p) == 0 {
+		return err
+	}
+	return fmt.Errorf("%s: %w", strings.Join(p, ": "), err)
+}

@@ -1,0 +1,254 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/popgate/popgate/pop3"
+)
+
+// mailboxError answers a failed Mailbox call. Failures of the backend itself
+// (anything but a plain -ERR such as "no such message") are kept for the
+// session line.
+func (s *session) mailboxError(op string, err error) {
+	s.reply(err)
+	var pe *pop3.Error
+	if errors.As(err, &pe) && (pe.Code == pop3.CodeNone || pe.Code == pop3.CodeAuth) {
+		return
+	}
+	s.setResult(ResultBackendError, s.cause(fmt.Errorf("%s: %w", op, err)))
+}
+
+// msgArg parses argument i as a message number.
+func (s *session) msgArg(c pop3.Command, i int) (int, bool) {
+	n, ok := pop3.MsgNum(c.Args[i])
+	if !ok {
+		s.done = !s.protocolError(&pop3.Error{Text: "invalid message number"}, "bad message number to "+c.Name)
+	}
+	return n, ok
+}
+
+func (s *session) stat(c pop3.Command) {
+	if len(c.Args) != 0 {
+		s.syntaxError(c)
+		return
+	}
+	n, size, err := s.mbox.Stat(s.ctx)
+	if err != nil {
+		s.mailboxError("stat", err)
+		return
+	}
+	s.w.OK(fmt.Sprintf("%d %d", n, size))
+}
+
+func (s *session) list(c pop3.Command) { s.listing(c, false) }
+func (s *session) uidl(c pop3.Command) { s.listing(c, true) }
+
+// listing serves LIST and UIDL, with or without a message number.
+func (s *session) listing(c pop3.Command, uids bool) {
+	if len(c.Args) > 1 {
+		s.syntaxError(c)
+		return
+	}
+	n := 0
+	if len(c.Args) == 1 {
+		var ok bool
+		if n, ok = s.msgArg(c, 0); !ok {
+			return
+		}
+	}
+	call, op := s.mbox.List, "list"
+	if uids {
+		call, op = s.mbox.Uidl, "uidl"
+	}
+	infos, err := call(s.ctx, n)
+	if err != nil {
+		s.mailboxError(op, err)
+		return
+	}
+	item := func(mi pop3.MsgInfo) string {
+		if uids {
+			return strconv.Itoa(mi.Num) + " " + mi.UID
+		}
+		return strconv.Itoa(mi.Num) + " " + strconv.FormatInt(mi.Size, 10)
+	}
+	if n > 0 {
+		if len(infos) != 1 || infos[0].Num != n {
+			s.reply(pop3.ErrNoSuchMessage)
+			return
+		}
+		s.w.OK(item(infos[0]))
+		return
+	}
+	s.w.OK(strconv.Itoa(len(infos)) + " messages")
+	for _, mi := range infos {
+		s.w.Line(item(mi))
+	}
+	s.w.Line(".")
+}
+
+func (s *session) retr(c pop3.Command) {
+	if len(c.Args) != 1 {
+		s.syntaxError(c)
+		return
+	}
+	n, ok := s.msgArg(c, 0)
+	if !ok {
+		return
+	}
+	rc, err := s.mbox.Retr(s.ctx, n)
+	if err != nil {
+		s.mailboxError("retr "+c.Args[0], err)
+		return
+	}
+	if s.sendBody(rc, "retr "+c.Args[0]) {
+		s.last = max(s.last, n)
+	}
+}
+
+func (s *session) top(c pop3.Command) {
+	if len(c.Args) != 2 {
+		s.syntaxError(c)
+		return
+	}
+	n, ok := s.msgArg(c, 0)
+	if !ok {
+		return
+	}
+	lines, ok := pop3.Count(c.Args[1])
+	if !ok {
+		s.syntaxError(c)
+		return
+	}
+	rc, err := s.mbox.Top(s.ctx, n, lines)
+	if err != nil {
+		s.mailboxError("top "+c.Args[0], err)
+		return
+	}
+	s.sendBody(rc, "top "+c.Args[0])
+}
+
+// sizer is implemented by message readers that know their length, so RETR
+// can announce it without asking the backend for a LIST first.
+type sizer interface{ Size() int64 }
+
+// readErrRecorder remembers a read error, to tell a failing backend from a
+// client that went away while a message streams.
+type readErrRecorder struct {
+	r   io.Reader
+	err error
+}
+
+func (r *readErrRecorder) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF {
+		r.err = err
+	}
+	return n, err
+}
+
+// sendBody streams a message as a multi-line reply. The buffered writer
+// flushes as it fills, so a large message never sits in memory. A failure
+// halfway cannot be reported to the client, so it ends the session.
+func (s *session) sendBody(rc io.ReadCloser, op string) bool {
+	defer rc.Close()
+	status := "message follows"
+	if sz, ok := rc.(sizer); ok {
+		status = strconv.FormatInt(sz.Size(), 10) + " octets"
+	}
+	s.w.OK(status)
+	dw := s.w.DotWriter()
+	src := &readErrRecorder{r: rc}
+	_, err := io.Copy(dw, src)
+	s.rec.RetrBytes += dw.Len()
+	if err == nil {
+		err = dw.Close()
+	}
+	switch {
+	case src.err != nil:
+		s.setResult(ResultBackendError, s.cause(fmt.Errorf("%s: message body: %w", op, src.err)))
+		s.done = true
+		return false
+	case err != nil:
+		s.setResult(ResultClientGone, s.cause(fmt.Errorf("%s: write to client: %w", op, err)))
+		s.done = true
+		return false
+	}
+	s.rec.RetrMsgs++
+	return true
+}
+
+func (s *session) dele(c pop3.Command) {
+	if len(c.Args) != 1 {
+		s.syntaxError(c)
+		return
+	}
+	n, ok := s.msgArg(c, 0)
+	if !ok {
+		return
+	}
+	if err := s.mbox.Dele(s.ctx, n); err != nil {
+		s.mailboxError("dele "+c.Args[0], err)
+		return
+	}
+	s.w.OK("message " + c.Args[0] + " deleted")
+}
+
+func (s *session) noop(c pop3.Command) {
+	if len(c.Args) != 0 {
+		s.syntaxError(c)
+		return
+	}
+	if err := s.mbox.Noop(s.ctx); err != nil {
+		s.mailboxError("noop", err)
+		return
+	}
+	s.w.OK("")
+}
+
+func (s *session) rset(c pop3.Command) {
+	if len(c.Args) != 0 {
+		s.syntaxError(c)
+		return
+	}
+	if err := s.mbox.Rset(s.ctx); err != nil {
+		s.mailboxError("rset", err)
+		return
+	}
+	s.last = 0
+	s.w.OK("")
+}
+
+// lastCmd emulates LAST (RFC 1725): the highest message number retrieved
+// by RETR in this session, 0 after RSET. Old clients use it to skip
+// messages they already have.
+func (s *session) lastCmd(c pop3.Command) {
+	if len(c.Args) != 0 {
+		s.syntaxError(c)
+		return
+	}
+	s.w.OK(strconv.Itoa(s.last))
+}
+
+// quitTransaction enters the UPDATE state (RFC 1939 section 6).
+func (s *session) quitTransaction(c pop3.Command) {
+	s.done = true
+	m := s.mbox
+	s.mbox = nil // released by Update, whatever its outcome
+	res, err := m.Update(s.ctx)
+	if err != nil {
+		closeQuietly(m)
+		var pe *pop3.Error
+		if !errors.As(err, &pe) || pe.Code == pop3.CodeNone {
+			pe = &pop3.Error{Code: pop3.CodeSysTemp, Text: "deletions not committed"}
+		}
+		s.reply(pe)
+		s.setResult(ResultBackendError, s.cause(fmt.Errorf("update, deletions not committed: %w", err)))
+		return
+	}
+	s.rec.DeletedMsgs, s.rec.DeletedBytes = res.DeletedMsgs, res.DeletedBytes
+	s.rec.LeftMsgs, s.rec.LeftBytes = res.LeftMsgs, res.LeftBytes
+	s.w.OK(fmt.Sprintf("bye (%d messages left)", res.LeftMsgs))
+}
