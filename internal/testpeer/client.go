@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -135,4 +136,9 @@ exec cat >"$1/$(printf %06d "$n")"
 func writeDeliverScript(dir string) (string, error) {
 	path := filepath.Join(dir, "deliver.sh")
 	return path, os.WriteFile(path, []byte(deliverScript), 0o755)
+}
+
+// splitAddr splits host:port for clients that take them apart.
+func splitAddr(addr string) (host, port string, err error) {
+	return net.SplitHostPort(addr)
 }

@@ -28,7 +28,8 @@ type DovecotOptions struct {
 }
 
 // StartDovecot starts a private Dovecot serving POP3 (USER/PASS, SASL
-// PLAIN and LOGIN, no TLS unless Extra adds it) on a free 127.0.0.1 port,
+// PLAIN and LOGIN, no TLS unless Extra adds it, no delay after a failed
+// login) on a free 127.0.0.1 port,
 // and stops it when the test ends. Its log is printed if the test fails.
 func StartDovecot(t testing.TB, o DovecotOptions) *Server {
 	t.Helper()
@@ -106,6 +107,7 @@ listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+auth_failure_delay = 0
 default_internal_user = %[3]s
 default_internal_group = %[4]s
 default_login_user = %[3]s

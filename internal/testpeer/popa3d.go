@@ -82,6 +82,9 @@ func StartPopa3d(t testing.TB, users []User) *Server {
 // popa3d user, its empty chroot directory and the PAM service. It is
 // idempotent, so a developer machine needs only the extracted binary.
 func setupPopa3d() error {
+	if err := removeStaleUsers(); err != nil {
+		return err
+	}
 	if _, err := lookupGroupID("popa3d"); err != nil {
 		out, err := exec.Command("adduser", "--system", "--group", "--no-create-home",
 			"--home", "/var/lib/popa3d", "popa3d").CombinedOutput()

@@ -37,7 +37,9 @@ func startDaemon(cmd *exec.Cmd, logPath string) (*daemon, error) {
 	}
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig stops the server even when the test binary dies without
+	// running its cleanups (a -timeout panic, a kill).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
 		return nil, fmt.Errorf("start %s: %w", cmd.Path, err)

@@ -11,9 +11,10 @@ import (
 // dovecot-pop3d in apt, so it cannot be installed the ordinary way.
 const Popa3dDir = "/opt/popa3d"
 
-// searchDirs are looked at after PATH: daemons live in sbin directories that
-// a non-login shell's PATH may lack.
-var searchDirs = []string{"/usr/sbin", "/sbin", "/usr/local/sbin", Popa3dDir + "/usr/sbin"}
+// systemDirs are searched before PATH, so that the tests run the Debian
+// packages .ci/run installs rather than whatever a PATH puts first (a
+// version-manager shim costs a second per start); sbin holds the daemons.
+var systemDirs = []string{"/usr/bin", "/bin", "/usr/sbin", "/sbin", Popa3dDir + "/usr/sbin"}
 
 // installHints say how to get each program onto a Debian machine.
 var installHints = map[string]string{
@@ -66,14 +67,15 @@ func RequireRoot(t testing.TB, why string) {
 }
 
 func lookPath(program string) (string, error) {
-	if path, err := exec.LookPath(program); err == nil {
-		return filepath.Abs(path)
-	}
-	for _, dir := range searchDirs {
+	for _, dir := range systemDirs {
 		path := filepath.Join(dir, program)
 		if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
 			return path, nil
 		}
 	}
-	return "", exec.ErrNotFound
+	path, err := exec.LookPath(program)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Abs(path)
 }

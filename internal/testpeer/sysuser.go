@@ -53,7 +53,8 @@ func createSystemUser(password string) (systemUser, error) {
 	name := uniqueUserName()
 	err := withSysLock(func() error {
 		if out, err := exec.Command("useradd", "--no-create-home", "--home-dir", "/nonexistent",
-			"--shell", "/usr/sbin/nologin", "--user-group", name).CombinedOutput(); err != nil {
+			"--shell", "/usr/sbin/nologin", "--user-group",
+			"--comment", ownerComment(os.Getpid()), name).CombinedOutput(); err != nil {
 			return fmt.Errorf("useradd %s: %w: %s", name, err, out)
 		}
 		cmd := exec.Command("chpasswd")
@@ -92,4 +93,40 @@ func lookupGroupID(name string) (int, error) {
 		return 0, err
 	}
 	return strconv.Atoi(g.Gid)
+}
+
+// userCommentPrefix marks the accounts this package creates; the pid after
+// it tells whether the test process that owns one is still alive.
+const userCommentPrefix = "popgate testpeer pid "
+
+func ownerComment(pid int) string { return userCommentPrefix + strconv.Itoa(pid) }
+
+// removeStaleUsers deletes accounts (and their spools) left behind by test
+// processes that died without cleaning up. The caller holds the lock.
+func removeStaleUsers() error {
+	data, err := os.ReadFile("/etc/passwd")
+	if err != nil {
+		return err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) < 5 || !strings.HasPrefix(f[4], userCommentPrefix) {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimPrefix(f[4], userCommentPrefix))
+		if err != nil || processAlive(pid) {
+			continue
+		}
+		if out, err := exec.Command("userdel", f[0]).CombinedOutput(); err != nil {
+			return fmt.Errorf("userdel %s: %w: %s", f[0], err, out)
+		}
+		os.Remove("/var/mail/" + f[0])
+	}
+	return nil
+}
+
+// processAlive reports whether a process with this pid exists.
+func processAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || err == syscall.EPERM
 }

@@ -1,0 +1,80 @@
+package testpeer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Fetchmail fetches all messages once with fetchmail; see NewFetchmail.
+func Fetchmail(t testing.TB, addr, user, pass string) []Message {
+	t.Helper()
+	return NewFetchmail(t, addr, user, pass).Poll()
+}
+
+// NewFetchmail returns a fetchmail client in keep mode with UIDL tracking
+// (--uidl, its own idfile), plain POP3 (no opportunistic TLS), delivering
+// to an MDA that stores each message as piped.
+//
+// What fetchmail changes: line ends become LF, lines longer than 8191
+// bytes are broken (6.4.37 also writes two stray bytes before each break),
+// and it fetches with "TOP n 99999999", not RETR. With
+// --invisible and "no rewrite" it adds and rewrites no headers.
+func NewFetchmail(t testing.TB, addr, user, pass string) *Poller {
+	t.Helper()
+	bin := Require(t, "fetchmail")
+	p := newPoller(t, "fetchmail")
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatalf("testpeer: fetchmail: %v", err)
+	}
+	mda, err := writeDeliverScript(p.dir)
+	if err != nil {
+		t.Fatalf("testpeer: fetchmail: %v", err)
+	}
+	syn := traceSyntax{send: "fetchmail: POP3> ", recv: "fetchmail: POP3< ", anywhere: true}
+	p.poll = func(ctx context.Context, outDir string) ([]Message, error) {
+		rc := filepath.Join(p.dir, "fetchmailrc")
+		conf := fmt.Sprintf("set no syslog\npoll %s service %s protocol pop3 uidl\n"+
+			"  user %s there with password %s is %s here\n"+
+			"  keep\n  sslproto ''\n  no rewrite\n  mda \"%s %s\"\n",
+			host, port, rcQuote(user), rcQuote(pass), rcQuote(user), mda, outDir)
+		if err := os.WriteFile(rc, []byte(conf), 0o600); err != nil {
+			return nil, err
+		}
+		out, err := run(ctx, p.dir, []string{"FETCHMAILHOME=" + p.dir}, bin,
+			"--invisible", "-v", "-v", "-f", rc, "-i", filepath.Join(p.dir, "idfile"), "--pidfile", filepath.Join(p.dir, "pid"))
+		// Exit status 1 means "no mail", not failure.
+		if ee := (*exec.ExitError)(nil); errors.As(err, &ee) && ee.ExitCode() == 1 {
+			err = nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		tr, err := parseTrace(out, syn)
+		if err != nil {
+			return nil, err
+		}
+		bodies, err := readDelivered(outDir)
+		if err != nil {
+			return nil, err
+		}
+		msgs, err := tr.messages(bodies)
+		if err != nil {
+			return nil, fmt.Errorf("%w\n%s", err, out)
+		}
+		return msgs, nil
+	}
+	return p
+}
+
+// rcQuote quotes a string for a fetchmailrc.
+func rcQuote(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}

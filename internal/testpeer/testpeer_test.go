@@ -1,0 +1,200 @@
+package testpeer
+
+import (
+	"bytes"
+	"fmt"
+	"os/user"
+	"testing"
+)
+
+// startBoth starts Dovecot and popa3d, each with one user "alice" holding mbox.
+func startBoth(t *testing.T, mbox []byte) []*Server {
+	t.Helper()
+	users := []User{{Name: "alice", Password: "s3cret pw", Mbox: mbox}}
+	return []*Server{
+		StartDovecot(t, DovecotOptions{Users: users}),
+		StartPopa3d(t, users),
+	}
+}
+
+// toLF is what a client that stores mail with Unix line ends should keep.
+func toLF(b []byte) []byte { return bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n")) }
+
+// digits keeps only the ASCII digits of b.
+func digits(b []byte) []byte {
+	return bytes.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, b)
+}
+
+// sameMessages compares UIDLs and bodies, after norm is applied to the
+// reference bodies (what the server sent).
+func sameMessages(t *testing.T, client string, got, want []Message, norm func(Message, []byte) []byte) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s got %d messages, want %d", client, len(got), len(want))
+	}
+	for i := range want {
+		if got[i].UIDL != want[i].UIDL {
+			t.Errorf("%s message %d: UIDL %q, want %q", client, i+1, got[i].UIDL, want[i].UIDL)
+		}
+		if w := norm(want[i], got[i].Body); !bytes.Equal(got[i].Body, w) {
+			t.Errorf("%s message %d: body differs (%d bytes, want %d)\n got: %.200q\nwant: %.200q",
+				client, i+1, len(got[i].Body), len(w), got[i].Body, w)
+		}
+	}
+}
+
+// TestClientsFetchTrickyMbox fetches TrickyMbox from both servers with every
+// client and compares with what a minimal raw client sees for RETR.
+func TestClientsFetchTrickyMbox(t *testing.T) {
+	for _, srv := range startBoth(t, TrickyMbox()) {
+		t.Run(srv.Name, func(t *testing.T) {
+			login := srv.Login("alice")
+			raw := dialRaw(t, srv.Addr, login, "s3cret pw")
+			want := raw.all()
+			raw.quit()
+			if len(want) != TrickyCount {
+				t.Fatalf("raw RETR: %d messages, want %d", len(want), TrickyCount)
+			}
+
+			exact := func(w Message, _ []byte) []byte { return w.Body }
+			lf := func(w Message, _ []byte) []byte { return toLF(w.Body) }
+			// fetchmail breaks lines longer than 8191 bytes (and 6.4.37 puts
+			// stray bytes before each break): for the 100 KB line compare
+			// the headers exactly and the body's digits only.
+			fetchmailNorm := func(w Message, got []byte) []byte {
+				want := toLF(w.Body)
+				wantHead, wantBody, _ := bytes.Cut(want, []byte("\n\n"))
+				gotHead, gotBody, _ := bytes.Cut(got, []byte("\n\n"))
+				if len(wantBody) > 8191 && bytes.Equal(gotHead, wantHead) &&
+					bytes.Equal(digits(gotBody), digits(wantBody)) {
+					return got
+				}
+				return want
+			}
+
+			sameMessages(t, "poplib", Poplib(t, srv.Addr, login, "s3cret pw"), want, exact)
+			sameMessages(t, "curl", Curl(t, srv.Addr, login, "s3cret pw"), want, exact)
+			sameMessages(t, "fetchmail", Fetchmail(t, srv.Addr, login, "s3cret pw"), want, fetchmailNorm)
+			sameMessages(t, "mpop", Mpop(t, srv.Addr, login, "s3cret pw"), want, lf)
+			sameMessages(t, "getmail", Getmail(t, srv.Addr, login, "s3cret pw"), want, lf)
+		})
+	}
+}
+
+// TestServersAgreeOnTrickyMbox pins POP3-NOTES §10: for these messages both
+// servers send the same bytes for RETR.
+func TestServersAgreeOnTrickyMbox(t *testing.T) {
+	var sent [][]Message
+	for _, srv := range startBoth(t, TrickyMbox()) {
+		raw := dialRaw(t, srv.Addr, srv.Login("alice"), "s3cret pw")
+		sent = append(sent, raw.all())
+		raw.quit()
+	}
+	for i := range sent[0] {
+		if !bytes.Equal(sent[0][i].Body, sent[1][i].Body) {
+			t.Errorf("message %d: dovecot sent %.120q, popa3d %.120q", i+1, sent[0][i].Body, sent[1][i].Body)
+		}
+	}
+	// And they are the mbox messages with CRLF line ends, the last one
+	// given the line end it lacked.
+	msgs := SplitMbox(TrickyMbox())
+	for i, m := range msgs {
+		want := bytes.ReplaceAll(m, []byte("\n"), []byte("\r\n"))
+		if !bytes.HasSuffix(want, []byte("\r\n")) {
+			want = append(want, "\r\n"...)
+		}
+		if !bytes.Equal(sent[0][i].Body, want) {
+			t.Errorf("message %d: dovecot sent %.120q, want %.120q", i+1, sent[0][i].Body, want)
+		}
+	}
+}
+
+// TestPollersRememberSeen checks each client's persistent state: a second
+// poll fetches nothing, and after a delivery only the new message.
+func TestPollersRememberSeen(t *testing.T) {
+	for _, srv := range startBoth(t, SimpleMbox(2)) {
+		for _, c := range Clients() {
+			t.Run(srv.Name+"/"+c.Name, func(t *testing.T) {
+				p := c.New(t, srv.Addr, srv.Login("alice"), "s3cret pw")
+				if got := p.Poll(); len(got) < 2 {
+					t.Fatalf("first poll: %d messages, want at least 2", len(got))
+				}
+				if got := p.Poll(); len(got) != 0 {
+					t.Fatalf("second poll: %d messages, want 0", len(got))
+				}
+				subject := fmt.Sprintf("for %s", c.Name)
+				srv.Deliver(t, "alice", []byte("Subject: "+subject+"\nMessage-ID: <"+c.Name+"@x>\n\nnew mail\n"))
+				got := p.Poll()
+				if len(got) != 1 || !bytes.Contains(got[0].Body, []byte(subject)) {
+					t.Fatalf("poll after delivery: %d messages %q, want only %q", len(got), got, subject)
+				}
+			})
+		}
+	}
+}
+
+// TestPoplibWrongPassword checks that a failed login is an error, not an
+// empty maildrop.
+func TestPoplibWrongPassword(t *testing.T) {
+	srv := StartDovecot(t, DovecotOptions{Users: []User{{Name: "bob", Password: "right", Mbox: SimpleMbox(1)}}})
+	if msgs, err := NewPoplib(t, srv.Addr, "bob", "wrong").TryPoll(); err == nil {
+		t.Fatalf("wrong password: got %d messages and no error", len(msgs))
+	}
+}
+
+// TestPoplibDelete checks that delete mode empties the maildrop.
+func TestPoplibDelete(t *testing.T) {
+	srv := StartDovecot(t, DovecotOptions{Users: []User{{Name: "bob", Password: "pw", Mbox: SimpleMbox(3)}}})
+	if got := Poplib(t, srv.Addr, "bob", "pw", PoplibDelete()); len(got) != 3 {
+		t.Fatalf("delete poll: %d messages, want 3", len(got))
+	}
+	if got := Poplib(t, srv.Addr, "bob", "pw"); len(got) != 0 {
+		t.Fatalf("after delete: %d messages left, want 0", len(got))
+	}
+}
+
+// TestDovecotReuseXUIDL checks that stored X-UIDL headers become UIDLs,
+// with Maildir storage and SetMbox after start.
+func TestDovecotReuseXUIDL(t *testing.T) {
+	srv := StartDovecot(t, DovecotOptions{Users: []User{{Name: "carol", Password: "pw"}}, Maildir: true, ReuseXUIDL: true})
+	mbox := append(MboxMessage([]byte("X-UIDL: legacy-one\nSubject: a\n\nbody a\n")),
+		MboxMessage([]byte("Subject: b\n\nbody b\n"))...)
+	srv.SetMbox(t, "carol", mbox)
+	got := Poplib(t, srv.Addr, "carol", "pw")
+	if len(got) != 2 {
+		t.Fatalf("%d messages, want 2", len(got))
+	}
+	if got[0].UIDL != "legacy-one" {
+		t.Errorf("message 1 UIDL %q, want the stored X-UIDL", got[0].UIDL)
+	}
+	if got[1].UIDL == "legacy-one" || got[1].UIDL == "" {
+		t.Errorf("message 2 UIDL %q, want Dovecot's own", got[1].UIDL)
+	}
+}
+
+// TestPopa3dRemovesUsers checks that the generated system users are gone
+// once the test that created them ends.
+func TestPopa3dRemovesUsers(t *testing.T) {
+	var login string
+	t.Run("start", func(t *testing.T) {
+		srv := StartPopa3d(t, []User{{Name: "dave", Password: "pw", Mbox: SimpleMbox(1)}})
+		login = srv.Login("dave")
+		if login == "dave" {
+			t.Fatalf("login %q is not a generated name", login)
+		}
+		if _, err := user.Lookup(login); err != nil {
+			t.Fatalf("user %s missing while the server runs: %v", login, err)
+		}
+	})
+	if login == "" {
+		t.Skip("popa3d did not start")
+	}
+	if _, err := user.Lookup(login); err == nil {
+		t.Errorf("user %s still exists after the test ended", login)
+	}
+}
