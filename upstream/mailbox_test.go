@@ -140,11 +140,11 @@ func TestRetrStreamsUnstuffedBytes(t *testing.T) {
 		s.send("+OK")
 	})
 	ctx := context.Background()
-	body := readAll(t, m, func() (io.ReadCloser, error) { return m.Retr(ctx, 1) })
+	body := readAll(t, func() (io.ReadCloser, error) { return m.Retr(ctx, 1) })
 	if body != want {
 		t.Errorf("Retr body = %q, want %q", body, want)
 	}
-	body = readAll(t, m, func() (io.ReadCloser, error) { return m.Top(ctx, 1, 0) })
+	body = readAll(t, func() (io.ReadCloser, error) { return m.Top(ctx, 1, 0) })
 	if body != "Subject: dots\r\n\r\n" {
 		t.Errorf("Top body = %q", body)
 	}
@@ -153,7 +153,7 @@ func TestRetrStreamsUnstuffedBytes(t *testing.T) {
 	}
 }
 
-func readAll(t *testing.T, _ pop3.Mailbox, open func() (io.ReadCloser, error)) string {
+func readAll(t *testing.T, open func() (io.ReadCloser, error)) string {
 	t.Helper()
 	rc, err := open()
 	if err != nil {

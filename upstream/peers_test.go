@@ -1,0 +1,265 @@
+package upstream
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/popgate/popgate/internal/testpeer"
+	"github.com/popgate/popgate/pop3"
+)
+
+// rawPOP is an independent, minimal POP3 client used as the reference for
+// what the real server sends.
+type rawPOP struct {
+	t  *testing.T
+	nc net.Conn
+	r  *bufio.Reader
+}
+
+func dialRawPOP(t *testing.T, addr, user, pass string) *rawPOP {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	c := &rawPOP{t: t, nc: nc, r: bufio.NewReader(nc)}
+	c.ok("")
+	c.ok("USER " + user)
+	c.ok("PASS " + pass)
+	return c
+}
+
+// ok sends cmd (unless empty) and returns the text after "+OK".
+func (c *rawPOP) ok(cmd string) string {
+	c.t.Helper()
+	c.nc.SetDeadline(time.Now().Add(10 * time.Second))
+	if cmd != "" {
+		fmt.Fprintf(c.nc, "%s\r\n", cmd)
+	}
+	line, err := c.r.ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "+OK") {
+		c.t.Fatalf("raw %q: %q, %v", cmd, line, err)
+	}
+	return strings.TrimSpace(strings.TrimPrefix(line, "+OK"))
+}
+
+// block sends cmd and returns its multi-line body, unstuffed, CRLF kept.
+func (c *rawPOP) block(cmd string) []byte {
+	c.t.Helper()
+	c.ok(cmd)
+	var body []byte
+	for {
+		line, err := c.r.ReadBytes('\n')
+		if err != nil {
+			c.t.Fatalf("raw %q: %v", cmd, err)
+		}
+		if string(line) == ".\r\n" {
+			return body
+		}
+		body = append(body, bytes.TrimPrefix(line, []byte("."))...)
+	}
+}
+
+// listing parses "n value" lines of a LIST or UIDL block.
+func (c *rawPOP) listing(cmd string, uid bool) []pop3.MsgInfo {
+	c.t.Helper()
+	var out []pop3.MsgInfo
+	for _, line := range strings.Split(strings.TrimSuffix(string(c.block(cmd)), "\r\n"), "\r\n") {
+		var mi pop3.MsgInfo
+		var err error
+		if uid {
+			_, err = fmt.Sscanf(line, "%d %s", &mi.Num, &mi.UID)
+		} else {
+			_, err = fmt.Sscanf(line, "%d %d", &mi.Num, &mi.Size)
+		}
+		if err != nil {
+			c.t.Fatalf("raw %s line %q: %v", cmd, line, err)
+		}
+		out = append(out, mi)
+	}
+	return out
+}
+
+func (c *rawPOP) quit() {
+	c.t.Helper()
+	c.ok("QUIT")
+	c.nc.Close()
+}
+
+func startDovecot(t *testing.T) (*testpeer.Server, pop3.Credentials) {
+	t.Helper()
+	cr := pop3.Credentials{Mechanism: pop3.MechUser, User: "alice", Password: "s3cret-pw"}
+	srv := testpeer.StartDovecot(t, testpeer.DovecotOptions{Users: []testpeer.User{
+		{Name: cr.User, Password: cr.Password, Mbox: testpeer.TrickyMbox()},
+	}})
+	return srv, cr
+}
+
+// Everything read through the Backend matches, byte for byte, what a plain
+// POP3 conversation with the same Dovecot returns.
+func TestDovecotMatchesRawSession(t *testing.T) {
+	srv, cr := startDovecot(t)
+	raw := dialRawPOP(t, srv.Addr, cr.User, cr.Password)
+	stat := raw.ok("STAT")
+	list := raw.listing("LIST", false)
+	uidl := raw.listing("UIDL", true)
+	bodies := make([][]byte, len(list))
+	tops := make([][]byte, len(list))
+	for i, mi := range list {
+		bodies[i] = raw.block(fmt.Sprintf("RETR %d", mi.Num))
+		tops[i] = raw.block(fmt.Sprintf("TOP %d 1", mi.Num))
+	}
+	raw.quit()
+	if len(list) != testpeer.TrickyCount {
+		t.Fatalf("raw LIST has %d messages, want %d", len(list), testpeer.TrickyCount)
+	}
+
+	ctx := context.Background()
+	m, err := New(testOptions(srv.Addr)).Open(ctx, cr)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer m.Close()
+	n, size, err := m.Stat(ctx)
+	if err != nil || fmt.Sprintf("%d %d", n, size) != stat {
+		t.Errorf("Stat = %d %d, %v; raw %q", n, size, err, stat)
+	}
+	gotList, err := m.List(ctx, 0)
+	if err != nil || !reflect.DeepEqual(gotList, list) {
+		t.Errorf("List = %+v, %v; raw %+v", gotList, err, list)
+	}
+	gotUIDL, err := m.Uidl(ctx, 0)
+	if err != nil || !reflect.DeepEqual(gotUIDL, uidl) {
+		t.Errorf("Uidl = %+v, %v; raw %+v", gotUIDL, err, uidl)
+	}
+	for i, mi := range list {
+		one, err := m.List(ctx, mi.Num)
+		if err != nil || len(one) != 1 || one[0] != mi {
+			t.Errorf("List(%d) = %+v, %v; want %+v", mi.Num, one, err, mi)
+		}
+		one, err = m.Uidl(ctx, mi.Num)
+		if err != nil || len(one) != 1 || one[0] != uidl[i] {
+			t.Errorf("Uidl(%d) = %+v, %v; want %+v", mi.Num, one, err, uidl[i])
+		}
+		body := readAll(t, func() (io.ReadCloser, error) { return m.Retr(ctx, mi.Num) })
+		if body != string(bodies[i]) {
+			t.Errorf("Retr(%d): %d bytes differ from the raw %d bytes", mi.Num, len(body), len(bodies[i]))
+		}
+		top := readAll(t, func() (io.ReadCloser, error) { return m.Top(ctx, mi.Num, 1) })
+		if top != string(tops[i]) {
+			t.Errorf("Top(%d, 1) = %q, raw %q", mi.Num, top, tops[i])
+		}
+	}
+	_, err = m.Retr(ctx, len(list)+1)
+	wantCode(t, err, pop3.CodeNone) // Dovecot's own "no such message"
+}
+
+func TestDovecotDeleteAndUpdate(t *testing.T) {
+	srv, cr := startDovecot(t)
+	ctx := context.Background()
+	b := New(testOptions(srv.Addr))
+
+	// Close without Update deletes nothing.
+	m, err := b.Open(ctx, cr)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	before, err := m.Uidl(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sizes, err := m.List(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Dele(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+	raw := dialRawPOP(t, srv.Addr, cr.User, cr.Password)
+	if got := raw.listing("UIDL", true); !reflect.DeepEqual(got, before) {
+		t.Fatalf("after Close without Update, UIDL = %+v, want %+v", got, before)
+	}
+	raw.quit()
+
+	// Dele + Update removes the message and reports it.
+	m, err = b.Open(ctx, cr)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if err := m.Dele(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	res, err := m.Update(ctx)
+	if err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	var total int64
+	for _, mi := range sizes {
+		total += mi.Size
+	}
+	want := pop3.UpdateResult{
+		DeletedMsgs: 1, DeletedBytes: sizes[0].Size,
+		LeftMsgs: len(sizes) - 1, LeftBytes: total - sizes[0].Size,
+	}
+	if res != want {
+		t.Errorf("Update = %+v, want %+v", res, want)
+	}
+	raw = dialRawPOP(t, srv.Addr, cr.User, cr.Password)
+	after := raw.listing("UIDL", true)
+	raw.quit()
+	if len(after) != len(before)-1 || after[0].UID != before[1].UID {
+		t.Errorf("after Update, UIDL = %+v, want %+v without the first", after, before)
+	}
+}
+
+func TestDovecotWrongPassword(t *testing.T) {
+	srv, cr := startDovecot(t)
+	cr.Password = "wrong"
+	_, err := New(testOptions(srv.Addr)).Open(context.Background(), cr)
+	pe := wantCode(t, err, pop3.CodeAuth)
+	if pe.Text == "" || strings.Contains(pe.Text, srv.Addr) {
+		t.Errorf("text = %q", pe.Text)
+	}
+}
+
+// popa3d answers -ERR to CAPA and sends a bare "+OK" before bodies: the
+// RFC 1939-only path.
+func TestPopa3dMatchesRawSession(t *testing.T) {
+	pass := "p0pa3d-pw"
+	srv := testpeer.StartPopa3d(t, []testpeer.User{{Name: "bob", Password: pass, Mbox: testpeer.SimpleMbox(3)}})
+	cr := pop3.Credentials{Mechanism: pop3.MechUser, User: srv.Login("bob"), Password: pass}
+	raw := dialRawPOP(t, srv.Addr, cr.User, cr.Password)
+	list := raw.listing("LIST", false)
+	uidl := raw.listing("UIDL", true)
+	body := raw.block("RETR 2")
+	raw.quit()
+
+	ctx := context.Background()
+	m, err := New(testOptions(srv.Addr)).Open(ctx, cr)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer m.Close()
+	if got, err := m.List(ctx, 0); err != nil || !reflect.DeepEqual(got, list) {
+		t.Errorf("List = %+v, %v; raw %+v", got, err, list)
+	}
+	if got, err := m.Uidl(ctx, 0); err != nil || !reflect.DeepEqual(got, uidl) {
+		t.Errorf("Uidl = %+v, %v; raw %+v", got, err, uidl)
+	}
+	if got := readAll(t, func() (io.ReadCloser, error) { return m.Retr(ctx, 2) }); got != string(body) {
+		t.Errorf("Retr(2) = %q, raw %q", got, body)
+	}
+	if _, err := m.Update(ctx); err != nil {
+		t.Errorf("Update: %v", err)
+	}
+}
