@@ -88,19 +88,17 @@ func (b *Backend) dial(ctx context.Context, cr pop3.Credentials) (net.Conn, erro
 
 // handshake writes the PROXY v2 header, when configured. Its destination is
 // the address the client connected to, as a load balancer would send it.
+// Without a known client address the header says LOCAL, so the server
+// falls back to the connection's own addresses.
 func (b *Backend) handshake(ctx context.Context, nc net.Conn, cr pop3.Credentials) error {
 	if !b.o.ProxyProtocol {
 		return nil
 	}
 	dst := cr.Local
 	if dst == nil {
-		dst = nc.LocalAddr()
+		dst = nc.RemoteAddr()
 	}
-	src := cr.Client
-	if src == nil {
-		src = nc.LocalAddr()
-	}
-	hdr := proxyproto.HeaderProxyFromAddrs(2, src, dst)
+	hdr := proxyproto.HeaderProxyFromAddrs(2, cr.Client, dst)
 	dl, _ := ctx.Deadline()
 	nc.SetWriteDeadline(dl)
 	if _, err := hdr.WriteTo(nc); err != nil {

@@ -165,8 +165,17 @@ func (c *conn) begin(ctx context.Context, step string) (func(), error) {
 }
 
 // roundTrip sends a command and reads its status line. An -ERR is returned
-// as a Response, not an error.
+// as a Response, not an error; a SASL continuation is garbage here.
 func (c *conn) roundTrip(ctx context.Context, step, name string, args ...string) (pop3.Response, error) {
+	resp, err := c.roundTripSASL(ctx, step, name, args...)
+	if err == nil && resp.Continue {
+		return pop3.Response{}, c.fail(ctx, step, fmt.Errorf("unexpected continuation %q", sanitize(resp.Text, "")))
+	}
+	return resp, err
+}
+
+// roundTripSASL is roundTrip for an AUTH exchange, where "+ " may come back.
+func (c *conn) roundTripSASL(ctx context.Context, step, name string, args ...string) (pop3.Response, error) {
 	if err := c.send(ctx, step, name, args...); err != nil {
 		return pop3.Response{}, err
 	}

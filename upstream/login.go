@@ -194,11 +194,11 @@ func authPlain(ctx context.Context, c *conn, cr pop3.Credentials) error {
 	ir := base64.StdEncoding.EncodeToString([]byte("\x00" + cr.User + "\x00" + cr.Password))
 	var resp pop3.Response
 	if len("AUTH PLAIN ")+len(ir)+2 <= pop3.MaxCommandLine {
-		resp, err = c.roundTrip(ctx, step, "AUTH", "PLAIN", ir)
+		resp, err = c.roundTripSASL(ctx, step, "AUTH", "PLAIN", ir)
 	} else {
-		resp, err = c.roundTrip(ctx, step, "AUTH", "PLAIN")
+		resp, err = c.roundTripSASL(ctx, step, "AUTH", "PLAIN")
 		if err == nil && resp.Continue {
-			resp, err = c.roundTrip(ctx, step, ir)
+			resp, err = c.roundTripSASL(ctx, step, ir)
 		}
 	}
 	if err != nil {
@@ -210,7 +210,7 @@ func authPlain(ctx context.Context, c *conn, cr pop3.Credentials) error {
 	case resp.Continue:
 		// PLAIN is one step; a second challenge means a confused server.
 		// Cancel (RFC 5034 section 4) so it stays in sync, then give up.
-		if _, err := c.roundTrip(ctx, step, "*"); err != nil {
+		if _, err := c.roundTripSASL(ctx, step, "*"); err != nil {
 			return err
 		}
 		return c.fail(ctx, step, errors.New("unexpected AUTH PLAIN challenge"))

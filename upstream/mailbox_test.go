@@ -276,6 +276,7 @@ func TestGarbageAndOverlongReplies(t *testing.T) {
 		"bad ok":    "+OKAY 1 2",
 		"over-long": "+OK " + strings.Repeat("9", 600),
 		"bad stat":  "+OK two 300",
+		"sasl":      "+ challenge",
 	} {
 		t.Run(name, func(t *testing.T) {
 			m := openFake(t, func(s *fakeConn) {

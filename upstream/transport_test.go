@@ -42,6 +42,35 @@ func TestProxyProtocolV2HeaderSent(t *testing.T) {
 	}
 }
 
+// Without a known client address the header says LOCAL rather than
+// passing popgate's own address off as the client's.
+func TestProxyProtocolLocalWithoutClient(t *testing.T) {
+	got := make(chan *proxyproto.Header, 1)
+	addr := startFake(t, func(s *fakeConn) {
+		h, err := proxyproto.Read(s.r)
+		if err != nil {
+			t.Errorf("fake server: reading PROXY header: %v", err)
+			return
+		}
+		got <- h
+		if s.login() {
+			s.expectEOF()
+		}
+	})
+	o := testOptions(addr)
+	o.ProxyProtocol = true
+	cr := testCreds()
+	cr.Client, cr.Local = nil, nil
+	m, err := New(o).Open(context.Background(), cr)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	m.Close()
+	if h := <-got; h.Command != proxyproto.LOCAL {
+		t.Errorf("header command %v, want LOCAL", h.Command)
+	}
+}
+
 func TestImplicitTLS(t *testing.T) {
 	serverCfg, roots := testTLS(t)
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", serverCfg)
