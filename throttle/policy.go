@@ -41,8 +41,8 @@ func (c *Config) sizeFactor(msgs int, bytes int64) float64 {
 }
 
 // minInterval bounds the frequency factor: two logins in the same instant
-// count as one second apart.
-const minInterval = time.Second
+// count as a millisecond apart.
+const minInterval = time.Millisecond
 
 // frequencyFactor is how many times more often than MinPollInterval the user
 // polls; 0 when there is no previous login.

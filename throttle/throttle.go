@@ -129,30 +129,33 @@ func (t *Throttle) Admit(ctx context.Context, user, backend string, client net.A
 		}
 	}
 
-	err := t.acquire(ctx, tk)
-	tk.d.Delay = t.now().Sub(start)
+	queued, err := t.acquire(ctx, tk)
+	if queued {
+		tk.d.Delay = t.now().Sub(start)
+	}
 	return tk, err
 }
 
-// acquire takes a session slot on the ticket's backend for it.
-func (t *Throttle) acquire(ctx context.Context, tk *Ticket) error {
+// acquire takes a session slot on the ticket's backend for it, reporting
+// whether it had to queue.
+func (t *Throttle) acquire(ctx context.Context, tk *Ticket) (queued bool, err error) {
 	s := t.slotsFor(tk.backend)
 	w, ok := s.tryAcquire(tk.d.Level)
 	if ok {
 		tk.slot = s
-		return nil
+		return false, nil
 	}
 	tk.d.addReason(ReasonQueue)
 	granted, err := s.wait(ctx, w, t.sleep, t.cfg.QueueTimeout)
 	switch {
 	case granted:
 		tk.slot = s
-		return nil
+		return true, nil
 	case err != nil:
-		return fmt.Errorf("throttle: user %s waiting for backend %s: %w", tk.user, tk.backend, err)
+		return true, fmt.Errorf("throttle: user %s waiting for backend %s: %w", tk.user, tk.backend, err)
 	}
 	active, _ := s.counts()
-	return &pop3.Error{Code: pop3.CodeSysTemp, Text: "server busy, try again later",
+	return true, &pop3.Error{Code: pop3.CodeSysTemp, Text: "server busy, try again later",
 		Err: fmt.Errorf("backend %s: user %s waited %s with %d sessions open: %w",
 			tk.backend, tk.user, t.cfg.QueueTimeout, active, ErrQueueTimeout)}
 }
