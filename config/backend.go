@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 )
@@ -35,13 +36,13 @@ func (b Backend) Native() bool {
 func (b Backend) String() string { return b.Name + "=" + RedactURL(b.URL) }
 
 // NativeDefault is the backend of the embedded default: Maildirs under
-// dataDir/mail, one per user (%u is the user name).
+// dataDir/mail, one per user (%u is the user name). The native backend
+// wants an absolute path, so a relative dataDir is resolved here.
 func NativeDefault(dataDir string) Backend {
-	u, err := parseBackendURL(SchemeMaildir + "://" + strings.TrimSuffix(dataDir, "/") + "/mail/%u")
-	if err != nil {
-		// Only a data directory that is no path at all gets here.
-		u = &url.URL{Scheme: SchemeMaildir, Path: dataDir + "/mail/%u"}
+	if abs, err := filepath.Abs(dataDir); err == nil {
+		dataDir = abs
 	}
+	u := &url.URL{Scheme: SchemeMaildir, Path: filepath.Join(dataDir, "mail") + "/%u"}
 	return Backend{Name: NativeBackendName, URL: u}
 }
 

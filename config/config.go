@@ -34,7 +34,8 @@ type Config struct {
 	// ProxyProtocolFrom lists the networks allowed to send a PROXY header.
 	ProxyProtocolFrom CIDRList `env:"PROXY_PROTOCOL_FROM"`
 
-	// Backends defaults to one native backend over the data directory.
+	// Backends defaults to one native backend over the data directory
+	// (NativeDefault).
 	Backends       BackendList `env:"BACKENDS"`
 	DefaultBackend string      `env:"DEFAULT_BACKEND"`
 	// Routes is the path of the routes file; empty means every user goes to
@@ -53,7 +54,7 @@ type Config struct {
 
 	IdleTimeout   time.Duration `env:"IDLE_TIMEOUT" envDefault:"10m"`
 	DrainTimeout  time.Duration `env:"DRAIN_TIMEOUT" envDefault:"30s"`
-	AuthFailDelay time.Duration `env:"AUTH_FAIL_DELAY" envDefault:"2s"`
+	AuthFailDelay time.Duration `env:"AUTH_FAIL_DELAY" envDefault:"1s"`
 	// Hostname appears in the greeting's APOP timestamp; defaults to the
 	// machine's host name.
 	Hostname string `env:"HOSTNAME"`
@@ -62,11 +63,21 @@ type Config struct {
 	Throttle ThrottleConfig `envPrefix:"THROTTLE_"`
 }
 
-// Load parses the POPGATE_* variables of environ (in os.Environ form) and
-// validates the result. It reports every unparsable value at once, each
-// named by its variable; if all values parse, it returns Validate's
-// problems instead. The Config is returned even with an error, for display.
+// Load parses environ (in os.Environ form) with Parse and validates the
+// result with Validate. The Config is returned even with an error, for
+// display.
 func Load(environ []string) (Config, error) {
+	cfg, err := Parse(environ)
+	if err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Validate()
+}
+
+// Parse reads the POPGATE_* variables of environ and fills in the defaults
+// that depend on other variables, without validating. It reports every
+// unparsable value at once, each named by its variable, as an ErrorList.
+func Parse(environ []string) (Config, error) {
 	m := env.ToMap(environ)
 	if m == nil {
 		// A nil map would make env fall back to the process environment.
@@ -77,7 +88,7 @@ func Load(environ []string) (Config, error) {
 		return cfg, namedErrors(err)
 	}
 	cfg.fillDerivedDefaults()
-	return cfg, cfg.Validate()
+	return cfg, nil
 }
 
 // fillDerivedDefaults sets the defaults that depend on other variables.
