@@ -1,0 +1,91 @@
+package main
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/popgate/popgate/config"
+	"github.com/popgate/popgate/routes"
+)
+
+// loadConfig loads and fully checks the configuration: the variables, each
+// backend's URL parameters, the routes file and the TLS key pair. It prints
+// every problem to stderr and returns ok=false if there was any.
+func loadConfig(environ []string, stderr io.Writer) (cfg config.Config, parsed, ok bool) {
+	cfg, err := config.Parse(environ)
+	if err != nil {
+		printProblems(stderr, err)
+		return cfg, false, false
+	}
+	var l config.ErrorList
+	if err := cfg.Validate(); err != nil {
+		errors.As(err, &l)
+	}
+	l = append(l, preflight(cfg)...)
+	if len(l) > 0 {
+		printProblems(stderr, l)
+		return cfg, true, false
+	}
+	return cfg, true, true
+}
+
+// preflight runs the checks that need more than the environment.
+func preflight(cfg config.Config) config.ErrorList {
+	l := checkBackends(cfg)
+	if cfg.Routes != "" {
+		if _, err := routes.Load(cfg.Routes, cfg.BackendNames()); err != nil {
+			l.Add("ROUTES", err)
+		}
+	}
+	if cfg.TLSCert != "" && cfg.TLSKey != "" {
+		if _, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey); err != nil {
+			l.Add("TLS_CERT", fmt.Errorf("loading the key pair: %w", err))
+		}
+	}
+	return l
+}
+
+func printProblems(w io.Writer, err error) {
+	var l config.ErrorList
+	if errors.As(err, &l) {
+		fmt.Fprintf(w, "popgate: %d configuration problem(s):\n", len(l))
+		for _, e := range l {
+			fmt.Fprintf(w, "  %s\n", e)
+		}
+		return
+	}
+	fmt.Fprintf(w, "popgate: configuration: %v\n", err)
+}
+
+// checkConfig prints the effective configuration and checks it.
+func checkConfig(environ []string, stdout, stderr io.Writer) int {
+	cfg, parsed, ok := loadConfig(environ, stderr)
+	if parsed {
+		fmt.Fprint(stdout, cfg.Redacted())
+	}
+	if !ok {
+		return exitUsage
+	}
+	fmt.Fprintln(stdout, "# configuration OK")
+	return exitOK
+}
+
+// routesCheck validates a routes file against the configured backends (or
+// only its syntax, if the configuration itself does not load).
+func routesCheck(file string, environ []string, stdout, stderr io.Writer) int {
+	var known []string
+	if cfg, err := config.Load(environ); err == nil {
+		known = cfg.BackendNames()
+	} else {
+		fmt.Fprintf(stderr, "popgate: the configuration does not load, so backend names are not checked:\n%v\n", err)
+	}
+	t, err := routes.Load(file, known)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitUsage
+	}
+	fmt.Fprintf(stdout, "%s: %d rules OK\n", file, t.Len())
+	return exitOK
+}

@@ -1,0 +1,88 @@
+// Command popgate is a protocol-aware POP3 reverse proxy. See the README
+// for its configuration (POPGATE_* environment variables) and subcommands.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1 // the server could not start or stopped on an error
+	exitUsage   = 2 // bad arguments or configuration
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args, os.Environ(), os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is the whole program: args as os.Args, environ as os.Environ(). The
+// server stops when ctx is done.
+func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+	return runWith(ctx, args, environ, stdout, stderr, hooks{})
+}
+
+// hooks let tests watch and steer a running server.
+type hooks struct {
+	// listening is called with the bound addresses once serving starts.
+	listening func(addrs boundAddrs)
+	// reload, when set, replaces SIGHUP as the routes reload trigger.
+	reload <-chan struct{}
+}
+
+func runWith(ctx context.Context, args, environ []string, stdout, stderr io.Writer, h hooks) int {
+	cmd, rest := "serve", []string(nil)
+	if len(args) > 1 {
+		cmd, rest = args[1], args[2:]
+	}
+	switch cmd {
+	case "serve":
+		if len(rest) != 0 {
+			return usageError(stderr, "serve takes no arguments")
+		}
+		return serve(ctx, environ, stdout, stderr, h)
+	case "check-config":
+		if len(rest) != 0 {
+			return usageError(stderr, "check-config takes no arguments")
+		}
+		return checkConfig(environ, stdout, stderr)
+	case "routes":
+		if len(rest) != 2 || rest[0] != "check" {
+			return usageError(stderr, "usage: popgate routes check FILE")
+		}
+		return routesCheck(rest[1], environ, stdout, stderr)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, "popgate", version())
+		return exitOK
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	return usageError(stderr, fmt.Sprintf("unknown command %q", cmd))
+}
+
+func usageError(stderr io.Writer, msg string) int {
+	fmt.Fprintf(stderr, "popgate: %s\n\n%s", msg, usage)
+	return exitUsage
+}
+
+const usage = `Usage:
+  popgate [serve]            serve POP3 (the default)
+  popgate check-config       print the effective configuration, secrets
+                             redacted, and check it (backends, routes, TLS)
+  popgate routes check FILE  check a routes file against the configured backends
+  popgate version            print the version
+  popgate help               print this help
+
+popgate is configured by POPGATE_* environment variables; with none it
+serves its native backend on 127.0.0.1:1110 from ./popgate-data.
+`

@@ -1,0 +1,238 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+
+	"go.uber.org/zap"
+
+	"github.com/popgate/popgate/config"
+	"github.com/popgate/popgate/internal/logging"
+	"github.com/popgate/popgate/proxy"
+	"github.com/popgate/popgate/routes"
+)
+
+// boundAddrs are the addresses the listeners got (nil when disabled).
+type boundAddrs struct {
+	Plain, TLS net.Addr
+}
+
+// serve runs the POP3 server until ctx is done, then drains it.
+func serve(ctx context.Context, environ []string, stdout, stderr io.Writer, h hooks) int {
+	cfg, _, ok := loadConfig(environ, stderr)
+	if !ok {
+		return exitUsage
+	}
+	log, _, err := logging.New(stdout, string(cfg.LogFormat), cfg.LogLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "popgate: %v\n", err)
+		return exitUsage
+	}
+	defer func() { _ = log.Sync() }()
+	if err := runServer(ctx, cfg, log, stderr, h); err != nil {
+		log.Error("popgate stopped", zap.Error(err))
+		fmt.Fprintf(stderr, "popgate: %v\n", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+// runServer builds the server from cfg, serves until ctx is done and shuts
+// down within the drain timeout.
+func runServer(ctx context.Context, cfg config.Config, log *zap.Logger, stderr io.Writer, h hooks) error {
+	tlsCfg, err := tlsConfig(cfg)
+	if err != nil {
+		return err
+	}
+	openers, closer, err := openBackends(cfg)
+	if err != nil {
+		return err
+	}
+	defer closer.Close()
+
+	opts := proxy.Options{
+		Backends:          openers,
+		DefaultBackend:    cfg.DefaultBackend,
+		TLSConfig:         tlsCfg,
+		RequireTLS:        cfg.RequireTLS,
+		ProxyProtocolFrom: []netip.Prefix(cfg.ProxyProtocolFrom),
+		IdleTimeout:       cfg.IdleTimeout,
+		AuthFailDelay:     cfg.AuthFailDelay,
+		Hostname:          cfg.Hostname,
+		Logger:            log,
+	}
+	if cfg.AuthFailDelay == 0 {
+		opts.AuthFailDelay = -1 // proxy: zero means its default, negative none
+	}
+	var router *routes.Router
+	if cfg.Routes != "" {
+		if router, err = routes.NewRouter(cfg.Routes, cfg.BackendNames()); err != nil {
+			return err
+		}
+		opts.Router = router
+	}
+	srv, err := proxy.New(opts)
+	if err != nil {
+		return err
+	}
+
+	plain, secure, err := listen(cfg)
+	if err != nil {
+		return err
+	}
+	var (
+		wg    sync.WaitGroup
+		errc  = make(chan error, 2)
+		bound boundAddrs
+	)
+	if plain != nil {
+		bound.Plain = plain.Addr()
+		wg.Go(func() { errc <- srv.Serve(plain) })
+	}
+	if secure != nil {
+		bound.TLS = secure.Addr()
+		wg.Go(func() { errc <- srv.ServeTLS(secure) })
+	}
+	log.Info("popgate started", zap.String("version", version()),
+		zap.Stringer("listen", addrOrOff(bound.Plain)), zap.Stringer("listen_tls", addrOrOff(bound.TLS)),
+		zap.Strings("backends", cfg.BackendNames()), zap.String("default_backend", cfg.DefaultBackend))
+	printHint(stderr, cfg, bound)
+	if h.listening != nil {
+		h.listening(bound)
+	}
+
+	bg, stopBG := context.WithCancel(context.Background())
+	var bgWG sync.WaitGroup
+	if router != nil {
+		bgWG.Go(func() { reloadOnSignal(bg, router, log, h.reload) })
+		bgWG.Go(func() {
+			router.Watch(bg, routes.DefaultPollInterval, func(d routes.Diff, err error) {
+				logReload(log, router, "file changed", d, err)
+			})
+		})
+	}
+	defer func() { stopBG(); bgWG.Wait() }()
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	log.Info("shutting down", zap.Duration("drain_timeout", cfg.DrainTimeout))
+	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout)
+	defer cancel()
+	if err := srv.Shutdown(drainCtx); err != nil && !errors.Is(err, proxy.ErrServerClosed) {
+		log.Warn("drain timeout reached; remaining sessions closed without UPDATE", zap.Error(err))
+	}
+	wg.Wait()
+	close(errc)
+	if serveErr == nil {
+		for err := range errc {
+			if !errors.Is(err, proxy.ErrServerClosed) {
+				serveErr = err
+			}
+		}
+	}
+	if serveErr != nil && !errors.Is(serveErr, proxy.ErrServerClosed) {
+		return serveErr
+	}
+	log.Info("popgate stopped")
+	return nil
+}
+
+// tlsConfig loads the certificate, if one is configured.
+func tlsConfig(cfg config.Config) (*tls.Config, error) {
+	if cfg.TLSCert == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("loading the TLS key pair %s: %w", cfg.TLSCert, err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// listen opens the configured listeners; either may be nil when disabled.
+func listen(cfg config.Config) (plain, secure net.Listener, err error) {
+	if cfg.Listen.Enabled() {
+		if plain, err = net.Listen("tcp", string(cfg.Listen)); err != nil {
+			return nil, nil, fmt.Errorf("POPGATE_LISTEN: %w", err)
+		}
+	}
+	if cfg.ListenTLS.Enabled() {
+		if secure, err = net.Listen("tcp", string(cfg.ListenTLS)); err != nil {
+			if plain != nil {
+				plain.Close()
+			}
+			return nil, nil, fmt.Errorf("POPGATE_LISTEN_TLS: %w", err)
+		}
+	}
+	return plain, secure, nil
+}
+
+// reloadOnSignal reloads the routes on SIGHUP (or, in tests, on trigger)
+// until ctx is done.
+func reloadOnSignal(ctx context.Context, r *routes.Router, log *zap.Logger, trigger <-chan struct{}) {
+	hup := make(chan os.Signal, 1)
+	if trigger == nil {
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		case <-trigger:
+		}
+		d, err := r.Reload()
+		logReload(log, r, "SIGHUP", d, err)
+	}
+}
+
+// logReload logs the outcome of a routes reload.
+func logReload(log *zap.Logger, r *routes.Router, cause string, d routes.Diff, err error) {
+	if err != nil {
+		log.Error("routes reload failed; keeping the previous table",
+			zap.String("file", r.Path()), zap.String("cause", cause), zap.Error(err))
+		return
+	}
+	added, removed, moved := d.Counts()
+	log.Info("routes reloaded", zap.String("file", r.Path()), zap.String("cause", cause),
+		zap.Int("rules", d.After), zap.Int("added", added), zap.Int("removed", removed),
+		zap.Int("moved", moved), zap.String("changes", d.String()))
+}
+
+// printHint tells a person at a terminal how to try the server.
+func printHint(w io.Writer, cfg config.Config, b boundAddrs) {
+	user := "USER:PASSWORD"
+	if len(cfg.Backends) == 1 && cfg.Backends[0].Name == config.NativeBackendName {
+		user = "demo:demo"
+	}
+	if b.Plain != nil {
+		fmt.Fprintf(w, "popgate: POP3 on %s; try: curl -u %s pop3://%s/1\n", b.Plain, user, b.Plain)
+	}
+	if b.TLS != nil {
+		fmt.Fprintf(w, "popgate: POP3 over TLS on %s; try: curl -k -u %s pop3s://%s/1\n", b.TLS, user, b.TLS)
+	}
+}
+
+type offAddr struct{}
+
+func (offAddr) String() string { return config.Off }
+
+func addrOrOff(a net.Addr) fmt.Stringer {
+	if a == nil {
+		return offAddr{}
+	}
+	return a
+}

@@ -1,0 +1,221 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe for the logger and the test at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// logLines returns the JSON log lines whose msg is msg.
+func (s *syncBuffer) logLines(t *testing.T, msg string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for line := range strings.Lines(s.String()) {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line is not JSON: %q", line)
+		}
+		if m["msg"] == msg {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// mkMaildir creates a Maildir holding one message with the given subject.
+func mkMaildir(t *testing.T, dir, subject string) {
+	t.Helper()
+	for _, sub := range []string{"new", "cur", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msg := "From: a@example.org\nSubject: " + subject + "\n\nhello\n"
+	if err := os.WriteFile(filepath.Join(dir, "new", "1.m1.host"), []byte(msg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// pop3Subject logs in as alice and returns the Subject of message 1.
+func pop3Subject(t *testing.T, addr string) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(c)
+	expect := func(cmd string) string {
+		t.Helper()
+		if cmd != "" {
+			if _, err := c.Write([]byte(cmd + "\r\n")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("after %q: %v", cmd, err)
+		}
+		if !strings.HasPrefix(line, "+OK") {
+			t.Fatalf("after %q: %q", cmd, line)
+		}
+		return line
+	}
+	expect("")
+	expect("USER alice")
+	expect("PASS secret")
+	expect("RETR 1")
+	subject := ""
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if line == ".\r\n" {
+			break
+		}
+		if s, ok := strings.CutPrefix(line, "Subject: "); ok {
+			subject = strings.TrimSpace(s)
+		}
+	}
+	expect("QUIT")
+	return subject
+}
+
+// TestServeEndToEnd runs the server with two native backends, moves alice
+// from one to the other by editing the routes file and reloading, and
+// shuts down through the context.
+func TestServeEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	mkMaildir(t, filepath.Join(dir, "old", "alice"), "from old")
+	mkMaildir(t, filepath.Join(dir, "new", "alice"), "from new")
+	users := filepath.Join(dir, "users")
+	routesFile := filepath.Join(dir, "routes")
+	if err := os.WriteFile(users, []byte("alice:{PLAIN}secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	writeRoutes := func(text string) {
+		tmp := routesFile + ".new"
+		if err := os.WriteFile(tmp, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, routesFile); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeRoutes("alice old\n")
+
+	environ := []string{
+		"POPGATE_LISTEN=127.0.0.1:0",
+		"POPGATE_BACKENDS=old=maildir://" + dir + "/old/%u,new=maildir://" + dir + "/new/%u",
+		"POPGATE_DEFAULT_BACKEND=new",
+		"POPGATE_ROUTES=" + routesFile,
+		"POPGATE_USERS_FILE=" + users,
+		"POPGATE_DATA_DIR=" + filepath.Join(dir, "data"),
+		"POPGATE_AUTH_FAIL_DELAY=0s",
+		"POPGATE_DRAIN_TIMEOUT=5s",
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	bound := make(chan boundAddrs, 1)
+	reload := make(chan struct{})
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- runWith(ctx, []string{"popgate"}, environ, &stdout, &stderr, hooks{
+			listening: func(a boundAddrs) { bound <- a },
+			reload:    reload,
+		})
+	}()
+	var addrs boundAddrs
+	select {
+	case addrs = <-bound:
+	case code := <-done:
+		t.Fatalf("run exited with %d:\n%s%s", code, stderr.String(), stdout.String())
+	case <-time.After(20 * time.Second):
+		t.Fatal("the server did not start")
+	}
+	if addrs.TLS != nil {
+		t.Errorf("a TLS listener was opened: %v", addrs.TLS)
+	}
+	addr := addrs.Plain.String()
+	if !strings.Contains(stderr.String(), "curl -u USER:PASSWORD pop3://"+addr+"/1") {
+		t.Errorf("no connection hint on stderr: %q", stderr.String())
+	}
+
+	if got := pop3Subject(t, addr); got != "from old" {
+		t.Errorf("before the move alice reads %q", got)
+	}
+	writeRoutes("# wave 1 done\nalice new\n")
+	reload <- struct{}{}
+	// The reload is done once the log says so.
+	deadline := time.Now().Add(10 * time.Second)
+	for len(stdout.logLines(t, "routes reloaded")) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no reload logged:\n%s", stdout.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := pop3Subject(t, addr); got != "from new" {
+		t.Errorf("after the move alice reads %q", got)
+	}
+
+	cancel()
+	select {
+	case code := <-done:
+		if code != exitOK {
+			t.Errorf("exit %d:\n%s", code, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("run did not return after cancel")
+	}
+
+	rl := stdout.logLines(t, "routes reloaded")[0]
+	if rl["moved"] != float64(1) || !strings.Contains(rl["changes"].(string), "alice old->new") {
+		t.Errorf("reload line = %v", rl)
+	}
+	sessions := stdout.logLines(t, "session")
+	if len(sessions) != 2 {
+		t.Fatalf("%d session lines, want 2:\n%s", len(sessions), stdout.String())
+	}
+	for i, want := range []string{"old", "new"} {
+		if s := sessions[i]; s["backend"] != want || s["user"] != "alice" || s["result"] != "ok" {
+			t.Errorf("session %d = %v, want backend %s", i, s, want)
+		}
+	}
+	if strings.Contains(stdout.String(), "secret") {
+		t.Error("the password appears in the log")
+	}
+	if len(stdout.logLines(t, "popgate stopped")) != 1 {
+		t.Errorf("no clean stop logged:\n%s", stdout.String())
+	}
+}
