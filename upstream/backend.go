@@ -36,9 +36,17 @@ func (b *Backend) MaxSessions() int { return b.o.MaxSessions }
 // greeting, not the server's, so it cannot be relayed.
 func (b *Backend) SupportsAPOP() bool { return false }
 
-// Open connects to the server, logs in with c and returns the maildrop. A
-// refused login is an *pop3.Error with CodeAuth (or the server's own code,
-// such as IN-USE); an unreachable or misbehaving server is CodeSysTemp.
+// Open connects to the server, logs in with cr and returns the maildrop. A
+// refused login is a *pop3.Error with CodeAuth (or the server's own code,
+// such as IN-USE) and the server's sanitised text; an unreachable or
+// misbehaving server is CodeSysTemp with a generic text. The cause, naming
+// the backend, address, user and step, is in the error's Err.
+//
+// The Mailbox speaks to the server one command at a time: a body returned
+// by Retr or Top must be read or closed before the next call (which
+// otherwise fails with ErrBodyOpen). After a transport failure every
+// method fails. Close drops the connection without QUIT, so nothing is
+// deleted; Update sends QUIT.
 func (b *Backend) Open(ctx context.Context, cr pop3.Credentials) (pop3.Mailbox, error) {
 	c := &conn{name: b.o.Name, addr: b.o.Addr, user: cr.User, timeout: b.o.commandTimeout()}
 	if err := checkCredentials(c, cr); err != nil {

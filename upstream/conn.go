@@ -5,17 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/popgate/popgate/pop3"
 )
 
-// errBlockOpen is returned when a command is issued while the body of a
-// previous RETR or TOP has not been closed: the server is still sending it,
-// so the next status line would be read from the middle of a message.
-var errBlockOpen = errors.New("upstream: previous message not closed")
+// ErrBodyOpen is the cause (inside a *pop3.Error) when a Mailbox method is
+// called while the body of a previous Retr or Top is still open: the server
+// is still sending it, so the next status line would be read from the middle
+// of a message. Close the body first.
+var ErrBodyOpen = errors.New("upstream: previous message body not closed")
 
 // maxListLine bounds one line of a LIST, UIDL or CAPA block.
 const maxListLine = pop3.MaxResponseLine
@@ -42,7 +42,7 @@ func (c *conn) describe(step string) string {
 // fail records a transport failure (timeout, EOF, garbage) that leaves the
 // connection unusable and returns the error a client should see.
 func (c *conn) fail(ctx context.Context, step string, err error) error {
-	if ctx != nil && ctx.Err() != nil {
+	if ctx.Err() != nil {
 		err = fmt.Errorf("%w (%w)", ctx.Err(), err)
 	}
 	e := &pop3.Error{
@@ -70,11 +70,12 @@ func (c *conn) refused(step string, resp pop3.Response, def pop3.Code, fallback 
 // usable reports why no command may be sent now, if so.
 func (c *conn) usable(ctx context.Context, step string) error {
 	if c.broken != nil {
-		return c.broken
+		return &pop3.Error{Code: pop3.CodeSysTemp, Text: pop3.ErrBackendTemporary.Text,
+			Err: fmt.Errorf("%s: session already failed: %w", c.describe(step), c.broken)}
 	}
 	if c.block != nil {
 		return &pop3.Error{Code: pop3.CodeSysTemp, Text: pop3.ErrInternal.Text,
-			Err: fmt.Errorf("%s: %w", c.describe(step), errBlockOpen)}
+			Err: fmt.Errorf("%s: %w", c.describe(step), ErrBodyOpen)}
 	}
 	if err := ctx.Err(); err != nil {
 		// Nothing was sent, so the connection stays in sync.
@@ -125,22 +126,26 @@ func (c *conn) deadline(ctx context.Context) time.Time {
 	return d
 }
 
-// send writes one command line in a single write. Arguments must have
-// passed checkArg.
+// send writes one command line in a single write. An argument holding CR,
+// LF or NUL is refused before anything is written: it could end the line
+// early and smuggle a second command to the server.
 func (c *conn) send(ctx context.Context, step string, name string, args ...string) error {
 	n := len(name) + 2
 	for _, a := range args {
+		if err := checkArg(a); err != nil {
+			return &pop3.Error{Code: pop3.CodeNone, Text: pop3.ErrBadCommand.Text,
+				Err: fmt.Errorf("%s: %w", c.describe(step), err)}
+		}
 		n += 1 + len(a)
 	}
-	var b strings.Builder
-	b.Grow(n)
-	b.WriteString(name)
+	line := make([]byte, 0, n)
+	line = append(line, name...)
 	for _, a := range args {
-		b.WriteByte(' ')
-		b.WriteString(a)
+		line = append(line, ' ')
+		line = append(line, a...)
 	}
-	b.WriteString("\r\n")
-	if _, err := c.nc.Write([]byte(b.String())); err != nil {
+	line = append(line, "\r\n"...)
+	if _, err := c.nc.Write(line); err != nil {
 		return c.fail(ctx, step, fmt.Errorf("write: %w", err))
 	}
 	return nil

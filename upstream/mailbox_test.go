@@ -185,8 +185,8 @@ func TestRetrCloseDrainsAndBlocksCommands(t *testing.T) {
 	if _, err := io.ReadFull(rc, buf); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Noop(ctx); err == nil || !errors.Is(err, errBlockOpen) {
-		t.Errorf("Noop with an open body = %v, want errBlockOpen", err)
+	if err := m.Noop(ctx); err == nil || !errors.Is(err, ErrBodyOpen) {
+		t.Errorf("Noop with an open body = %v, want ErrBodyOpen", err)
 	}
 	if err := rc.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
