@@ -35,14 +35,15 @@ func (b Backend) Native() bool {
 // String returns name=URL with any password redacted.
 func (b Backend) String() string { return b.Name + "=" + RedactURL(b.URL) }
 
-// NativeDefault is the backend of the embedded default: Maildirs under
-// dataDir/mail, one per user (%u is the user name). The native backend
-// wants an absolute path, so a relative dataDir is resolved here.
+// NativeDefault is the backend of the embedded default: one Maildir per
+// user at dataDir/mail/%u/Maildir (%u is the user name), the layout the
+// demo seed creates. The native backend wants an absolute path, so a
+// relative dataDir is resolved here.
 func NativeDefault(dataDir string) Backend {
 	if abs, err := filepath.Abs(dataDir); err == nil {
 		dataDir = abs
 	}
-	u := &url.URL{Scheme: SchemeMaildir, Path: filepath.Join(dataDir, "mail") + "/%u"}
+	u := &url.URL{Scheme: SchemeMaildir, Path: filepath.Join(dataDir, "mail") + "/%u/Maildir"}
 	return Backend{Name: NativeBackendName, URL: u}
 }
 

@@ -118,6 +118,14 @@ func (c *Config) fillDerivedDefaults() {
 	}
 }
 
+// UsesEmbeddedDefault reports whether popgate serves the embedded default:
+// no POPGATE_BACKENDS and the default users file, so that the data
+// directory may be seeded with a demo user.
+func (c *Config) UsesEmbeddedDefault() bool {
+	return len(c.Backends) == 1 && c.Backends[0].String() == NativeDefault(c.DataDir).String() &&
+		c.UsersFile == filepath.Join(c.DataDir, "users")
+}
+
 // BackendNames returns the configured backend names in order.
 func (c *Config) BackendNames() []string {
 	names := make([]string, len(c.Backends))

@@ -50,7 +50,7 @@ func TestNoEnvironmentIsTheEmbeddedDefault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := RedactURL(c.Backends[0].URL), "maildir://"+wd+"/popgate-data/mail/%u"; got != want {
+	if got, want := RedactURL(c.Backends[0].URL), "maildir://"+wd+"/popgate-data/mail/%u/Maildir"; got != want {
 		t.Errorf("native backend = %q, want %q", got, want)
 	}
 	if c.Store != (StoreURL{Scheme: "bolt", Location: "./popgate-data"}) {
@@ -153,6 +153,15 @@ func TestSingleBackendIsTheDefault(t *testing.T) {
 	if c.DefaultBackend != "legacy" {
 		t.Errorf("DefaultBackend = %q", c.DefaultBackend)
 	}
+	if c.UsesEmbeddedDefault() {
+		t.Error("UsesEmbeddedDefault with a configured backend")
+	}
+}
+
+func TestOwnUsersFileIsNotTheEmbeddedDefault(t *testing.T) {
+	if c := mustLoad(t, "USERS_FILE=/etc/popgate/users"); c.UsesEmbeddedDefault() {
+		t.Error("UsesEmbeddedDefault with a configured users file")
+	}
 }
 
 func TestDataDirDrivesDefaults(t *testing.T) {
@@ -160,8 +169,11 @@ func TestDataDirDrivesDefaults(t *testing.T) {
 	if c.Store.String() != "bolt:///srv/pg" || c.UsersFile != "/srv/pg/users" {
 		t.Errorf("store %v users %q", c.Store, c.UsersFile)
 	}
-	if got := RedactURL(c.Backends[0].URL); got != "maildir:///srv/pg/mail/%u" {
+	if got := RedactURL(c.Backends[0].URL); got != "maildir:///srv/pg/mail/%u/Maildir" {
 		t.Errorf("native = %q", got)
+	}
+	if !c.UsesEmbeddedDefault() {
+		t.Error("UsesEmbeddedDefault is false without POPGATE_BACKENDS")
 	}
 }
 
