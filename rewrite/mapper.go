@@ -1,0 +1,199 @@
+package rewrite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"go.uber.org/zap"
+
+	"github.com/popgate/popgate/pop3"
+	"github.com/popgate/popgate/store"
+)
+
+// HeaderReader is an optional fast path for a Mailbox that can read a
+// message's header block more cheaply than "TOP n 0" (the native backend).
+type HeaderReader interface {
+	Headers(ctx context.Context, n int) (io.ReadCloser, error)
+}
+
+// errUIDLUnavailable is what the client sees when the map cannot be read:
+// failing the UIDL command makes the client retry later instead of
+// downloading every message again under new unique-ids.
+var errUIDLUnavailable = &pop3.Error{Code: pop3.CodeSysTemp, Text: "unique-ids temporarily unavailable"}
+
+// Mapper wraps a moved user's Mailbox on the new backend and answers UIDL
+// with legacy unique-ids.
+type Mapper struct {
+	pop3.Mailbox
+	user, backend string
+	o             Options
+
+	mu       sync.Mutex
+	byNum    map[int]Resolution // message number -> what the client sees
+	mapped   int
+	unmapped int
+}
+
+var _ pop3.Mailbox = (*Mapper)(nil)
+
+// Map returns a Mapper around m, the Mailbox of user on backend.
+func Map(m pop3.Mailbox, user, backend string, o Options) *Mapper {
+	return &Mapper{Mailbox: m, user: user, backend: backend, o: o}
+}
+
+// Uidl implements pop3.Mailbox with legacy unique-ids.
+func (m *Mapper) Uidl(ctx context.Context, n int) ([]pop3.MsgInfo, error) {
+	list, err := m.Mailbox.Uidl(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.covers(list) {
+		if err := m.resolve(ctx); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]pop3.MsgInfo, len(list))
+	for i, mi := range list {
+		r, ok := m.byNum[mi.Num]
+		if !ok {
+			// The maildrop changed under the session; never guess.
+			return nil, errUIDLUnavailable
+		}
+		mi.UID = r.UIDL
+		out[i] = mi
+	}
+	return out, nil
+}
+
+func (m *Mapper) covers(list []pop3.MsgInfo) bool {
+	if m.byNum == nil {
+		return false
+	}
+	for _, mi := range list {
+		if _, ok := m.byNum[mi.Num]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// SessionFields reports the mapping for the session line.
+func (m *Mapper) SessionFields() []zap.Field {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return []zap.Field{zap.Int("uidl_mapped", m.mapped), zap.Int("uidl_unmapped", m.unmapped)}
+}
+
+// resolve maps every message of the maildrop. Callers hold mu.
+func (m *Mapper) resolve(ctx context.Context) error {
+	list, err := m.Mailbox.Uidl(ctx, 0)
+	if err != nil {
+		return err
+	}
+	legacy, err := m.o.Store.Legacy(ctx, m.user)
+	if err != nil {
+		return m.unavailable(err)
+	}
+	byNum := make(map[int]Resolution, len(list))
+	if len(legacy) == 0 {
+		// Never on a legacy server through popgate: nothing to keep.
+		for _, mi := range list {
+			byNum[mi.Num] = Resolution{UIDL: mi.UID}
+		}
+		m.byNum, m.mapped, m.unmapped = byNum, 0, 0
+		return nil
+	}
+	pairs, err := m.o.Store.Pairs(ctx, m.user, m.backend)
+	if err != nil {
+		return m.unavailable(err)
+	}
+	taken := map[string]bool{}
+	consumed := map[string]bool{}
+	var todo []pop3.MsgInfo
+	for _, mi := range list {
+		p, ok := pairs[mi.UID]
+		if !ok || taken[p.UIDL] {
+			todo = append(todo, mi)
+			continue
+		}
+		taken[p.UIDL] = true
+		if p.Mapped {
+			consumed[p.UIDL] = true
+		}
+		byNum[mi.Num] = Resolution(p)
+	}
+	cands := make([]Candidate, len(todo))
+	for i, mi := range todo {
+		fp, err := m.fingerprint(ctx, mi.Num)
+		if err != nil {
+			return err
+		}
+		cands[i] = Candidate{UID: mi.UID, Fingerprint: fp}
+	}
+	res := Match(legacy, cands, taken, consumed)
+	fresh := make(map[string]store.Pair, len(todo))
+	for i, mi := range todo {
+		r := res[i]
+		byNum[mi.Num] = r
+		if cands[i].Fingerprint != "" {
+			fresh[mi.UID] = store.Pair(r)
+		}
+		if !r.Mapped {
+			m.o.logger().Warn("uidl: message has no legacy unique-id, serving a new one",
+				zap.String("user", m.user), zap.String("backend", m.backend),
+				zap.Int("msg", mi.Num), zap.String("backend_uidl", mi.UID), zap.String("uidl", r.UIDL),
+				zap.Bool("headers_read", cands[i].Fingerprint != ""))
+		}
+	}
+	if err := m.o.Store.PutPairs(ctx, m.user, m.backend, fresh); err != nil {
+		// The pairs are recomputed next session; this one stays correct.
+		m.o.logger().Warn("uidl: pairs not saved", zap.String("user", m.user), zap.String("backend", m.backend), zap.Error(err))
+	}
+	m.byNum, m.mapped, m.unmapped = byNum, 0, 0
+	for _, r := range byNum {
+		if r.Mapped {
+			m.mapped++
+		} else {
+			m.unmapped++
+		}
+	}
+	return nil
+}
+
+func (m *Mapper) unavailable(err error) error {
+	return &pop3.Error{Code: errUIDLUnavailable.Code, Text: errUIDLUnavailable.Text,
+		Err: fmt.Errorf("uidl map of %s on %s: %w", m.user, m.backend, err)}
+}
+
+// fingerprint reads message n's headers. A refusal for this message alone
+// (a *pop3.Error) leaves it without a fingerprint, so it gets a new UIDL
+// and is retried next session; anything else fails the command.
+func (m *Mapper) fingerprint(ctx context.Context, n int) (string, error) {
+	var rc io.ReadCloser
+	var err error
+	if hr, ok := m.Mailbox.(HeaderReader); ok {
+		rc, err = hr.Headers(ctx, n)
+	} else {
+		rc, err = m.Mailbox.Top(ctx, n, 0)
+	}
+	if err == nil {
+		var fp string
+		fp, err = Fingerprint(rc)
+		if cerr := rc.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			return fp, nil
+		}
+	}
+	var pe *pop3.Error
+	if errors.As(err, &pe) && !pe.Temporary() {
+		return "", nil
+	}
+	return "", fmt.Errorf("uidl map of %s on %s: headers of message %d: %w", m.user, m.backend, n, err)
+}
