@@ -1,25 +1,21 @@
 package auth
 
 import (
-	"os"
 	"os/exec"
 	"testing"
+
+	"github.com/popgate/popgate/internal/testpeer"
 )
 
-// requireTool returns the path of a password-hashing program, skipping the
-// test when it is missing, or failing it under CI=true (as the peers of
-// internal/testpeer do).
+// requireTool returns the path of a password-hashing program. A missing one
+// skips the test, or fails it under CI=true, as testpeer does for peers.
 func requireTool(t *testing.T, name, pkg string) string {
 	t.Helper()
 	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
+	if err != nil {
+		testpeer.Unavailable(t, "%s not found (install it with %q)", name, "apt-get install "+pkg)
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s not found: apt-get install %s", name, pkg)
-	}
-	t.Skipf("%s not found: apt-get install %s", name, pkg)
-	return ""
+	return path
 }
 
 // runTool runs a hashing program and returns its output without the final
