@@ -53,6 +53,10 @@ func runServer(ctx context.Context, cfg config.Config, log *zap.Logger, stderr i
 	if err != nil {
 		return err
 	}
+	seeded, err := seedDemo(cfg)
+	if err != nil {
+		return err
+	}
 	openers, closer, err := openBackends(cfg)
 	if err != nil {
 		return err
@@ -105,7 +109,7 @@ func runServer(ctx context.Context, cfg config.Config, log *zap.Logger, stderr i
 	log.Info("popgate started", zap.String("version", version()),
 		zap.Stringer("listen", addrOrOff(bound.Plain)), zap.Stringer("listen_tls", addrOrOff(bound.TLS)),
 		zap.Strings("backends", cfg.BackendNames()), zap.String("default_backend", cfg.DefaultBackend))
-	printHint(stderr, cfg, bound)
+	printHint(stderr, cfg, seeded, bound)
 	if h.listening != nil {
 		h.listening(bound)
 	}
@@ -210,20 +214,6 @@ func logReload(log *zap.Logger, r *routes.Router, cause string, d routes.Diff, e
 	log.Info("routes reloaded", zap.String("file", r.Path()), zap.String("cause", cause),
 		zap.Int("rules", d.After), zap.Int("added", added), zap.Int("removed", removed),
 		zap.Int("moved", moved), zap.String("changes", d.String()))
-}
-
-// printHint tells a person at a terminal how to try the server.
-func printHint(w io.Writer, cfg config.Config, b boundAddrs) {
-	user := "USER:PASSWORD"
-	if len(cfg.Backends) == 1 && cfg.Backends[0].Name == config.NativeBackendName {
-		user = "demo:demo"
-	}
-	if b.Plain != nil {
-		fmt.Fprintf(w, "popgate: POP3 on %s; try: curl -u %s pop3://%s/1\n", b.Plain, user, b.Plain)
-	}
-	if b.TLS != nil {
-		fmt.Fprintf(w, "popgate: POP3 over TLS on %s; try: curl -k -u %s pop3s://%s/1\n", b.TLS, user, b.TLS)
-	}
 }
 
 type offAddr struct{}

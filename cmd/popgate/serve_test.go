@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -217,5 +218,73 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 	if len(stdout.logLines(t, "popgate stopped")) != 1 {
 		t.Errorf("no clean stop logged:\n%s", stdout.String())
+	}
+}
+
+// TestServeEmbeddedDefault runs popgate with no configuration but a
+// temporary data directory and a free port: it seeds the demo user, says how
+// to connect, and serves the demo maildrop.
+func TestServeEmbeddedDefault(t *testing.T) {
+	dataDir := filepath.Join(t.TempDir(), "popgate-data")
+	environ := []string{"POPGATE_LISTEN=127.0.0.1:0", "POPGATE_DATA_DIR=" + dataDir}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	bound := make(chan boundAddrs, 1)
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- runWith(ctx, []string{"popgate"}, environ, &stdout, &stderr, hooks{
+			listening: func(a boundAddrs) { bound <- a },
+		})
+	}()
+	var addr string
+	select {
+	case a := <-bound:
+		addr = a.Plain.String()
+	case code := <-done:
+		t.Fatalf("run exited with %d:\n%s", code, stderr.String())
+	case <-time.After(20 * time.Second):
+		t.Fatal("the server did not start")
+	}
+	if !strings.Contains(stderr.String(), "curl -u demo:demo pop3://"+addr+"/1") {
+		t.Errorf("no demo hint on stderr:\n%s", stderr.String())
+	}
+
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(c)
+	var stat string
+	for _, cmd := range []string{"", "USER demo", "PASS demo", "STAT", "QUIT"} {
+		if cmd != "" {
+			if _, err := c.Write([]byte(cmd + "\r\n")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		line, err := r.ReadString('\n')
+		if err != nil || !strings.HasPrefix(line, "+OK") {
+			t.Fatalf("after %q: %q, %v", cmd, line, err)
+		}
+		if cmd == "STAT" {
+			stat = line
+		}
+	}
+	var n, size int
+	if _, err := fmt.Sscanf(stat, "+OK %d %d", &n, &size); err != nil || n == 0 || size == 0 {
+		t.Errorf("STAT = %q; want a non-empty demo maildrop", stat)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != exitOK {
+			t.Errorf("exit %d:\n%s", code, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("run did not return after cancel")
 	}
 }
