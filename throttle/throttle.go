@@ -2,20 +2,10 @@ package throttle
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"sync"
 	"time"
-
-	"github.com/popgate/popgate/pop3"
-)
-
-// Causes carried in the Err of the *pop3.Error values Admit returns.
-var (
-	ErrTooManyFailures = errors.New("throttle: too many failed logins")
-	ErrLoginTooSoon    = errors.New("throttle: login sooner than LOGIN-DELAY allows")
-	ErrQueueTimeout    = errors.New("throttle: timed out waiting for a backend session")
 )
 
 // Options are the collaborators of a Throttle. Every field may be zero.
@@ -101,8 +91,7 @@ func (t *Throttle) Admit(ctx context.Context, user, backend string, client net.A
 	verdict := t.auth.check(user, tk.client, start)
 	if verdict.refused != "" {
 		tk.d.addReason(ReasonAuthFailures)
-		return tk, &pop3.Error{Code: pop3.CodeSysTemp, Text: "too many failed logins, try again later",
-			Err: fmt.Errorf("user %s from %s: %s: %w", user, tk.client, verdict.refused, ErrTooManyFailures)}
+		return tk, errTooManyFailures(user, tk.client, verdict.refused)
 	}
 	if verdict.delay > 0 {
 		tk.d.addReason(ReasonAuthFailures)
@@ -116,8 +105,7 @@ func (t *Throttle) Admit(ctx context.Context, user, backend string, client net.A
 		tk.d.addReason(ReasonSize)
 		tk.d.addReason(ReasonFrequency)
 		if t.cfg.EnforceLoginDelay {
-			return tk, &pop3.Error{Code: pop3.CodeLoginDelay, Text: "polling too often, wait before logging in again",
-				Err: fmt.Errorf("user %s: level %d after %s: %w", user, tk.d.Level, tk.interval.Round(time.Second), ErrLoginTooSoon)}
+			return tk, errLoginTooSoon(user, tk.d.Level, tk.interval)
 		}
 	}
 
@@ -155,9 +143,7 @@ func (t *Throttle) acquire(ctx context.Context, tk *Ticket) (queued bool, err er
 		return true, fmt.Errorf("throttle: user %s waiting for backend %s: %w", tk.user, tk.backend, err)
 	}
 	active, _ := s.counts()
-	return true, &pop3.Error{Code: pop3.CodeSysTemp, Text: "server busy, try again later",
-		Err: fmt.Errorf("backend %s: user %s waited %s with %d sessions open: %w",
-			tk.backend, tk.user, t.cfg.QueueTimeout, active, ErrQueueTimeout)}
+	return true, errQueueTimeout(tk.backend, tk.user, t.cfg.QueueTimeout, active)
 }
 
 // slotsFor returns the session limiter of a backend, creating it on first
