@@ -26,7 +26,8 @@ type Message struct {
 
 // Poller is one configured client with its own persistent "seen" state:
 // every Poll is a new session, and in keep mode a later Poll fetches only
-// messages whose UIDL the client has not seen before.
+// messages whose UIDL the client has not seen before. A Poller is not safe
+// for concurrent use; make one per goroutine.
 type Poller struct {
 	Name string // the client program: "poplib", "fetchmail", ...
 
@@ -67,16 +68,16 @@ func newPoller(t testing.TB, name string) *Poller {
 // NewClient is the shape shared by every client constructor.
 type NewClient func(t testing.TB, addr, user, pass string) *Poller
 
-// Clients lists every real client, for tests that run the same checks with
-// each. poplib comes first: it is the only one that returns exact bytes.
-func Clients() []struct {
+// ClientSpec names a client constructor.
+type ClientSpec struct {
 	Name string
 	New  NewClient
-} {
-	return []struct {
-		Name string
-		New  NewClient
-	}{
+}
+
+// Clients lists every real client, for tests that run the same checks with
+// each. poplib comes first: it is the only one that returns exact bytes.
+func Clients() []ClientSpec {
+	return []ClientSpec{
 		{"poplib", func(t testing.TB, addr, user, pass string) *Poller { return NewPoplib(t, addr, user, pass) }},
 		{"fetchmail", NewFetchmail},
 		{"mpop", NewMpop},

@@ -23,12 +23,15 @@ type DovecotOptions struct {
 	// MaxLogins caps concurrent POP3 logins (pop3-login and pop3
 	// process_limit); 0 keeps Dovecot's default.
 	MaxLogins int
+	// TLS enables STLS on the plain port and implicit TLS on Server.TLSAddr
+	// with these files (see NewTLSFiles); nil means no TLS at all.
+	TLS *TLSFiles
 	// Extra is raw configuration appended to the generated file.
 	Extra string
 }
 
 // StartDovecot starts a private Dovecot serving POP3 (USER/PASS, SASL
-// PLAIN and LOGIN, no TLS unless Extra adds it, no delay after a failed
+// PLAIN and LOGIN, TLS only with o.TLS, no delay after a failed
 // login) on a free 127.0.0.1 port,
 // and stops it when the test ends. Its log is printed if the test fails.
 func StartDovecot(t testing.TB, o DovecotOptions) *Server {
@@ -65,8 +68,14 @@ func StartDovecot(t testing.TB, o DovecotOptions) *Server {
 		if err != nil {
 			t.Fatalf("testpeer: dovecot: %v", err)
 		}
+		tlsPort := 0
+		if o.TLS != nil {
+			if tlsPort, err = freePort(); err != nil {
+				t.Fatalf("testpeer: dovecot: %v", err)
+			}
+		}
 		conf := filepath.Join(base, "dovecot.conf")
-		if err := os.WriteFile(conf, []byte(dovecotConf(base, port, o, owner)), 0o644); err != nil {
+		if err := os.WriteFile(conf, []byte(dovecotConf(base, port, tlsPort, o, owner)), 0o644); err != nil {
 			t.Fatalf("testpeer: dovecot: %v", err)
 		}
 		d, err := startDaemon(exec.Command(bin, "-F", "-c", conf), logPath)
@@ -83,7 +92,11 @@ func StartDovecot(t testing.TB, o DovecotOptions) *Server {
 		if err != nil {
 			t.Fatalf("testpeer: dovecot: %v", err)
 		}
-		return &Server{Addr: addr, Name: "dovecot", store: st}
+		srv := &Server{Addr: addr, Name: "dovecot", store: st}
+		if tlsPort != 0 {
+			srv.TLSAddr = fmt.Sprintf("127.0.0.1:%d", tlsPort)
+		}
+		return srv
 	}
 	t.Fatalf("testpeer: dovecot: no free port after %d attempts", attempts)
 	return nil
@@ -91,7 +104,7 @@ func StartDovecot(t testing.TB, o DovecotOptions) *Server {
 
 // dovecotConf is a complete, self-contained configuration: nothing from
 // /etc/dovecot is read, and every path is under base.
-func dovecotConf(base string, port int, o DovecotOptions, owner mailUser) string {
+func dovecotConf(base string, port, tlsPort int, o DovecotOptions, owner mailUser) string {
 	location := "mbox:~/mail:INBOX=~/inbox"
 	if o.Maildir {
 		location = "maildir:~/Maildir"
@@ -104,7 +117,6 @@ log_path = %[1]s/dovecot.log
 info_log_path = %[1]s/dovecot.log
 protocols = pop3
 listen = 127.0.0.1
-ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_failure_delay = 0
@@ -130,15 +142,22 @@ service pop3-login {
     port = %[2]d
   }
   inet_listener pop3s {
-    port = 0
+    address = 127.0.0.1
+    port = %[7]d
+    ssl = yes
   }
-`, base, port, owner.name, owner.group, location, yesNo(o.ReuseXUIDL))
+`, base, port, owner.name, owner.group, location, yesNo(o.ReuseXUIDL), tlsPort)
 	if o.MaxLogins > 0 {
 		fmt.Fprintf(&b, "  process_limit = %d\n", o.MaxLogins)
 	}
 	b.WriteString("}\n")
 	if o.MaxLogins > 0 {
 		fmt.Fprintf(&b, "service pop3 {\n  process_limit = %d\n}\n", o.MaxLogins)
+	}
+	if o.TLS != nil {
+		fmt.Fprintf(&b, "ssl = yes\nssl_cert = <%s\nssl_key = <%s\n", o.TLS.CertFile, o.TLS.KeyFile)
+	} else {
+		b.WriteString("ssl = no\n")
 	}
 	b.WriteString("service imap-login {\n  inet_listener imap {\n    port = 0\n  }\n}\n")
 	b.WriteString(o.Extra)

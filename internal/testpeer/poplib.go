@@ -19,25 +19,26 @@ var poplibScript []byte
 type PoplibOption func(*poplibConfig)
 
 type poplibConfig struct {
-	delete     bool
-	tls        string // none, stls, implicit
-	caFile     string
-	serverName string
+	delete bool
+	tls    string // none, stls, implicit
+	caFile string
 }
 
 // PoplibDelete deletes each message after retrieving it, instead of keeping
 // it on the server.
 func PoplibDelete() PoplibOption { return func(c *poplibConfig) { c.delete = true } }
 
-// PoplibSTLS upgrades the connection with STLS, trusting caFile. A non-empty
-// serverName is checked against the certificate; "" skips the name check.
-func PoplibSTLS(caFile, serverName string) PoplibOption {
-	return func(c *poplibConfig) { c.tls, c.caFile, c.serverName = "stls", caFile, serverName }
+// PoplibSTLS upgrades the connection with STLS. The server certificate must
+// chain to caFile and name the host of the address (127.0.0.1 for
+// NewTLSFiles certificates); caFile "" accepts any certificate.
+func PoplibSTLS(caFile string) PoplibOption {
+	return func(c *poplibConfig) { c.tls, c.caFile = "stls", caFile }
 }
 
-// PoplibImplicitTLS connects with TLS from the first byte (pop3s).
-func PoplibImplicitTLS(caFile, serverName string) PoplibOption {
-	return func(c *poplibConfig) { c.tls, c.caFile, c.serverName = "implicit", caFile, serverName }
+// PoplibImplicitTLS connects with TLS from the first byte (pop3s), checking
+// the certificate as PoplibSTLS does.
+func PoplibImplicitTLS(caFile string) PoplibOption {
+	return func(c *poplibConfig) { c.tls, c.caFile = "implicit", caFile }
 }
 
 // Poplib fetches all messages once with Python's poplib. Body is exactly
@@ -72,7 +73,7 @@ func NewPoplib(t testing.TB, addr, user, pass string, opts ...PoplibOption) *Pol
 	p.poll = func(ctx context.Context, outDir string) ([]Message, error) {
 		outFile := filepath.Join(outDir, "messages")
 		_, err := run(ctx, p.dir, nil, python, script, host, port, user, pass, mode,
-			cfg.tls, cfg.caFile, cfg.serverName, state, outFile)
+			cfg.tls, cfg.caFile, state, outFile)
 		if err != nil {
 			return nil, err
 		}

@@ -1,6 +1,7 @@
 # Fetches a maildrop with Python's poplib and writes what it retrieved.
-# Usage: poplib.py HOST PORT USER PASS keep|delete none|stls|implicit
-#                  CAFILE SERVERNAME STATEFILE OUTFILE
+# Usage: poplib_client.py HOST PORT USER PASS keep|delete none|stls|implicit
+#                         CAFILE STATEFILE OUTFILE
+# An empty CAFILE accepts any server certificate.
 # OUTFILE gets, per new message: "UIDL SIZE\n", SIZE body bytes, "\n".
 # The body is the RETR data as sent (CRLF kept), with dot-stuffing undone.
 import os
@@ -10,12 +11,15 @@ import sys
 
 poplib._MAXLINE = 1 << 24  # the default 2048 rejects long lines
 
-host, port, user, pw, mode, tls, cafile, servername, statefile, outfile = sys.argv[1:]
+host, port, user, pw, mode, tls, cafile, statefile, outfile = sys.argv[1:]
 
 ctx = None
-if tls != "none":
-    ctx = ssl.create_default_context(cafile=cafile or None)
-    ctx.check_hostname = bool(servername)
+if tls != "none" and cafile:
+    ctx = ssl.create_default_context(cafile=cafile)
+elif tls != "none":
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
 if tls == "implicit":
     p = poplib.POP3_SSL(host, int(port), context=ctx, timeout=30)
 else:

@@ -14,8 +14,9 @@ type User struct {
 
 // Server is a running POP3 server on 127.0.0.1.
 type Server struct {
-	Addr string // 127.0.0.1:port
-	Name string // "dovecot" or "popa3d"
+	Addr    string // 127.0.0.1:port
+	TLSAddr string // implicit TLS (pop3s) address, when the server has TLS
+	Name    string // "dovecot" or "popa3d"
 
 	logins map[string]string // User.Name -> the name to log in with
 	store  mailStore

@@ -2,7 +2,6 @@ package testpeer
 
 import (
 	"bytes"
-	"fmt"
 	"os/user"
 	"testing"
 )
@@ -115,20 +114,27 @@ func TestServersAgreeOnTrickyMbox(t *testing.T) {
 }
 
 // TestPollersRememberSeen checks each client's persistent state: a second
-// poll fetches nothing, and after a delivery only the new message.
+// poll fetches nothing, and after a delivery only the new message. Each
+// client has its own user, so the subtests run in parallel.
 func TestPollersRememberSeen(t *testing.T) {
-	for _, srv := range startBoth(t, SimpleMbox(2)) {
+	var users []User
+	for _, c := range Clients() {
+		users = append(users, User{Name: c.Name, Password: "pw " + c.Name, Mbox: SimpleMbox(2)})
+	}
+	servers := []*Server{StartDovecot(t, DovecotOptions{Users: users}), StartPopa3d(t, users)}
+	for _, srv := range servers {
 		for _, c := range Clients() {
 			t.Run(srv.Name+"/"+c.Name, func(t *testing.T) {
-				p := c.New(t, srv.Addr, srv.Login("alice"), "s3cret pw")
-				if got := p.Poll(); len(got) < 2 {
-					t.Fatalf("first poll: %d messages, want at least 2", len(got))
+				t.Parallel()
+				p := c.New(t, srv.Addr, srv.Login(c.Name), "pw "+c.Name)
+				if got := p.Poll(); len(got) != 2 {
+					t.Fatalf("first poll: %d messages, want 2", len(got))
 				}
 				if got := p.Poll(); len(got) != 0 {
 					t.Fatalf("second poll: %d messages, want 0", len(got))
 				}
-				subject := fmt.Sprintf("for %s", c.Name)
-				srv.Deliver(t, "alice", []byte("Subject: "+subject+"\nMessage-ID: <"+c.Name+"@x>\n\nnew mail\n"))
+				subject := "for " + c.Name
+				srv.Deliver(t, c.Name, []byte("Subject: "+subject+"\nMessage-ID: <"+c.Name+"@x>\n\nnew mail\n"))
 				got := p.Poll()
 				if len(got) != 1 || !bytes.Contains(got[0].Body, []byte(subject)) {
 					t.Fatalf("poll after delivery: %d messages %q, want only %q", len(got), got, subject)
@@ -196,5 +202,25 @@ func TestPopa3dRemovesUsers(t *testing.T) {
 	}
 	if _, err := user.Lookup(login); err == nil {
 		t.Errorf("user %s still exists after the test ended", login)
+	}
+}
+
+// TestDovecotTLS fetches over STLS and implicit TLS with a certificate from
+// NewTLSFiles, and checks that a client trusting another CA is refused.
+func TestDovecotTLS(t *testing.T) {
+	files := NewTLSFiles(t)
+	srv := StartDovecot(t, DovecotOptions{Users: []User{{Name: "erin", Password: "pw", Mbox: SimpleMbox(2)}}, TLS: &files})
+	if srv.TLSAddr == "" {
+		t.Fatal("no TLSAddr with TLS enabled")
+	}
+	if got := Poplib(t, srv.Addr, "erin", "pw", PoplibSTLS(files.CAFile)); len(got) != 2 {
+		t.Errorf("STLS: %d messages, want 2", len(got))
+	}
+	if got := Poplib(t, srv.TLSAddr, "erin", "pw", PoplibImplicitTLS(files.CAFile)); len(got) != 2 {
+		t.Errorf("implicit TLS: %d messages, want 2", len(got))
+	}
+	other := NewTLSFiles(t)
+	if _, err := NewPoplib(t, srv.TLSAddr, "erin", "pw", PoplibImplicitTLS(other.CAFile)).TryPoll(); err == nil {
+		t.Error("a client trusting another CA fetched mail")
 	}
 }
