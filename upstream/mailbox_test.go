@@ -453,3 +453,33 @@ func TestCloseSendsNothing(t *testing.T) {
 		t.Errorf("second Close: %v", err)
 	}
 }
+
+// The first bytes of a message reach the caller while the server is still
+// sending the rest: bodies are streamed, never buffered whole.
+func TestRetrStreamsBeforeMessageEnds(t *testing.T) {
+	firstSeen := make(chan struct{})
+	m := openFake(t, func(s *fakeConn) {
+		s.expect("RETR 1")
+		s.raw("+OK\r\nfirst line\r\n")
+		select {
+		case <-firstSeen:
+		case <-time.After(fakeDeadline):
+			t.Error("client never saw the first line")
+		}
+		s.raw("second line\r\n.\r\n")
+	})
+	rc, err := m.Retr(context.Background(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	buf := make([]byte, len("first line\r\n"))
+	if _, err := io.ReadFull(rc, buf); err != nil || string(buf) != "first line\r\n" {
+		t.Fatalf("first read = %q, %v", buf, err)
+	}
+	close(firstSeen)
+	rest, err := io.ReadAll(rc)
+	if err != nil || string(rest) != "second line\r\n" {
+		t.Errorf("rest = %q, %v", rest, err)
+	}
+}
