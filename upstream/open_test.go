@@ -228,3 +228,52 @@ func TestOpenRefusesInjectedCredentials(t *testing.T) {
 		wantCode(t, err, pop3.CodeAuth)
 	}
 }
+
+// Without CAPA the client cannot know whether AUTH exists: it tries AUTH
+// PLAIN after a refused USER, but reports the USER refusal, which says more
+// than "unknown command".
+func TestOpenUserRefusedWithoutCapa(t *testing.T) {
+	addr := startFake(t, func(s *fakeConn) {
+		s.send("+OK ready")
+		s.expect("CAPA")
+		s.send("-ERR unknown command")
+		s.expect("USER alice")
+		s.send("-ERR no mailbox here")
+		s.expect("AUTH PLAIN " + plainIR("alice", "se cret"))
+		s.send("-ERR unknown command")
+		s.expectEOF()
+	})
+	_, err := New(testOptions(addr)).Open(context.Background(), testCreds())
+	if pe := wantCode(t, err, pop3.CodeAuth); pe.Text != "no mailbox here" {
+		t.Errorf("text = %q, want the USER refusal", pe.Text)
+	}
+}
+
+// A server that lists USER but no SASL gets no AUTH attempt; nor does a
+// USER refusal with a response code, which is already the answer.
+func TestOpenUserRefusedNoFallback(t *testing.T) {
+	for _, tc := range []struct{ capa, reply string }{
+		{"USER", "-ERR unknown user"},
+		{"SASL PLAIN", "-ERR [LOGIN-DELAY] wait 15 minutes"},
+	} {
+		addr := startFake(t, func(s *fakeConn) {
+			s.send("+OK ready")
+			s.expect("CAPA")
+			s.send("+OK", "USER", tc.capa, ".")
+			s.expect("USER alice")
+			s.send(tc.reply)
+			s.expectEOF()
+		})
+		_, err := New(testOptions(addr)).Open(context.Background(), testCreds())
+		if err == nil {
+			t.Fatalf("%s: Open succeeded", tc.reply)
+		}
+		want := pop3.CodeAuth
+		if strings.Contains(tc.reply, "LOGIN-DELAY") {
+			want = pop3.CodeLoginDelay
+		}
+		if pe := wantCode(t, err, want); !strings.Contains(tc.reply, pe.Text) {
+			t.Errorf("text = %q, want it from %q", pe.Text, tc.reply)
+		}
+	}
+}
