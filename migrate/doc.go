@@ -1,0 +1,6 @@
+// Package migrate seeds and checks popgate's UIDL maps from outside a
+// session: Import reads a legacy mbox spool and records each message's
+// legacy UIDL (computed the way qpopper or popa3d did) with its header
+// fingerprint; Show lists a user's map; Verify compares it with what the
+// legacy server reports now. Main is the "popgate uidl" command line.
+package migrate

@@ -1,0 +1,199 @@
+package migrate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/popgate/popgate/store"
+)
+
+// ImportOptions configure Import.
+type ImportOptions struct {
+	// Path is an mbox spool, or a directory of them (one per user, named
+	// after the user, as /var/mail is). Dot files and *.lock are skipped.
+	Path string
+	// User names the user of a single spool file; default its file name.
+	User string
+	// Scheme is how the legacy server computed UIDLs; default SchemeAuto.
+	Scheme Scheme
+	// Store receives the entries; required.
+	Store store.UIDLStore
+	// Progress receives a progress bar (a terminal) or periodic lines;
+	// nil for none.
+	Progress io.Writer
+}
+
+// maxProblems bounds the problem descriptions kept in a Summary.
+const maxProblems = 100
+
+// Summary is what Import did.
+type Summary struct {
+	Users    int
+	Messages int
+	// Mapped messages were recorded with their legacy UIDL and fingerprint.
+	Mapped int
+	// Duplicates are messages whose legacy UIDL an earlier message of the
+	// same spool already had (popa3d hashes identical headers alike).
+	Duplicates int
+	// Problems describe messages whose legacy UIDL could not be known
+	// (ProblemCount counts them all; Problems keeps the first ones).
+	ProblemCount int
+	Problems     []string
+}
+
+func (s *Summary) problem(format string, args ...any) {
+	s.ProblemCount++
+	if len(s.Problems) < maxProblems {
+		s.Problems = append(s.Problems, fmt.Sprintf(format, args...))
+	}
+}
+
+// String is the summary printed by "popgate uidl import".
+func (s Summary) String() string {
+	return fmt.Sprintf("users %d, messages %d, mapped %d, duplicates %d, problems %d",
+		s.Users, s.Messages, s.Mapped, s.Duplicates, s.ProblemCount)
+}
+
+type spoolFile struct {
+	path, user string
+	size       int64
+}
+
+// Import records the legacy UIDLs of every message in the spools at
+// o.Path, replacing what the store knew of those users' legacy maildrops
+// (earlier entries stay reserved, see store.UIDLStore.SetLegacy).
+func Import(ctx context.Context, o ImportOptions) (Summary, error) {
+	var sum Summary
+	if o.Store == nil {
+		return sum, errors.New("import: no store")
+	}
+	scheme := o.Scheme
+	if scheme == "" {
+		scheme = SchemeAuto
+	}
+	files, err := spoolFiles(o.Path, o.User)
+	if err != nil {
+		return sum, err
+	}
+	var total int64
+	for _, f := range files {
+		total += f.size
+	}
+	prog := newProgress(o.Progress, total)
+	var done int64
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return sum, err
+		}
+		entries, err := importSpool(f, scheme, &sum, &done, prog)
+		if err != nil {
+			return sum, err
+		}
+		if err := o.Store.SetLegacy(ctx, f.user, entries); err != nil {
+			return sum, fmt.Errorf("import %s: %w", f.path, err)
+		}
+		sum.Users++
+	}
+	prog.finish(done, sum.Messages)
+	return sum, nil
+}
+
+func spoolFiles(path, user string) ([]spoolFile, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("import: %w", err)
+	}
+	if !fi.IsDir() {
+		if user == "" {
+			user = filepath.Base(path)
+		}
+		return []spoolFile{{path: path, user: user, size: fi.Size()}}, nil
+	}
+	des, err := os.ReadDir(path)
+	if err != nil {
+		return nil, fmt.Errorf("import: %w", err)
+	}
+	var out []spoolFile
+	for _, de := range des {
+		name := de.Name()
+		if strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".lock") || !de.Type().IsRegular() {
+			continue
+		}
+		info, err := de.Info()
+		if err != nil {
+			return nil, fmt.Errorf("import: %w", err)
+		}
+		out = append(out, spoolFile{path: filepath.Join(path, name), user: name, size: info.Size()})
+	}
+	return out, nil
+}
+
+// importSpool reads one spool and returns its entries.
+func importSpool(f spoolFile, scheme Scheme, sum *Summary, done *int64, prog *progress) ([]store.Entry, error) {
+	if scheme == SchemeAuto {
+		var err error
+		if scheme, err = detectScheme(f.path); err != nil {
+			return nil, err
+		}
+	}
+	fh, err := os.Open(f.path)
+	if err != nil {
+		return nil, fmt.Errorf("import: %w", err)
+	}
+	defer fh.Close()
+	var entries []store.Entry
+	seen := map[string]int{}
+	start := *done
+	var read int64
+	err = scanSpool(fh, &read, func(m spoolMsg) error {
+		sum.Messages++
+		prog.update(start+read, sum.Messages)
+		u, err := scheme.legacyUIDL(m)
+		if err != nil {
+			sum.problem("%s message %d: %v", f.user, m.Seq, err)
+			return nil
+		}
+		if seen[u] > 0 {
+			sum.Duplicates++
+		}
+		entries = append(entries, store.Entry{UIDL: u, Dup: seen[u], Fingerprint: m.Fingerprint, Seq: m.Seq})
+		seen[u]++
+		sum.Mapped++
+		return nil
+	})
+	*done = start + read
+	if err != nil {
+		return nil, fmt.Errorf("import %s: %w", f.path, err)
+	}
+	return entries, nil
+}
+
+// detectScheme picks SchemeXUIDL for a spool holding any X-UIDL header
+// (it has been served by qpopper), SchemePopa3d otherwise.
+func detectScheme(path string) (Scheme, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("import: %w", err)
+	}
+	defer fh.Close()
+	var n int64
+	found := errors.New("found")
+	err = scanSpool(fh, &n, func(m spoolMsg) error {
+		if m.HasXUIDL {
+			return found
+		}
+		return nil
+	})
+	switch {
+	case err == found:
+		return SchemeXUIDL, nil
+	case err != nil:
+		return "", fmt.Errorf("import %s: %w", path, err)
+	}
+	return SchemePopa3d, nil
+}

@@ -1,0 +1,116 @@
+package migrate
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/popgate/popgate/rewrite"
+	"github.com/popgate/popgate/store"
+	"github.com/popgate/popgate/store/memstore"
+)
+
+// spoolDir makes a /var/mail-like directory: alice holds test.mbox, bob
+// edge.mbox, plus files import must skip.
+func spoolDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for user, src := range map[string]string{"alice": "testdata/test.mbox", "bob": "testdata/edge.mbox"} {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, user), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, skip := range []string{".hidden", "alice.lock"} {
+		if err := os.WriteFile(filepath.Join(dir, skip), []byte("From x Sat Jan 10 10:00:00 2004\n\nx\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func present(t *testing.T, st store.UIDLStore, user string) map[int]store.Entry {
+	t.Helper()
+	es, err := st.Legacy(context.Background(), user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int]store.Entry{}
+	for _, e := range es {
+		if !e.Gone {
+			out[e.Seq] = e
+		}
+	}
+	return out
+}
+
+func TestImportDirectoryPopa3d(t *testing.T) {
+	st := memstore.New()
+	sum, err := Import(context.Background(), ImportOptions{Path: spoolDir(t), Scheme: SchemePopa3d, Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Summary{Users: 2, Messages: 10, Mapped: 10, Duplicates: 2}
+	if sum.String() != want.String() {
+		t.Errorf("summary %v, want %v", sum, want)
+	}
+	bob := present(t, st, "bob")
+	if len(bob) != 5 || bob[1].UIDL != "d98c1dd404b2008f" || bob[2].Dup != 1 || bob[4].Dup != 2 || bob[5].UIDL != "100e6a907106c693" {
+		t.Errorf("bob's entries %+v", bob)
+	}
+	// The fingerprint is the one a Learner computes from what the server
+	// sends: the message after its From_ line, with CRLF line ends.
+	raw, _ := os.ReadFile("testdata/test.mbox")
+	first := raw[bytes.IndexByte(raw, '\n')+1:]
+	served := strings.ReplaceAll(string(first), "\n", "\r\n")
+	if got, want := present(t, st, "alice")[1].Fingerprint, rewrite.FingerprintBytes([]byte(served)); got != want {
+		t.Errorf("alice msg 1 fingerprint %s, want %s", got, want)
+	}
+}
+
+func TestImportAutoUsesStoredXUIDL(t *testing.T) {
+	st := memstore.New()
+	sum, err := Import(context.Background(), ImportOptions{Path: "testdata/test.mbox", User: "alice", Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Mapped != 2 || sum.ProblemCount != 3 || len(sum.Problems) != 3 || !strings.Contains(sum.Problems[0], "alice message 1") {
+		t.Errorf("summary %v %q: want 2 mapped, 3 problems naming the messages", sum, sum.Problems)
+	}
+	a := present(t, st, "alice")
+	if a[4].UIDL != "3b1c8e6f0a7d2c9e5f4a1b0c9d8e7f6a" || a[5].UIDL != `P84"!np+"!0kf!!h3C"!` {
+		t.Errorf("alice's entries %+v", a)
+	}
+}
+
+func TestImportMissingPath(t *testing.T) {
+	if _, err := Import(context.Background(), ImportOptions{Path: filepath.Join(t.TempDir(), "nope"), Store: memstore.New()}); err == nil {
+		t.Fatal("import of a missing path succeeded")
+	}
+}
+
+func TestProgressLines(t *testing.T) {
+	var buf bytes.Buffer
+	p := newProgress(&buf, 1000)
+	now := time.Unix(0, 0)
+	p.now = func() time.Time { return now }
+	p.last = now
+	p.update(100, 1)
+	if buf.Len() != 0 {
+		t.Fatalf("progress printed before %v: %q", progressEvery, buf.String())
+	}
+	now = now.Add(progressEvery)
+	p.update(500, 7)
+	p.finish(1000, 12)
+	want := "import: 50% read, 7 messages\nimport: 100% read, 12 messages\n"
+	if buf.String() != want {
+		t.Errorf("progress output %q, want %q", buf.String(), want)
+	}
+}
