@@ -61,42 +61,34 @@ func NativeID(sum []byte) string { return hex.EncodeToString(sum[:16]) }
 // value that would collide with another id, or exceed MaxLen, is adjusted
 // deterministically, so the result depends only on the input sequence.
 func Dedupe(uids []string) {
-	seen := make(map[string]int, len(uids))
 	taken := make(map[string]bool, len(uids))
 	dup := false
 	for _, u := range uids {
-		if taken[u] {
-			dup = true
-		}
+		dup = dup || taken[u]
 		taken[u] = true
 	}
 	if !dup {
 		return
 	}
 	first := make(map[string]bool, len(uids))
+	next := map[string]int{} // the next suffix to try per value
 	for i, u := range uids {
 		if !first[u] {
 			first[u] = true
 			continue
 		}
-		n := seen[u]
-		if n < 2 {
-			n = 2
-		}
-		for {
+		for n := max(next[u], 2); ; n++ {
 			suffix := "-" + strconv.Itoa(n)
 			base := u
 			if len(base)+len(suffix) > MaxLen {
 				base = base[:MaxLen-len(suffix)]
 			}
-			cand := base + suffix
-			n++
-			if !taken[cand] {
+			if cand := base + suffix; !taken[cand] {
 				taken[cand] = true
 				uids[i] = cand
+				next[u] = n + 1
 				break
 			}
 		}
-		seen[u] = n
 	}
 }
