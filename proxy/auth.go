@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"reflect"
 	"strings"
 	"time"
 
@@ -240,7 +241,7 @@ func (s *session) login(cr pop3.Credentials) {
 	s.mbox, s.layers = m, []pop3.Mailbox{m}
 	for _, d := range s.o.Decorators {
 		m = d(s.ctx, &s.info, m)
-		s.mbox, s.layers = m, append(s.layers, m)
+		s.mbox, s.layers = m, addLayer(s.layers, m)
 	}
 	n, size, err := m.Stat(s.ctx)
 	if err != nil {
@@ -256,7 +257,7 @@ func (s *session) login(cr pop3.Credentials) {
 	if adm != nil {
 		adm.Authenticated(nil, n, size)
 		m = adm.Mailbox(m)
-		s.layers = append(s.layers, m)
+		s.layers = addLayer(s.layers, m)
 	}
 	s.mbox, s.state = m, stateTransaction
 	s.rec.Msgs, s.rec.Bytes = n, size
@@ -297,4 +298,14 @@ func (s *session) sleep(d time.Duration) {
 	case <-t.C:
 	case <-s.ctx.Done():
 	}
+}
+
+// addLayer appends m to the chain unless a decorator returned the Mailbox
+// it was given, so each FieldReporter and Capabler is asked once.
+func addLayer(layers []pop3.Mailbox, m pop3.Mailbox) []pop3.Mailbox {
+	last := layers[len(layers)-1]
+	if t := reflect.TypeOf(m); t == reflect.TypeOf(last) && t.Comparable() && m == last {
+		return layers
+	}
+	return append(layers, m)
 }

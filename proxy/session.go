@@ -48,8 +48,9 @@ type session struct {
 	mbox      pop3.Mailbox
 	layers    []pop3.Mailbox // every Mailbox in the chain, innermost first
 	adms      []Admission
-	errs      int // consecutive protocol errors
-	last      int // LAST (RFC 1725)
+	copyBuf   []byte // reused for every message body
+	errs      int    // consecutive protocol errors
+	last      int    // LAST (RFC 1725)
 	addrsSeen bool
 	done      bool
 

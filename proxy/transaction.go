@@ -161,7 +161,10 @@ func (s *session) sendBody(rc io.ReadCloser, op string) bool {
 	s.w.OK(status)
 	dw := s.w.DotWriter()
 	src := &readErrRecorder{r: rc}
-	_, err := io.Copy(dw, src)
+	if s.copyBuf == nil {
+		s.copyBuf = make([]byte, 32<<10)
+	}
+	_, err := io.CopyBuffer(dw, src, s.copyBuf)
 	s.rec.RetrBytes += dw.Len()
 	if err == nil {
 		err = dw.Close()
