@@ -131,7 +131,7 @@ func runServer(ctx context.Context, cfg config.Config, log *zap.Logger, stderr i
 	case <-ctx.Done():
 	case serveErr = <-errc:
 	}
-	log.Info("shutting down", zap.Duration("drain_timeout", cfg.DrainTimeout))
+	log.Info("shutting down", zap.Int64("drain_timeout_ms", cfg.DrainTimeout.Milliseconds()))
 	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout)
 	defer cancel()
 	if err := srv.Shutdown(drainCtx); err != nil && !errors.Is(err, proxy.ErrServerClosed) {

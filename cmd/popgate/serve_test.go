@@ -49,6 +49,50 @@ func (s *syncBuffer) logLines(t *testing.T, msg string) []map[string]any {
 	return out
 }
 
+// server is popgate running in the test through runWith.
+type server struct {
+	addrs          boundAddrs
+	stdout, stderr *syncBuffer
+	cancel         context.CancelFunc
+	done           chan int
+}
+
+// startServer runs serve with environ (full variable names) and waits until
+// it listens. The server is stopped at the end of the test if stop was not
+// called.
+func startServer(t *testing.T, environ []string, h hooks) *server {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &server{stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}
+	bound := make(chan boundAddrs, 1)
+	h.listening = func(a boundAddrs) { bound <- a }
+	go func() { s.done <- runWith(ctx, []string{"popgate"}, environ, s.stdout, s.stderr, h) }()
+	t.Cleanup(func() { s.stop(t) })
+	select {
+	case s.addrs = <-bound:
+	case code := <-s.done:
+		s.done <- code
+		t.Fatalf("run exited with %d:\n%s%s", code, s.stderr.String(), s.stdout.String())
+	case <-time.After(20 * time.Second):
+		t.Fatal("the server did not start")
+	}
+	return s
+}
+
+// stop cancels the server's context and returns its exit code.
+func (s *server) stop(t *testing.T) int {
+	t.Helper()
+	s.cancel()
+	select {
+	case code := <-s.done:
+		s.done <- code // later calls see it too
+		return code
+	case <-time.After(20 * time.Second):
+		t.Fatal("run did not return after cancel")
+		return -1
+	}
+}
+
 // mkMaildir creates a Maildir holding one message with the given subject.
 func mkMaildir(t *testing.T, dir, subject string) {
 	t.Helper()
@@ -71,45 +115,7 @@ func pop3Subject(t *testing.T, addr string) string {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if err := c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	r := bufio.NewReader(c)
-	expect := func(cmd string) string {
-		t.Helper()
-		if cmd != "" {
-			if _, err := c.Write([]byte(cmd + "\r\n")); err != nil {
-				t.Fatal(err)
-			}
-		}
-		line, err := r.ReadString('\n')
-		if err != nil {
-			t.Fatalf("after %q: %v", cmd, err)
-		}
-		if !strings.HasPrefix(line, "+OK") {
-			t.Fatalf("after %q: %q", cmd, line)
-		}
-		return line
-	}
-	expect("")
-	expect("USER alice")
-	expect("PASS secret")
-	expect("RETR 1")
-	subject := ""
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			t.Fatal(err)
-		}
-		if line == ".\r\n" {
-			break
-		}
-		if s, ok := strings.CutPrefix(line, "Subject: "); ok {
-			subject = strings.TrimSpace(s)
-		}
-	}
-	expect("QUIT")
-	return subject
+	return subjectOver(t, c)
 }
 
 // TestServeEndToEnd runs the server with two native backends, moves alice
@@ -145,26 +151,9 @@ func TestServeEndToEnd(t *testing.T) {
 		"POPGATE_AUTH_FAIL_DELAY=0s",
 		"POPGATE_DRAIN_TIMEOUT=5s",
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	bound := make(chan boundAddrs, 1)
 	reload := make(chan struct{})
-	var stdout, stderr syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- runWith(ctx, []string{"popgate"}, environ, &stdout, &stderr, hooks{
-			listening: func(a boundAddrs) { bound <- a },
-			reload:    reload,
-		})
-	}()
-	var addrs boundAddrs
-	select {
-	case addrs = <-bound:
-	case code := <-done:
-		t.Fatalf("run exited with %d:\n%s%s", code, stderr.String(), stdout.String())
-	case <-time.After(20 * time.Second):
-		t.Fatal("the server did not start")
-	}
+	srv := startServer(t, environ, hooks{reload: reload})
+	addrs, stdout, stderr := srv.addrs, srv.stdout, srv.stderr
 	if addrs.TLS != nil {
 		t.Errorf("a TLS listener was opened: %v", addrs.TLS)
 	}
@@ -190,14 +179,8 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Errorf("after the move alice reads %q", got)
 	}
 
-	cancel()
-	select {
-	case code := <-done:
-		if code != exitOK {
-			t.Errorf("exit %d:\n%s", code, stderr.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("run did not return after cancel")
+	if code := srv.stop(t); code != exitOK {
+		t.Errorf("exit %d:\n%s", code, stderr.String())
 	}
 
 	rl := stdout.logLines(t, "routes reloaded")[0]
@@ -227,25 +210,8 @@ func TestServeEndToEnd(t *testing.T) {
 func TestServeEmbeddedDefault(t *testing.T) {
 	dataDir := filepath.Join(t.TempDir(), "popgate-data")
 	environ := []string{"POPGATE_LISTEN=127.0.0.1:0", "POPGATE_DATA_DIR=" + dataDir}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	bound := make(chan boundAddrs, 1)
-	var stdout, stderr syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- runWith(ctx, []string{"popgate"}, environ, &stdout, &stderr, hooks{
-			listening: func(a boundAddrs) { bound <- a },
-		})
-	}()
-	var addr string
-	select {
-	case a := <-bound:
-		addr = a.Plain.String()
-	case code := <-done:
-		t.Fatalf("run exited with %d:\n%s", code, stderr.String())
-	case <-time.After(20 * time.Second):
-		t.Fatal("the server did not start")
-	}
+	srv := startServer(t, environ, hooks{})
+	addr, stderr := srv.addrs.Plain.String(), srv.stderr
 	if !strings.Contains(stderr.String(), "curl -u demo:demo pop3://"+addr+"/1") {
 		t.Errorf("no demo hint on stderr:\n%s", stderr.String())
 	}
@@ -278,13 +244,7 @@ func TestServeEmbeddedDefault(t *testing.T) {
 	if _, err := fmt.Sscanf(stat, "+OK %d %d", &n, &size); err != nil || n == 0 || size == 0 {
 		t.Errorf("STAT = %q; want a non-empty demo maildrop", stat)
 	}
-	cancel()
-	select {
-	case code := <-done:
-		if code != exitOK {
-			t.Errorf("exit %d:\n%s", code, stderr.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("run did not return after cancel")
+	if code := srv.stop(t); code != exitOK {
+		t.Errorf("exit %d:\n%s", code, stderr.String())
 	}
 }

@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// writeCert writes a self-signed certificate for 127.0.0.1 and its key, and
+// returns their paths and a pool that trusts the certificate.
+func writeCert(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "popgate test"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
+}
+
+// TestServeTLS serves implicit TLS and STLS with the configured key pair,
+// and, under POPGATE_REQUIRE_TLS, refuses a login in the clear from a
+// client that a trusted balancer announces with a PROXY header (loopback
+// clients themselves are exempt).
+func TestServeTLS(t *testing.T) {
+	dir := t.TempDir()
+	mkMaildir(t, filepath.Join(dir, "mail", "alice"), "over tls")
+	users := filepath.Join(dir, "users")
+	if err := os.WriteFile(users, []byte("alice:{PLAIN}secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile, pool := writeCert(t)
+	srv := startServer(t, []string{
+		"POPGATE_LISTEN=127.0.0.1:0",
+		"POPGATE_LISTEN_TLS=127.0.0.1:0",
+		"POPGATE_TLS_CERT=" + certFile,
+		"POPGATE_TLS_KEY=" + keyFile,
+		"POPGATE_REQUIRE_TLS=true",
+		"POPGATE_PROXY_PROTOCOL_FROM=127.0.0.1",
+		"POPGATE_BACKENDS=native=maildir://" + dir + "/mail/%u",
+		"POPGATE_USERS_FILE=" + users,
+		"POPGATE_DATA_DIR=" + filepath.Join(dir, "data"),
+		"POPGATE_AUTH_FAIL_DELAY=0s",
+	}, hooks{})
+	if srv.addrs.TLS == nil || srv.addrs.Plain == nil {
+		t.Fatalf("listeners: %+v", srv.addrs)
+	}
+	tlsCfg := &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
+
+	// Implicit TLS: the handshake verifies against the configured certificate.
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	c, err := tls.DialWithDialer(d, "tcp", srv.addrs.TLS.String(), tlsCfg)
+	if err != nil {
+		t.Fatalf("implicit TLS: %v", err)
+	}
+	defer c.Close()
+	if got := subjectOver(t, c); got != "over tls" {
+		t.Errorf("implicit TLS: subject %q", got)
+	}
+
+	// Plain, through a "balancer": USER is refused before STLS, accepted after it.
+	p, err := net.DialTimeout("tcp", srv.addrs.Plain.String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	send(t, p, "PROXY TCP4 192.0.2.1 127.0.0.1 40000 110")
+	r := bufio.NewReader(p)
+	readLine(t, r) // greeting
+	send(t, p, "USER alice")
+	if line := readLine(t, r); !strings.HasPrefix(line, "-ERR") {
+		t.Errorf("USER without TLS: %q", line)
+	}
+	send(t, p, "STLS")
+	if line := readLine(t, r); !strings.HasPrefix(line, "+OK") {
+		t.Fatalf("STLS: %q", line)
+	}
+	tc := tls.Client(p, tlsCfg)
+	if err := tc.Handshake(); err != nil {
+		t.Fatalf("STLS handshake: %v", err)
+	}
+	if got := subjectAfterGreeting(t, tc, bufio.NewReader(tc)); got != "over tls" {
+		t.Errorf("STLS: subject %q", got)
+	}
+	tc.Close()
+	c.Close()
+	if code := srv.stop(t); code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	lines := srv.stdout.logLines(t, "session")
+	if len(lines) != 2 {
+		t.Fatalf("%d session lines:\n%s", len(lines), srv.stdout.String())
+	}
+	byTLS := map[any]map[string]any{}
+	for _, l := range lines {
+		byTLS[l["tls"]] = l
+	}
+	if l := byTLS["implicit"]; l == nil || l["result"] != "ok" {
+		t.Errorf("implicit session: %v", l)
+	}
+	if l := byTLS["stls"]; l == nil || l["client"] != "192.0.2.1:40000" || !strings.HasPrefix(l["via"].(string), "127.0.0.1:") {
+		t.Errorf("STLS session via the balancer: %v", l)
+	}
+}
+
+func send(t *testing.T, c net.Conn, line string) {
+	t.Helper()
+	if _, err := c.Write([]byte(line + "\r\n")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readLine(t *testing.T, r *bufio.Reader) string {
+	t.Helper()
+	line, err := r.ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	return line
+}
+
+// subjectOver reads the greeting on c and returns message 1's subject.
+func subjectOver(t *testing.T, c net.Conn) string {
+	t.Helper()
+	if err := c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(c)
+	if line := readLine(t, r); !strings.HasPrefix(line, "+OK") {
+		t.Fatalf("greeting %q", line)
+	}
+	return subjectAfterGreeting(t, c, r)
+}
+
+// subjectAfterGreeting logs in as alice and returns message 1's subject.
+func subjectAfterGreeting(t *testing.T, c net.Conn, r *bufio.Reader) string {
+	t.Helper()
+	for _, cmd := range []string{"USER alice", "PASS secret", "RETR 1"} {
+		send(t, c, cmd)
+		if line := readLine(t, r); !strings.HasPrefix(line, "+OK") {
+			t.Fatalf("after %q: %q", cmd, line)
+		}
+	}
+	subject := ""
+	for {
+		line := readLine(t, r)
+		if line == ".\r\n" {
+			break
+		}
+		if s, ok := strings.CutPrefix(line, "Subject: "); ok {
+			subject = strings.TrimSpace(s)
+		}
+	}
+	send(t, c, "QUIT")
+	readLine(t, r)
+	return subject
+}
