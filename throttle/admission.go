@@ -9,7 +9,9 @@ import (
 
 // slots limits the concurrent sessions of one backend. When all are taken,
 // logins wait in a priority queue: lower level first, then first come first
-// served.
+// served. Penalised logins (level > 0) may not take the last reserved()
+// slots, so a user at full speed never waits for a hog's long session to
+// end; the nice() of a proxy.
 type slots struct {
 	mu      sync.Mutex
 	max     int // 0: unlimited
@@ -28,18 +30,51 @@ type waiter struct {
 	ready   chan struct{}
 }
 
-// tryAcquire takes a free slot, or queues a waiter and returns it.
+// tryAcquire takes a slot if one is free for this level and nobody ahead
+// waits; otherwise it queues a waiter and returns it.
 func (s *slots) tryAcquire(level int) (w *waiter, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.max <= 0 || (s.active < s.max && s.waiting.Len() == 0) {
+	if s.max <= 0 {
 		s.active++
 		return nil, true
 	}
 	s.seq++
 	w = &waiter{level: level, seq: s.seq, ready: make(chan struct{})}
 	heap.Push(&s.waiting, w)
+	s.dispatch()
+	if w.granted {
+		return nil, true
+	}
 	return w, false
+}
+
+// reserved is the number of slots kept for logins at level 0: a quarter,
+// and at least one when there are two or more.
+func (s *slots) reserved() int {
+	if s.max < 2 {
+		return 0
+	}
+	return max(1, s.max/4)
+}
+
+// dispatch grants slots to waiters in queue order while the first one may
+// take one. Called with s.mu held.
+func (s *slots) dispatch() {
+	for s.waiting.Len() > 0 {
+		w := s.waiting[0]
+		limit := s.max
+		if w.level > 0 {
+			limit -= s.reserved()
+		}
+		if s.active >= limit {
+			return
+		}
+		heap.Pop(&s.waiting)
+		s.active++
+		w.granted = true
+		close(w.ready)
+	}
 }
 
 // abandon takes w out of the queue after a timeout or cancellation. If w
@@ -49,6 +84,7 @@ func (s *slots) abandon(w *waiter) {
 	granted := w.granted
 	if !granted {
 		heap.Remove(&s.waiting, w.index)
+		s.dispatch()
 	}
 	s.mu.Unlock()
 	if granted {
@@ -56,17 +92,13 @@ func (s *slots) abandon(w *waiter) {
 	}
 }
 
-// release frees a slot, handing it straight to the best waiter if any.
+// release frees a slot and hands it on to the best waiter that may take
+// it.
 func (s *slots) release() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.waiting.Len() > 0 {
-		w := heap.Pop(&s.waiting).(*waiter)
-		w.granted = true
-		close(w.ready)
-		return
-	}
 	s.active--
+	s.dispatch()
 }
 
 // counts returns the sessions in use and the logins waiting.

@@ -205,3 +205,48 @@ func TestUnlimitedBackendNeverQueues(t *testing.T) {
 		tk.Release()
 	}
 }
+
+func TestPenalisedLoginsLeaveReservedSlotsFree(t *testing.T) {
+	th, _ := queueTest(t, 4) // one slot reserved
+	ctx := context.Background()
+	// Make hog3 and hog4 penalised too.
+	for _, u := range []string{"hog3", "hog4"} {
+		th.state.Put(u, UserState{LastLogin: epoch.Add(-time.Minute), Msgs: 10, Bytes: 800 << 20})
+	}
+	var hogs []*Ticket
+	for _, u := range []string{"hog1", "hog2", "hog3"} {
+		tk, err := th.Admit(ctx, u, "legacy", clientA)
+		if err != nil || tk.Decision().Level == 0 {
+			t.Fatalf("Admit(%s): level %d, %v", u, tk.Decision().Level, err)
+		}
+		hogs = append(hogs, tk)
+	}
+	out := make(chan admitted, 1)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	admitAsync(ctx, &wg, th, "hog4", out)
+	eventually(t, "hog4 waits", func() bool { _, w := th.Sessions("legacy"); return w == 1 })
+	if active, _ := th.Sessions("legacy"); active != 3 {
+		t.Fatalf("active = %d, want 3 (one of 4 slots kept free)", active)
+	}
+	alice, err := th.Admit(ctx, "alice", "legacy", clientA)
+	if err != nil || containsReason(alice.Decision().Reason, ReasonQueue) {
+		t.Fatalf("alice at level 0: %+v, %v; want the reserved slot at once", alice.Decision(), err)
+	}
+	alice.Release()
+	// Release hands slots on synchronously, so the counts are final.
+	if active, waiting := th.Sessions("legacy"); active != 3 || waiting != 1 {
+		t.Fatalf("with only the reserved slot free: active %d, waiting %d; want hog4 still waiting", active, waiting)
+	}
+	hogs[0].Release()
+	a := next(t, out)
+	if a.err != nil || a.user != "hog4" {
+		t.Fatalf("after a hog left: %s, %v; want hog4 admitted", a.user, a.err)
+	}
+	for _, tk := range append(hogs[1:], a.tk) {
+		tk.Release()
+	}
+	if active, waiting := th.Sessions("legacy"); active != 0 || waiting != 0 {
+		t.Errorf("at the end: active %d, waiting %d", active, waiting)
+	}
+}
