@@ -1,0 +1,71 @@
+package proxy
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+
+	"github.com/popgate/popgate/internal/pop3test"
+	"github.com/popgate/popgate/internal/testpeer"
+)
+
+// trickyMessages are testpeer's tricky messages as a backend stores them:
+// CRLF line ends, unstuffed.
+func trickyMessages() [][]byte {
+	var out [][]byte
+	for _, m := range testpeer.SplitMbox(testpeer.TrickyMbox()) {
+		out = append(out, bytes.ReplaceAll(m, []byte("\n"), []byte("\r\n")))
+	}
+	return out
+}
+
+// crlfComplete is a message as RETR sends it: with a final CRLF.
+func crlfComplete(m []byte) []byte {
+	if !bytes.HasSuffix(m, []byte("\r\n")) {
+		return append(append([]byte{}, m...), "\r\n"...)
+	}
+	return m
+}
+
+// TestRealClients fetches the tricky messages through the proxy with every
+// real client (poplib, fetchmail, mpop with its pipelining, getmail, curl
+// with AUTH PLAIN). poplib reports exact bytes, which must be the backend's
+// bytes; every client must see every message with its UIDL, and the session
+// must end cleanly.
+func TestRealClients(t *testing.T) {
+	want := trickyMessages()
+	for _, spec := range testpeer.Clients() {
+		t.Run(spec.Name, func(t *testing.T) {
+			t.Parallel()
+			env := startServer(t, func(o *Options, m *pop3test.Mailbox) { m.Messages = want })
+			got := spec.New(t, env.addr, "bob", "secret").Poll()
+			if len(got) != len(want) {
+				t.Fatalf("%s fetched %d messages, want %d", spec.Name, len(got), len(want))
+			}
+			for i, m := range got {
+				if m.UIDL != "" && m.UIDL != fmt.Sprintf("uid%d", i+1) {
+					t.Errorf("message %d: UIDL %q, want uid%d", i+1, m.UIDL, i+1)
+				}
+				subject := fmt.Sprintf("Message-ID: <tricky-%d@example.org>", i+1)
+				if !bytes.Contains(m.Body, []byte(subject)) {
+					t.Errorf("message %d lacks %q", i+1, subject)
+				}
+				if spec.Name == "poplib" && !bytes.Equal(m.Body, crlfComplete(want[i])) {
+					t.Errorf("message %d: poplib got %q,\nwant %q", i+1, trunc(m.Body), trunc(want[i]))
+				}
+			}
+			for _, e := range env.sessionLines(t, 1) {
+				if r := e.ContextMap()["result"]; r != ResultOK {
+					t.Errorf("session result %v: %v", r, e.ContextMap()["error"])
+				}
+			}
+		})
+	}
+}
+
+func trunc(b []byte) []byte {
+	if len(b) > 200 {
+		return b[:200]
+	}
+	return b
+}
