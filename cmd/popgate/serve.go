@@ -8,10 +8,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"os"
-	"os/signal"
 	"sync"
-	"syscall"
 
 	"go.uber.org/zap"
 
@@ -110,21 +107,12 @@ func runServer(ctx context.Context, cfg config.Config, log *zap.Logger, stderr i
 		zap.Stringer("listen", addrOrOff(bound.Plain)), zap.Stringer("listen_tls", addrOrOff(bound.TLS)),
 		zap.Strings("backends", cfg.BackendNames()), zap.String("default_backend", cfg.DefaultBackend))
 	printHint(stderr, cfg, seeded, bound)
+
+	stopReloads := reloadRoutes(router, log, h.reload)
+	defer stopReloads()
 	if h.listening != nil {
 		h.listening(bound)
 	}
-
-	bg, stopBG := context.WithCancel(context.Background())
-	var bgWG sync.WaitGroup
-	if router != nil {
-		bgWG.Go(func() { reloadOnSignal(bg, router, log, h.reload) })
-		bgWG.Go(func() {
-			router.Watch(bg, routes.DefaultPollInterval, func(d routes.Diff, err error) {
-				logReload(log, router, "file changed", d, err)
-			})
-		})
-	}
-	defer func() { stopBG(); bgWG.Wait() }()
 
 	var serveErr error
 	select {
@@ -181,39 +169,6 @@ func listen(cfg config.Config) (plain, secure net.Listener, err error) {
 		}
 	}
 	return plain, secure, nil
-}
-
-// reloadOnSignal reloads the routes on SIGHUP (or, in tests, on trigger)
-// until ctx is done.
-func reloadOnSignal(ctx context.Context, r *routes.Router, log *zap.Logger, trigger <-chan struct{}) {
-	hup := make(chan os.Signal, 1)
-	if trigger == nil {
-		signal.Notify(hup, syscall.SIGHUP)
-		defer signal.Stop(hup)
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-hup:
-		case <-trigger:
-		}
-		d, err := r.Reload()
-		logReload(log, r, "SIGHUP", d, err)
-	}
-}
-
-// logReload logs the outcome of a routes reload.
-func logReload(log *zap.Logger, r *routes.Router, cause string, d routes.Diff, err error) {
-	if err != nil {
-		log.Error("routes reload failed; keeping the previous table",
-			zap.String("file", r.Path()), zap.String("cause", cause), zap.Error(err))
-		return
-	}
-	added, removed, moved := d.Counts()
-	log.Info("routes reloaded", zap.String("file", r.Path()), zap.String("cause", cause),
-		zap.Int("rules", d.After), zap.Int("added", added), zap.Int("removed", removed),
-		zap.Int("moved", moved), zap.String("changes", d.String()))
 }
 
 type offAddr struct{}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -246,5 +247,60 @@ func TestServeEmbeddedDefault(t *testing.T) {
 	}
 	if code := srv.stop(t); code != exitOK {
 		t.Errorf("exit %d:\n%s", code, stderr.String())
+	}
+}
+
+// waitLog waits until the log has a line with message msg and the field
+// key set to value, and returns it.
+func waitLog(t *testing.T, b *syncBuffer, msg, key, value string) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		for _, l := range b.logLines(t, msg) {
+			if l[key] == value {
+				return l
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q line logged:\n%s", msg, b.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestSIGHUPWithABadRoutesFile sends a real SIGHUP: the bad file is
+// reported with its line number and the previous table stays in force.
+func TestSIGHUPWithABadRoutesFile(t *testing.T) {
+	dir := t.TempDir()
+	mkMaildir(t, filepath.Join(dir, "old", "alice"), "from old")
+	mkMaildir(t, filepath.Join(dir, "new", "alice"), "from new")
+	users := filepath.Join(dir, "users")
+	routesFile := filepath.Join(dir, "routes")
+	if err := os.WriteFile(users, []byte("alice:{PLAIN}secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(routesFile, []byte("alice old\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, []string{
+		"POPGATE_LISTEN=127.0.0.1:0",
+		"POPGATE_BACKENDS=old=maildir://" + dir + "/old/%u,new=maildir://" + dir + "/new/%u",
+		"POPGATE_DEFAULT_BACKEND=new",
+		"POPGATE_ROUTES=" + routesFile,
+		"POPGATE_USERS_FILE=" + users,
+		"POPGATE_DATA_DIR=" + filepath.Join(dir, "data"),
+	}, hooks{})
+	if err := os.WriteFile(routesFile, []byte("# oops\nalice new\nbob elsewhere\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	line := waitLog(t, srv.stdout, "routes reload failed; keeping the previous table", "cause", "SIGHUP")
+	if e, _ := line["error"].(string); !strings.Contains(e, routesFile+`:3: unknown backend "elsewhere"`) {
+		t.Errorf("error = %q", e)
+	}
+	if got := pop3Subject(t, srv.addrs.Plain.String()); got != "from old" {
+		t.Errorf("after a bad reload alice reads %q", got)
 	}
 }
