@@ -17,8 +17,8 @@ func Curl(t testing.TB, addr, user, pass string) []Message {
 }
 
 // NewCurl returns a curl pop3:// client. Each poll runs "curl -X UIDL" and
-// then one curl per unseen message (RETR n); the seen UIDLs are kept in
-// memory. curl logs in with AUTH PLAIN when the server offers SASL PLAIN.
+// then one curl that retrieves every unseen message (RETR n) over one
+// connection; the seen UIDLs are kept in memory. curl logs in with AUTH PLAIN when the server offers SASL PLAIN.
 //
 // What curl changes: nothing known; Body is the RETR data with CRLF line
 // ends, dot-stuffing undone.
@@ -44,6 +44,7 @@ func NewCurl(t testing.TB, addr, user, pass string) *Poller {
 			return nil, err
 		}
 		var msgs []Message
+		var nums, args []string
 		for _, line := range strings.Split(string(listing), "\n") {
 			f := strings.Fields(line)
 			if len(f) == 0 {
@@ -55,16 +56,25 @@ func NewCurl(t testing.TB, addr, user, pass string) *Poller {
 			if _, err := strconv.Atoi(f[0]); err != nil || seen[f[1]] {
 				continue
 			}
-			file := filepath.Join(outDir, f[0])
-			if _, err := curl(ctx, "-o", file, base+f[0]); err != nil {
-				return nil, err
-			}
-			body, err := os.ReadFile(file)
+			msgs = append(msgs, Message{UIDL: f[1]})
+			nums = append(nums, f[0])
+			args = append(args, "-o", filepath.Join(outDir, f[0]), base+f[0])
+		}
+		if len(msgs) == 0 {
+			return nil, nil
+		}
+		// One curl for all messages: it reuses the connection, so this is
+		// one POP3 session, as a mail client's poll would be.
+		if _, err := curl(ctx, args...); err != nil {
+			return nil, err
+		}
+		for i := range msgs {
+			body, err := os.ReadFile(filepath.Join(outDir, nums[i]))
 			if err != nil {
 				return nil, err
 			}
-			seen[f[1]] = true
-			msgs = append(msgs, Message{UIDL: f[1], Body: body})
+			msgs[i].Body = body
+			seen[msgs[i].UIDL] = true
 		}
 		return msgs, nil
 	}

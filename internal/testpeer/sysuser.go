@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -19,6 +20,9 @@ const sysLockPath = "/run/lock/popgate-testpeer.lock"
 
 // withSysLock runs fn holding the cross-process lock.
 func withSysLock(fn func() error) error {
+	if err := os.MkdirAll(filepath.Dir(sysLockPath), 0o755); err != nil {
+		return err
+	}
 	f, err := os.OpenFile(sysLockPath, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return err
