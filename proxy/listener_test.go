@@ -173,3 +173,31 @@ func TestGreetingDoesNotWaitForHeader(t *testing.T) {
 		t.Fatalf("greeting: %q, %v (before the PROXY header timeout)", buf[:n], err)
 	}
 }
+
+func TestProxyUntrustedImplicitTLS(t *testing.T) {
+	var clientTLS *tls.Config
+	env := startServer(t, func(o *Options, _ *pop3test.Mailbox) {
+		o.TLSConfig, clientTLS = testTLS(t)
+		o.ProxyProtocolFrom = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}
+	})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go env.srv.ServeTLS(l)
+	conn, err := net.DialTimeout("tcp", l.Addr().String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	proxyHeader(t, conn, "203.0.113.7:5555")
+	tc := tls.Client(conn, clientTLS)
+	tc.SetDeadline(time.Now().Add(5 * time.Second))
+	if err := tc.Handshake(); err == nil {
+		t.Fatal("TLS handshake succeeded after an untrusted PROXY header")
+	}
+	line := env.sessionLines(t, 1)[0].ContextMap()
+	if line["result"] != ResultProtocolError || !strings.Contains(line["error"].(string), "untrusted peer") {
+		t.Errorf("result %v error %v", line["result"], line["error"])
+	}
+}

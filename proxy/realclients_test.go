@@ -2,7 +2,9 @@ package proxy
 
 import (
 	"bytes"
+	"crypto/tls"
 	"fmt"
+	"net"
 	"testing"
 
 	"github.com/popgate/popgate/internal/pop3test"
@@ -68,4 +70,49 @@ func trunc(b []byte) []byte {
 		return b[:200]
 	}
 	return b
+}
+
+// TestPoplibTLS fetches through STLS and implicit TLS with Python's poplib,
+// which checks the certificate against the test CA.
+func TestPoplibTLS(t *testing.T) {
+	files := testpeer.NewTLSFiles(t)
+	cert, err := tls.LoadX509KeyPair(files.CertFile, files.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := trickyMessages()
+	env := startServer(t, func(o *Options, m *pop3test.Mailbox) {
+		m.Messages = want
+		o.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+	})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go env.srv.ServeTLS(l)
+	for _, tc := range []struct {
+		addr string
+		opt  testpeer.PoplibOption
+	}{
+		{env.addr, testpeer.PoplibSTLS(files.CAFile)},
+		{l.Addr().String(), testpeer.PoplibImplicitTLS(files.CAFile)},
+	} {
+		got := testpeer.Poplib(t, tc.addr, "bob", "secret", tc.opt)
+		if len(got) != len(want) {
+			t.Fatalf("fetched %d messages, want %d", len(got), len(want))
+		}
+		for i, m := range got {
+			if !bytes.Equal(m.Body, crlfComplete(want[i])) {
+				t.Errorf("message %d differs: %q", i+1, trunc(m.Body))
+			}
+		}
+	}
+	lines := env.sessionLines(t, 2)
+	seen := map[any]bool{}
+	for _, e := range lines {
+		seen[e.ContextMap()["tls"]] = true
+	}
+	if !seen["stls"] || !seen["implicit"] {
+		t.Errorf("session lines show tls %v, want stls and implicit", seen)
+	}
 }
