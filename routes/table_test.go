@@ -2,6 +2,7 @@ package routes
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -161,4 +162,52 @@ func TestDiffStringIsBounded(t *testing.T) {
 	if !strings.Contains(s, "and 15 more") || strings.Count(s, "+user") != maxListed {
 		t.Errorf("String = %q", s)
 	}
+}
+
+func BenchmarkRoute(b *testing.B) {
+	var text strings.Builder
+	for i := range 5000 {
+		fmt.Fprintf(&text, "user%d@example.org native\n", i)
+	}
+	for i := range 50 {
+		fmt.Fprintf(&text, "*@dept%d.example.org legacy\n", i)
+	}
+	tab, err := Parse(strings.NewReader(text.String()), "bench", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("exact", func(b *testing.B) {
+		for b.Loop() {
+			tab.Route("user4999@example.org")
+		}
+	})
+	b.Run("last-pattern", func(b *testing.B) {
+		for b.Loop() {
+			tab.Route("someone@dept49.example.org")
+		}
+	})
+}
+
+// FuzzParse checks that whatever Parse accepts routes each exact name it
+// listed to that line's backend.
+func FuzzParse(f *testing.F) {
+	f.Add("alice native\n*@x legacy # c\n\nbob other\n")
+	f.Add("[ native\n")
+	f.Add("a\\ native\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		tab, err := Parse(strings.NewReader(text), "fuzz", nil)
+		if err != nil {
+			return
+		}
+		for line := range strings.Lines(text) {
+			body, _, _ := strings.Cut(line, "#")
+			fields := strings.Fields(body)
+			if len(fields) != 2 || isPattern(fold(fields[0])) {
+				continue
+			}
+			if got, ok := tab.Route(fields[0]); !ok || got != fields[1] {
+				t.Errorf("Route(%q) = %q, %v; want %q", fields[0], got, ok, fields[1])
+			}
+		}
+	})
 }
