@@ -83,7 +83,7 @@ func StartDovecot(t testing.TB, o DovecotOptions) *Server {
 			t.Fatalf("testpeer: dovecot: %v", err)
 		}
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		err = waitGreeting(d, addr, logPath)
+		err = waitGreeting(d, addr)
 		if errors.Is(err, errPortInUse) {
 			d.stop()
 			continue
@@ -92,7 +92,7 @@ func StartDovecot(t testing.TB, o DovecotOptions) *Server {
 		if err != nil {
 			t.Fatalf("testpeer: dovecot: %v", err)
 		}
-		srv := &Server{Addr: addr, Name: "dovecot", store: st}
+		srv := &Server{Addr: addr, Name: "dovecot", store: st, stop: d.stop}
 		if tlsPort != 0 {
 			srv.TLSAddr = fmt.Sprintf("127.0.0.1:%d", tlsPort)
 		}

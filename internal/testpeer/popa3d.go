@@ -58,12 +58,14 @@ func StartPopa3d(t testing.TB, users []User) *Server {
 			t.Fatalf("testpeer: popa3d: %v", err)
 		}
 		listen := fmt.Sprintf("TCP-LISTEN:%d,bind=127.0.0.1,reuseaddr,fork", port)
-		d, err := startDaemon(exec.Command(socat, listen, "EXEC:"+bin), logPath)
+		// -d -d logs each connection, which is all there is to see:
+		// popa3d itself logs to syslog.
+		d, err := startDaemon(exec.Command(socat, "-d", "-d", listen, "EXEC:"+bin), logPath)
 		if err != nil {
 			t.Fatalf("testpeer: popa3d: %v", err)
 		}
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		err = waitGreeting(d, addr, logPath)
+		err = waitGreeting(d, addr)
 		if errors.Is(err, errPortInUse) {
 			d.stop()
 			continue
@@ -72,7 +74,7 @@ func StartPopa3d(t testing.TB, users []User) *Server {
 		if err != nil {
 			t.Fatalf("testpeer: popa3d: %v", err)
 		}
-		return &Server{Addr: addr, Name: "popa3d", logins: logins, store: st}
+		return &Server{Addr: addr, Name: "popa3d", logins: logins, store: st, stop: d.stop}
 	}
 	t.Fatalf("testpeer: popa3d: no free port after %d attempts", attempts)
 	return nil

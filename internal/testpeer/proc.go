@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,9 +24,12 @@ const stopTimeout = 5 * time.Second
 // daemon is a background process in its own process group, so that stopping
 // it also stops every child it forked.
 type daemon struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error // set before done is closed
+	cmd      *exec.Cmd
+	done     chan struct{}
+	err      error // set before done is closed
+	stopOnce sync.Once
+	logPath  string
+	logStart int64 // the log's size before this process wrote to it
 }
 
 // startDaemon runs cmd in a new process group with its output appended to
@@ -33,6 +37,11 @@ type daemon struct {
 func startDaemon(cmd *exec.Cmd, logPath string) (*daemon, error) {
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
+		return nil, err
+	}
+	fi, err := logFile.Stat()
+	if err != nil {
+		logFile.Close()
 		return nil, err
 	}
 	cmd.Stdout = logFile
@@ -44,7 +53,7 @@ func startDaemon(cmd *exec.Cmd, logPath string) (*daemon, error) {
 		logFile.Close()
 		return nil, fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
-	d := &daemon{cmd: cmd, done: make(chan struct{})}
+	d := &daemon{cmd: cmd, done: make(chan struct{}), logPath: logPath, logStart: fi.Size()}
 	go func() {
 		d.err = cmd.Wait()
 		logFile.Close()
@@ -64,7 +73,10 @@ func (d *daemon) exited() bool {
 }
 
 // stop signals the whole process group and waits, killing it if it lingers.
-func (d *daemon) stop() {
+// Only the first call does anything.
+func (d *daemon) stop() { d.stopOnce.Do(d.kill) }
+
+func (d *daemon) kill() {
 	pgid := d.cmd.Process.Pid
 	_ = syscall.Kill(-pgid, syscall.SIGTERM)
 	select {
@@ -93,14 +105,14 @@ func freePort() (int, error) {
 var errPortInUse = errors.New("port already in use")
 
 // waitGreeting waits until addr answers with a +OK greeting, or the daemon
-// exits, or the deadline passes. logPath is searched to tell a lost port
-// race from other failures.
-func waitGreeting(d *daemon, addr, logPath string) error {
+// exits, or the deadline passes. The daemon's log tells a lost port race
+// from other failures.
+func waitGreeting(d *daemon, addr string) error {
 	deadline := time.Now().Add(readyTimeout)
 	for {
 		if d.exited() {
-			log, _ := os.ReadFile(logPath)
-			if bytes.Contains(log, []byte("in use")) {
+			log, _ := os.ReadFile(d.logPath)
+			if int64(len(log)) >= d.logStart && bytes.Contains(log[d.logStart:], []byte("in use")) {
 				return errPortInUse
 			}
 			return fmt.Errorf("server exited before greeting on %s: %v", addr, d.err)

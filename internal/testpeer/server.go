@@ -20,7 +20,13 @@ type Server struct {
 
 	logins map[string]string // User.Name -> the name to log in with
 	store  mailStore
+	stop   func()
 }
+
+// Stop stops the server now, for tests of an unreachable backend; a new
+// connection is then refused. It is safe to call more than once, and the
+// test's cleanup calls it anyway.
+func (s *Server) Stop() { s.stop() }
 
 // mailStore writes a user's mailbox in the server's own format.
 type mailStore interface {

@@ -3,6 +3,7 @@ package testpeer
 import (
 	"bytes"
 	"os/user"
+	"strings"
 	"testing"
 )
 
@@ -237,4 +238,45 @@ func TestDovecotTLS(t *testing.T) {
 	if _, err := NewPoplib(t, srv.TLSAddr, "erin", "pw", PoplibImplicitTLS(other.CAFile)).TryPoll(); err == nil {
 		t.Error("a client trusting another CA fetched mail")
 	}
+}
+
+// TestServersDiffer pins differences listed in POP3-NOTES §10, so tests
+// that compare the two servers know what to expect.
+func TestServersDiffer(t *testing.T) {
+	mbox := []byte(fromLine + "Subject: status\nStatus: RO\n\nbody\n\n" +
+		fromLine + "Subject: headers only\n\n" +
+		fromLine + "Subject: last\n\nno final newline")
+	servers := startBoth(t, mbox)
+	var sent [][]Message
+	var sizes [][]string
+	for _, srv := range servers {
+		raw := dialRaw(t, srv.Addr, srv.Login("alice"), "s3cret pw")
+		sent = append(sent, raw.all())
+		sizes = append(sizes, strings.Fields(string(raw.multi("LIST"))))
+		raw.quit()
+	}
+	dovecot, popa3d := sent[0], sent[1]
+	if bytes.Contains(dovecot[0].Body, []byte("Status:")) || !bytes.Contains(popa3d[0].Body, []byte("Status: RO")) {
+		t.Errorf("Status header: dovecot sent %q, popa3d %q; want it hidden by dovecot only", dovecot[0].Body, popa3d[0].Body)
+	}
+	if !bytes.Equal(dovecot[2].Body, popa3d[2].Body) {
+		t.Errorf("no final newline: dovecot sent %q, popa3d %q; want the same", dovecot[2].Body, popa3d[2].Body)
+	}
+	// LIST "3 n": the sizes of the last message differ by one.
+	if len(sizes[0]) != 6 || len(sizes[1]) != 6 || sizes[0][5] == sizes[1][5] {
+		t.Errorf("LIST: dovecot %q, popa3d %q; want different sizes for message 3", sizes[0], sizes[1])
+	}
+	if string(dovecot[1].Body) != "Subject: headers only\r\n" || string(popa3d[1].Body) != "Subject: headers only\r\n\r\n" {
+		t.Errorf("headers only: dovecot sent %q, popa3d %q; want popa3d to add an empty line", dovecot[1].Body, popa3d[1].Body)
+	}
+}
+
+// TestStop checks that a stopped server refuses connections.
+func TestStop(t *testing.T) {
+	srv := StartDovecot(t, DovecotOptions{Users: []User{{Name: "a", Password: "b"}}})
+	srv.Stop()
+	if _, err := greeting(srv.Addr); err == nil {
+		t.Fatal("a stopped server still greets")
+	}
+	srv.Stop() // idempotent
 }
