@@ -43,7 +43,8 @@ func StartDovecot(t testing.TB, o DovecotOptions) *Server {
 	}
 	base := sharedTempDir(t)
 	st := &dovecotStore{base: base, maildir: o.Maildir, owner: owner}
-	for _, dir := range []string{"run", "state", "home"} {
+	runDir := shortTempDir(t)
+	for _, dir := range []string{"state", "home"} {
 		if err := os.Mkdir(filepath.Join(base, dir), 0o755); err != nil {
 			t.Fatalf("testpeer: dovecot: %v", err)
 		}
@@ -75,7 +76,7 @@ func StartDovecot(t testing.TB, o DovecotOptions) *Server {
 			}
 		}
 		conf := filepath.Join(base, "dovecot.conf")
-		if err := os.WriteFile(conf, []byte(dovecotConf(base, port, tlsPort, o, owner)), 0o644); err != nil {
+		if err := os.WriteFile(conf, []byte(dovecotConf(base, runDir, port, tlsPort, o, owner)), 0o644); err != nil {
 			t.Fatalf("testpeer: dovecot: %v", err)
 		}
 		d, err := startDaemon(exec.Command(bin, "-F", "-c", conf), logPath)
@@ -103,14 +104,14 @@ func StartDovecot(t testing.TB, o DovecotOptions) *Server {
 }
 
 // dovecotConf is a complete, self-contained configuration: nothing from
-// /etc/dovecot is read, and every path is under base.
-func dovecotConf(base string, port, tlsPort int, o DovecotOptions, owner mailUser) string {
+// /etc/dovecot is read, and every path is under base or runDir.
+func dovecotConf(base, runDir string, port, tlsPort int, o DovecotOptions, owner mailUser) string {
 	location := "mbox:~/mail:INBOX=~/inbox"
 	if o.Maildir {
 		location = "maildir:~/Maildir"
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, `base_dir = %[1]s/run
+	fmt.Fprintf(&b, `base_dir = %[8]s
 state_dir = %[1]s/state
 instance_name = testpeer-%[2]d
 log_path = %[1]s/dovecot.log
@@ -146,7 +147,7 @@ service pop3-login {
     port = %[7]d
     ssl = yes
   }
-`, base, port, owner.name, owner.group, location, yesNo(o.ReuseXUIDL), tlsPort)
+`, base, port, owner.name, owner.group, location, yesNo(o.ReuseXUIDL), tlsPort, runDir)
 	if o.MaxLogins > 0 {
 		fmt.Fprintf(&b, "  process_limit = %d\n", o.MaxLogins)
 	}
@@ -212,6 +213,22 @@ func sharedTempDir(t testing.TB) string {
 		if err := os.Chmod(d, 0o755); err != nil {
 			t.Fatalf("testpeer: %v", err)
 		}
+	}
+	return dir
+}
+
+// shortTempDir returns a new directory with a short path, removed when the
+// test ends: Dovecot's sockets live there, and a socket path may not exceed
+// 107 bytes, which a t.TempDir under a long test name does.
+func shortTempDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "pgt")
+	if err != nil {
+		t.Fatalf("testpeer: %v", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatalf("testpeer: %v", err)
 	}
 	return dir
 }

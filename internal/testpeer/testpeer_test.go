@@ -280,3 +280,15 @@ func TestStop(t *testing.T) {
 	}
 	srv.Stop() // idempotent
 }
+
+// TestDovecotUnderLongTestName: Dovecot's sockets must not live under a
+// t.TempDir, whose path grows with the test name past the 107-byte limit
+// of a socket path.
+func TestDovecotUnderLongTestName(t *testing.T) {
+	t.Run("a_subtest_whose_name_is_long_enough_to_make_its_temp_dir_path_long", func(t *testing.T) {
+		srv := StartDovecot(t, DovecotOptions{Users: []User{{Name: "a", Password: "b", Mbox: SimpleMbox(1)}}})
+		if got := Poplib(t, srv.Addr, "a", "b"); len(got) != 1 {
+			t.Fatalf("%d messages, want 1", len(got))
+		}
+	})
+}
