@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/popgate/popgate/config"
 	"github.com/popgate/popgate/routes"
@@ -52,7 +53,9 @@ func printProblems(w io.Writer, err error) {
 	if errors.As(err, &l) {
 		fmt.Fprintf(w, "popgate: %d configuration problem(s):\n", len(l))
 		for _, e := range l {
-			fmt.Fprintf(w, "  %s\n", e)
+			// Continuation lines (a routes file's several bad lines) are
+			// indented under their variable.
+			fmt.Fprintf(w, "  %s\n", strings.ReplaceAll(e.Error(), "\n", "\n    "))
 		}
 		return
 	}
