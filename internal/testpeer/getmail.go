@@ -27,6 +27,18 @@ func Getmail(t testing.TB, addr, user, pass string) []Message {
 // and refuses maildrops whose UIDLs are not unique.
 func NewGetmail(t testing.TB, addr, user, pass string) *Poller {
 	t.Helper()
+	return NewGetmailWith(t, addr, user, pass, GetmailOptions{})
+}
+
+// GetmailOptions are getmail's [options] that change what a poll fetches.
+type GetmailOptions struct {
+	ReadAll bool // read_all: fetch every message each poll, seen or not
+	Delete  bool // delete: delete each message after delivering it
+}
+
+// NewGetmailWith is NewGetmail with options.
+func NewGetmailWith(t testing.TB, addr, user, pass string, o GetmailOptions) *Poller {
+	t.Helper()
 	bin := Require(t, "getmail")
 	p := newPoller(t, "getmail")
 	host, port, err := splitAddr(addr)
@@ -46,9 +58,9 @@ func NewGetmail(t testing.TB, addr, user, pass string) *Poller {
 		conf := fmt.Sprintf("[retriever]\ntype = SimplePOP3Retriever\nserver = %s\nport = %s\n"+
 			"username = %s\npassword = %s\n\n"+
 			"[destination]\ntype = MDA_external\npath = %s\narguments = (%q,)\nallow_root_commands = true\n\n"+
-			"[options]\nread_all = false\ndelete = false\ndelivered_to = false\nreceived = false\n"+
+			"[options]\nread_all = %t\ndelete = %t\ndelivered_to = false\nreceived = false\n"+
 			"message_log = %s\nverbose = 0\n",
-			host, port, user, pass, mda, filepath.Join(outDir, "mail"), msgLog)
+			host, port, user, pass, mda, filepath.Join(outDir, "mail"), o.ReadAll, o.Delete, msgLog)
 		if err := os.WriteFile(rc, []byte(conf), 0o600); err != nil {
 			return nil, err
 		}

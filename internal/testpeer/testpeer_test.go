@@ -292,3 +292,20 @@ func TestDovecotUnderLongTestName(t *testing.T) {
 		}
 	})
 }
+
+// TestGetmailOptions checks that read_all refetches seen mail and delete
+// empties the maildrop.
+func TestGetmailOptions(t *testing.T) {
+	srv := StartDovecot(t, DovecotOptions{Users: []User{{Name: "g", Password: "pw", Mbox: SimpleMbox(2)}}})
+	all := NewGetmailWith(t, srv.Addr, "g", "pw", GetmailOptions{ReadAll: true})
+	all.Poll()
+	if got := all.Poll(); len(got) != 2 {
+		t.Errorf("read_all second poll: %d messages, want 2", len(got))
+	}
+	if got := NewGetmailWith(t, srv.Addr, "g", "pw", GetmailOptions{Delete: true}).Poll(); len(got) != 2 {
+		t.Errorf("delete poll: %d messages, want 2", len(got))
+	}
+	if got := Poplib(t, srv.Addr, "g", "pw"); len(got) != 0 {
+		t.Errorf("after getmail delete: %d messages left, want 0", len(got))
+	}
+}
