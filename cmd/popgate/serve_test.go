@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 // syncBuffer is a bytes.Buffer safe for the logger and the test at once.
@@ -123,6 +125,8 @@ func pop3Subject(t *testing.T, addr string) string {
 // from one to the other by editing the routes file and reloading, and
 // shuts down through the context.
 func TestServeEndToEnd(t *testing.T) {
+	// Everything run starts must be gone once it returns.
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	dir := t.TempDir()
 	mkMaildir(t, filepath.Join(dir, "old", "alice"), "from old")
 	mkMaildir(t, filepath.Join(dir, "new", "alice"), "from new")
