@@ -244,6 +244,8 @@ func TestValidateNamesVariables(t *testing.T) {
 		{[]string{"IDLE_TIMEOUT=9m59s"}, []string{"POPGATE_IDLE_TIMEOUT"}, "RFC 1939"},
 		{[]string{"DRAIN_TIMEOUT=-1s"}, []string{"POPGATE_DRAIN_TIMEOUT"}, "negative"},
 		{[]string{"AUTH_FAIL_DELAY=-1s"}, []string{"POPGATE_AUTH_FAIL_DELAY"}, "negative"},
+		{[]string{"HOSTNAME=pop example"}, []string{"POPGATE_HOSTNAME"}, "plain host name"},
+		{[]string{"HOSTNAME=a>b"}, []string{"POPGATE_HOSTNAME"}, "plain host name"},
 		{
 			[]string{"TLS_CERT=c", "LISTEN_TLS=127.0.0.1:995", "IDLE_TIMEOUT=1m", "DEFAULT_BACKEND=x"},
 			[]string{"POPGATE_TLS_KEY", "POPGATE_DEFAULT_BACKEND", "POPGATE_IDLE_TIMEOUT"},

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Validate checks the rules that involve more than one value, or a value's
@@ -28,6 +29,10 @@ func (c *Config) Validate() error {
 	}
 	if c.AuthFailDelay < 0 {
 		l.Add("AUTH_FAIL_DELAY", fmt.Errorf("%v must not be negative", c.AuthFailDelay))
+	}
+	if strings.ContainsFunc(c.Hostname, func(r rune) bool { return r <= ' ' || r == '<' || r == '>' || r >= 0x7f }) {
+		// It goes into the greeting's <...@host> APOP timestamp.
+		l.Add("HOSTNAME", fmt.Errorf("%q: use a plain host name", c.Hostname))
 	}
 	c.Throttle.validateThrottle(&l)
 	return l.Err()
