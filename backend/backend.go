@@ -79,6 +79,10 @@ func New(o Options) (*Backend, error) {
 	return b, nil
 }
 
+func (b *Backend) parseConfig() mbox.Config {
+	return mbox.Config{Scheme: b.opts.UIDL, Hide: b.opts.HideHeaders}
+}
+
 // Close releases the index file. Open mailboxes stay usable.
 func (b *Backend) Close() error {
 	if b.db == nil {

@@ -147,13 +147,13 @@ func TestExpandPath(t *testing.T) {
 }
 
 func TestFromURL(t *testing.T) {
-	u, _ := url.Parse("maildir:///srv/mail/%25u/Maildir?uidl=xuidl&max_sessions=40&lock_timeout=3s&index_cache=10")
+	u, _ := url.Parse("maildir:///srv/mail/%25u/Maildir?uidl=xuidl&max_sessions=40&lock_timeout=3s&index_cache=10&hide_headers=true")
 	o, err := FromURL("native", u, "/data")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if o.Kind != KindMaildir || o.PathPattern != "/srv/mail/%u/Maildir" || o.UIDL != uidl.XUIDL ||
-		o.MaxSessions != 40 || o.LockTimeout.Seconds() != 3 || o.IndexCacheSize != 10 || o.DataDir != "/data" {
+		o.MaxSessions != 40 || o.LockTimeout.Seconds() != 3 || o.IndexCacheSize != 10 || o.DataDir != "/data" || !o.HideHeaders {
 		t.Errorf("FromURL = %+v", o)
 	}
 	for raw, want := range map[string]string{
@@ -171,12 +171,13 @@ func TestFromURL(t *testing.T) {
 		}
 	}
 	for raw, param := range map[string]string{
-		"mbox:///var/mail/%25u?uidl=md5":          "uidl",
-		"mbox:///var/mail/%25u?max_sessions=-1":   "max_sessions",
-		"mbox:///var/mail/%25u?lock_timeout=soon": "lock_timeout",
-		"mbox:///var/mail/%25u?colour=blue":       "colour",
-		"pop3://host/":                            "scheme",
-		"mbox://host/var/mail":                    "host",
+		"mbox:///var/mail/%25u?uidl=md5":           "uidl",
+		"mbox:///var/mail/%25u?max_sessions=-1":    "max_sessions",
+		"mbox:///var/mail/%25u?lock_timeout=soon":  "lock_timeout",
+		"mbox:///var/mail/%25u?colour=blue":        "colour",
+		"mbox:///var/mail/%25u?hide_headers=maybe": "hide_headers",
+		"pop3://host/":         "scheme",
+		"mbox://host/var/mail": "host",
 	} {
 		u, _ := url.Parse(raw)
 		if _, err := FromURL("n", u, ""); err == nil || !strings.Contains(err.Error(), param) {
@@ -227,5 +228,35 @@ func TestMaildirSession(t *testing.T) {
 	}
 	if got := strings.Join(uidList(t, m), " "); got != "2.b.h 3.c.h 4.d.h" {
 		t.Errorf("UIDL = %s", got)
+	}
+}
+
+func TestHideHeaders(t *testing.T) {
+	spool := t.TempDir()
+	os.WriteFile(filepath.Join(spool, "rachel"), []byte("From a b\nStatus: RO\nX-UID: 7\nSubject: s\n\nbody\n"), 0o600)
+	md := filepath.Join(spool, "md")
+	for _, sub := range []string{"new", "cur", "tmp"} {
+		os.MkdirAll(filepath.Join(md, sub), 0o700)
+	}
+	os.WriteFile(filepath.Join(md, "new", "1.a.h"), []byte("X-Keywords: $x\nSubject: s\n\nbody\n"), 0o600)
+	ctx := context.Background()
+	for kind, pattern := range map[string]string{KindMbox: spool + "/%u", KindMaildir: spool + "/md"} {
+		b, err := New(Options{Name: "n", Kind: kind, PathPattern: pattern, Auth: stubAuth{}, HideHeaders: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := login(t, b, "rachel")
+		l, _ := m.List(ctx, 1)
+		rc, err := m.Retr(ctx, 1)
+		got := readMsg(t, rc, err)
+		if got != "Subject: s\r\n\r\nbody\r\n" || int64(len(got)) != l[0].Size {
+			t.Errorf("%s: RETR %q, LIST size %d", kind, got, l[0].Size)
+		}
+		rc, err = m.Top(ctx, 1, 0)
+		if got := readMsg(t, rc, err); got != "Subject: s\r\n\r\n" {
+			t.Errorf("%s: TOP 1 0 = %q", kind, got)
+		}
+		m.Close()
+		b.Close()
 	}
 }

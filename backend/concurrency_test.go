@@ -297,7 +297,7 @@ func TestDeliveryDuringSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := mbox.Parse(bytes.NewReader(content), 0, uidl.Native)
+	res, err := mbox.Parse(bytes.NewReader(content), 0, mbox.Config{Scheme: uidl.Native})
 	if err != nil || res.Preamble != 0 {
 		t.Fatalf("final mailbox: %v, preamble %d", err, res.Preamble)
 	}

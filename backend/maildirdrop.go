@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/popgate/popgate/backend/maildir"
+	"github.com/popgate/popgate/backend/mbox"
 )
 
 // A Maildir needs no lock: deliveries land in new/ by rename and never
@@ -32,7 +33,7 @@ func (b *Backend) openMaildir(dir string) (*maildirDrop, error) {
 		return nil, fmt.Errorf("open %s: not a directory", dir)
 	}
 	prev, _ := b.maildirs.Get(dir)
-	idx, read, err := maildir.Load(dir, prev, b.opts.UIDL)
+	idx, read, err := maildir.Load(dir, prev, b.parseConfig())
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", dir, err)
 	}
@@ -57,16 +58,25 @@ func (d *maildirDrop) open(i int) (io.ReadCloser, error) {
 	f, err := os.Open(m.Path(d.dir))
 	if errors.Is(err, fs.ErrNotExist) {
 		// Moved or re-flagged by another client since the listing.
-		if cur, _, lerr := maildir.Load(d.dir, d.idx, d.idx.Scheme); lerr == nil {
+		if cur, _, lerr := maildir.Load(d.dir, d.idx, d.idx.Config); lerr == nil {
 			want, _ := maildir.ParseName(m.Name)
 			for _, c := range cur.Msgs {
 				if n, _ := maildir.ParseName(c.Name); n.Base == want.Base {
-					return os.Open(c.Path(d.dir))
+					f, err = os.Open(c.Path(d.dir))
+					break
 				}
 			}
 		}
 	}
-	return f, err
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return readCloser{mbox.Served(f, 0, st.Size(), m.Hidden), f}, nil
 }
 
 func (d *maildirDrop) release() error { return nil }

@@ -61,7 +61,7 @@ func (b *Backend) openMbox(ctx context.Context, path string) (*mboxDrop, error) 
 // the spool lock.
 func (b *Backend) loadMbox(path string, f *os.File) (*mbox.Index, error) {
 	prev, _ := b.mboxes.Get(path)
-	idx, scan, work, err := mbox.Load(f, prev, b.opts.UIDL)
+	idx, scan, work, err := mbox.Load(f, prev, b.parseConfig())
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
@@ -82,7 +82,7 @@ func (d *mboxDrop) open(i int) (io.ReadCloser, error) {
 	if !mbox.StillThere(d.f, m) {
 		return nil, errors.New("message no longer at its offset")
 	}
-	return io.NopCloser(io.NewSectionReader(d.f, m.Data, m.DataEnd-m.Data)), nil
+	return io.NopCloser(mbox.Served(d.f, m.Data, m.DataEnd, m.Hidden)), nil
 }
 
 func (d *mboxDrop) release() error {

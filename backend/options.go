@@ -43,6 +43,10 @@ type Options struct {
 	PathPattern string
 	// UIDL is the unique-id scheme; zero means uidl.Native.
 	UIDL uidl.Scheme
+	// HideHeaders leaves out the headers only mail stores use (Status,
+	// X-Status, X-UIDL, X-IMAP, X-IMAPbase, X-UID, X-Keywords,
+	// Content-Length). The default serves them, as popa3d does.
+	HideHeaders bool
 	// Auth checks credentials. Required.
 	Auth Authenticator
 	// DataDir holds the persisted index (index.db) and session locks. Empty

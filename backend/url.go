@@ -17,6 +17,7 @@ import (
 //	lock_timeout=10s           wait for a delivery agent's spool lock
 //	max_sessions=N             concurrently open maildrops (0: unlimited)
 //	index_cache=N              maildrop indexes kept in memory
+//	hide_headers=true|false    leave out store-only headers (default false)
 //
 // An unknown or malformed parameter is an error that names it. Auth is left
 // for the caller to set.
@@ -52,6 +53,8 @@ func FromURL(name string, u *url.URL, dataDir string) (Options, error) {
 			if err == nil && o.LockTimeout <= 0 {
 				err = fmt.Errorf("must be positive")
 			}
+		case "hide_headers":
+			o.HideHeaders, err = strconv.ParseBool(v)
 		case "max_sessions":
 			o.MaxSessions, err = nonNegative(v)
 		case "index_cache":

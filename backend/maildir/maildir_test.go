@@ -1,11 +1,13 @@
 package maildir
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/popgate/popgate/backend/mbox"
 	"github.com/popgate/popgate/backend/uidl"
 	"github.com/popgate/popgate/pop3"
 )
@@ -78,7 +80,7 @@ func TestLoad(t *testing.T) {
 		"cur/3.c.h,S=20:2,":  "X-UIDL: stored-one\nSubject: c\n\nc\n",
 		"new/.hidden-editor": "x",
 	})
-	idx, read, err := Load(dir, nil, uidl.XUIDL)
+	idx, read, err := Load(dir, nil, mbox.Config{Scheme: uidl.XUIDL})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +101,7 @@ func TestLoad(t *testing.T) {
 	// A new delivery: only it is read.
 	os.WriteFile(filepath.Join(dir, "new/4.d.h"), []byte("Subject: d\n\nd\n"), 0o600)
 	os.Rename(filepath.Join(dir, "new/2.b.h"), filepath.Join(dir, "cur/2.b.h:2,S"))
-	idx2, read, err := Load(dir, idx, uidl.XUIDL)
+	idx2, read, err := Load(dir, idx, mbox.Config{Scheme: uidl.XUIDL})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +112,7 @@ func TestLoad(t *testing.T) {
 
 func TestDeleteAndMarkSeen(t *testing.T) {
 	dir := mkMaildir(t, map[string]string{"new/1.a.h": "a\n", "new/2.b.h": "b\n", "cur/3.c.h:2,": "c\n"})
-	idx, _, _ := Load(dir, nil, uidl.Native)
+	idx, _, _ := Load(dir, nil, mbox.Config{Scheme: uidl.Native})
 	// Someone flagged message 1 meanwhile: deleting still finds it.
 	os.Rename(filepath.Join(dir, "new/1.a.h"), filepath.Join(dir, "cur/1.a.h:2,F"))
 	if err := Delete(dir, idx.Msgs[0]); err != nil {
@@ -134,5 +136,21 @@ func TestDeleteAndMarkSeen(t *testing.T) {
 	}
 	if got := strings.Join(names, " "); got != "cur/2.b.h:2, cur/3.c.h:2,S" {
 		t.Errorf("after update: %s", got)
+	}
+}
+
+func TestLoadHidesStoreHeaders(t *testing.T) {
+	dir := mkMaildir(t, map[string]string{"cur/1.a.h:2,": "X-UIDL: old\nSubject: a\nStatus: RO\n\nStatus: in body\n"})
+	idx, _, err := Load(dir, nil, mbox.Config{Scheme: uidl.Native, Hide: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := idx.Msgs[0]
+	f, _ := os.Open(m.Path(dir))
+	defer f.Close()
+	st, _ := f.Stat()
+	raw, _ := io.ReadAll(mbox.Served(f, 0, st.Size(), m.Hidden))
+	if string(raw) != "Subject: a\n\nStatus: in body\n" || pop3.WireSize(raw) != m.Size {
+		t.Errorf("served %q, size %d", raw, m.Size)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/popgate/popgate/backend/mbox"
 	"github.com/popgate/popgate/backend/uidl"
 )
 
@@ -21,6 +22,9 @@ type Msg struct {
 	Name string // file name in Sub
 	Size int64  // octets as RETR delivers them (CRLF line ends)
 	UID  string // unique-id per the scheme, before duplicates are renamed
+	// Hidden lists the store-only header lines not served; Size does not
+	// count them.
+	Hidden []mbox.Span
 }
 
 // Path returns the message's file path under the Maildir root dir.
@@ -28,22 +32,22 @@ func (m Msg) Path(dir string) string { return filepath.Join(dir, m.Sub, m.Name) 
 
 // Index is the state of a Maildir: its messages ordered by base name.
 type Index struct {
-	Scheme uidl.Scheme
+	Config mbox.Config
 	Msgs   []Msg
 }
 
 // Load lists new/ and cur/ of dir and returns the index, reading only the
 // files whose base name prev (which may be nil) does not know. read is the
 // number of files read. A missing dir is an empty maildrop.
-func Load(dir string, prev *Index, scheme uidl.Scheme) (idx *Index, read int, err error) {
+func Load(dir string, prev *Index, cfg mbox.Config) (idx *Index, read int, err error) {
 	known := map[string]Msg{}
-	if prev != nil && prev.Scheme == scheme {
+	if prev != nil && prev.Config == cfg {
 		for _, m := range prev.Msgs {
 			n, _ := ParseName(m.Name)
 			known[n.Base] = m
 		}
 	}
-	idx = &Index{Scheme: scheme}
+	idx = &Index{Config: cfg}
 	bases := map[string]bool{}
 	for _, sub := range []string{"cur", "new"} {
 		ents, err := os.ReadDir(filepath.Join(dir, sub))
@@ -61,9 +65,9 @@ func Load(dir string, prev *Index, scheme uidl.Scheme) (idx *Index, read int, er
 			bases[n.Base] = true
 			m := Msg{Sub: sub, Name: e.Name()}
 			if k, ok := known[n.Base]; ok {
-				m.Size, m.UID = k.Size, k.UID
+				m.Size, m.UID, m.Hidden = k.Size, k.UID, k.Hidden
 			} else {
-				m.Size, m.UID, err = scanFile(m.Path(dir), n.Base, scheme)
+				m.Size, m.UID, m.Hidden, err = scanFile(m.Path(dir), n.Base, cfg)
 				if errors.Is(err, fs.ErrNotExist) {
 					continue // deleted or moved since the listing
 				}
@@ -92,20 +96,24 @@ func NativeUID(base string) string {
 	return uidl.NativeID(sum[:])
 }
 
-// scanFile computes a message's CRLF size and its UID under scheme.
-func scanFile(path, base string, scheme uidl.Scheme) (int64, string, error) {
+// scanFile computes a message's CRLF size, its UID, and the spans of the
+// store-only headers to hide.
+func scanFile(path, base string, cfg mbox.Config) (int64, string, []mbox.Span, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return 0, "", err
+		return 0, "", nil, err
 	}
 	defer f.Close()
 	var (
-		size   int64
-		prev   byte
-		header = true
-		start  = true
-		xuidl  string
-		ph     = uidl.NewPopa3d()
+		size, off  int64
+		prev       byte
+		lastServed byte = '\n'
+		header          = true
+		start           = true
+		hiding     bool
+		hidden     []mbox.Span
+		xuidl      string
+		ph         = uidl.NewPopa3d()
 	)
 	br := bufio.NewReaderSize(f, 64<<10)
 	for {
@@ -114,6 +122,10 @@ func scanFile(path, base string, scheme uidl.Scheme) (int64, string, error) {
 			if header && start && (bytes.Equal(frag, []byte("\n")) || bytes.Equal(frag, []byte("\r\n"))) {
 				header = false
 			}
+			if header && start && frag[0] != ' ' && frag[0] != '\t' {
+				hiding = cfg.Hide && mbox.StoreHeader(frag)
+			}
+			hide := header && hiding
 			if header {
 				ph.Write(frag, start)
 				if start && xuidl == "" {
@@ -125,12 +137,23 @@ func scanFile(path, base string, scheme uidl.Scheme) (int64, string, error) {
 					}
 				}
 			}
-			size += int64(len(frag))
+			n := int64(len(frag))
 			for i, c := range frag {
 				if c == '\n' && (i > 0 && frag[i-1] != '\r' || i == 0 && prev != '\r') {
-					size++
+					n++
 				}
 			}
+			if hide {
+				if k := len(hidden); k > 0 && hidden[k-1].Off+hidden[k-1].Len == off {
+					hidden[k-1].Len += int64(len(frag))
+				} else {
+					hidden = append(hidden, mbox.Span{Off: off, Len: int64(len(frag))})
+				}
+			} else {
+				size += n
+				lastServed = frag[len(frag)-1]
+			}
+			off += int64(len(frag))
 			prev = frag[len(frag)-1]
 			start = prev == '\n'
 		}
@@ -141,23 +164,23 @@ func scanFile(path, base string, scheme uidl.Scheme) (int64, string, error) {
 			break
 		}
 		if err != nil {
-			return 0, "", fmt.Errorf("read %s: %w", path, err)
+			return 0, "", nil, fmt.Errorf("read %s: %w", path, err)
 		}
 	}
-	if size > 0 && prev != '\n' {
-		if prev == '\r' {
+	if size > 0 && lastServed != '\n' {
+		if lastServed == '\r' {
 			size++
 		} else {
 			size += 2
 		}
 	}
-	switch scheme {
+	switch cfg.Scheme {
 	case uidl.Popa3d:
-		return size, ph.Sum(), nil
+		return size, ph.Sum(), hidden, nil
 	case uidl.XUIDL:
 		if xuidl != "" && xuidl != "\x00" {
-			return size, xuidl, nil
+			return size, xuidl, hidden, nil
 		}
 	}
-	return size, NativeUID(base), nil
+	return size, NativeUID(base), hidden, nil
 }

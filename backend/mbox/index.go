@@ -7,8 +7,6 @@ import (
 	"io"
 	"os"
 	"syscall"
-
-	"github.com/popgate/popgate/backend/uidl"
 )
 
 // Index is a parsed mbox file and the identity it was parsed from.
@@ -17,7 +15,7 @@ type Index struct {
 	Size     int64
 	Mtime    int64 // nanoseconds
 	Ctime    int64 // nanoseconds; changes on every write, and cannot be set back
-	Scheme   uidl.Scheme
+	Config   Config
 	Preamble int64
 	Msgs     []Msg
 	// Tail fingerprints the end of the parsed region: the start of the last
@@ -47,7 +45,7 @@ const (
 // Load returns an up-to-date index of f, reusing prev (which may be nil)
 // when f is the same file, unchanged or only appended to. Anything else is a
 // full rescan. prev is not modified. The caller holds the spool lock.
-func Load(f *os.File, prev *Index, scheme uidl.Scheme) (*Index, Scan, int64, error) {
+func Load(f *os.File, prev *Index, cfg Config) (*Index, Scan, int64, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return nil, Full, 0, err
@@ -58,16 +56,16 @@ func Load(f *os.File, prev *Index, scheme uidl.Scheme) (*Index, Scan, int64, err
 	}
 	id := Index{
 		Dev: uint64(sys.Dev), Ino: sys.Ino, Size: st.Size(),
-		Mtime: st.ModTime().UnixNano(), Ctime: sys.Ctim.Nano(), Scheme: scheme,
+		Mtime: st.ModTime().UnixNano(), Ctime: sys.Ctim.Nano(), Config: cfg,
 	}
-	if prev != nil && prev.Scheme == scheme && prev.Dev == id.Dev && prev.Ino == id.Ino {
+	if prev != nil && prev.Config == cfg && prev.Dev == id.Dev && prev.Ino == id.Ino {
 		if prev.Size == id.Size && prev.Mtime == id.Mtime && prev.Ctime == id.Ctime {
 			return prev, Unchanged, 0, nil
 		}
 		if n := len(prev.Msgs); n > 0 && id.Size > prev.Size {
 			if tail, err := tailSum(f, prev.Msgs[n-1].From, prev.Size); err == nil && tail == prev.Tail {
 				last := prev.Msgs[n-1].From
-				res, err := Parse(io.NewSectionReader(f, last, id.Size-last), last, scheme)
+				res, err := Parse(io.NewSectionReader(f, last, id.Size-last), last, cfg)
 				if err != nil {
 					return nil, Full, 0, err
 				}
@@ -79,7 +77,7 @@ func Load(f *os.File, prev *Index, scheme uidl.Scheme) (*Index, Scan, int64, err
 			}
 		}
 	}
-	res, err := Parse(io.NewSectionReader(f, 0, id.Size), 0, scheme)
+	res, err := Parse(io.NewSectionReader(f, 0, id.Size), 0, cfg)
 	if err != nil {
 		return nil, Full, 0, err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -22,7 +23,7 @@ func load(t *testing.T, path string, prev *Index) (*Index, Scan, int64) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	idx, scan, work, err := Load(f, prev, uidl.Native)
+	idx, scan, work, err := Load(f, prev, Config{Scheme: uidl.Native})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +38,7 @@ func sameAsFull(t *testing.T, path string, idx *Index) {
 		t.Fatalf("index has %d messages, a full parse %d", len(idx.Msgs), len(full.Msgs))
 	}
 	for i := range full.Msgs {
-		if full.Msgs[i] != idx.Msgs[i] {
+		if !reflect.DeepEqual(full.Msgs[i], idx.Msgs[i]) {
 			t.Fatalf("msg %d: index %+v, full parse %+v", i+1, idx.Msgs[i], full.Msgs[i])
 		}
 	}
@@ -126,7 +127,7 @@ func TestRewrite(t *testing.T) {
 	os.WriteFile(path, []byte(content), 0o640)
 	f, _ := os.Open(path)
 	defer f.Close()
-	idx, _, _, err := Load(f, nil, uidl.Native)
+	idx, _, _, err := Load(f, nil, Config{Scheme: uidl.Native})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,19 @@ type Msg struct {
 	End     int64  // offset of the next From_ line, or of the end of the file
 	Size    int64  // octets as RETR delivers them (CRLF line ends)
 	UID     string // unique-id per the scheme, before duplicates are renamed
+	// Hidden lists the store-only header lines not served (Config.Hide),
+	// in file order; Size does not count them.
+	Hidden []Span
+}
+
+// Span is a byte range of the file.
+type Span struct{ Off, Len int64 }
+
+// Config says how to parse.
+type Config struct {
+	Scheme uidl.Scheme
+	// Hide leaves out the headers only mail stores use (StoreHeader).
+	Hide bool
 }
 
 // Result is a parsed mbox region.
@@ -40,8 +53,8 @@ const readBuf = 64 << 10
 // Parse reads an mbox region from r, whose first byte is at offset base in
 // the file. base must be 0 or the offset of a From_ line. It never holds more
 // than one buffer of the file in memory, whatever the line lengths.
-func Parse(r io.Reader, base int64, scheme uidl.Scheme) (Result, error) {
-	p := parser{scheme: scheme, off: base, blank: true}
+func Parse(r io.Reader, base int64, cfg Config) (Result, error) {
+	p := parser{scheme: cfg.Scheme, hide: cfg.Hide, off: base, blank: true}
 	br := bufio.NewReaderSize(r, readBuf)
 	start := true
 	for {
@@ -66,16 +79,19 @@ func Parse(r io.Reader, base int64, scheme uidl.Scheme) (Result, error) {
 
 type parser struct {
 	scheme uidl.Scheme
+	hide   bool
 	off    int64 // offset of the next fragment
 	msgs   []Msg
 	cur    *Msg
 	// preamble counts bytes before the first From_ line.
 	preamble int64
 
-	blank    bool // the last complete line was blank ("\n" or "\r\n")
-	inFrom   bool // inside the From_ line
-	header   bool // inside the header block
-	lastByte byte // last data byte, for bare-LF counting across fragments
+	blank      bool // the last complete line was blank ("\n" or "\r\n")
+	inFrom     bool // inside the From_ line
+	header     bool // inside the header block
+	lastByte   byte // last data byte, for bare-LF counting across fragments
+	lastServed byte // last data byte served (not hidden)
+	hiding     bool // the current header line is hidden
 	// pending is a blank line held back: it is the separator if a From_
 	// line or the end of the file follows, and data otherwise.
 	pending []byte
@@ -99,7 +115,7 @@ func (p *parser) fragment(frag []byte, start bool) {
 		p.msgs = append(p.msgs, Msg{From: off})
 		p.cur = &p.msgs[len(p.msgs)-1]
 		p.header, p.inFrom, p.blank, p.pending = true, true, false, p.pending[:0]
-		p.lastByte = '\n'
+		p.lastByte, p.lastServed, p.hiding = '\n', '\n', false
 		p.xuidl = ""
 		if p.scheme != uidl.Popa3d {
 			p.native = sha256.New()
@@ -129,7 +145,11 @@ func (p *parser) fragment(frag []byte, start bool) {
 	if start && p.header {
 		if lineBlank {
 			p.header = false
-		} else if p.xuidl == "" && p.scheme == uidl.XUIDL {
+			p.hiding = false
+		} else if frag[0] != ' ' && frag[0] != '\t' {
+			p.hiding = p.hide && StoreHeader(frag)
+		}
+		if !lineBlank && p.xuidl == "" && p.scheme == uidl.XUIDL {
 			if v, ok := uidl.XUIDLValue(frag); ok {
 				p.xuidl = v
 				if !uidl.Valid(v) {
@@ -142,13 +162,13 @@ func (p *parser) fragment(frag []byte, start bool) {
 		p.popa3d.Write(frag, start)
 	}
 	if len(p.pending) > 0 {
-		p.data(p.pending)
+		p.data(p.pending, false)
 		p.pending = p.pending[:0]
 	}
 	if lineBlank {
 		p.pending = append(p.pending, frag...)
 	} else {
-		p.data(frag)
+		p.data(frag, p.header && p.hiding)
 	}
 	if start {
 		p.blank = lineBlank
@@ -157,9 +177,10 @@ func (p *parser) fragment(frag []byte, start bool) {
 	}
 }
 
-// data accounts served bytes of the current message.
-func (p *parser) data(b []byte) {
+// data accounts bytes of the current message; hidden ones are not served.
+func (p *parser) data(b []byte, hidden bool) {
 	c := p.cur
+	off := c.Data + c.DataEnd // DataEnd counts bytes until finish
 	n := int64(len(b))
 	prev := p.lastByte
 	for i := bytes.IndexByte(b, '\n'); i >= 0; {
@@ -172,7 +193,16 @@ func (p *parser) data(b []byte) {
 		}
 		i += 1 + j
 	}
-	c.Size += n
+	if hidden {
+		if k := len(c.Hidden); k > 0 && c.Hidden[k-1].Off+c.Hidden[k-1].Len == off {
+			c.Hidden[k-1].Len += int64(len(b))
+		} else {
+			c.Hidden = append(c.Hidden, Span{off, int64(len(b))})
+		}
+	} else {
+		c.Size += n
+		p.lastServed = b[len(b)-1]
+	}
 	c.DataEnd += int64(len(b))
 	p.lastByte = b[len(b)-1]
 	if p.native != nil {
@@ -192,8 +222,8 @@ func (p *parser) finish(end int64) {
 	c.End = end
 	// DataEnd counted served bytes so far; make it an offset.
 	c.DataEnd += c.Data
-	if c.DataEnd > c.Data && p.lastByte != '\n' {
-		if p.lastByte == '\r' {
+	if c.Size > 0 && p.lastServed != '\n' {
+		if p.lastServed == '\r' {
 			c.Size++
 		} else {
 			c.Size += 2
@@ -212,4 +242,20 @@ func (p *parser) finish(end int64) {
 		c.UID = uidl.NativeID(p.native.Sum(nil))
 	}
 	p.cur, p.native, p.popa3d, p.pending = nil, nil, nil, p.pending[:0]
+}
+
+// storeHeaders are the headers that only mail stores write: qpopper
+// (X-UIDL, Status), UW imapd and Dovecot (X-IMAP, X-IMAPbase, X-UID,
+// X-Keywords, X-Status) and Content-Length from Solaris-style spools.
+var storeHeaders = []string{"Status:", "X-Status:", "X-UIDL:", "X-IMAP:", "X-IMAPbase:", "X-UID:", "X-Keywords:", "Content-Length:"}
+
+// StoreHeader reports whether a header line starts one of the store-only
+// headers (case-insensitive).
+func StoreHeader(line []byte) bool {
+	for _, h := range storeHeaders {
+		if len(line) >= len(h) && bytes.EqualFold(line[:len(h)], []byte(h)) {
+			return true
+		}
+	}
+	return false
 }

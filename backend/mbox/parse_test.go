@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -13,7 +14,7 @@ import (
 
 func parseBytes(t testing.TB, data []byte, scheme uidl.Scheme) Result {
 	t.Helper()
-	res, err := Parse(bytes.NewReader(data), 0, scheme)
+	res, err := Parse(bytes.NewReader(data), 0, Config{Scheme: scheme})
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
@@ -76,7 +77,7 @@ func TestXUIDLInvalidFallsBack(t *testing.T) {
 
 // retr streams message m of data the way the backend serves RETR.
 func retr(data []byte, m Msg) []byte {
-	out, _ := io.ReadAll(NewCRLFReader(bytes.NewReader(data[m.Data:m.DataEnd])))
+	out, _ := io.ReadAll(NewCRLFReader(Served(bytes.NewReader(data), m.Data, m.DataEnd, m.Hidden)))
 	return out
 }
 
@@ -97,7 +98,8 @@ func checkInvariants(t testing.TB, data []byte, res Result) {
 		if int64(len(body)) != m.Size {
 			t.Fatalf("msg %d: size %d, RETR streams %d bytes", i+1, m.Size, len(body))
 		}
-		if w := pop3.WireSize(data[m.Data:m.DataEnd]); w != m.Size {
+		raw, _ := io.ReadAll(Served(bytes.NewReader(data), m.Data, m.DataEnd, m.Hidden))
+		if w := pop3.WireSize(raw); w != m.Size {
 			t.Fatalf("msg %d: size %d, pop3.WireSize %d", i+1, m.Size, w)
 		}
 		if !uidl.Valid(m.UID) {
@@ -203,11 +205,11 @@ func TestParseFromOffset(t *testing.T) {
 	data, _ := os.ReadFile("testdata/test.mbox")
 	full := parseBytes(t, data, uidl.Native)
 	at := full.Msgs[3].From
-	part, err := Parse(bytes.NewReader(data[at:]), at, uidl.Native)
+	part, err := Parse(bytes.NewReader(data[at:]), at, Config{Scheme: uidl.Native})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(part.Msgs) != 2 || part.Msgs[0] != full.Msgs[3] || part.Msgs[1] != full.Msgs[4] {
+	if !reflect.DeepEqual(part.Msgs, full.Msgs[3:]) {
 		t.Errorf("partial parse %+v, want %+v", part.Msgs, full.Msgs[3:])
 	}
 }
@@ -220,13 +222,40 @@ func FuzzMboxParse(f *testing.F) {
 	f.Add([]byte("From a b\r\nA: 1\r\n\r\nx\r\n\r\nFrom c\n"))
 	f.Add([]byte("junk\n\nFrom a b\nX-UIDL: abc\n\nFrom \nFrom x\n\x00\r"))
 	f.Add([]byte("From a b"))
+	f.Add([]byte("From a b\nStatus: RO\n\tcont\nA: 1\nX-UID: 3"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		for _, s := range []uidl.Scheme{uidl.Native, uidl.XUIDL, uidl.Popa3d} {
-			res := parseBytes(t, data, s)
+		for _, cfg := range []Config{{Scheme: uidl.Native}, {Scheme: uidl.XUIDL}, {Scheme: uidl.Popa3d}, {Scheme: uidl.Native, Hide: true}} {
+			res, err := Parse(bytes.NewReader(data), 0, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
 			checkInvariants(t, data, res)
 			if len(res.Msgs) == 0 && res.Preamble != int64(len(data)) {
 				t.Fatalf("no messages but preamble %d of %d bytes", res.Preamble, len(data))
 			}
 		}
 	})
+}
+
+func TestHideStoreHeaders(t *testing.T) {
+	in := "From a b\nStatus: RO\nReceived: x\nX-UIDL: abc\nX-IMAPbase: 1 2\n\tcontinued\nSubject: s\nContent-Length: 5\n\nStatus: body line\n\n" +
+		"From c d\nA: 1\nX-Status: F"
+	data := []byte(in)
+	res, err := Parse(bytes.NewReader(data), 0, Config{Scheme: uidl.Native, Hide: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkInvariants(t, data, res)
+	want := []string{"Received: x\r\nSubject: s\r\n\r\nStatus: body line\r\n", "A: 1\r\n"}
+	for i, m := range res.Msgs {
+		if got := string(retr(data, m)); got != want[i] {
+			t.Errorf("msg %d: %q, want %q", i+1, got, want[i])
+		}
+	}
+	shown, _ := Parse(bytes.NewReader(data), 0, Config{Scheme: uidl.Native})
+	for i := range res.Msgs {
+		if res.Msgs[i].UID != shown.Msgs[i].UID {
+			t.Errorf("msg %d: hiding headers changed the UID", i+1)
+		}
+	}
 }

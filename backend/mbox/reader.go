@@ -125,3 +125,22 @@ func (t *TopReader) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// Served returns the bytes of [start, end) in r without the hidden spans
+// (which lie inside it, in order).
+func Served(r io.ReaderAt, start, end int64, hidden []Span) io.Reader {
+	if len(hidden) == 0 {
+		return io.NewSectionReader(r, start, end-start)
+	}
+	parts := make([]io.Reader, 0, len(hidden)+1)
+	for _, h := range hidden {
+		if h.Off > start {
+			parts = append(parts, io.NewSectionReader(r, start, h.Off-start))
+		}
+		start = h.Off + h.Len
+	}
+	if end > start {
+		parts = append(parts, io.NewSectionReader(r, start, end-start))
+	}
+	return io.MultiReader(parts...)
+}

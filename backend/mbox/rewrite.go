@@ -40,7 +40,7 @@ func Rewrite(path string, f *os.File, idx *Index, keep func(i int) bool) (*Index
 		}
 	}()
 
-	out := &Index{Scheme: idx.Scheme, Preamble: idx.Preamble}
+	out := &Index{Config: idx.Config, Preamble: idx.Preamble}
 	var off int64
 	copyRange := func(from, to int64) error {
 		n, err := io.Copy(tmp, io.NewSectionReader(f, from, to-from))
@@ -65,6 +65,10 @@ func Rewrite(path string, f *os.File, idx *Index, keep func(i int) bool) (*Index
 		m.Data += shift
 		m.DataEnd += shift
 		m.End += shift
+		m.Hidden = append([]Span(nil), m.Hidden...)
+		for j := range m.Hidden {
+			m.Hidden[j].Off += shift
+		}
 		out.Msgs = append(out.Msgs, m)
 	}
 	if err := tmp.Chmod(st.Mode().Perm()); err != nil {
