@@ -199,7 +199,7 @@ func (s *session) stlsCmd(c pop3.Command) {
 	}
 	s.conn = tc
 	s.r.Reset(tc)
-	s.w.Reset(deadlineWriter{tc, s.o.IdleTimeout})
+	s.w.Reset(deadlineWriter{tc, s})
 	s.info.TLS, s.rec.TLS = tlsSTLS, tlsSTLS
 }
 

@@ -292,3 +292,35 @@ func TestNextBackoff(t *testing.T) {
 		t.Errorf("backoff sequence %v", got)
 	}
 }
+
+// TestStalledReader: a client that stops reading in the middle of a large
+// RETR is dropped after the idle timeout instead of pinning the session.
+func TestStalledReader(t *testing.T) {
+	big := []byte("Subject: big\r\n\r\n" + strings.Repeat(strings.Repeat("y", 98)+"\r\n", 60000))
+	env := startServer(t, func(o *Options, m *pop3test.Mailbox) {
+		o.IdleTimeout = 200 * time.Millisecond
+		m.Messages = [][]byte{big}
+	})
+	conn := env.dial(t)
+	conn.(*net.TCPConn).SetReadBuffer(4096)
+	c := newClient(t, conn)
+	c.expect("+OK *")
+	c.login2Count("+OK 1 messages*")
+	m := <-env.boxes
+	c.send("RETR 1")
+	line := env.sessionLines(t, 1)[0].ContextMap()
+	if line["result"] != ResultClientGone || !strings.Contains(line["error"].(string), "write to client") {
+		t.Errorf("result %v error %v, want client_gone on write", line["result"], line["error"])
+	}
+	if !m.Closed() || m.Updated() {
+		t.Errorf("mailbox closed=%v updated=%v", m.Closed(), m.Updated())
+	}
+}
+
+func (c *client) login2Count(pattern string) {
+	c.t.Helper()
+	c.send("USER bob")
+	c.expect("+OK*")
+	c.send("PASS secret")
+	c.expect(pattern)
+}

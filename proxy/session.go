@@ -40,19 +40,20 @@ type session struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	info      SessionInfo
-	rec       Record
-	timestamp string // the greeting's APOP challenge
-	state     state
-	user      string // name given by USER, waiting for PASS
-	mbox      pop3.Mailbox
-	layers    []pop3.Mailbox // every Mailbox in the chain, innermost first
-	adms      []Admission
-	copyBuf   []byte // reused for every message body
-	errs      int    // consecutive protocol errors
-	last      int    // LAST (RFC 1725)
-	addrsSeen bool
-	done      bool
+	info         SessionInfo
+	rec          Record
+	timestamp    string // the greeting's APOP challenge
+	state        state
+	user         string // name given by USER, waiting for PASS
+	mbox         pop3.Mailbox
+	layers       []pop3.Mailbox // every Mailbox in the chain, innermost first
+	adms         []Admission
+	copyBuf      []byte        // reused for every message body
+	writeTimeout time.Duration // for each write; shortened for last words
+	errs         int           // consecutive protocol errors
+	last         int           // LAST (RFC 1725)
+	addrsSeen    bool
+	done         bool
 
 	waiting atomic.Bool // blocked reading a command in AUTHORIZATION
 	aborted atomic.Bool
@@ -77,7 +78,8 @@ func (s *Server) newSession(c net.Conn, mode string) *session {
 	if mode == tlsNone {
 		out = raw
 	}
-	sess.w = pop3.NewWriter(deadlineWriter{out, s.o.IdleTimeout})
+	sess.writeTimeout = s.o.IdleTimeout
+	sess.w = pop3.NewWriter(deadlineWriter{out, sess})
 	return sess
 }
 
@@ -90,11 +92,11 @@ func (s *Server) sessionID() string {
 // a slow but live client is not.
 type deadlineWriter struct {
 	c net.Conn
-	d time.Duration
+	s *session
 }
 
 func (w deadlineWriter) Write(p []byte) (int, error) {
-	w.c.SetWriteDeadline(time.Now().Add(w.d))
+	w.c.SetWriteDeadline(time.Now().Add(w.s.writeTimeout))
 	return w.c.Write(p)
 }
 
@@ -235,7 +237,7 @@ func (s *session) resolveAddrs() {
 		}
 		if s.info.TLS == tlsNone {
 			// From now on replies may go through the PROXY layer too.
-			s.w.Reset(deadlineWriter{s.conn, s.o.IdleTimeout})
+			s.w.Reset(deadlineWriter{s.conn, s})
 		}
 	}
 }
@@ -253,7 +255,7 @@ func (s *session) flush() bool {
 
 // flushWithin makes a best-effort last write to a client that may not read.
 func (s *session) flushWithin(d time.Duration) {
-	s.raw.SetWriteDeadline(time.Now().Add(d))
+	s.writeTimeout = d
 	s.w.Flush()
 }
 
