@@ -7,4 +7,25 @@
 //
 // The package knows nothing about what sits behind a Mailbox: backends,
 // decorators and login policy are handed in through Options.
+//
+// Behaviour worth knowing:
+//
+//   - Garbage before login (an unknown command or a malformed line) gets one
+//     -ERR and the connection is closed; after login, MaxProtocolErrors
+//     consecutive protocol errors close it. Backend -ERR replies such as "no
+//     such message" are not protocol errors.
+//   - RETR answers "+OK <n> octets" when the body reader has a
+//     Size() int64 method (octets as sent, CRLF line ends), and
+//     "+OK message follows" otherwise; the proxy never asks the backend for
+//     a LIST just to fill in the status line.
+//   - LAST (RFC 1725) is emulated: the highest message number sent by RETR
+//     in this session, 0 after RSET. TOP does not count, so header scans
+//     do not hide messages from LAST-based clients.
+//   - RetrMsgs/RetrBytes count RETR and TOP alike (fetchmail downloads with
+//     TOP n 99999999).
+//   - A panic while a Mailbox is open is logged with result backend_error
+//     (the Mailbox chain is the likely culprit), otherwise protocol_error.
+//   - Sessions closed by Shutdown or Close keep their result (usually ok)
+//     and carry the error "closed by server shutdown"; when a Mailbox was
+//     open it adds "deletions not committed".
 package proxy
