@@ -91,7 +91,11 @@ func (s *session) capabilities() []string {
 		}
 	}
 	if s.state == stateAuthorization {
-		caps = append(caps, "AUTH-RESP-CODE", "USER", "SASL PLAIN")
+		caps = append(caps, "AUTH-RESP-CODE")
+		if !s.insecure() {
+			// Like Dovecot: do not offer what RequireTLS would refuse.
+			caps = append(caps, "USER", "SASL PLAIN")
+		}
 		if s.o.TLSConfig != nil && s.info.TLS == tlsNone {
 			caps = append(caps, "STLS")
 		}
