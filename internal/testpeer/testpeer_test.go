@@ -51,6 +51,7 @@ func sameMessages(t *testing.T, client string, got, want []Message, norm func(Me
 // TestClientsFetchTrickyMbox fetches TrickyMbox from both servers with every
 // client and compares with what a minimal raw client sees for RETR.
 func TestClientsFetchTrickyMbox(t *testing.T) {
+	t.Parallel()
 	for _, srv := range startBoth(t, TrickyMbox()) {
 		t.Run(srv.Name, func(t *testing.T) {
 			t.Parallel()
@@ -99,6 +100,7 @@ func fetchmailNorm(w Message, got []byte) []byte {
 // TestServersAgreeOnTrickyMbox pins POP3-NOTES §10: for these messages both
 // servers send the same bytes for RETR.
 func TestServersAgreeOnTrickyMbox(t *testing.T) {
+	t.Parallel()
 	var sent [][]Message
 	for _, srv := range startBoth(t, TrickyMbox()) {
 		raw := dialRaw(t, srv.Addr, srv.Login("alice"), "s3cret pw")
@@ -129,6 +131,7 @@ func TestServersAgreeOnTrickyMbox(t *testing.T) {
 // client has its own user, so the subtests run in parallel. The state is
 // the client's, so popa3d (slow to log in) runs only two clients.
 func TestPollersRememberSeen(t *testing.T) {
+	t.Parallel()
 	var users []User
 	for _, c := range Clients() {
 		users = append(users, User{Name: c.Name, Password: "pw " + c.Name, Mbox: SimpleMbox(2)})
@@ -162,6 +165,7 @@ func TestPollersRememberSeen(t *testing.T) {
 // TestPoplibWrongPassword checks that a failed login is an error, not an
 // empty maildrop.
 func TestPoplibWrongPassword(t *testing.T) {
+	t.Parallel()
 	srv := StartDovecot(t, DovecotOptions{Users: []User{{Name: "bob", Password: "right", Mbox: SimpleMbox(1)}}})
 	if msgs, err := NewPoplib(t, srv.Addr, "bob", "wrong").TryPoll(); err == nil {
 		t.Fatalf("wrong password: got %d messages and no error", len(msgs))
@@ -170,6 +174,7 @@ func TestPoplibWrongPassword(t *testing.T) {
 
 // TestPoplibDelete checks that delete mode empties the maildrop.
 func TestPoplibDelete(t *testing.T) {
+	t.Parallel()
 	srv := StartDovecot(t, DovecotOptions{Users: []User{{Name: "bob", Password: "pw", Mbox: SimpleMbox(3)}}})
 	if got := Poplib(t, srv.Addr, "bob", "pw", PoplibDelete()); len(got) != 3 {
 		t.Fatalf("delete poll: %d messages, want 3", len(got))
@@ -182,6 +187,7 @@ func TestPoplibDelete(t *testing.T) {
 // TestDovecotReuseXUIDL checks that stored X-UIDL headers become UIDLs,
 // with Maildir storage and SetMbox after start.
 func TestDovecotReuseXUIDL(t *testing.T) {
+	t.Parallel()
 	srv := StartDovecot(t, DovecotOptions{Users: []User{{Name: "carol", Password: "pw"}}, Maildir: true, ReuseXUIDL: true})
 	mbox := append(MboxMessage([]byte("X-UIDL: legacy-one\nSubject: a\n\nbody a\n")),
 		MboxMessage([]byte("Subject: b\n\nbody b\n"))...)
@@ -201,6 +207,7 @@ func TestDovecotReuseXUIDL(t *testing.T) {
 // TestPopa3dRemovesUsers checks that the generated system users are gone
 // once the test that created them ends.
 func TestPopa3dRemovesUsers(t *testing.T) {
+	t.Parallel()
 	var login string
 	t.Run("start", func(t *testing.T) {
 		srv := StartPopa3d(t, []User{{Name: "dave", Password: "pw", Mbox: SimpleMbox(1)}})
@@ -223,6 +230,7 @@ func TestPopa3dRemovesUsers(t *testing.T) {
 // TestDovecotTLS fetches over STLS and implicit TLS with a certificate from
 // NewTLSFiles, and checks that a client trusting another CA is refused.
 func TestDovecotTLS(t *testing.T) {
+	t.Parallel()
 	files := NewTLSFiles(t)
 	srv := StartDovecot(t, DovecotOptions{Users: []User{{Name: "erin", Password: "pw", Mbox: SimpleMbox(2)}}, TLS: &files})
 	if srv.TLSAddr == "" {
@@ -243,6 +251,7 @@ func TestDovecotTLS(t *testing.T) {
 // TestServersDiffer pins differences listed in POP3-NOTES §10, so tests
 // that compare the two servers know what to expect.
 func TestServersDiffer(t *testing.T) {
+	t.Parallel()
 	mbox := []byte(fromLine + "Subject: status\nStatus: RO\n\nbody\n\n" +
 		fromLine + "Subject: headers only\n\n" +
 		fromLine + "Subject: last\n\nno final newline")
@@ -273,6 +282,7 @@ func TestServersDiffer(t *testing.T) {
 
 // TestStop checks that a stopped server refuses connections.
 func TestStop(t *testing.T) {
+	t.Parallel()
 	srv := StartDovecot(t, DovecotOptions{Users: []User{{Name: "a", Password: "b"}}})
 	srv.Stop()
 	if _, err := greeting(srv.Addr); err == nil {
@@ -285,6 +295,7 @@ func TestStop(t *testing.T) {
 // t.TempDir, whose path grows with the test name past the 107-byte limit
 // of a socket path.
 func TestDovecotUnderLongTestName(t *testing.T) {
+	t.Parallel()
 	t.Run("a_subtest_whose_name_is_long_enough_to_make_its_temp_dir_path_long", func(t *testing.T) {
 		srv := StartDovecot(t, DovecotOptions{Users: []User{{Name: "a", Password: "b", Mbox: SimpleMbox(1)}}})
 		if got := Poplib(t, srv.Addr, "a", "b"); len(got) != 1 {
@@ -296,6 +307,7 @@ func TestDovecotUnderLongTestName(t *testing.T) {
 // TestGetmailOptions checks that read_all refetches seen mail and delete
 // empties the maildrop.
 func TestGetmailOptions(t *testing.T) {
+	t.Parallel()
 	srv := StartDovecot(t, DovecotOptions{Users: []User{{Name: "g", Password: "pw", Mbox: SimpleMbox(2)}}})
 	all := NewGetmailWith(t, srv.Addr, "g", "pw", GetmailOptions{ReadAll: true})
 	all.Poll()
