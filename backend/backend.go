@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sync"
 
 	"github.com/popgate/popgate/backend/index"
 	"github.com/popgate/popgate/backend/lock"
@@ -22,6 +23,7 @@ type Backend struct {
 	mboxes   *index.Cache[*mbox.Index]
 	maildirs *index.Cache[*maildir.Index]
 	slots    chan struct{} // nil when MaxSessions is 0
+	closeDB  sync.Once
 	// scanned is called after every index load; tests count parse work.
 	scanned func(path string, scan string, work int64)
 }
@@ -83,12 +85,16 @@ func (b *Backend) parseConfig() mbox.Config {
 	return mbox.Config{Scheme: b.opts.UIDL, Hide: b.opts.HideHeaders}
 }
 
-// Close releases the index file. Open mailboxes stay usable.
+// Close releases the index file. Open mailboxes stay usable. Only the
+// first call does anything.
 func (b *Backend) Close() error {
-	if b.db == nil {
-		return nil
-	}
-	return b.db.Close()
+	var err error
+	b.closeDB.Do(func() {
+		if b.db != nil {
+			err = b.db.Close()
+		}
+	})
+	return err
 }
 
 // SupportsAPOP reports whether the authenticator can check APOP digests.

@@ -9,6 +9,7 @@ import (
 	"encoding/gob"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -21,22 +22,57 @@ const FileName = "index.db"
 // DefaultCacheSize is the number of maildrops kept decoded in memory.
 const DefaultCacheSize = 1024
 
-// DB is an open index file.
-type DB struct{ bolt *bolt.DB }
+// DB is an open index file, shared by every backend of the process that
+// uses the same data directory (bbolt locks the file against a second
+// open, even from the same process).
+type DB struct {
+	bolt *bolt.DB
+	path string
+	refs int // guarded by openMu
+}
 
-// OpenDB opens or creates dir/index.db. It waits at most a second for
-// another process holding the file.
+var (
+	openMu sync.Mutex
+	open   = map[string]*DB{}
+)
+
+// OpenDB opens or creates dir/index.db, or shares the handle already open
+// in this process. It waits at most a second for another process holding
+// the file. Each OpenDB needs its Close.
 func OpenDB(dir string) (*DB, error) {
-	path := filepath.Join(dir, FileName)
+	path, err := filepath.Abs(filepath.Join(dir, FileName))
+	if err != nil {
+		return nil, fmt.Errorf("index: %w", err)
+	}
+	openMu.Lock()
+	defer openMu.Unlock()
+	if d, ok := open[path]; ok {
+		d.refs++
+		return d, nil
+	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
 		return nil, fmt.Errorf("index: open %s: %w", path, err)
 	}
-	return &DB{bolt: db}, nil
+	d := &DB{bolt: db, path: path, refs: 1}
+	open[path] = d
+	return d, nil
 }
 
-// Close closes the file.
-func (d *DB) Close() error { return d.bolt.Close() }
+// Close releases this handle; the file closes with the last one.
+func (d *DB) Close() error {
+	openMu.Lock()
+	defer openMu.Unlock()
+	if d.refs == 0 {
+		return nil
+	}
+	d.refs--
+	if d.refs > 0 {
+		return nil
+	}
+	delete(open, d.path)
+	return d.bolt.Close()
+}
 
 // Cache maps keys (maildrop paths) to values of type V. A nil DB keeps
 // values in memory only. Values handed out are shared: treat them as

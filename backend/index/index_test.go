@@ -60,3 +60,33 @@ func TestMemoryOnly(t *testing.T) {
 		t.Errorf("Get(b) = %+v, %v", v, ok)
 	}
 }
+
+func TestSharedDB(t *testing.T) {
+	dir := t.TempDir()
+	a, err := OpenDB(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := OpenDB(dir) // a second backend over the same data directory
+	if err != nil {
+		t.Fatalf("second OpenDB: %v", err)
+	}
+	ca, _ := NewCache[entry](a, "mbox/one", 4)
+	cb, _ := NewCache[entry](b, "maildir/two", 4)
+	ca.Put("k", entry{Size: 1})
+	a.Close()
+	if err := cb.Put("k", entry{Size: 2}); err != nil {
+		t.Fatalf("Put after the other handle closed: %v", err)
+	}
+	b.Close()
+	b.Close() // extra Close is harmless
+	c, err := OpenDB(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cc, _ := NewCache[entry](c, "mbox/one", 4)
+	if v, ok := cc.Get("k"); !ok || v.Size != 1 {
+		t.Errorf("reopened: %+v, %v", v, ok)
+	}
+}
