@@ -170,6 +170,10 @@ func TestFromURL(t *testing.T) {
 			t.Errorf("FromURL(%s) = %q, %v; want %q", raw, o.PathPattern, err, want)
 		}
 	}
+	wd, _ := os.Getwd()
+	if o, err := FromURL("n", &url.URL{Scheme: "maildir", Path: "./mail/%u/Maildir"}, ""); err != nil || o.PathPattern != wd+"/mail/%u/Maildir" {
+		t.Errorf("relative path: %q, %v", o.PathPattern, err)
+	}
 	for raw, param := range map[string]string{
 		"mbox:///var/mail/%25u?uidl=md5":           "uidl",
 		"mbox:///var/mail/%25u?max_sessions=-1":    "max_sessions",

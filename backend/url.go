@@ -3,6 +3,7 @@ package backend
 import (
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -32,10 +33,19 @@ func FromURL(name string, u *url.URL, dataDir string) (Options, error) {
 	if u.Host != "" || u.User != nil {
 		return Options{}, fmt.Errorf("backend %s: %s URL takes no host: write %s:///path", name, u.Scheme, u.Scheme)
 	}
-	if u.Path == "" || u.Path[0] != '/' {
-		return Options{}, fmt.Errorf("backend %s: %s URL needs an absolute path", name, u.Scheme)
+	if u.Path == "" {
+		return Options{}, fmt.Errorf("backend %s: %s URL needs a path", name, u.Scheme)
 	}
 	o.PathPattern = u.Path
+	if !filepath.IsAbs(o.PathPattern) {
+		// A relative pattern (maildir://./mail/%u, as config passes it with
+		// the host folded into the path) is taken from the working directory.
+		abs, err := filepath.Abs(o.PathPattern)
+		if err != nil {
+			return Options{}, fmt.Errorf("backend %s: path %s: %w", name, u.Path, err)
+		}
+		o.PathPattern = abs
+	}
 	for key, vals := range u.Query() {
 		if len(vals) != 1 {
 			return Options{}, fmt.Errorf("backend %s: parameter %s given %d times", name, key, len(vals))
