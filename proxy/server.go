@@ -227,7 +227,7 @@ func (s *Server) Close() error {
 	return nil
 }
 
-// opener returns the backend for a user.
+// route returns the backend name and Opener for a user.
 func (s *Server) route(user string) (string, pop3.Opener, error) {
 	name := s.o.DefaultBackend
 	if s.o.Router != nil {
