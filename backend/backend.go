@@ -97,8 +97,13 @@ func (b *Backend) Close() error {
 	return err
 }
 
-// SupportsAPOP reports whether the authenticator can check APOP digests.
+// SupportsAPOP reports whether the authenticator can check APOP digests
+// for some user: its own SupportsAPOP when it has one (a users file knows
+// whether it holds any plain secret), else whether it is an APOPChecker.
 func (b *Backend) SupportsAPOP() bool {
+	if a, ok := b.opts.Auth.(pop3.APOPer); ok {
+		return a.SupportsAPOP()
+	}
 	_, ok := b.opts.Auth.(APOPChecker)
 	return ok
 }

@@ -264,3 +264,48 @@ func TestHideHeaders(t *testing.T) {
 		b.Close()
 	}
 }
+
+type apopAuth struct {
+	stubAuth
+	plain map[string]bool
+}
+
+func (a apopAuth) CanAPOP(user string) bool { return a.plain[user] }
+
+type apopAuthSome struct{ apopAuth }
+
+func (a apopAuthSome) SupportsAPOP() bool { return len(a.plain) > 0 }
+
+func TestAPOP(t *testing.T) {
+	dir := t.TempDir()
+	newB := func(a Authenticator) *Backend {
+		b, err := New(Options{Name: "n", Kind: KindMbox, PathPattern: dir + "/%u", Auth: a})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	if newB(stubAuth{}).SupportsAPOP() {
+		t.Error("an authenticator without APOP support made the backend offer APOP")
+	}
+	b := newB(apopAuth{plain: map[string]bool{"rachel": true}})
+	if !b.SupportsAPOP() {
+		t.Error("APOPChecker: SupportsAPOP false")
+	}
+	if newB(apopAuthSome{apopAuth{plain: map[string]bool{}}}).SupportsAPOP() {
+		t.Error("an authenticator that says it has no APOP users made the backend offer APOP")
+	}
+	apop := func(user string) error {
+		m, err := b.Open(context.Background(), pop3.Credentials{Mechanism: pop3.MechAPOP, User: user, Password: "pw"})
+		if err == nil {
+			m.Close()
+		}
+		return err
+	}
+	if err := apop("rachel"); err != nil {
+		t.Errorf("APOP for a user with a plain secret: %v", err)
+	}
+	if err := apop("bob"); pop3.CodeOf(err) != pop3.CodeAuth {
+		t.Errorf("APOP for a user without one: %v, want AUTH", err)
+	}
+}
