@@ -30,10 +30,10 @@ type DovecotOptions struct {
 	Extra string
 }
 
-// StartDovecot starts a private Dovecot serving POP3 (USER/PASS, SASL
-// PLAIN and LOGIN, TLS only with o.TLS, no delay after a failed
-// login) on a free 127.0.0.1 port,
-// and stops it when the test ends. Its log is printed if the test fails.
+// StartDovecot starts a private Dovecot serving POP3 on a free 127.0.0.1
+// port: USER/PASS and SASL PLAIN/LOGIN, TLS only with o.TLS, no delay after
+// a failed login. It stops when the test ends, and its log is printed if
+// the test failed.
 func StartDovecot(t testing.TB, o DovecotOptions) *Server {
 	t.Helper()
 	bin := Require(t, "dovecot")
