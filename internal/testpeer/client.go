@@ -38,7 +38,7 @@ type Poller struct {
 }
 
 // Poll runs one session and returns the new messages in server order. Any
-// client error fails the test.
+// client error fails the test that created the Poller.
 func (p *Poller) Poll() []Message {
 	p.t.Helper()
 	msgs, err := p.TryPoll()
