@@ -40,11 +40,27 @@ type Fingerprinter struct {
 	lastQ     bool
 	blankLine bool // the current line holds only CRs so far
 	done      bool
+	out       []byte // normalised bytes not hashed yet
 }
 
 // NewFingerprinter returns a Fingerprinter for one message.
 func NewFingerprinter() *Fingerprinter {
-	return &Fingerprinter{h: sha256.New(), lineStart: true}
+	return &Fingerprinter{h: sha256.New(), lineStart: true, out: make([]byte, 0, outBuf)}
+}
+
+// outBuf batches normalised bytes into the hash.
+const outBuf = 512
+
+func (f *Fingerprinter) emit(b ...byte) {
+	f.out = append(f.out, b...)
+	if len(f.out) >= outBuf {
+		f.flush()
+	}
+}
+
+func (f *Fingerprinter) flush() {
+	f.h.Write(f.out)
+	f.out = f.out[:0]
 }
 
 // Done reports whether the end of the header block has been seen.
@@ -108,12 +124,12 @@ func (f *Fingerprinter) nameByte(c byte) {
 		}
 		f.keep = true
 		if f.started {
-			f.h.Write([]byte{'\n'})
+			f.emit('\n')
 		}
 		f.started = true
 		f.lastQ = false
-		f.h.Write(f.name)
-		f.h.Write([]byte{':'})
+		f.emit(f.name...)
+		f.emit(':')
 	case c <= 0x20 || c >= 0x7f || len(f.name) >= maxHeaderName:
 		f.inName = false // not a header name: drop the line
 	default:
@@ -130,17 +146,18 @@ func (f *Fingerprinter) valueByte(c byte) {
 		return
 	case c < 0x20 || c >= 0x7f || c == '?':
 		if !f.lastQ {
-			f.h.Write([]byte{'?'})
+			f.emit('?')
 		}
 		f.lastQ = true
 		return
 	}
 	f.lastQ = false
-	f.h.Write([]byte{c})
+	f.emit(c)
 }
 
 // Sum returns the fingerprint: 32 hex characters (128 bits of SHA-256).
 func (f *Fingerprinter) Sum() string {
+	f.flush()
 	return hex.EncodeToString(f.h.Sum(nil)[:16])
 }
 

@@ -53,7 +53,11 @@ func (m *Mapper) Uidl(ctx context.Context, n int) ([]pop3.MsgInfo, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if !m.covers(list) {
-		if err := m.resolve(ctx); err != nil {
+		full := list
+		if n > 0 {
+			full = nil
+		}
+		if err := m.resolve(ctx, full); err != nil {
 			return nil, err
 		}
 	}
@@ -89,29 +93,20 @@ func (m *Mapper) SessionFields() []zap.Field {
 	return []zap.Field{zap.Int("uidl_mapped", m.mapped), zap.Int("uidl_unmapped", m.unmapped)}
 }
 
-// resolve maps every message of the maildrop. Callers hold mu.
-func (m *Mapper) resolve(ctx context.Context) error {
-	list, err := m.Mailbox.Uidl(ctx, 0)
-	if err != nil {
-		return err
-	}
-	legacy, err := m.o.Store.Legacy(ctx, m.user)
-	if err != nil {
-		return m.unavailable(err)
-	}
-	byNum := make(map[int]Resolution, len(list))
-	if len(legacy) == 0 {
-		// Never on a legacy server through popgate: nothing to keep.
-		for _, mi := range list {
-			byNum[mi.Num] = Resolution{UIDL: mi.UID}
+// resolve maps every message of the maildrop; list is the backend's full
+// listing, or nil to fetch it. Callers hold mu.
+func (m *Mapper) resolve(ctx context.Context, list []pop3.MsgInfo) error {
+	if list == nil {
+		var err error
+		if list, err = m.Mailbox.Uidl(ctx, 0); err != nil {
+			return err
 		}
-		m.byNum, m.mapped, m.unmapped = byNum, 0, 0
-		return nil
 	}
 	pairs, err := m.o.Store.Pairs(ctx, m.user, m.backend)
 	if err != nil {
 		return m.unavailable(err)
 	}
+	byNum := make(map[int]Resolution, len(list))
 	taken := map[string]bool{}
 	consumed := map[string]bool{}
 	var todo []pop3.MsgInfo
@@ -126,6 +121,27 @@ func (m *Mapper) resolve(ctx context.Context) error {
 			consumed[p.UIDL] = true
 		}
 		byNum[mi.Num] = Resolution(p)
+	}
+	if len(todo) == 0 { // every later session of a settled maildrop
+		m.settle(byNum)
+		return nil
+	}
+	legacy, err := m.o.Store.Legacy(ctx, m.user)
+	if err != nil {
+		return m.unavailable(err)
+	}
+	if len(legacy) == 0 {
+		// Never on a legacy server through popgate: nothing to keep, no
+		// headers to read.
+		cands := make([]Candidate, len(todo))
+		for i, mi := range todo {
+			cands[i] = Candidate{UID: mi.UID}
+		}
+		for i, r := range Match(nil, cands, taken, consumed) {
+			byNum[todo[i].Num] = r
+		}
+		m.byNum = byNum
+		return nil
 	}
 	cands := make([]Candidate, len(todo))
 	for i, mi := range todo {
@@ -154,6 +170,12 @@ func (m *Mapper) resolve(ctx context.Context) error {
 		// The pairs are recomputed next session; this one stays correct.
 		m.o.logger().Warn("uidl: pairs not saved", zap.String("user", m.user), zap.String("backend", m.backend), zap.Error(err))
 	}
+	m.settle(byNum)
+	return nil
+}
+
+// settle installs a resolution and counts it. Callers hold mu.
+func (m *Mapper) settle(byNum map[int]Resolution) {
 	m.byNum, m.mapped, m.unmapped = byNum, 0, 0
 	for _, r := range byNum {
 		if r.Mapped {
@@ -162,7 +184,6 @@ func (m *Mapper) resolve(ctx context.Context) error {
 			m.unmapped++
 		}
 	}
-	return nil
 }
 
 func (m *Mapper) unavailable(err error) error {
