@@ -159,7 +159,7 @@ func (m *mailbox) Update(ctx context.Context) (pop3.UpdateResult, error) {
 		}
 	}
 	left, leftBytes, err := m.d.commit(ctx, m.deleted, m.retrieved)
-	m.finish()
+	m.Close() // the maildrop is released whether or not the commit worked
 	if err != nil {
 		return pop3.UpdateResult{}, m.b.storeError(textUpdate, m.user, fmt.Errorf("update %s: %w", m.path, err))
 	}
@@ -175,5 +175,3 @@ func (m *mailbox) Close() error {
 	})
 	return err
 }
-
-func (m *mailbox) finish() { m.Close() }
