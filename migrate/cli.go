@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"strings"
 
 	"github.com/popgate/popgate/pop3"
@@ -97,6 +98,9 @@ func openStore(env Env) (store.UIDLStore, func(), error) {
 	dir := env.DataDir
 	if dir == "" {
 		return nil, nil, errors.New("no data directory (POPGATE_DATA_DIR)")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, nil, err
 	}
 	st, err := bolt.Open(dir)
 	if err != nil {

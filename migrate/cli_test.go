@@ -3,6 +3,7 @@ package migrate
 import (
 	"bytes"
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -73,6 +74,7 @@ func TestCLIUsage(t *testing.T) {
 
 func TestCLIImportIntoDataDir(t *testing.T) {
 	dir := t.TempDir()
+	dir = filepath.Join(dir, "created")
 	code, _, errOut := run(t, Env{DataDir: dir}, "import", "-quiet", "-scheme", "popa3d", "testdata/test.mbox")
 	if code != 0 {
 		t.Fatalf("import: %d %q", code, errOut)

@@ -3,7 +3,10 @@ package rewrite
 import (
 	"slices"
 
+	"go.uber.org/zap"
+
 	"github.com/popgate/popgate/pop3"
+	"github.com/popgate/popgate/store"
 )
 
 // Decorator chooses, per session, between learning and mapping.
@@ -30,4 +33,21 @@ func (d *Decorator) Decorate(m pop3.Mailbox, user, backend string) pop3.Mailbox 
 		return Learn(m, user, backend, d.Options)
 	}
 	return Map(m, user, backend, d.Options)
+}
+
+// FromConfig returns the Decorator for c, or nil when c.Disable is set.
+// pop3Backends names the configured pop3:// and pop3s:// backends: they are
+// the legacy ones when c.LearnFrom is empty.
+func FromConfig(c Config, st store.UIDLStore, log *zap.Logger, pop3Backends []string) *Decorator {
+	if c.Disable {
+		return nil
+	}
+	legacy := c.LearnFrom
+	if len(legacy) == 0 {
+		legacy = pop3Backends
+	}
+	return &Decorator{
+		Options:  Options{Store: st, Budget: c.Budget, BudgetTime: c.BudgetTime, Logger: log},
+		IsLegacy: LegacyNamed(slices.Clone(legacy)...),
+	}
 }

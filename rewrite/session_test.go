@@ -270,3 +270,21 @@ type failingStore struct{ store.UIDLStore }
 func (failingStore) Legacy(context.Context, string) ([]store.Entry, error) {
 	return nil, errors.New("disk on fire")
 }
+
+func TestFromConfig(t *testing.T) {
+	st := memstore.New()
+	if d := FromConfig(Config{Disable: true}, st, nil, []string{"legacy"}); d != nil {
+		t.Error("disabled config gave a decorator")
+	}
+	d := FromConfig(Config{}, st, nil, []string{"old"})
+	if _, ok := d.Decorate(legacyMailbox(1), "u", "old").(*Learner); !ok {
+		t.Error("pop3 backend not learned from when LEARN_FROM is empty")
+	}
+	if _, ok := d.Decorate(legacyMailbox(1), "u", "native").(*Mapper); !ok {
+		t.Error("native backend not mapped")
+	}
+	d = FromConfig(Config{LearnFrom: []string{"qpopper"}}, st, nil, []string{"old"})
+	if _, ok := d.Decorate(legacyMailbox(1), "u", "old").(*Mapper); !ok {
+		t.Error("LEARN_FROM did not override the pop3 backends")
+	}
+}
