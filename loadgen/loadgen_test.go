@@ -223,3 +223,31 @@ func TestWriteMbox(t *testing.T) {
 		t.Errorf("maildir has %d messages, want 7", len(ents))
 	}
 }
+
+func TestRunHoldingFiresOnceAllClientsIdle(t *testing.T) {
+	s := startFake(t)
+	script, _ := ParseScript("idle")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	calls, passes := 0, 0
+	hold := func() {
+		calls++
+		s.mu.Lock()
+		passes = s.commands["PASS"]
+		s.mu.Unlock()
+		cancel() // the measurement point: end the run here
+	}
+	rep, err := Run(ctx, Options{Addr: s.ln.Addr().String(), Users: []Credential{{"u", "p"}}, Clients: 5, Duration: time.Minute, Script: script, Holding: hold})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls != 1 {
+		t.Fatalf("Holding called %d times, want once", calls)
+	}
+	if passes != 5 {
+		t.Errorf("server had seen %d logins when Holding fired, want all 5", passes)
+	}
+	if rep.OK != 5 || rep.Failed != 0 {
+		t.Errorf("report = %+v, want 5 held sessions", rep)
+	}
+}

@@ -33,6 +33,10 @@ type Options struct {
 	Script      []Step
 	Timeout     time.Duration // per dial and per response, default 30s
 	IdleRefresh time.Duration // NOOP interval of IDLE sessions, default 60s
+	// Holding, if set, is called once, as soon as every client holds an
+	// authenticated IDLE session at the same time: the moment to measure
+	// what idle sessions cost a server.
+	Holding func()
 }
 
 // Run executes the load and returns its report.
@@ -76,9 +80,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return true
 	}
 	results := make([]*worker, o.Clients)
+	held := &holdCounter{want: o.Clients, fn: o.Holding}
 	begin := time.Now()
 	for i := range o.Clients {
-		w := &worker{o: &o, id: i, errors: map[string]int{}}
+		w := &worker{o: &o, id: i, errors: map[string]int{}, held: held}
 		results[i] = w
 		wg.Add(1)
 		go func() {
@@ -102,6 +107,25 @@ type worker struct {
 	bytes    int64
 	msgs     int
 	errors   map[string]int
+	held     *holdCounter
+}
+
+// holdCounter calls fn once when want clients hold an IDLE session.
+type holdCounter struct {
+	mu   sync.Mutex
+	n    int
+	want int
+	fn   func()
+}
+
+func (h *holdCounter) add(d int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.n += d
+	if h.n == h.want && h.fn != nil {
+		h.fn()
+		h.fn = nil
+	}
 }
 
 // fail counts one failed session by kind.
@@ -235,6 +259,8 @@ func (w *worker) script(ctx context.Context, c *client) (held bool, err error) {
 		case "IDLE":
 			t := time.NewTicker(w.o.IdleRefresh)
 			defer t.Stop()
+			w.held.add(1)
+			defer w.held.add(-1)
 			for {
 				select {
 				case <-ctx.Done():

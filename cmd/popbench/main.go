@@ -3,6 +3,7 @@
 // also writes mailbox fixtures for the servers under test.
 //
 //	popbench -addr 127.0.0.1:1110 -user demo -pass demo -clients 8 -duration 10s -script stat,uidl,retr:all
+//	popbench -addr 127.0.0.1:1110 -user u%d -nusers 1000 -pass p -clients 1000 -duration 60s -script idle -ready /tmp/held
 //	popbench gen-mbox -count 20 -size 4096 -user alice /tmp/alice.mbox
 //	popbench gen-maildir -count 8 -size 262144 -user bob /tmp/bob/Maildir
 package main
@@ -49,6 +50,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		script   = fs.String("script", "stat,uidl,retr:all", "commands after login: stat, list, uidl, noop, retr[:N|all], top[:N[:L]], dele[:N|all], idle")
 		asJSON   = fs.Bool("json", false, "print the report as JSON")
 		duration = fs.Duration("duration", 0, "run for this long")
+		ready    = fs.String("ready", "", "with -script idle: create this file once every client holds an idle session")
 	)
 	fs.StringVar(&o.Addr, "addr", "127.0.0.1:1110", "POP3 server address")
 	fs.BoolVar(&o.TLS, "tls", false, "implicit TLS (certificates are not verified)")
@@ -70,6 +72,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if o.Users, err = credentials(*users, *user, *pass, *nusers); err != nil {
 		fmt.Fprintln(stderr, "popbench:", err)
 		return 2
+	}
+	if *ready != "" {
+		o.Holding = func() {
+			if err := os.WriteFile(*ready, []byte("holding\n"), 0o644); err != nil {
+				fmt.Fprintln(stderr, "popbench:", err)
+			}
+		}
 	}
 	rep, err := loadgen.Run(ctx, o)
 	if err != nil {
