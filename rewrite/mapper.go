@@ -191,30 +191,45 @@ func (m *Mapper) unavailable(err error) error {
 		Err: fmt.Errorf("uidl map of %s on %s: %w", m.user, m.backend, err)}
 }
 
-// fingerprint reads message n's headers. A refusal for this message alone
-// (a *pop3.Error) leaves it without a fingerprint, so it gets a new UIDL
-// and is retried next session; anything else fails the command.
+// fingerprint reads message n's headers: from HeaderReader when the
+// backend has it, else "TOP n 0", else RETR for a backend without TOP (as
+// Dovecot's pop3c does). A refusal for this message alone (a permanent
+// *pop3.Error) leaves it without a fingerprint, so it gets a new UIDL and
+// is retried next session; anything else fails the command.
 func (m *Mapper) fingerprint(ctx context.Context, n int) (string, error) {
-	var rc io.ReadCloser
+	var fp string
 	var err error
 	if hr, ok := m.Mailbox.(HeaderReader); ok {
-		rc, err = hr.Headers(ctx, n)
+		fp, err = fingerprintOf(hr.Headers(ctx, n))
 	} else {
-		rc, err = m.Mailbox.Top(ctx, n, 0)
-	}
-	if err == nil {
-		var fp string
-		fp, err = Fingerprint(rc)
-		if cerr := rc.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
-			return fp, nil
+		fp, err = fingerprintOf(m.Mailbox.Top(ctx, n, 0))
+		if refused(err) {
+			fp, err = fingerprintOf(m.Mailbox.Retr(ctx, n))
 		}
 	}
-	var pe *pop3.Error
-	if errors.As(err, &pe) && !pe.Temporary() {
+	switch {
+	case err == nil:
+		return fp, nil
+	case refused(err):
 		return "", nil
 	}
 	return "", fmt.Errorf("uidl map of %s on %s: headers of message %d: %w", m.user, m.backend, n, err)
+}
+
+// refused reports a permanent POP3 refusal, as opposed to a broken backend.
+func refused(err error) bool {
+	var pe *pop3.Error
+	return errors.As(err, &pe) && !pe.Temporary()
+}
+
+// fingerprintOf fingerprints a body returned by Top, Retr or Headers.
+func fingerprintOf(rc io.ReadCloser, err error) (string, error) {
+	if err != nil {
+		return "", err
+	}
+	fp, err := Fingerprint(rc)
+	if cerr := rc.Close(); err == nil {
+		err = cerr
+	}
+	return fp, err
 }

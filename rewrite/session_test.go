@@ -288,3 +288,35 @@ func TestFromConfig(t *testing.T) {
 		t.Error("LEARN_FROM did not override the pop3 backends")
 	}
 }
+
+func TestMapperFallsBackToRetrWithoutTop(t *testing.T) {
+	ctx := context.Background()
+	st := memstore.New()
+	moved := legacyMailbox(3)
+	moved.UIDs = []string{"a", "b", "c"}
+	moved.Errors = map[string]error{"Top": pop3.ErrUnsupported}
+	m := move(t, st, legacyMailbox(3), moved, nil)
+	list, err := m.Uidl(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, mi := range list {
+		if want := fmt.Sprintf("legacy-%d", i+1); mi.UID != want {
+			t.Errorf("message %d: %s, want %s", i+1, mi.UID, want)
+		}
+	}
+	if !slices.Contains(moved.Calls(), "Retr") {
+		t.Error("no RETR after TOP was refused")
+	}
+}
+
+func TestMapperFailsOnBrokenBackend(t *testing.T) {
+	ctx := context.Background()
+	st := memstore.New()
+	moved := legacyMailbox(2)
+	moved.Errors = map[string]error{"Top": pop3.ErrBackendTemporary}
+	m := move(t, st, legacyMailbox(2), moved, nil)
+	if _, err := m.Uidl(ctx, 0); !errors.Is(err, pop3.ErrBackendTemporary) {
+		t.Fatalf("Uidl with TOP failing temporarily: %v, want the backend's error rather than new UIDLs", err)
+	}
+}
