@@ -1,0 +1,82 @@
+package upstream
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/popgate/popgate/pop3"
+)
+
+// probeServer answers every connection with greeting and reports the
+// first line the client sent.
+func probeServer(t *testing.T, greeting string) (addr string, got <-chan string) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	lines := make(chan string, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		c.Write([]byte(greeting))
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		lines <- line
+	}()
+	return l.Addr().String(), lines
+}
+
+func TestProbeHealthyServerGetsQuit(t *testing.T) {
+	addr, got := probeServer(t, "+OK ready\r\n")
+	b := New(Options{Name: "legacy", Addr: addr, CommandTimeout: 5 * time.Second})
+	if err := b.Probe(context.Background()); err != nil {
+		t.Fatalf("Probe: %v", err)
+	}
+	select {
+	case line := <-got:
+		if strings.TrimSpace(line) != "QUIT" {
+			t.Errorf("server got %q, want QUIT", line)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("server saw nothing")
+	}
+}
+
+func TestProbeFailures(t *testing.T) {
+	addr, _ := probeServer(t, "-ERR go away\r\n")
+	b := New(Options{Name: "legacy", Addr: addr, CommandTimeout: 5 * time.Second})
+	err := b.Probe(context.Background())
+	if pop3.CodeOf(err) != pop3.CodeSysTemp || !strings.Contains(err.Error(), "legacy") {
+		t.Errorf("-ERR greeting: got %v", err)
+	}
+
+	// A closed port.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := l.Addr().String()
+	l.Close()
+	b = New(Options{Name: "gone", Addr: dead})
+	if err := b.Probe(context.Background()); err == nil || !strings.Contains(err.Error(), "connect") {
+		t.Errorf("closed port: got %v", err)
+	}
+
+	// A server that never greets: the context bounds the wait.
+	silent, _ := probeServer(t, "")
+	b = New(Options{Name: "silent", Addr: silent})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := b.Probe(ctx); err == nil {
+		t.Error("silent server: Probe succeeded")
+	}
+}
