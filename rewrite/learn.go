@@ -165,8 +165,8 @@ func (l *Learner) learnRest(ctx context.Context) {
 	l.mu.Unlock()
 	slices.Sort(todo)
 	start := time.Now()
-	for _, n := range todo {
-		if l.fetched >= budget || time.Since(start) >= budgetTime || ctx.Err() != nil {
+	for i, n := range todo {
+		if i >= budget || time.Since(start) >= budgetTime || ctx.Err() != nil {
 			return
 		}
 		fp, err := l.fetchFingerprint(ctx, n)
