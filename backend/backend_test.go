@@ -147,13 +147,13 @@ func TestExpandPath(t *testing.T) {
 }
 
 func TestFromURL(t *testing.T) {
-	u, _ := url.Parse("maildir:///srv/mail/%25u/Maildir?uidl=xuidl&max_sessions=40&lock_timeout=3s&index_cache=10&hide_headers=true")
+	u, _ := url.Parse("maildir:///srv/mail/%25u/Maildir?uidl=xuidl&max_sessions=40&lock_timeout=3s&index_cache=10&hide_headers=true&auth_backend=legacy")
 	o, err := FromURL("native", u, "/data")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if o.Kind != KindMaildir || o.PathPattern != "/srv/mail/%u/Maildir" || o.UIDL != uidl.XUIDL ||
-		o.MaxSessions != 40 || o.LockTimeout.Seconds() != 3 || o.IndexCacheSize != 10 || o.DataDir != "/data" || !o.HideHeaders {
+		o.MaxSessions != 40 || o.LockTimeout.Seconds() != 3 || o.IndexCacheSize != 10 || o.DataDir != "/data" || !o.HideHeaders || o.AuthBackend != "legacy" {
 		t.Errorf("FromURL = %+v", o)
 	}
 	for raw, want := range map[string]string{
@@ -180,8 +180,9 @@ func TestFromURL(t *testing.T) {
 		"mbox:///var/mail/%25u?lock_timeout=soon":  "lock_timeout",
 		"mbox:///var/mail/%25u?colour=blue":        "colour",
 		"mbox:///var/mail/%25u?hide_headers=maybe": "hide_headers",
-		"pop3://host/":         "scheme",
-		"mbox://host/var/mail": "host",
+		"mbox:///var/mail/%25u?auth_backend=":      "auth_backend",
+		"pop3://host/":                             "scheme",
+		"mbox://host/var/mail":                     "host",
 	} {
 		u, _ := url.Parse(raw)
 		if _, err := FromURL("n", u, ""); err == nil || !strings.Contains(err.Error(), param) {

@@ -49,6 +49,11 @@ type Options struct {
 	HideHeaders bool
 	// Auth checks credentials. Required.
 	Auth Authenticator
+	// AuthBackend names the legacy backend that checks the passwords of
+	// users missing from the users file (delegated mode, so users can move
+	// before their passwords do). The backend itself only records it: the
+	// caller builds Auth accordingly.
+	AuthBackend string
 	// DataDir holds the persisted index (index.db) and session locks. Empty
 	// keeps both in memory only.
 	DataDir string

@@ -19,6 +19,8 @@ import (
 //	max_sessions=N             concurrently open maildrops (0: unlimited)
 //	index_cache=N              maildrop indexes kept in memory
 //	hide_headers=true|false    leave out store-only headers (default false)
+//	auth_backend=NAME          check users missing from the users file by
+//	                           logging in to the legacy backend NAME
 //
 // An unknown or malformed parameter is an error that names it. Auth is left
 // for the caller to set.
@@ -69,6 +71,11 @@ func FromURL(name string, u *url.URL, dataDir string) (Options, error) {
 			o.MaxSessions, err = nonNegative(v)
 		case "index_cache":
 			o.IndexCacheSize, err = nonNegative(v)
+		case "auth_backend":
+			o.AuthBackend = v
+			if v == "" {
+				err = fmt.Errorf("empty")
+			}
 		default:
 			return Options{}, fmt.Errorf("backend %s: unknown parameter %s", name, key)
 		}
