@@ -320,3 +320,17 @@ func TestMapperFailsOnBrokenBackend(t *testing.T) {
 		t.Fatalf("Uidl with TOP failing temporarily: %v, want the backend's error rather than new UIDLs", err)
 	}
 }
+
+func TestLearnerKeepsBodySize(t *testing.T) {
+	ctx := context.Background()
+	l := Learn(legacyMailbox(1), "g", "legacy", Options{Store: memstore.New()})
+	rc, err := l.Retr(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	s, ok := rc.(interface{ Size() int64 })
+	if !ok || s.Size() != int64(len(testMessage(1))) {
+		t.Errorf("RETR body through the learner lost its Size (ok=%v)", ok)
+	}
+}

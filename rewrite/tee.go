@@ -14,9 +14,24 @@ type headerTee struct {
 	report func(fp string)
 }
 
-func newHeaderTee(rc io.ReadCloser, report func(string)) *headerTee {
-	return &headerTee{rc: rc, f: NewFingerprinter(), report: report}
+// newHeaderTee wraps rc. A reader that knows its length (the proxy
+// announces "+OK n octets" from it) keeps that method.
+func newHeaderTee(rc io.ReadCloser, report func(string)) io.ReadCloser {
+	t := &headerTee{rc: rc, f: NewFingerprinter(), report: report}
+	if s, ok := rc.(sizer); ok {
+		return sizedTee{t, s}
+	}
+	return t
 }
+
+type sizer interface{ Size() int64 }
+
+type sizedTee struct {
+	*headerTee
+	s sizer
+}
+
+func (t sizedTee) Size() int64 { return t.s.Size() }
 
 func (t *headerTee) Read(p []byte) (int, error) {
 	n, err := t.rc.Read(p)
