@@ -1,0 +1,164 @@
+package health
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/popgate/popgate/internal/pop3test"
+	"github.com/popgate/popgate/pop3"
+)
+
+// switchable is a backend whose health the test turns on and off.
+type switchable struct {
+	down   atomic.Bool
+	checks atomic.Int64
+}
+
+func (s *switchable) probe(context.Context) error {
+	s.checks.Add(1)
+	if s.down.Load() {
+		return errors.New("dial tcp 127.0.0.1:1: connection refused")
+	}
+	return nil
+}
+
+// waitFor polls cond until it holds or a generous deadline passes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func start(t *testing.T, c *Checker) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { c.Run(ctx) })
+	t.Cleanup(func() { cancel(); wg.Wait() })
+}
+
+func TestGuardFailsFastWhileUnhealthyAndRecovers(t *testing.T) {
+	var changes atomic.Int64
+	c := New(Options{Interval: 10 * time.Millisecond, Timeout: time.Second,
+		OnChange: func(string, bool) { changes.Add(1) }})
+	b := &switchable{}
+	b.down.Store(true)
+	c.Add("legacy", b.probe)
+	inner := &pop3test.Opener{Passwords: map[string]string{"alice": "pw"},
+		NewMailbox: func(string) pop3.Mailbox { return pop3test.NewMailbox() }, APOP: true}
+	op := c.Guard("legacy", inner)
+	if ap, ok := op.(pop3.APOPer); !ok || !ap.SupportsAPOP() {
+		t.Error("Guard hides APOP support")
+	}
+
+	// Before the first check the backend is tried.
+	if _, err := op.Open(context.Background(), pop3.Credentials{User: "alice", Password: "pw"}); err != nil {
+		t.Fatalf("unchecked backend refused: %v", err)
+	}
+	start(t, c)
+	waitFor(t, "the failed check", func() bool { s, _ := c.lookup("legacy"); return !s.Checked.IsZero() })
+
+	_, err := op.Open(context.Background(), pop3.Credentials{User: "alice", Password: "pw"})
+	if pop3.CodeOf(err) != pop3.CodeSysTemp || !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("unhealthy backend: got %v, want [SYS/TEMP] with ErrUnavailable", err)
+	}
+	var pe *pop3.Error
+	errors.As(err, &pe)
+	if pe.Text != pop3.ErrBackendTemporary.Text {
+		t.Errorf("client sees %q", pe.Text)
+	}
+	if n := len(inner.Credentials()); n != 1 {
+		t.Errorf("the backend saw %d logins, want only the one before the check", n)
+	}
+
+	b.down.Store(false)
+	waitFor(t, "recovery", func() bool { s, _ := c.lookup("legacy"); return s.Healthy })
+	if _, err := op.Open(context.Background(), pop3.Credentials{User: "alice", Password: "pw"}); err != nil {
+		t.Fatalf("after recovery: %v", err)
+	}
+	if changes.Load() < 2 {
+		t.Errorf("OnChange called %d times", changes.Load())
+	}
+}
+
+func TestChecksGoOnWhileDown(t *testing.T) {
+	c := New(Options{Interval: 5 * time.Millisecond})
+	b := &switchable{}
+	b.down.Store(true)
+	c.Add("legacy", b.probe)
+	start(t, c)
+	waitFor(t, "several checks", func() bool { return b.checks.Load() >= 3 })
+}
+
+func TestReadyz(t *testing.T) {
+	c := New(Options{Interval: 5 * time.Millisecond})
+	up, down := &switchable{}, &switchable{}
+	down.down.Store(true)
+	c.Add("native-ish", up.probe)
+	c.Add("legacy", down.probe)
+	var listening atomic.Bool
+	srv := httptest.NewServer(c.Readyz(listening.Load))
+	defer srv.Close()
+
+	get := func() (int, readiness) {
+		t.Helper()
+		resp, err := srv.Client().Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var r readiness
+		if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, r
+	}
+
+	code, r := get()
+	if code != http.StatusServiceUnavailable || r.Listening || len(r.Unhealthy) != 2 {
+		t.Errorf("before anything: %d %+v", code, r)
+	}
+	start(t, c)
+	listening.Store(true)
+	waitFor(t, "both checks", func() bool {
+		for _, s := range c.Status() {
+			if s.Checked.IsZero() {
+				return false
+			}
+		}
+		return true
+	})
+	code, r = get()
+	if code != http.StatusServiceUnavailable || !slices.Equal(r.Unhealthy, []string{"legacy"}) {
+		t.Errorf("one backend down: %d %+v", code, r)
+	}
+	if r.Backends[0].Backend != "legacy" || r.Backends[0].Error == "" {
+		t.Errorf("the body does not say why: %+v", r.Backends)
+	}
+	down.down.Store(false)
+	waitFor(t, "recovery", func() bool { s, _ := c.lookup("legacy"); return s.Healthy })
+	if code, r = get(); code != http.StatusOK || !r.Ready {
+		t.Errorf("all healthy: %d %+v", code, r)
+	}
+}
+
+func TestHealthz(t *testing.T) {
+	rec := httptest.NewRecorder()
+	Healthz().ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
+	if rec.Code != http.StatusOK || rec.Body.String() != "ok\n" {
+		t.Errorf("got %d %q", rec.Code, rec.Body.String())
+	}
+}

@@ -1,0 +1,106 @@
+package metrics
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/popgate/popgate/proxy"
+)
+
+func TestSessionEnded(t *testing.T) {
+	m := New()
+	m.SessionEnded(&proxy.Record{Backend: "native", Result: proxy.ResultOK, RetrMsgs: 2, RetrBytes: 300,
+		Extra: []zap.Field{zap.Int("uidl_mapped", 3), zap.Int("uidl_unmapped", 1), zap.Int64("delay_ms", 1500)}})
+	m.SessionEnded(&proxy.Record{Backend: "native", Result: proxy.ResultOK, RetrMsgs: 1, RetrBytes: 50})
+	m.SessionEnded(&proxy.Record{Result: proxy.ResultProtocolError})
+
+	for _, c := range []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"popgate_sessions_total", map[string]string{"backend": "native", "result": "ok"}, 2},
+		{"popgate_sessions_total", map[string]string{"backend": "none", "result": "protocol_error"}, 1},
+		{"popgate_retr_bytes_total", map[string]string{"backend": "native"}, 350},
+		{"popgate_retr_messages_total", map[string]string{"backend": "native"}, 3},
+		{"popgate_uidl_messages_total", map[string]string{"kind": "mapped"}, 3},
+		{"popgate_uidl_messages_total", map[string]string{"kind": "unmapped"}, 1},
+		{"popgate_throttle_delay_seconds", nil, 1},
+	} {
+		if got := sample(t, m, c.name, c.labels); got != c.want {
+			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
+		}
+	}
+}
+
+func TestCountListener(t *testing.T) {
+	m := New()
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := m.CountListener(raw)
+	defer l.Close()
+	client, err := net.Dial("tcp", raw.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	c, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sample(t, m, "popgate_active_sessions", nil); got != 1 {
+		t.Errorf("active = %v after accept", got)
+	}
+	if _, ok := c.RemoteAddr().(*net.TCPAddr); !ok {
+		t.Errorf("RemoteAddr is %T", c.RemoteAddr())
+	}
+	c.Close()
+	c.Close()
+	if got := sample(t, m, "popgate_active_sessions", nil); got != 0 {
+		t.Errorf("active = %v after two closes", got)
+	}
+}
+
+func TestHandlerAndHooks(t *testing.T) {
+	m := New()
+	m.RouteReload(nil)
+	m.RouteReload(errors.New("line 3: unknown backend"))
+	m.RouteReload(nil)
+	m.BackendUp("legacy", false)
+	waiting := 4
+	if err := m.QueueLength("legacy", func() int { return waiting }); err != nil {
+		t.Fatal(err)
+	}
+	m.ObserveThrottleDelay(2 * time.Second)
+
+	srv := httptest.NewServer(m.Handler())
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	text := string(b)
+	for _, want := range []string{
+		`popgate_routes_reloads_total{result="ok"} 2`,
+		`popgate_routes_reloads_total{result="failed"} 1`,
+		`popgate_backend_up{backend="legacy"} 0`,
+		`popgate_throttle_queue_length{backend="legacy"} 4`,
+		`popgate_throttle_delay_seconds_count 1`,
+		"go_goroutines",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}

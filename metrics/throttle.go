@@ -1,0 +1,43 @@
+package metrics
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// ObserveThrottleDelay records a login held back by throttling for d.
+// SessionEnded calls it with the session line's delay_ms, so the throttle
+// wiring needs to call it only for delays that never reach a session line.
+func (m *Metrics) ObserveThrottleDelay(d time.Duration) {
+	m.throttleDelay.Observe(d.Seconds())
+}
+
+// QueueLength exports n() as the number of logins waiting for a session
+// slot of backend. Call it once per backend, when wiring the throttle.
+func (m *Metrics) QueueLength(backend string, n func() int) error {
+	return m.reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace:   namespace,
+		Name:        "throttle_queue_length",
+		Help:        "Logins waiting for a backend session slot.",
+		ConstLabels: prometheus.Labels{"backend": backend},
+	}, func() float64 { return float64(n()) }))
+}
+
+// RouteReload counts a routes table reload; err is its outcome.
+func (m *Metrics) RouteReload(err error) {
+	result := "ok"
+	if err != nil {
+		result = "failed"
+	}
+	m.reloads.WithLabelValues(result).Inc()
+}
+
+// BackendUp records the outcome of a backend's health check.
+func (m *Metrics) BackendUp(backend string, up bool) {
+	v := 0.0
+	if up {
+		v = 1
+	}
+	m.backendUp.WithLabelValues(backend).Set(v)
+}
