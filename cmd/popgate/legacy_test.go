@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/popgate/popgate/internal/testpeer"
@@ -41,5 +44,71 @@ func TestServeRelaysToDovecot(t *testing.T) {
 	lines := srv.stdout.logLines(t, "session")
 	if len(lines) != 1 || lines[0]["backend"] != "legacy" || lines[0]["result"] != "ok" {
 		t.Errorf("session lines: %v", lines)
+	}
+}
+
+// TestDelegatedPasswords moves a user to a native Maildir before their
+// password: with auth_backend=legacy and no entry in the users file, the
+// password is checked by logging in to the real Dovecot, whose refusal is
+// the client's refusal. A user listed in the users file is decided by the
+// file alone.
+func TestDelegatedPasswords(t *testing.T) {
+	dovecot := testpeer.StartDovecot(t, testpeer.DovecotOptions{Users: []testpeer.User{
+		{Name: "rachel", Password: "legacy-pw", Mbox: testpeer.SimpleMbox(1)},
+		{Name: "bob", Password: "old-bob-pw", Mbox: testpeer.SimpleMbox(1)},
+	}})
+	data := t.TempDir()
+	mkMaildir(t, filepath.Join(data, "mail", "rachel", "Maildir"), "moved before her password")
+	mkMaildir(t, filepath.Join(data, "mail", "bob", "Maildir"), "bob has a new password")
+	users := filepath.Join(data, "users")
+	if err := os.WriteFile(users, []byte("bob:{PLAIN}new-bob-pw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, []string{
+		"POPGATE_LISTEN=127.0.0.1:0",
+		"POPGATE_BACKENDS=legacy=pop3://" + dovecot.Addr + ",native=maildir://" + data + "/mail/%u/Maildir?auth_backend=legacy",
+		"POPGATE_DEFAULT_BACKEND=native",
+		"POPGATE_USERS_FILE=" + users,
+		"POPGATE_DATA_DIR=" + data,
+		"POPGATE_AUTH_FAIL_DELAY=0s",
+	}, hooks{})
+	addr := srv.addrs.Plain.String()
+
+	msgs := testpeer.Poplib(t, addr, "rachel", "legacy-pw")
+	if len(msgs) != 1 || !bytes.Contains(msgs[0].Body, []byte("moved before her password")) {
+		t.Fatalf("rachel got %d messages from the native Maildir, want her 1", len(msgs))
+	}
+	for _, c := range []struct{ user, pass string }{{"rachel", "wrong"}, {"bob", "old-bob-pw"}} {
+		if _, err := testpeer.NewPoplib(t, addr, c.user, c.pass).TryPoll(); err == nil {
+			t.Errorf("%s logged in with %q", c.user, c.pass)
+		}
+	}
+	if msgs := testpeer.Poplib(t, addr, "bob", "new-bob-pw"); len(msgs) != 1 {
+		t.Errorf("bob got %d messages with his new password", len(msgs))
+	}
+	if code := srv.stop(t); code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	results := map[string]int{}
+	for _, l := range srv.stdout.logLines(t, "session") {
+		results[l["user"].(string)+" "+l["result"].(string)]++
+	}
+	want := map[string]int{"rachel ok": 1, "rachel auth_failed": 1, "bob auth_failed": 1, "bob ok": 1}
+	for k, n := range want {
+		if results[k] != n {
+			t.Errorf("session results %v, want %v", results, want)
+			break
+		}
+	}
+}
+
+func TestCheckConfigAuthBackendMustBeLegacy(t *testing.T) {
+	code, stdout, stderr := runCmd(t, []string{
+		"POPGATE_BACKENDS=a=maildir:///srv/%u,b=maildir:///srv2/%u?auth_backend=a",
+		"POPGATE_DEFAULT_BACKEND=a",
+		"POPGATE_DATA_DIR=" + t.TempDir(),
+	}, "check-config")
+	if code != exitUsage || !strings.Contains(stdout+stderr, `auth_backend "a" is not a pop3://`) {
+		t.Errorf("check-config exit %d, output:\n%s%s", code, stdout, stderr)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -17,28 +18,35 @@ import (
 // This file is the one place that turns POPGATE_BACKENDS into openers: a
 // switch on the URL scheme, one case per backend package.
 
+// builder builds one backend; legacy holds the pop3/pop3s backends built
+// so far, which native backends may delegate password checks to.
+type builder func(legacy map[string]pop3.Opener) (pop3.Opener, io.Closer, error)
+
 // backendOptions validates one backend's URL with its package's FromURL,
 // without opening anything, and returns a builder for it.
-func backendOptions(cfg config.Config, b config.Backend) (func() (pop3.Opener, io.Closer, error), error) {
+func backendOptions(cfg config.Config, b config.Backend) (builder, error) {
 	switch b.URL.Scheme {
 	case config.SchemePOP3, config.SchemePOP3S:
 		o, err := upstream.FromURL(b.Name, b.URL)
 		if err != nil {
 			return nil, err
 		}
-		return func() (pop3.Opener, io.Closer, error) { return upstream.New(o), nil, nil }, nil
+		return func(map[string]pop3.Opener) (pop3.Opener, io.Closer, error) { return upstream.New(o), nil, nil }, nil
 
 	case config.SchemeMbox, config.SchemeMaildir:
 		o, err := backend.FromURL(b.Name, b.URL, nativeDataDir(cfg, b.Name))
 		if err != nil {
 			return nil, err
 		}
-		return func() (pop3.Opener, io.Closer, error) {
-			users, err := auth.LoadUsersFile(cfg.UsersFile)
+		if o.AuthBackend != "" && !isLegacy(cfg, o.AuthBackend) {
+			return nil, fmt.Errorf("backend %s: auth_backend %q is not a pop3:// or pop3s:// backend", b.Name, o.AuthBackend)
+		}
+		return func(legacy map[string]pop3.Opener) (pop3.Opener, io.Closer, error) {
+			a, err := nativeAuth(cfg, o, legacy)
 			if err != nil {
-				return nil, nil, fmt.Errorf("backend %s: users file: %w", b.Name, err)
+				return nil, nil, fmt.Errorf("backend %s: %w", b.Name, err)
 			}
-			o.Auth = users
+			o.Auth = a
 			if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 				return nil, nil, fmt.Errorf("backend %s: %w", b.Name, err)
 			}
@@ -50,6 +58,38 @@ func backendOptions(cfg config.Config, b config.Backend) (func() (pop3.Opener, i
 		}, nil
 	}
 	return nil, fmt.Errorf("backend %s: unknown scheme %q", b.Name, b.URL.Scheme)
+}
+
+// nativeAuth is the users file, and with auth_backend the legacy server for
+// users the file does not list: a user in the file is decided by the file
+// alone, so an old legacy password cannot get around a new one. Without a
+// users file, delegation alone decides.
+func nativeAuth(cfg config.Config, o backend.Options, legacy map[string]pop3.Opener) (backend.Authenticator, error) {
+	users, err := auth.LoadUsersFile(cfg.UsersFile)
+	if o.AuthBackend == "" {
+		if err != nil {
+			return nil, fmt.Errorf("users file: %w", err)
+		}
+		return users, nil
+	}
+	delegate := auth.Delegate(legacy[o.AuthBackend], auth.DelegateOptions{Name: o.AuthBackend})
+	switch {
+	case err == nil:
+		return auth.Chain(users, delegate), nil
+	case errors.Is(err, fs.ErrNotExist):
+		return delegate, nil
+	}
+	return nil, fmt.Errorf("users file: %w", err)
+}
+
+// isLegacy reports whether name is a configured pop3:// or pop3s:// backend.
+func isLegacy(cfg config.Config, name string) bool {
+	for _, b := range cfg.Backends {
+		if b.Name == name {
+			return b.URL.Scheme == config.SchemePOP3 || b.URL.Scheme == config.SchemePOP3S
+		}
+	}
+	return false
 }
 
 // nativeDataDir gives each native backend its own index directory: the
@@ -72,21 +112,31 @@ func checkBackends(cfg config.Config) config.ErrorList {
 // openBackends builds every backend. The returned closer releases them.
 func openBackends(cfg config.Config) (map[string]pop3.Opener, io.Closer, error) {
 	openers := map[string]pop3.Opener{}
+	legacy := map[string]pop3.Opener{}
 	var closers closeAll
-	for _, b := range cfg.Backends {
-		build, err := backendOptions(cfg, b)
-		if err != nil {
-			closers.Close()
-			return nil, nil, err
-		}
-		op, c, err := build()
-		if err != nil {
-			closers.Close()
-			return nil, nil, err
-		}
-		openers[b.Name] = op
-		if c != nil {
-			closers = append(closers, c)
+	// Legacy backends first: native ones may delegate to them.
+	for _, pass := range []bool{true, false} {
+		for _, b := range cfg.Backends {
+			if isLegacy(cfg, b.Name) != pass {
+				continue
+			}
+			build, err := backendOptions(cfg, b)
+			if err != nil {
+				closers.Close()
+				return nil, nil, err
+			}
+			op, c, err := build(legacy)
+			if err != nil {
+				closers.Close()
+				return nil, nil, err
+			}
+			openers[b.Name] = op
+			if pass {
+				legacy[b.Name] = op
+			}
+			if c != nil {
+				closers = append(closers, c)
+			}
 		}
 	}
 	return openers, closers, nil
