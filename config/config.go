@@ -61,6 +61,8 @@ type Config struct {
 
 	// Throttle holds the POPGATE_THROTTLE_* settings (see throttle.go).
 	Throttle ThrottleConfig `envPrefix:"THROTTLE_"`
+	// Ops holds the health check and syslog settings (see ops.go).
+	Ops OpsConfig
 }
 
 // Load parses environ (in os.Environ form) with Parse and validates the

@@ -91,6 +91,9 @@ func TestEveryVariableParses(t *testing.T) {
 		"DRAIN_TIMEOUT=5s",
 		"AUTH_FAIL_DELAY=0s",
 		"HOSTNAME=pop.example.org",
+		"HEALTH_INTERVAL=2s",
+		"HEALTH_TIMEOUT=500ms",
+		"SYSLOG=unix:///dev/log",
 	)
 	want := Config{
 		Listen:         "0.0.0.0:110",
@@ -110,6 +113,8 @@ func TestEveryVariableParses(t *testing.T) {
 		DrainTimeout:   5 * time.Second,
 		AuthFailDelay:  0,
 		Hostname:       "pop.example.org",
+		Ops: OpsConfig{HealthInterval: 2 * time.Second, HealthTimeout: 500 * time.Millisecond,
+			Syslog: SyslogTarget{Network: "unixgram", Address: "/dev/log"}},
 	}
 	got := c
 	got.ProxyProtocolFrom, got.Backends = nil, nil

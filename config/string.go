@@ -30,6 +30,7 @@ func (c Config) String() string {
 	line("AUTH_FAIL_DELAY", c.AuthFailDelay)
 	line("HOSTNAME", c.Hostname)
 	c.Throttle.print(line)
+	c.Ops.print(line)
 	return b.String()
 }
 

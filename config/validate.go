@@ -35,6 +35,7 @@ func (c *Config) Validate() error {
 		l.Add("HOSTNAME", fmt.Errorf("%q: use a plain host name", c.Hostname))
 	}
 	c.Throttle.validateThrottle(&l)
+	c.Ops.validateOps(&l)
 	return l.Err()
 }
 

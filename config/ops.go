@@ -1,0 +1,83 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"time"
+)
+
+// OpsConfig holds the operations settings: backend health checks and the
+// syslog copy of the log. Config embeds it without a prefix, so a field
+// tagged env:"HEALTH_INTERVAL" is read from POPGATE_HEALTH_INTERVAL.
+type OpsConfig struct {
+	// HealthInterval is the time between two health checks of a legacy
+	// (pop3/pop3s) backend.
+	HealthInterval time.Duration `env:"HEALTH_INTERVAL" envDefault:"10s"`
+	// HealthTimeout bounds one check: connect, TLS and greeting.
+	HealthTimeout time.Duration `env:"HEALTH_TIMEOUT" envDefault:"5s"`
+	// Syslog, when set, also sends every log line to a syslog server.
+	Syslog SyslogTarget `env:"SYSLOG"`
+}
+
+// SyslogTarget is where syslog messages go: Network is "udp", "unixgram" or
+// "" (no syslog).
+type SyslogTarget struct {
+	Network, Address string
+}
+
+// UnmarshalText accepts udp://HOST:PORT or unix:///PATH (a datagram
+// socket such as /dev/log).
+func (s *SyslogTarget) UnmarshalText(b []byte) error {
+	u, err := url.Parse(string(b))
+	if err != nil {
+		return fmt.Errorf("%q is not a URL such as udp://127.0.0.1:514 or unix:///dev/log", b)
+	}
+	switch u.Scheme {
+	case "udp":
+		if _, _, err := net.SplitHostPort(u.Host); err != nil || u.Path != "" {
+			return fmt.Errorf("%q: want udp://HOST:PORT", b)
+		}
+		*s = SyslogTarget{Network: "udp", Address: u.Host}
+	case "unix":
+		if u.Host != "" || u.Path == "" {
+			return fmt.Errorf("%q: want unix:///PATH, with three slashes", b)
+		}
+		*s = SyslogTarget{Network: "unixgram", Address: u.Path}
+	default:
+		return fmt.Errorf("%q: the scheme must be udp or unix", b)
+	}
+	return nil
+}
+
+// Enabled reports whether a syslog target is set.
+func (s SyslogTarget) Enabled() bool { return s.Network != "" }
+
+// String returns the target as it is written, or "" when unset.
+func (s SyslogTarget) String() string {
+	switch s.Network {
+	case "udp":
+		return "udp://" + s.Address
+	case "unixgram":
+		return "unix://" + s.Address
+	}
+	return ""
+}
+
+// validateOps adds the operations settings' problems to l.
+func (o *OpsConfig) validateOps(l *ErrorList) {
+	if o.HealthInterval <= 0 {
+		l.Add("HEALTH_INTERVAL", errors.New("must be positive"))
+	}
+	if o.HealthTimeout <= 0 {
+		l.Add("HEALTH_TIMEOUT", errors.New("must be positive"))
+	}
+}
+
+// print writes one line per operations setting through line(name, value).
+func (o *OpsConfig) print(line func(name string, v any)) {
+	line("HEALTH_INTERVAL", o.HealthInterval)
+	line("HEALTH_TIMEOUT", o.HealthTimeout)
+	line("SYSLOG", o.Syslog)
+}
