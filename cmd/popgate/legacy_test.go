@@ -104,9 +104,9 @@ func TestDelegatedPasswords(t *testing.T) {
 
 func TestCheckConfigAuthBackendMustBeLegacy(t *testing.T) {
 	code, stdout, stderr := runCmd(t, []string{
-		"POPGATE_BACKENDS=a=maildir:///srv/%u,b=maildir:///srv2/%u?auth_backend=a",
-		"POPGATE_DEFAULT_BACKEND=a",
-		"POPGATE_DATA_DIR=" + t.TempDir(),
+		"BACKENDS=a=maildir:///srv/%u,b=maildir:///srv2/%u?auth_backend=a",
+		"DEFAULT_BACKEND=a",
+		"DATA_DIR=" + t.TempDir(),
 	}, "check-config")
 	if code != exitUsage || !strings.Contains(stdout+stderr, `auth_backend "a" is not a pop3://`) {
 		t.Errorf("check-config exit %d, output:\n%s%s", code, stdout, stderr)
