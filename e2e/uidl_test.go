@@ -13,6 +13,7 @@ import (
 
 	"github.com/popgate/popgate/internal/testpeer"
 	"github.com/popgate/popgate/migrate"
+	"github.com/popgate/popgate/upstream"
 )
 
 const (
@@ -164,6 +165,16 @@ func uidlContinuity(t *testing.T, legacyKind string) {
 				t.Errorf("scenario took %v, limit %v", d, uidlScenarioLimit)
 			}
 		})
+	}
+	// "popgate uidl verify": every map agrees with what the legacy server
+	// still shows (the move left the legacy spools alone).
+	for _, sc := range scenarios[:2] {
+		login := legacy.Login(sc.tag())
+		r, err := migrate.Verify(context.Background(), migrate.VerifyOptions{Store: stack.Store, User: login, Password: uidlPassword,
+			Legacy: upstream.New(upstream.Options{Name: "legacy", Addr: legacy.Addr, CommandTimeout: 20 * time.Second})})
+		if err != nil || !r.OK() || r.Matching != uidlOldCount || r.NoFingerprint != 0 {
+			t.Errorf("verify %s: %v, %v; want %d matching, all fingerprinted", sc.name(), r, err, uidlOldCount)
+		}
 	}
 }
 
