@@ -35,6 +35,9 @@ type Mapper struct {
 	byNum    map[int]Resolution // message number -> what the client sees
 	mapped   int
 	unmapped int
+	// deleted is set by DELE: a listing no longer shows the whole
+	// maildrop, so pairs missing from it must not be dropped.
+	deleted bool
 }
 
 var _ pop3.Mailbox = (*Mapper)(nil)
@@ -72,6 +75,14 @@ func (m *Mapper) Uidl(ctx context.Context, n int) ([]pop3.MsgInfo, error) {
 		out[i] = mi
 	}
 	return out, nil
+}
+
+// Dele implements pop3.Mailbox.
+func (m *Mapper) Dele(ctx context.Context, n int) error {
+	m.mu.Lock()
+	m.deleted = true
+	m.mu.Unlock()
+	return m.Mailbox.Dele(ctx, n)
 }
 
 func (m *Mapper) covers(list []pop3.MsgInfo) bool {
@@ -122,7 +133,9 @@ func (m *Mapper) resolve(ctx context.Context, list []pop3.MsgInfo) error {
 		}
 		byNum[mi.Num] = Resolution(p)
 	}
+	drop := m.stalePairs(pairs, list)
 	if len(todo) == 0 { // every later session of a settled maildrop
+		m.savePairs(ctx, nil, drop)
 		m.settle(byNum)
 		return nil
 	}
@@ -166,12 +179,35 @@ func (m *Mapper) resolve(ctx context.Context, list []pop3.MsgInfo) error {
 				zap.Bool("headers_read", cands[i].Fingerprint != ""))
 		}
 	}
-	if err := m.o.Store.PutPairs(ctx, m.user, m.backend, fresh); err != nil {
+	m.savePairs(ctx, fresh, drop)
+	m.settle(byNum)
+	return nil
+}
+
+// stalePairs returns the cached pairs of messages no longer in the
+// maildrop, unless this session's listing may be partial. Callers hold mu.
+func (m *Mapper) stalePairs(pairs map[string]store.Pair, list []pop3.MsgInfo) []string {
+	if m.deleted || len(pairs) == 0 {
+		return nil
+	}
+	present := make(map[string]bool, len(list))
+	for _, mi := range list {
+		present[mi.UID] = true
+	}
+	var drop []string
+	for k := range pairs {
+		if !present[k] {
+			drop = append(drop, k)
+		}
+	}
+	return drop
+}
+
+func (m *Mapper) savePairs(ctx context.Context, put map[string]store.Pair, drop []string) {
+	if err := m.o.Store.UpdatePairs(ctx, m.user, m.backend, put, drop); err != nil {
 		// The pairs are recomputed next session; this one stays correct.
 		m.o.logger().Warn("uidl: pairs not saved", zap.String("user", m.user), zap.String("backend", m.backend), zap.Error(err))
 	}
-	m.settle(byNum)
-	return nil
 }
 
 // settle installs a resolution and counts it. Callers hold mu.

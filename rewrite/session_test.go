@@ -334,3 +334,34 @@ func TestLearnerKeepsBodySize(t *testing.T) {
 		t.Errorf("RETR body through the learner lost its Size (ok=%v)", ok)
 	}
 }
+
+func TestMapperDropsPairsOfRemovedMessages(t *testing.T) {
+	ctx := context.Background()
+	st := memstore.New()
+	moved := legacyMailbox(3)
+	moved.UIDs = []string{"a", "b", "c"}
+	if _, err := move(t, st, legacyMailbox(3), moved, nil).Uidl(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	// Message "b" was deleted (committed) since; the client deletes "c"
+	// in the next session before listing: its pair must stay.
+	next := &pop3test.Mailbox{Messages: [][]byte{moved.Messages[0], moved.Messages[2]}, UIDs: []string{"a", "c"}}
+	m := Map(next, "erin", "native", Options{Store: st})
+	if _, err := m.Uidl(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	pairs, _ := st.Pairs(ctx, "erin", "native")
+	if _, ok := pairs["b"]; ok || len(pairs) != 2 {
+		t.Errorf("pairs after b was removed: %v, want a and c only", pairs)
+	}
+	m = Map(&pop3test.Mailbox{Messages: next.Messages, UIDs: next.UIDs}, "erin", "native", Options{Store: st})
+	if err := m.Dele(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Uidl(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if pairs, _ := st.Pairs(ctx, "erin", "native"); len(pairs) != 2 {
+		t.Errorf("pairs after a DELE in the session: %v, want a and c kept", pairs)
+	}
+}

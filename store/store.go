@@ -51,8 +51,9 @@ type UIDLStore interface {
 	SetLegacy(ctx context.Context, user string, present []Entry) error
 	// Pairs returns the pairs resolved for user on backend, by new unique-id.
 	Pairs(ctx context.Context, user, backend string) (map[string]Pair, error)
-	// PutPairs adds or replaces pairs for user on backend.
-	PutPairs(ctx context.Context, user, backend string, pairs map[string]Pair) error
+	// UpdatePairs adds or replaces put and removes the pairs keyed by drop
+	// (messages gone from the maildrop), for user on backend.
+	UpdatePairs(ctx context.Context, user, backend string, put map[string]Pair, drop []string) error
 	// Users lists the users with legacy entries, sorted.
 	Users(ctx context.Context) ([]string, error)
 	// Close releases the store.

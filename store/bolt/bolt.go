@@ -112,7 +112,6 @@ func (s *Store) Legacy(ctx context.Context, user string) ([]store.Entry, error) 
 		if b == nil {
 			return nil
 		}
-		out = make([]store.Entry, 0, b.Stats().KeyN)
 		return b.ForEach(func(k, v []byte) error {
 			e, err := decodeEntry(k, v)
 			if err != nil {
@@ -190,9 +189,9 @@ func (s *Store) Pairs(ctx context.Context, user, backend string) (map[string]sto
 	return out, nil
 }
 
-// PutPairs implements store.UIDLStore.
-func (s *Store) PutPairs(ctx context.Context, user, backend string, pairs map[string]store.Pair) error {
-	if len(pairs) == 0 {
+// UpdatePairs implements store.UIDLStore.
+func (s *Store) UpdatePairs(ctx context.Context, user, backend string, put map[string]store.Pair, drop []string) error {
+	if len(put) == 0 && len(drop) == 0 {
 		return nil
 	}
 	err := s.db.Batch(func(tx *bbolt.Tx) error {
@@ -204,7 +203,12 @@ func (s *Store) PutPairs(ctx context.Context, user, backend string, pairs map[st
 		if err != nil {
 			return err
 		}
-		for k, p := range pairs {
+		for _, k := range drop {
+			if err := b.Delete([]byte(k)); err != nil {
+				return err
+			}
+		}
+		for k, p := range put {
 			flag := byte(0)
 			if p.Mapped {
 				flag = 1

@@ -47,15 +47,18 @@ func (s *Store) Pairs(ctx context.Context, user, backend string) (map[string]sto
 	return maps.Clone(s.pairs[[2]string{user, backend}]), nil
 }
 
-// PutPairs implements store.UIDLStore.
-func (s *Store) PutPairs(ctx context.Context, user, backend string, pairs map[string]store.Pair) error {
+// UpdatePairs implements store.UIDLStore.
+func (s *Store) UpdatePairs(ctx context.Context, user, backend string, put map[string]store.Pair, drop []string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := [2]string{user, backend}
 	if s.pairs[k] == nil {
 		s.pairs[k] = map[string]store.Pair{}
 	}
-	maps.Copy(s.pairs[k], pairs)
+	maps.Copy(s.pairs[k], put)
+	for _, d := range drop {
+		delete(s.pairs[k], d)
+	}
 	return nil
 }
 

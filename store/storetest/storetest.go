@@ -55,13 +55,13 @@ func Run(t *testing.T, open func(t *testing.T) store.UIDLStore, reopen func(t *t
 	})
 	t.Run("Pairs", func(t *testing.T) {
 		s := open(t)
-		if err := s.PutPairs(ctx, "u", "native", map[string]store.Pair{"n1": {UIDL: "L1", Mapped: true}}); err != nil {
+		if err := s.UpdatePairs(ctx, "u", "native", map[string]store.Pair{"n1": {UIDL: "L1", Mapped: true}, "n3": {UIDL: "L3"}}, nil); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.PutPairs(ctx, "u", "native", map[string]store.Pair{"n2": {UIDL: "n2"}}); err != nil {
+		if err := s.UpdatePairs(ctx, "u", "native", map[string]store.Pair{"n2": {UIDL: "n2"}}, []string{"n3", "never-stored"}); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.PutPairs(ctx, "u", "dovecot", map[string]store.Pair{"n1": {UIDL: "X"}}); err != nil {
+		if err := s.UpdatePairs(ctx, "u", "dovecot", map[string]store.Pair{"n1": {UIDL: "X"}}, nil); err != nil {
 			t.Fatal(err)
 		}
 		if reopen != nil {
