@@ -35,13 +35,14 @@ type waiter struct {
 func (s *slots) tryAcquire(level int) (w *waiter, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.max <= 0 {
+	if s.max <= 0 || (s.waiting.Len() == 0 && s.active < s.limit(level)) {
 		s.active++
 		return nil, true
 	}
 	s.seq++
 	w = &waiter{level: level, seq: s.seq, ready: make(chan struct{})}
 	heap.Push(&s.waiting, w)
+	// Someone may wait only for the reserve, which this login may use.
 	s.dispatch()
 	if w.granted {
 		return nil, true
@@ -58,16 +59,21 @@ func (s *slots) reserved() int {
 	return max(1, s.max/4)
 }
 
+// limit is the number of sessions above which a login at level may not
+// start one.
+func (s *slots) limit(level int) int {
+	if level > 0 {
+		return s.max - s.reserved()
+	}
+	return s.max
+}
+
 // dispatch grants slots to waiters in queue order while the first one may
 // take one. Called with s.mu held.
 func (s *slots) dispatch() {
 	for s.waiting.Len() > 0 {
 		w := s.waiting[0]
-		limit := s.max
-		if w.level > 0 {
-			limit -= s.reserved()
-		}
-		if s.active >= limit {
+		if s.active >= s.limit(w.level) {
 			return
 		}
 		heap.Pop(&s.waiting)
