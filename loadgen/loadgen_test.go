@@ -132,7 +132,7 @@ func TestRunCountsSessionsAndBytes(t *testing.T) {
 	}
 	var out bytes.Buffer
 	rep.WriteText(&out)
-	if !strings.Contains(out.String(), "12 ok, 0 failed") {
+	if !strings.Contains(out.String(), "12 ok, 0 failed, 0 cut short") {
 		t.Errorf("text report:\n%s", out.String())
 	}
 }
@@ -168,8 +168,8 @@ func TestRunDialFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Errors["dial"] != 2 {
-		t.Fatalf("errors = %v, want dial=2", rep.Errors)
+	if rep.Errors["dial: connection refused"] != 2 || rep.Failed != 2 {
+		t.Fatalf("errors = %v, want dial: connection refused=2", rep.Errors)
 	}
 }
 
@@ -249,5 +249,31 @@ func TestRunHoldingFiresOnceAllClientsIdle(t *testing.T) {
 	}
 	if rep.OK != 5 || rep.Failed != 0 {
 		t.Errorf("report = %+v, want 5 held sessions", rep)
+	}
+}
+
+func TestRunCountsCutSessionsApart(t *testing.T) {
+	// A server that accepts and never greets: every session is still
+	// waiting when the run ends.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	rep, err := Run(context.Background(), Options{Addr: ln.Addr().String(), Users: []Credential{{"u", "p"}}, Clients: 3, Duration: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.CutShort != 3 || rep.Failed != 0 || len(rep.Errors) != 0 {
+		t.Fatalf("report = %+v, want 3 sessions cut short and no failure", rep)
 	}
 }

@@ -17,6 +17,7 @@ type Report struct {
 	Sessions    int            `json:"sessions"`
 	OK          int            `json:"ok"`
 	Failed      int            `json:"failed"`
+	CutShort    int            `json:"cut_short"` // ended by the end of the run: neither ok nor failed
 	PerSecond   float64        `json:"sessions_per_second"`
 	Session     Percentiles    `json:"session_ms"`
 	Login       Percentiles    `json:"login_ms"`
@@ -40,6 +41,7 @@ func newReport(o *Options, ws []*worker, elapsed time.Duration) *Report {
 	for _, w := range ws {
 		r.Sessions += w.n
 		r.OK += w.ok
+		r.CutShort += w.cut
 		r.Messages += w.msgs
 		r.Bytes += w.bytes
 		sessions = append(sessions, w.sessions...)
@@ -76,7 +78,7 @@ func percentiles(d []time.Duration) Percentiles {
 func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "target      %s, %d clients, %.1fs\n", r.Addr, r.Clients, r.Seconds)
-	fmt.Fprintf(&b, "sessions    %d ok, %d failed, %.1f/s\n", r.OK, r.Failed, r.PerSecond)
+	fmt.Fprintf(&b, "sessions    %d ok, %d failed, %d cut short, %.1f/s\n", r.OK, r.Failed, r.CutShort, r.PerSecond)
 	fmt.Fprintf(&b, "session ms  p50 %.2f  p90 %.2f  p99 %.2f  max %.2f\n", r.Session.P50, r.Session.P90, r.Session.P99, r.Session.Max)
 	fmt.Fprintf(&b, "login ms    p50 %.2f  p90 %.2f  p99 %.2f  max %.2f\n", r.Login.P50, r.Login.P90, r.Login.P99, r.Login.Max)
 	fmt.Fprintf(&b, "retrieved   %d messages, %d bytes, %.2f MB/s\n", r.Messages, r.Bytes, r.MBPerSecond)

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/popgate/popgate/pop3"
@@ -107,6 +108,7 @@ type worker struct {
 	bytes    int64
 	msgs     int
 	errors   map[string]int
+	cut      int // sessions cut short by the end of the run
 	held     *holdCounter
 }
 
@@ -128,8 +130,15 @@ func (h *holdCounter) add(d int) {
 	}
 }
 
-// fail counts one failed session by kind.
-func (w *worker) fail(kind string) { w.errors[kind]++ }
+// fail counts one failed session by kind; a session the end of the run cut
+// short is not a failure and is counted apart.
+func (w *worker) fail(kind string) {
+	if kind == kindCancelled {
+		w.cut++
+		return
+	}
+	w.errors[kind]++
+}
 
 func (w *worker) session(ctx context.Context) {
 	o := w.o
@@ -140,7 +149,7 @@ func (w *worker) session(ctx context.Context) {
 	conn, err := d.DialContext(ctx, "tcp", o.Addr)
 	if err != nil {
 		if ctx.Err() == nil {
-			w.fail("dial")
+			w.fail(dialKind(err))
 		}
 		return
 	}
@@ -282,12 +291,29 @@ var (
 	errNegative = errors.New("server said -ERR")
 )
 
+const kindCancelled = "cancelled"
+
+// dialKind names a dial failure by its cause, such as "dial: connection
+// refused" or "dial: cannot assign requested address" (the ephemeral ports
+// are used up), so that a report says which limit a run ran into.
+func dialKind(err error) string {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return "dial: " + errno.Error()
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return "dial: timeout"
+	}
+	return "dial"
+}
+
 // kindOf classifies a session failure for the report.
 func kindOf(ctx context.Context, err error, step string) string {
 	var ne net.Error
 	switch {
 	case ctx.Err() != nil:
-		return "cancelled"
+		return kindCancelled
 	case errors.Is(err, errNegative):
 		return step + "_refused"
 	case errors.As(err, &ne) && ne.Timeout():
