@@ -63,6 +63,8 @@ type Config struct {
 	Throttle ThrottleConfig `envPrefix:"THROTTLE_"`
 	// Ops holds the health check and syslog settings (see ops.go).
 	Ops OpsConfig
+	// UIDL holds the POPGATE_UIDL_* settings (see uidl.go).
+	UIDL UIDLConfig `envPrefix:"UIDL_"`
 }
 
 // Load parses environ (in os.Environ form) with Parse and validates the

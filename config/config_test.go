@@ -94,6 +94,10 @@ func TestEveryVariableParses(t *testing.T) {
 		"HEALTH_INTERVAL=2s",
 		"HEALTH_TIMEOUT=500ms",
 		"SYSLOG=unix:///dev/log",
+		"UIDL_LEARN_FROM=legacy,secure",
+		"UIDL_BUDGET=200",
+		"UIDL_BUDGET_TIME=1s",
+		"UIDL_DISABLE=true",
 	)
 	want := Config{
 		Listen:         "0.0.0.0:110",
@@ -115,6 +119,7 @@ func TestEveryVariableParses(t *testing.T) {
 		Hostname:       "pop.example.org",
 		Ops: OpsConfig{HealthInterval: 2 * time.Second, HealthTimeout: 500 * time.Millisecond,
 			Syslog: SyslogTarget{Network: "unixgram", Address: "/dev/log"}},
+		UIDL: UIDLConfig{LearnFrom: []string{"legacy", "secure"}, LearnBudget: 200, LearnBudgetTime: time.Second, DisableRewrite: true},
 	}
 	got := c
 	got.ProxyProtocolFrom, got.Backends = nil, nil
@@ -211,6 +216,9 @@ func TestInvalidValueNamesItsVariable(t *testing.T) {
 		{"IDLE_TIMEOUT", "ten minutes", "ten minutes"},
 		{"DRAIN_TIMEOUT", "30", "30"},
 		{"AUTH_FAIL_DELAY", "2x", "2x"},
+		{"UIDL_BUDGET", "many", "many"},
+		{"UIDL_BUDGET_TIME", "1", "1"},
+		{"UIDL_DISABLE", "nah", "nah"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
@@ -251,6 +259,9 @@ func TestValidateNamesVariables(t *testing.T) {
 		{[]string{"AUTH_FAIL_DELAY=-1s"}, []string{"POPGATE_AUTH_FAIL_DELAY"}, "negative"},
 		{[]string{"HOSTNAME=pop example"}, []string{"POPGATE_HOSTNAME"}, "plain host name"},
 		{[]string{"HOSTNAME=a>b"}, []string{"POPGATE_HOSTNAME"}, "plain host name"},
+		{[]string{"UIDL_LEARN_FROM=nosuch"}, []string{"POPGATE_UIDL_LEARN_FROM"}, "not a configured backend"},
+		{[]string{"UIDL_LEARN_FROM=native"}, []string{"POPGATE_UIDL_LEARN_FROM"}, "not a pop3://"},
+		{[]string{"UIDL_BUDGET=-1"}, []string{"POPGATE_UIDL_BUDGET"}, "negative"},
 		{
 			[]string{"TLS_CERT=c", "LISTEN_TLS=127.0.0.1:995", "IDLE_TIMEOUT=1m", "DEFAULT_BACKEND=x"},
 			[]string{"POPGATE_TLS_KEY", "POPGATE_DEFAULT_BACKEND", "POPGATE_IDLE_TIMEOUT"},

@@ -31,6 +31,7 @@ func (c Config) String() string {
 	line("HOSTNAME", c.Hostname)
 	c.Throttle.print(line)
 	c.Ops.print(line)
+	c.UIDL.print(line)
 	return b.String()
 }
 

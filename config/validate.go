@@ -36,6 +36,7 @@ func (c *Config) Validate() error {
 	}
 	c.Throttle.validateThrottle(&l)
 	c.Ops.validateOps(&l)
+	c.validateUIDL(&l)
 	return l.Err()
 }
 
