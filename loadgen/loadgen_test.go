@@ -171,6 +171,9 @@ func TestRunDialFailure(t *testing.T) {
 	if rep.Errors["dial: connection refused"] != 2 || rep.Failed != 2 {
 		t.Fatalf("errors = %v, want dial: connection refused=2", rep.Errors)
 	}
+	if !strings.Contains(rep.ErrorSamples["dial: connection refused"], addr) {
+		t.Errorf("error samples = %q, want the dial error naming %s", rep.ErrorSamples, addr)
+	}
 }
 
 func TestParseScript(t *testing.T) {

@@ -25,6 +25,8 @@ type Report struct {
 	Bytes       int64          `json:"bytes_retrieved"`
 	MBPerSecond float64        `json:"mb_per_second"`
 	Errors      map[string]int `json:"errors"`
+	// ErrorSamples holds one error message of each kind, to tell why.
+	ErrorSamples map[string]string `json:"error_samples,omitempty"`
 }
 
 // Percentiles of a latency distribution, in milliseconds.
@@ -36,7 +38,7 @@ type Percentiles struct {
 }
 
 func newReport(o *Options, ws []*worker, elapsed time.Duration) *Report {
-	r := &Report{Addr: o.Addr, Clients: o.Clients, Seconds: elapsed.Seconds(), Errors: map[string]int{}}
+	r := &Report{Addr: o.Addr, Clients: o.Clients, Seconds: elapsed.Seconds(), Errors: map[string]int{}, ErrorSamples: map[string]string{}}
 	var sessions, logins []time.Duration
 	for _, w := range ws {
 		r.Sessions += w.n
@@ -49,6 +51,9 @@ func newReport(o *Options, ws []*worker, elapsed time.Duration) *Report {
 		for k, v := range w.errors {
 			r.Errors[k] += v
 			r.Failed += v
+			if _, ok := r.ErrorSamples[k]; !ok {
+				r.ErrorSamples[k] = w.samples[k]
+			}
 		}
 	}
 	// Sessions cut short by the end of the run are neither ok nor failed.

@@ -84,7 +84,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	held := &holdCounter{want: o.Clients, fn: o.Holding}
 	begin := time.Now()
 	for i := range o.Clients {
-		w := &worker{o: &o, id: i, errors: map[string]int{}, held: held}
+		w := &worker{o: &o, id: i, errors: map[string]int{}, samples: map[string]string{}, held: held}
 		results[i] = w
 		wg.Add(1)
 		go func() {
@@ -108,7 +108,8 @@ type worker struct {
 	bytes    int64
 	msgs     int
 	errors   map[string]int
-	cut      int // sessions cut short by the end of the run
+	samples  map[string]string // the first error of each kind
+	cut      int               // sessions cut short by the end of the run
 	held     *holdCounter
 }
 
@@ -132,10 +133,13 @@ func (h *holdCounter) add(d int) {
 
 // fail counts one failed session by kind; a session the end of the run cut
 // short is not a failure and is counted apart.
-func (w *worker) fail(kind string) {
+func (w *worker) fail(kind string, err error) {
 	if kind == kindCancelled {
 		w.cut++
 		return
+	}
+	if w.errors[kind] == 0 {
+		w.samples[kind] = err.Error()
 	}
 	w.errors[kind]++
 }
@@ -149,7 +153,7 @@ func (w *worker) session(ctx context.Context) {
 	conn, err := d.DialContext(ctx, "tcp", o.Addr)
 	if err != nil {
 		if ctx.Err() == nil {
-			w.fail(dialKind(err))
+			w.fail(dialKind(err), err)
 		}
 		return
 	}
@@ -157,7 +161,7 @@ func (w *worker) session(ctx context.Context) {
 		tc := tls.Client(conn, o.TLSConfig)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			conn.Close()
-			w.fail("tls")
+			w.fail("tls", err)
 			return
 		}
 		conn = tc
@@ -167,21 +171,21 @@ func (w *worker) session(ctx context.Context) {
 	defer stop()
 	c := &client{conn: conn, r: pop3.NewReader(conn), w: pop3.NewWriter(conn), timeout: o.Timeout}
 	if _, err := c.status(); err != nil {
-		w.fail(kindOf(ctx, err, "greeting"))
+		w.fail(kindOf(ctx, err, "greeting"), err)
 		return
 	}
 	if _, err := c.cmd("USER " + cred.User); err != nil {
-		w.fail(kindOf(ctx, err, "auth"))
+		w.fail(kindOf(ctx, err, "auth"), err)
 		return
 	}
 	if _, err := c.cmd("PASS " + cred.Password); err != nil {
-		w.fail(kindOf(ctx, err, "auth"))
+		w.fail(kindOf(ctx, err, "auth"), err)
 		return
 	}
 	login := time.Since(start)
 	held, err := w.script(ctx, c)
 	if err != nil {
-		w.fail(kindOf(ctx, err, "command"))
+		w.fail(kindOf(ctx, err, "command"), err)
 		return
 	}
 	if held {
@@ -192,7 +196,7 @@ func (w *worker) session(ctx context.Context) {
 		return
 	}
 	if _, err := c.cmd("QUIT"); err != nil {
-		w.fail(kindOf(ctx, err, "quit"))
+		w.fail(kindOf(ctx, err, "quit"), err)
 		return
 	}
 	w.ok++
