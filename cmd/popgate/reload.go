@@ -16,17 +16,24 @@ import (
 // tests) and when the file changes, logging each outcome, until the
 // returned stop is called. router may be nil when there is no routes file;
 // SIGHUP is caught anyway, since its default action would kill the server.
-// The signal handler is installed before reloadRoutes returns.
-func reloadRoutes(router *routes.Router, log *zap.Logger, trigger <-chan struct{}) (stop func()) {
+// The signal handler is installed before reloadRoutes returns. Each
+// reload's outcome is also passed to counted, when set (metrics).
+func reloadRoutes(router *routes.Router, log *zap.Logger, trigger <-chan struct{}, counted func(error)) (stop func()) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Go(func() { reloadOnSignal(ctx, router, log, hup, trigger) })
+	report := func(cause string, d routes.Diff, err error) {
+		logReload(log, router, cause, d, err)
+		if counted != nil {
+			counted(err)
+		}
+	}
+	wg.Go(func() { reloadOnSignal(ctx, router, log, hup, trigger, report) })
 	if router != nil {
 		wg.Go(func() {
 			router.Watch(ctx, routes.DefaultPollInterval, func(d routes.Diff, err error) {
-				logReload(log, router, "file changed", d, err)
+				report("file changed", d, err)
 			})
 		})
 	}
@@ -37,7 +44,8 @@ func reloadRoutes(router *routes.Router, log *zap.Logger, trigger <-chan struct{
 	}
 }
 
-func reloadOnSignal(ctx context.Context, r *routes.Router, log *zap.Logger, hup <-chan os.Signal, trigger <-chan struct{}) {
+func reloadOnSignal(ctx context.Context, r *routes.Router, log *zap.Logger, hup <-chan os.Signal, trigger <-chan struct{},
+	report func(cause string, d routes.Diff, err error)) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -50,7 +58,7 @@ func reloadOnSignal(ctx context.Context, r *routes.Router, log *zap.Logger, hup 
 			continue
 		}
 		d, err := r.Reload()
-		logReload(log, r, "SIGHUP", d, err)
+		report("SIGHUP", d, err)
 	}
 }
 

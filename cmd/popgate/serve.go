@@ -20,7 +20,7 @@ import (
 
 // boundAddrs are the addresses the listeners got (nil when disabled).
 type boundAddrs struct {
-	Plain, TLS net.Addr
+	Plain, TLS, Admin net.Addr
 }
 
 // serve runs the POP3 server until ctx is done, then drains it.
@@ -34,8 +34,16 @@ func serve(ctx context.Context, environ []string, stdout, stderr io.Writer, h ho
 		fmt.Fprintf(stderr, "popgate: %v\n", err)
 		return exitUsage
 	}
+	if cfg.Ops.Syslog.Enabled() {
+		var closeSyslog func() error
+		if log, closeSyslog, err = logging.WithSyslog(log, cfg.LogLevel, cfg.Ops.Syslog.Network, cfg.Ops.Syslog.Address); err != nil {
+			fmt.Fprintf(stderr, "popgate: POPGATE_SYSLOG: %v\n", err)
+			return exitFailure
+		}
+		defer closeSyslog()
+	}
 	defer func() { _ = log.Sync() }()
-	if err := runServer(ctx, cfg, log, stderr, h); err != nil {
+	if err := runServer(ctx, cfg, environ, log, stderr, h); err != nil {
 		log.Error("popgate stopped", zap.Error(err))
 		fmt.Fprintf(stderr, "popgate: %v\n", err)
 		return exitFailure
@@ -45,7 +53,7 @@ func serve(ctx context.Context, environ []string, stdout, stderr io.Writer, h ho
 
 // runServer builds the server from cfg, serves until ctx is done and shuts
 // down within the drain timeout.
-func runServer(ctx context.Context, cfg config.Config, log *zap.Logger, stderr io.Writer, h hooks) error {
+func runServer(ctx context.Context, cfg config.Config, environ []string, log *zap.Logger, stderr io.Writer, h hooks) error {
 	tlsCfg, err := tlsConfig(cfg)
 	if err != nil {
 		return err
@@ -59,6 +67,8 @@ func runServer(ctx context.Context, cfg config.Config, log *zap.Logger, stderr i
 		return err
 	}
 	defer closer.Close()
+	ops := newOperations(cfg, log)
+	openers = ops.wrapOpeners(openers)
 
 	opts := proxy.Options{
 		Backends:          openers,
@@ -81,15 +91,17 @@ func runServer(ctx context.Context, cfg config.Config, log *zap.Logger, stderr i
 		}
 		opts.Router = router
 	}
+	opts.OnSessionEnd = ops.sessionEnded(opts.OnSessionEnd)
 	srv, err := proxy.New(opts)
 	if err != nil {
 		return err
 	}
 
-	plain, secure, err := listen(cfg)
+	ls, err := openListeners(cfg, environ)
 	if err != nil {
 		return err
 	}
+	plain, secure := ops.countSessions(ls.Plain), ops.countSessions(ls.TLS)
 	var (
 		wg    sync.WaitGroup
 		errc  = make(chan error, 2)
@@ -103,12 +115,19 @@ func runServer(ctx context.Context, cfg config.Config, log *zap.Logger, stderr i
 		bound.TLS = secure.Addr()
 		wg.Go(func() { errc <- srv.ServeTLS(secure) })
 	}
+	if ls.Admin != nil {
+		bound.Admin = ls.Admin.Addr()
+	}
+	ops.start(ls.Admin)
+	defer ops.stop()
+	ops.listening.Store(true)
 	log.Info("popgate started", zap.String("version", version()),
 		zap.Stringer("listen", addrOrOff(bound.Plain)), zap.Stringer("listen_tls", addrOrOff(bound.TLS)),
+		zap.Stringer("admin_listen", addrOrOff(bound.Admin)),
 		zap.Strings("backends", cfg.BackendNames()), zap.String("default_backend", cfg.DefaultBackend))
 	printHint(stderr, cfg, seeded, bound)
 
-	stopReloads := reloadRoutes(router, log, h.reload)
+	stopReloads := reloadRoutes(router, log, h.reload, ops.metrics.RouteReload)
 	defer stopReloads()
 	if h.listening != nil {
 		h.listening(bound)
@@ -119,6 +138,7 @@ func runServer(ctx context.Context, cfg config.Config, log *zap.Logger, stderr i
 	case <-ctx.Done():
 	case serveErr = <-errc:
 	}
+	ops.listening.Store(false)
 	log.Info("shutting down", zap.Int64("drain_timeout_ms", cfg.DrainTimeout.Milliseconds()))
 	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout)
 	defer cancel()
@@ -151,24 +171,6 @@ func tlsConfig(cfg config.Config) (*tls.Config, error) {
 		return nil, fmt.Errorf("loading the TLS key pair %s: %w", cfg.TLSCert, err)
 	}
 	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
-}
-
-// listen opens the configured listeners; either may be nil when disabled.
-func listen(cfg config.Config) (plain, secure net.Listener, err error) {
-	if cfg.Listen.Enabled() {
-		if plain, err = net.Listen("tcp", string(cfg.Listen)); err != nil {
-			return nil, nil, fmt.Errorf("POPGATE_LISTEN: %w", err)
-		}
-	}
-	if cfg.ListenTLS.Enabled() {
-		if secure, err = net.Listen("tcp", string(cfg.ListenTLS)); err != nil {
-			if plain != nil {
-				plain.Close()
-			}
-			return nil, nil, fmt.Errorf("POPGATE_LISTEN_TLS: %w", err)
-		}
-	}
-	return plain, secure, nil
 }
 
 type offAddr struct{}

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/popgate/popgate/config"
+	"github.com/popgate/popgate/health"
+	"github.com/popgate/popgate/metrics"
+	"github.com/popgate/popgate/pop3"
+	"github.com/popgate/popgate/proxy"
+)
+
+// operations are what an operator watches a server by: metrics, backend
+// health checks, and the admin endpoints serving both.
+type operations struct {
+	log     *zap.Logger
+	metrics *metrics.Metrics
+	health  *health.Checker
+	// Mux serves /metrics, /healthz and /readyz; other admin handlers may
+	// be added to it before start.
+	Mux *http.ServeMux
+	// listening is true while the POP3 listeners accept; /readyz turns 503
+	// as soon as a drain starts, so a balancer stops sending clients.
+	listening atomic.Bool
+
+	cancel context.CancelFunc
+	srv    *http.Server
+	wg     sync.WaitGroup
+}
+
+func newOperations(cfg config.Config, log *zap.Logger) *operations {
+	o := &operations{log: log, metrics: metrics.New(), Mux: http.NewServeMux()}
+	o.health = health.New(health.Options{
+		Interval: cfg.Ops.HealthInterval,
+		Timeout:  cfg.Ops.HealthTimeout,
+		Logger:   log,
+		OnChange: o.metrics.BackendUp,
+	})
+	o.Mux.Handle("GET /metrics", o.metrics.Handler())
+	o.Mux.Handle("GET /healthz", health.Healthz())
+	o.Mux.Handle("GET /readyz", o.health.Readyz(o.listening.Load))
+	return o
+}
+
+// prober is a backend that can be health-checked (upstream.Backend).
+type prober interface {
+	Probe(ctx context.Context) error
+}
+
+// wrapOpeners health-checks each backend that can be probed (the legacy
+// POP3 servers) and refuses its logins fast while it is down, and times
+// every backend for the metrics.
+func (o *operations) wrapOpeners(openers map[string]pop3.Opener) map[string]pop3.Opener {
+	out := make(map[string]pop3.Opener, len(openers))
+	for name, op := range openers {
+		if p, ok := op.(prober); ok {
+			o.health.Add(name, p.Probe)
+			op = o.health.Guard(name, op)
+		}
+		out[name] = o.metrics.WrapOpener(name, op)
+	}
+	return out
+}
+
+// sessionEnded counts a finished session, then calls next (if any).
+func (o *operations) sessionEnded(next func(*proxy.Record)) func(*proxy.Record) {
+	return func(r *proxy.Record) {
+		o.metrics.SessionEnded(r)
+		if next != nil {
+			next(r)
+		}
+	}
+}
+
+// start runs the health checks and, if admin is not nil, serves the admin
+// endpoints on it, until stop.
+func (o *operations) start(admin net.Listener) {
+	ctx, cancel := context.WithCancel(context.Background())
+	o.cancel = cancel
+	o.wg.Go(func() { o.health.Run(ctx) })
+	if admin == nil {
+		return
+	}
+	o.srv = &http.Server{Handler: o.Mux, ReadHeaderTimeout: 10 * time.Second}
+	o.wg.Go(func() {
+		if err := o.srv.Serve(admin); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			o.log.Error("admin endpoints stopped", zap.Error(err))
+		}
+	})
+}
+
+// stop ends the health checks and the admin server.
+func (o *operations) stop() {
+	if o.cancel == nil {
+		return
+	}
+	o.cancel()
+	if o.srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := o.srv.Shutdown(ctx); err != nil {
+			o.srv.Close()
+		}
+	}
+	o.wg.Wait()
+}
+
+// countSessions counts l's connections as active sessions; nil stays nil.
+func (o *operations) countSessions(l net.Listener) net.Listener {
+	if l == nil {
+		return nil
+	}
+	return o.metrics.CountListener(l)
+}

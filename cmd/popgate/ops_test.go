@@ -1,0 +1,299 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// scrape fetches /metrics from the admin address and returns each series
+// ("name{a="x",b="y"}" exactly as exposed) with its value.
+func scrape(t *testing.T, admin net.Addr) map[string]float64 {
+	t.Helper()
+	body, code := adminGet(t, admin, "/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("/metrics: %d", code)
+	}
+	out := map[string]float64{}
+	for line := range strings.Lines(body) {
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(line[i+1:]), 64)
+		if err != nil {
+			t.Fatalf("bad metrics line %q", line)
+		}
+		out[line[:i]] = v
+	}
+	return out
+}
+
+func adminGet(t *testing.T, admin net.Addr, path string) (string, int) {
+	t.Helper()
+	c := http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Get("http://" + admin.String() + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b), resp.StatusCode
+}
+
+// eventually polls cond until it holds or a generous deadline passes.
+func eventually(t *testing.T, what string, cond func() bool, show ...func() string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			for _, f := range show {
+				what += "; " + f()
+			}
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestMetricsMoveDuringRealSessions logs in through a running server and
+// checks that /metrics counted what happened, and that /healthz and
+// /readyz answer.
+func TestMetricsMoveDuringRealSessions(t *testing.T) {
+	dir := t.TempDir()
+	mkMaildir(t, filepath.Join(dir, "old", "alice"), "from old")
+	users := filepath.Join(dir, "users")
+	routesFile := filepath.Join(dir, "routes")
+	if err := os.WriteFile(users, []byte("alice:{PLAIN}secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(routesFile, []byte("alice old\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reload := make(chan struct{})
+	srv := startServer(t, []string{
+		"POPGATE_LISTEN=127.0.0.1:0",
+		"POPGATE_ADMIN_LISTEN=127.0.0.1:0",
+		"POPGATE_BACKENDS=old=maildir://" + dir + "/old/%u",
+		"POPGATE_ROUTES=" + routesFile,
+		"POPGATE_USERS_FILE=" + users,
+		"POPGATE_DATA_DIR=" + filepath.Join(dir, "data"),
+		"POPGATE_AUTH_FAIL_DELAY=0s",
+	}, hooks{reload: reload})
+	admin := srv.addrs.Admin
+	if admin == nil {
+		t.Fatal("no admin address")
+	}
+
+	if got := pop3Subject(t, srv.addrs.Plain.String()); got != "from old" {
+		t.Fatalf("subject %q", got)
+	}
+	refused := loginOnce(t, srv.addrs.Plain.String(), "alice", "wrong")
+	if !strings.HasPrefix(refused, "-ERR [AUTH]") {
+		t.Errorf("wrong password: %q", refused)
+	}
+	reload <- struct{}{}
+	eventually(t, "a good reload counted", func() bool {
+		return scrape(t, admin)[`popgate_routes_reloads_total{result="ok"}`] == 1
+	})
+	// The bad file may be seen by the file watcher before the signal;
+	// either way, reloads fail and the count says so.
+	if err := os.WriteFile(routesFile, []byte("alice nosuchbackend\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reload <- struct{}{}
+
+	var m map[string]float64
+	eventually(t, "both sessions and the failed reload counted", func() bool {
+		m = scrape(t, admin)
+		return m[`popgate_sessions_total{backend="old",result="ok"}`] == 1 &&
+			m[`popgate_sessions_total{backend="old",result="auth_failed"}`] == 1 &&
+			m[`popgate_routes_reloads_total{result="failed"}`] >= 1
+	}, func() string { return fmt.Sprint(m) })
+	for series, want := range map[string]float64{
+		`popgate_logins_total{backend="old",outcome="ok"}`:                       1,
+		`popgate_logins_total{backend="old",outcome="auth_failed"}`:              1,
+		`popgate_retr_messages_total{backend="old"}`:                             1,
+		`popgate_backend_open_seconds_count{backend="old"}`:                      2,
+		`popgate_backend_response_seconds_count{backend="old",command="retr"}`:   1,
+		`popgate_backend_response_seconds_count{backend="old",command="update"}`: 1,
+		`popgate_active_sessions`:                                                0,
+		`popgate_routes_reloads_total{result="ok"}`:                              1,
+	} {
+		if got, ok := m[series]; !ok || got != want {
+			t.Errorf("%s = %v (present %v), want %v", series, got, ok, want)
+		}
+	}
+	if m[`popgate_retr_bytes_total{backend="old"}`] < 40 {
+		t.Errorf("retr_bytes = %v", m[`popgate_retr_bytes_total{backend="old"}`])
+	}
+
+	// A session that is open counts as active.
+	c, err := net.DialTimeout("tcp", srv.addrs.Plain.String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	bufio.NewReader(c).ReadString('\n')
+	if got := scrape(t, admin)[`popgate_active_sessions`]; got != 1 {
+		t.Errorf("active sessions with one open = %v", got)
+	}
+	c.Close()
+
+	if body, code := adminGet(t, admin, "/healthz"); code != http.StatusOK || body != "ok\n" {
+		t.Errorf("/healthz: %d %q", code, body)
+	}
+	body, code := adminGet(t, admin, "/readyz")
+	var r struct {
+		Ready, Listening bool
+	}
+	if err := json.Unmarshal([]byte(body), &r); err != nil || code != http.StatusOK || !r.Ready || !r.Listening {
+		t.Errorf("/readyz: %d %s", code, body)
+	}
+}
+
+// loginOnce tries USER/PASS and returns the answer to PASS.
+func loginOnce(t *testing.T, addr, user, pass string) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(c)
+	readLine(t, r)
+	send(t, c, "USER "+user)
+	readLine(t, r)
+	send(t, c, "PASS "+pass)
+	answer := readLine(t, r)
+	send(t, c, "QUIT")
+	return strings.TrimSpace(answer)
+}
+
+// fakeLegacy is a minimal RFC 1939 server that accepts any password and
+// serves an empty maildrop, until it is stopped.
+type fakeLegacy struct {
+	l  net.Listener
+	wg sync.WaitGroup
+}
+
+func startFakeLegacy(t *testing.T, addr string) *fakeLegacy {
+	t.Helper()
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeLegacy{l: l}
+	f.wg.Go(func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			f.wg.Go(func() { serveFake(c) })
+		}
+	})
+	t.Cleanup(f.stop)
+	return f
+}
+
+func (f *fakeLegacy) stop() {
+	f.l.Close()
+	f.wg.Wait()
+}
+
+func serveFake(c net.Conn) {
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprint(c, "+OK fake ready\r\n")
+	r := bufio.NewReader(c)
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return
+		}
+		verb, _, _ := strings.Cut(strings.TrimSpace(line), " ")
+		switch strings.ToUpper(verb) {
+		case "USER", "PASS", "NOOP":
+			fmt.Fprint(c, "+OK\r\n")
+		case "STAT":
+			fmt.Fprint(c, "+OK 0 0\r\n")
+		case "QUIT":
+			fmt.Fprint(c, "+OK bye\r\n")
+			return
+		default:
+			fmt.Fprint(c, "-ERR unknown command\r\n")
+		}
+	}
+}
+
+// TestUnhealthyBackendFailsFast stops a legacy backend: within the health
+// interval /readyz names it and logins get [SYS/TEMP] at once; when it is
+// back, both recover.
+func TestUnhealthyBackendFailsFast(t *testing.T) {
+	fake := startFakeLegacy(t, "127.0.0.1:0")
+	legacyAddr := fake.l.Addr().String()
+	srv := startServer(t, []string{
+		"POPGATE_LISTEN=127.0.0.1:0",
+		"POPGATE_ADMIN_LISTEN=127.0.0.1:0",
+		"POPGATE_BACKENDS=legacy=pop3://" + legacyAddr + "?dial_timeout=5s",
+		"POPGATE_DATA_DIR=" + t.TempDir(),
+		"POPGATE_AUTH_FAIL_DELAY=0s",
+		"POPGATE_HEALTH_INTERVAL=50ms",
+		"POPGATE_HEALTH_TIMEOUT=1s",
+	}, hooks{})
+	pop := srv.addrs.Plain.String()
+	ready := func() (bool, string) {
+		body, code := adminGet(t, srv.addrs.Admin, "/readyz")
+		return code == http.StatusOK, body
+	}
+	eventually(t, "ready", func() bool { ok, _ := ready(); return ok })
+	if got := loginOnce(t, pop, "alice", "pw"); !strings.HasPrefix(got, "+OK") {
+		t.Fatalf("login with the backend up: %q", got)
+	}
+
+	fake.stop()
+	eventually(t, "/readyz to turn 503", func() bool { ok, _ := ready(); return !ok })
+	if _, body := ready(); !strings.Contains(body, `"unhealthy":["legacy"]`) {
+		t.Errorf("/readyz body does not name the backend: %s", body)
+	}
+	if got := loginOnce(t, pop, "alice", "pw"); !strings.HasPrefix(got, "-ERR [SYS/TEMP]") {
+		t.Errorf("login with the backend down: %q", got)
+	}
+	m := scrape(t, srv.addrs.Admin)
+	if m[`popgate_logins_total{backend="legacy",outcome="unavailable"}`] != 1 || m[`popgate_backend_up{backend="legacy"}`] != 0 {
+		t.Errorf("metrics do not show the outage: unavailable=%v up=%v",
+			m[`popgate_logins_total{backend="legacy",outcome="unavailable"}`], m[`popgate_backend_up{backend="legacy"}`])
+	}
+	eventually(t, "the refused session's line", func() bool {
+		for _, l := range srv.stdout.logLines(t, "session") {
+			if l["result"] == "backend_error" {
+				return strings.Contains(l["error"].(string), "legacy") && strings.Contains(l["error"].(string), "health check")
+			}
+		}
+		return false
+	}, srv.stdout.String)
+
+	startFakeLegacy(t, legacyAddr)
+	eventually(t, "/readyz to recover", func() bool { ok, _ := ready(); return ok })
+	if got := loginOnce(t, pop, "alice", "pw"); !strings.HasPrefix(got, "+OK") {
+		t.Errorf("login after recovery: %q", got)
+	}
+}
