@@ -27,6 +27,7 @@ func TestServeRelaysToDovecot(t *testing.T) {
 		"POPGATE_BACKENDS=legacy=pop3://" + dovecot.Addr + "?max_sessions=4&timeout=20s&dial_timeout=5s",
 		"POPGATE_DATA_DIR=" + t.TempDir(),
 		"POPGATE_AUTH_FAIL_DELAY=0s",
+		"POPGATE_ADMIN_LISTEN=off",
 	}, hooks{})
 	via := testpeer.Poplib(t, srv.addrs.Plain.String(), "rachel", "s3cret")
 	if len(via) != len(direct) {
@@ -71,6 +72,7 @@ func TestDelegatedPasswords(t *testing.T) {
 		"POPGATE_USERS_FILE=" + users,
 		"POPGATE_DATA_DIR=" + data,
 		"POPGATE_AUTH_FAIL_DELAY=0s",
+		"POPGATE_ADMIN_LISTEN=off",
 	}, hooks{})
 	addr := srv.addrs.Plain.String()
 

@@ -60,6 +60,8 @@ func runWith(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 			return usageError(stderr, "usage: popgate routes check FILE")
 		}
 		return routesCheck(rest[1], environ, stdout, stderr)
+	case "uidl":
+		return uidlCommand(ctx, rest, environ, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "popgate", version())
 		return exitOK
@@ -80,6 +82,12 @@ const usage = `Usage:
   popgate check-config       print the effective configuration, secrets
                              redacted, and check it (backends, routes, TLS)
   popgate routes check FILE  check a routes file against the configured backends
+  popgate uidl import [-scheme S] [-user NAME] PATH
+                             seed the UIDL map from a legacy mbox spool (a file
+                             or a directory of them, one file per user)
+  popgate uidl show USER     print a user's UIDL map
+  popgate uidl verify USER   compare the map with what the legacy server reports
+                             (password in POPGATE_UIDL_PASSWORD or -password-stdin)
   popgate version            print the version
   popgate help               print this help
 

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/popgate/popgate/internal/testpeer"
+)
+
+// TestServeMovesUserKeepingUIDLs runs the binary's wiring with a legacy
+// Dovecot and a native mbox backend holding the same mail. A client keeping
+// mail on the server polls on legacy (popgate learns the UIDLs), the user is
+// moved by a routes reload, a new message arrives, and the client's next
+// poll fetches that message alone.
+func TestServeMovesUserKeepingUIDLs(t *testing.T) {
+	mbox := testpeer.SimpleMbox(5)
+	dovecot := testpeer.StartDovecot(t, testpeer.DovecotOptions{
+		Users: []testpeer.User{{Name: "rachel", Password: "pw", Mbox: mbox}},
+	})
+	dir := t.TempDir()
+	spools := filepath.Join(dir, "spool")
+	if err := os.MkdirAll(spools, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	spool := filepath.Join(spools, "rachel")
+	if err := os.WriteFile(spool, mbox, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	users := filepath.Join(dir, "users")
+	if err := os.WriteFile(users, []byte("rachel:{PLAIN}pw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	routesFile := filepath.Join(dir, "routes")
+	writeFile := func(path, text string) {
+		if err := os.WriteFile(path+".new", []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(path+".new", path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(routesFile, "rachel legacy\n")
+	reload := make(chan struct{})
+	srv := startServer(t, []string{
+		"POPGATE_LISTEN=127.0.0.1:0",
+		"POPGATE_BACKENDS=legacy=pop3://" + dovecot.Addr + ",native=mbox://" + spools + "/%u",
+		"POPGATE_DEFAULT_BACKEND=native",
+		"POPGATE_ROUTES=" + routesFile,
+		"POPGATE_USERS_FILE=" + users,
+		"POPGATE_DATA_DIR=" + filepath.Join(dir, "data"),
+		"POPGATE_AUTH_FAIL_DELAY=0s",
+		"POPGATE_ADMIN_LISTEN=off",
+	}, hooks{reload: reload})
+	addr := srv.addrs.Plain.String()
+
+	client := testpeer.NewPoplib(t, addr, "rachel", "pw")
+	if got := client.Poll(); len(got) != 5 {
+		t.Fatalf("first poll on legacy fetched %d messages, want 5", len(got))
+	}
+	writeFile(routesFile, "rachel native\n")
+	reload <- struct{}{}
+	waitLog(t, srv.stdout, "routes reloaded", "cause", "SIGHUP")
+
+	f, err := os.OpenFile(spool, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write(testpeer.MboxMessage([]byte("From: x@example.org\nSubject: after the move\nMessage-ID: <after@x>\n\nnew\n")))
+	f.Close()
+
+	got := client.Poll()
+	if len(got) != 1 || !bytes.Contains(got[0].Body, []byte("after the move")) {
+		t.Fatalf("poll after the move fetched %d messages, want only the new one", len(got))
+	}
+	if again := client.Poll(); len(again) != 0 {
+		t.Errorf("a third poll fetched %d messages", len(again))
+	}
+	if code := srv.stop(t); code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	lines := srv.stdout.logLines(t, "session")
+	if len(lines) != 3 {
+		t.Fatalf("%d session lines, want 3", len(lines))
+	}
+	if l := lines[1]; l["backend"] != "native" || l["uidl_mapped"] != float64(5) || l["uidl_unmapped"] != float64(1) {
+		t.Errorf("session after the move: %v; want 5 mapped and 1 unmapped on native", l)
+	}
+}
+
+// TestUIDLImportAndShow seeds the map from a popa3d-style spool with the
+// subcommand and reads it back.
+func TestUIDLImportAndShow(t *testing.T) {
+	dir := t.TempDir()
+	spools := filepath.Join(dir, "spool")
+	os.MkdirAll(spools, 0o700)
+	if err := os.WriteFile(filepath.Join(spools, "rachel"), testpeer.SimpleMbox(3), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	vars := []string{"DATA_DIR=" + filepath.Join(dir, "data"), "BACKENDS=legacy=pop3://127.0.0.1:1", "DEFAULT_BACKEND=legacy"}
+	code, stdout, stderr := runCmd(t, vars, "uidl", "import", "-scheme", "popa3d", "-quiet", spools)
+	if code != exitOK {
+		t.Fatalf("import: exit %d\n%s%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = runCmd(t, vars, "uidl", "show", "rachel")
+	if code != exitOK || strings.Count(stdout, "\n") < 3 {
+		t.Fatalf("show: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
