@@ -130,12 +130,13 @@ def idle_table(args):
         "| target | sessions | RSS MiB before → held | PSS MiB before → held | RSS KiB per session | PSS KiB per session |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ] + rows + [""]
+    wanted = max((int(n) for n in args.idle_sessions.split()), default=0)
     if args.fdlimit:
         cap = (args.fdlimit - 100) // 2
-        if cap < 10000:
+        if cap < wanted:
             out.append(
                 f"The descriptor hard limit here is {args.fdlimit:,} and cannot be raised without privileges the machine does not"
-                f" grant, and a relay holds two descriptors per session, so the 10,000-session point ran with {cap:,} sessions.\n"
+                f" grant, and a relay holds two descriptors per session, so the {wanted:,}-session point ran with {cap:,} sessions.\n"
             )
     return out, per
 
@@ -199,12 +200,12 @@ def section(args):
     lines.append("Reproduce (as root, on a machine with nothing else listening on the chosen ports):\n")
     lines.append("```")
     lines.append("apt-get install dovecot-core dovecot-pop3d haproxy nginx libnginx-mod-mail perdition")
-    lines.append(f"ROUNDS={args.rounds} DURATION={args.duration} CASES=\"{args.cases}\" bench/run.sh")
+    lines.append(f"ROUNDS={args.rounds} DURATION={args.duration} CASES=\"{args.cases}\" IDLE_SESSIONS=\"{args.idle_sessions}\" bench/run.sh")
     lines.append("# one run of one case against one address, as the script does it:")
     for case in [c for c in args.cases.split() if c in CASES]:
         lines.append(f"popbench -json -addr ADDR -duration {args.duration} {POPBENCH[case]}   # case {case}")
     if "F" in args.cases.split():
-        lines.append("popbench -addr ADDR -user u%d -nusers 1000 -pass bench -clients 1000 -duration 150s -script idle -ready FILE   # case F")
+        lines.append("popbench -addr ADDR -user u%d -nusers N -pass bench -clients N -duration 150s -timeout 60s -script idle -ready FILE   # case F")
     lines.append("```")
     lines.append("")
     lines.append(END)
@@ -246,6 +247,7 @@ def main():
     p.add_argument("--cases", default="A C D E F")
     p.add_argument("--targets", default="direct popgate haproxy dovecot-proxy nginx perdition")
     p.add_argument("--fdlimit", type=int, default=0)
+    p.add_argument("--idle-sessions", default="")
     p.add_argument("--load", default="?")
     args = p.parse_args()
     generated = section(args)

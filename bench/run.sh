@@ -487,5 +487,5 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 say "writing the report"
 python3 "$here/report.py" --results "$work/results" --out "$OUT" --rounds "$ROUNDS" --duration "$DURATION" \
-	--cases "$CASES" --targets "$TARGETS" --fdlimit "$FDLIMIT" --load "$load_before / $load_after"
+	--cases "$CASES" --targets "$TARGETS" --fdlimit "$FDLIMIT" --idle-sessions "$IDLE_SESSIONS" --load "$load_before / $load_after"
 say "done"
