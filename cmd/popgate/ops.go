@@ -31,6 +31,9 @@ type operations struct {
 	// as soon as a drain starts, so a balancer stops sending clients.
 	listening atomic.Bool
 
+	pausable   []*drainListener
+	lastAccept atomic.Int64
+
 	cancel context.CancelFunc
 	srv    *http.Server
 	wg     sync.WaitGroup
@@ -113,10 +116,28 @@ func (o *operations) stop() {
 	o.wg.Wait()
 }
 
-// countSessions counts l's connections as active sessions; nil stays nil.
+// countSessions counts l's connections as active sessions and lets a drain
+// stop accepting on it; nil stays nil.
 func (o *operations) countSessions(l net.Listener) net.Listener {
 	if l == nil {
 		return nil
 	}
-	return o.metrics.CountListener(l)
+	dl := newDrainListener(l, &o.lastAccept)
+	o.pausable = append(o.pausable, dl)
+	return o.metrics.CountListener(dl)
+}
+
+// beginDrain turns /readyz to 503, stops accepting, and waits until
+// acceptGrace has passed since the last accepted connection (at most
+// limit), so that clients that just connected can finish logging in.
+func (o *operations) beginDrain(limit time.Duration) {
+	o.listening.Store(false)
+	for _, l := range o.pausable {
+		l.pause()
+	}
+	last := time.Unix(0, o.lastAccept.Load())
+	wait := min(time.Until(last.Add(acceptGrace)), limit)
+	if wait > 0 {
+		time.Sleep(wait)
+	}
 }

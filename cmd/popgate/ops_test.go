@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/popgate/popgate/config"
 )
 
 // scrape fetches /metrics from the admin address and returns each series
@@ -295,5 +297,68 @@ func TestUnhealthyBackendFailsFast(t *testing.T) {
 	eventually(t, "/readyz to recover", func() bool { ok, _ := ready(); return ok })
 	if got := loginOnce(t, pop, "alice", "pw"); !strings.HasPrefix(got, "+OK") {
 		t.Errorf("login after recovery: %q", got)
+	}
+}
+
+// TestTwoServersShareAPort starts a second server on the first one's port,
+// as an upgrade does before stopping the old process: SO_REUSEPORT lets
+// it bind, and after the first one stops, the second serves alone.
+func TestTwoServersShareAPort(t *testing.T) {
+	fake := startFakeLegacy(t, "127.0.0.1:0")
+	env := func(listen, admin string) []string {
+		return []string{
+			"POPGATE_LISTEN=" + listen,
+			"POPGATE_ADMIN_LISTEN=" + admin,
+			"POPGATE_BACKENDS=legacy=pop3://" + fake.l.Addr().String(),
+			"POPGATE_DATA_DIR=" + t.TempDir(),
+			"POPGATE_AUTH_FAIL_DELAY=0s",
+		}
+	}
+	first := startServer(t, env("127.0.0.1:0", "127.0.0.1:0"), hooks{})
+	pop, admin := first.addrs.Plain.String(), first.addrs.Admin.String()
+	second := startServer(t, env(pop, admin), hooks{})
+	if second.addrs.Plain.String() != pop || second.addrs.Admin.String() != admin {
+		t.Fatalf("second server on %v and %v, want %s and %s", second.addrs.Plain, second.addrs.Admin, pop, admin)
+	}
+	if code := first.stop(t); code != exitOK {
+		t.Fatalf("first server exit %d", code)
+	}
+	for range 5 {
+		if got := loginOnce(t, pop, "alice", "pw"); !strings.HasPrefix(got, "+OK") {
+			t.Fatalf("login after the first server stopped: %q", got)
+		}
+	}
+	eventually(t, "the second server's five session lines", func() bool {
+		return len(second.stdout.logLines(t, "session")) == 5
+	})
+}
+
+func TestListenersFromSocketActivation(t *testing.T) {
+	cfg := config.Config{Listen: "127.0.0.1:1110", ListenTLS: "0.0.0.0:1995", AdminListen: "127.0.0.1:9110"}
+	for _, c := range []struct {
+		addr string
+		want string
+	}{
+		{"127.0.0.1:1110", rolePlain},
+		{"127.0.0.2:1110", ""},
+		{"10.1.2.3:1995", roleTLS},
+		{"127.0.0.1:9110", roleAdmin},
+		{"127.0.0.1:110", ""},
+	} {
+		a, err := net.ResolveTCPAddr("tcp", c.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := roleByAddress(cfg, a); got != c.want {
+			t.Errorf("%s: role %q, want %q", c.addr, got, c.want)
+		}
+	}
+	// Variables meant for another process are ignored.
+	ls, err := activationListeners([]string{"LISTEN_PID=1", "LISTEN_FDS=3"})
+	if err != nil || ls != nil {
+		t.Errorf("foreign LISTEN_PID: %v %v", ls, err)
+	}
+	if _, err := activationListeners([]string{"LISTEN_PID=" + strconv.Itoa(os.Getpid()), "LISTEN_FDS=x"}); err == nil {
+		t.Error("a bad LISTEN_FDS was accepted")
 	}
 }

@@ -138,8 +138,8 @@ func runServer(ctx context.Context, cfg config.Config, environ []string, log *za
 	case <-ctx.Done():
 	case serveErr = <-errc:
 	}
-	ops.listening.Store(false)
 	log.Info("shutting down", zap.Int64("drain_timeout_ms", cfg.DrainTimeout.Milliseconds()))
+	ops.beginDrain(cfg.DrainTimeout / 2)
 	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout)
 	defer cancel()
 	if err := srv.Shutdown(drainCtx); err != nil && !errors.Is(err, proxy.ErrServerClosed) {
