@@ -62,6 +62,8 @@ func runWith(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 		return routesCheck(rest[1], environ, stdout, stderr)
 	case "uidl":
 		return uidlCommand(ctx, rest, environ, stdout, stderr)
+	case "health":
+		return healthCheck(rest, environ, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "popgate", version())
 		return exitOK
@@ -88,6 +90,8 @@ const usage = `Usage:
   popgate uidl show USER     print a user's UIDL map
   popgate uidl verify USER   compare the map with what the legacy server reports
                              (password in POPGATE_UIDL_PASSWORD or -password-stdin)
+  popgate health [ready]     ask the running server's admin endpoint whether
+                             it is alive (or ready); for container health checks
   popgate version            print the version
   popgate help               print this help
 

@@ -362,3 +362,29 @@ func TestListenersFromSocketActivation(t *testing.T) {
 		t.Error("a bad LISTEN_FDS was accepted")
 	}
 }
+
+func TestHealthSubcommand(t *testing.T) {
+	fake := startFakeLegacy(t, "127.0.0.1:0")
+	srv := startServer(t, []string{
+		"POPGATE_LISTEN=127.0.0.1:0",
+		"POPGATE_ADMIN_LISTEN=127.0.0.1:0",
+		"POPGATE_BACKENDS=legacy=pop3://" + fake.l.Addr().String(),
+		"POPGATE_DATA_DIR=" + t.TempDir(),
+		"POPGATE_HEALTH_INTERVAL=50ms",
+	}, hooks{})
+	_, port, _ := net.SplitHostPort(srv.addrs.Admin.String())
+	// The server's own configuration, as a container health check sees it.
+	vars := []string{"ADMIN_LISTEN=0.0.0.0:" + port}
+	eventually(t, "ready", func() bool { code, _, _ := runCmd(t, vars, "health", "ready"); return code == exitOK })
+	if code, out, _ := runCmd(t, vars, "health"); code != exitOK || out != "ok\n" {
+		t.Errorf("health: %d %q", code, out)
+	}
+	fake.stop()
+	eventually(t, "not ready", func() bool { code, _, _ := runCmd(t, vars, "health", "ready"); return code == exitFailure })
+	if code, _, _ := runCmd(t, vars, "health"); code != exitOK {
+		t.Errorf("alive while a backend is down: exit %d", code)
+	}
+	if code, _, _ := runCmd(t, []string{"ADMIN_LISTEN=off"}, "health"); code != exitUsage {
+		t.Errorf("admin off: exit %d", code)
+	}
+}
