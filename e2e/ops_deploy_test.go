@@ -1,0 +1,239 @@
+package e2e
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/popgate/popgate/backend"
+	"github.com/popgate/popgate/config"
+	"github.com/popgate/popgate/routes"
+	"github.com/popgate/popgate/upstream"
+)
+
+// repoRoot is the module's root directory.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Dir(filepath.Dir(file))
+}
+
+// composeFile is the part of docker-compose.yml the test looks at.
+type composeFile struct {
+	Services map[string]struct {
+		Image       string            `yaml:"image"`
+		Build       any               `yaml:"build"`
+		User        string            `yaml:"user"`
+		Command     []string          `yaml:"command"`
+		Environment map[string]string `yaml:"environment"`
+		Volumes     []string          `yaml:"volumes"`
+		Ports       []string          `yaml:"ports"`
+		DependsOn   map[string]struct {
+			Condition string `yaml:"condition"`
+		} `yaml:"depends_on"`
+		Healthcheck *struct {
+			Test []string `yaml:"test"`
+		} `yaml:"healthcheck"`
+	} `yaml:"services"`
+	Volumes map[string]any `yaml:"volumes"`
+}
+
+// TestComposeFile checks docker-compose.yml: with a compose client, by
+// "docker compose config"; always, by reading it: every service it
+// depends on exists, named volumes are declared, bind-mounted files exist,
+// both servers have health checks, and popgate's environment is a valid
+// configuration whose backends and routes file load.
+func TestComposeFile(t *testing.T) {
+	root := repoRoot(t)
+	composeConfig(t, root)
+
+	b, err := os.ReadFile(filepath.Join(root, "docker-compose.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cf composeFile
+	dec := yaml.NewDecoder(strings.NewReader(string(b)))
+	if err := dec.Decode(&cf); err != nil {
+		t.Fatalf("docker-compose.yml: %v", err)
+	}
+	for _, name := range []string{"popgate", "legacy"} {
+		s, ok := cf.Services[name]
+		if !ok {
+			t.Fatalf("no %s service", name)
+		}
+		if s.Healthcheck == nil || len(s.Healthcheck.Test) == 0 {
+			t.Errorf("service %s has no health check", name)
+		}
+	}
+	for name, s := range cf.Services {
+		for dep := range s.DependsOn {
+			if _, ok := cf.Services[dep]; !ok {
+				t.Errorf("service %s depends on unknown %s", name, dep)
+			}
+		}
+		for _, v := range s.Volumes {
+			src, _, ok := strings.Cut(v, ":")
+			if !ok {
+				t.Errorf("service %s: volume %q has no target", name, v)
+				continue
+			}
+			if strings.HasPrefix(src, ".") {
+				if _, err := os.Stat(filepath.Join(root, src)); err != nil {
+					t.Errorf("service %s mounts a missing %s", name, src)
+				}
+			} else if _, ok := cf.Volumes[src]; !ok {
+				t.Errorf("service %s uses undeclared volume %s", name, src)
+			}
+		}
+	}
+	pg := cf.Services["popgate"]
+	if pg.Build == nil {
+		t.Error("popgate is not built from the Dockerfile")
+	}
+	if !slices.Contains(pg.Volumes, "state:/var/lib/popgate") {
+		t.Errorf("popgate's state is not on a named volume: %v", pg.Volumes)
+	}
+	if pg.Healthcheck != nil && pg.Healthcheck.Test[len(pg.Healthcheck.Test)-2] != "health" {
+		t.Errorf("popgate's health check %v does not use popgate health", pg.Healthcheck.Test)
+	}
+
+	// popgate's environment, with the mounted routes file at its place in
+	// the repository, must be a valid configuration.
+	environ := []string{}
+	routesFile := ""
+	for k, v := range pg.Environment {
+		if k == "POPGATE_ROUTES" {
+			for _, m := range pg.Volumes {
+				if src, dst, _ := strings.Cut(m, ":"); strings.HasPrefix(dst, v) {
+					routesFile = filepath.Join(root, src)
+				}
+			}
+			v = routesFile
+		}
+		environ = append(environ, k+"="+v)
+	}
+	cfg, err := config.Load(environ)
+	if err != nil {
+		t.Fatalf("popgate's environment: %v", err)
+	}
+	for _, be := range cfg.Backends {
+		switch be.URL.Scheme {
+		case config.SchemePOP3, config.SchemePOP3S:
+			if _, err := upstream.FromURL(be.Name, be.URL); err != nil {
+				t.Errorf("backend %s: %v", be.Name, err)
+			}
+		default:
+			if _, err := backend.FromURL(be.Name, be.URL, t.TempDir()); err != nil {
+				t.Errorf("backend %s: %v", be.Name, err)
+			}
+		}
+	}
+	if routesFile == "" {
+		t.Fatal("the routes file is not mounted")
+	}
+	if _, err := routes.Load(routesFile, cfg.BackendNames()); err != nil {
+		t.Errorf("routes file: %v", err)
+	}
+}
+
+// composeConfig runs "docker compose config" (or the older docker-compose)
+// when one is installed. Neither is packaged for every system, so a
+// missing client only skips this part: the structural checks still run.
+func composeConfig(t *testing.T, root string) {
+	t.Helper()
+	var cmd *exec.Cmd
+	if exec.Command("docker", "compose", "version").Run() == nil {
+		cmd = exec.Command("docker", "compose", "-f", "docker-compose.yml", "config", "-q")
+	} else if p, err := exec.LookPath("docker-compose"); err == nil {
+		cmd = exec.Command(p, "-f", "docker-compose.yml", "config", "-q")
+	} else {
+		t.Log("no compose client installed; checking docker-compose.yml structurally only")
+		return
+	}
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, out)
+	}
+}
+
+// TestDockerfile checks the image's build: two stages, a static binary, an
+// unprivileged user and a health check.
+func TestDockerfile(t *testing.T) {
+	f, err := os.Open(filepath.Join(repoRoot(t), "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var from int
+	var static, health bool
+	user := ""
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) == 0 || strings.HasPrefix(fields[0], "#") {
+			continue
+		}
+		switch strings.ToUpper(fields[0]) {
+		case "FROM":
+			from++
+		case "RUN":
+			static = static || strings.Contains(sc.Text(), "CGO_ENABLED=0")
+		case "USER":
+			user = fields[1]
+		case "HEALTHCHECK":
+			health = true
+		}
+	}
+	if from < 2 || !static || !health {
+		t.Errorf("stages %d, static build %v, health check %v", from, static, health)
+	}
+	if u, _, _ := strings.Cut(user, ":"); u == "" || u == "0" || u == "root" {
+		t.Errorf("the image runs as %q", user)
+	}
+}
+
+// TestSystemdUnits checks that the service is hardened and that the socket
+// unit is its socket activation.
+func TestSystemdUnits(t *testing.T) {
+	dir := filepath.Join(repoRoot(t), "deploy")
+	service, err := os.ReadFile(filepath.Join(dir, "popgate.service"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"ExecStart=/usr/local/bin/popgate serve", "ExecReload=/bin/kill -HUP $MAINPID",
+		"DynamicUser=yes", "StateDirectory=popgate", "ProtectSystem=strict", "NoNewPrivileges=yes",
+		"CapabilityBoundingSet=CAP_NET_BIND_SERVICE", "PrivateTmp=yes", "SystemCallFilter=@system-service",
+	} {
+		if !strings.Contains(string(service), "\n"+want+"\n") {
+			t.Errorf("popgate.service lacks %q", want)
+		}
+	}
+	socket, err := os.ReadFile(filepath.Join(dir, "popgate.socket"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(socket), "[Socket]\n") || !strings.Contains(string(socket), "\nListenStream=110\n") {
+		t.Errorf("popgate.socket does not listen on 110:\n%s", socket)
+	}
+	env, err := os.ReadFile(filepath.Join(dir, "popgate.env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var environ []string
+	for line := range strings.Lines(string(env)) {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			environ = append(environ, line)
+		}
+	}
+	if _, err := config.Load(environ); err != nil {
+		t.Errorf("popgate.env: %v", err)
+	}
+}
