@@ -9,15 +9,16 @@ import (
 
 // slots limits the concurrent sessions of one backend. When all are taken,
 // logins wait in a priority queue: lower level first, then first come first
-// served. Penalised logins (level > 0) may not take the last reserved()
-// slots, so a user at full speed never waits for a hog's long session to
-// end; the nice() of a proxy.
+// served. Penalised sessions (level > 0) share at most penalisedMax() of
+// the slots, so a user at full speed does not wait for hogs' long sessions
+// to end: the nice() of a proxy.
 type slots struct {
-	mu      sync.Mutex
-	max     int // 0: unlimited
-	active  int
-	seq     uint64
-	waiting waitQueue
+	mu        sync.Mutex
+	max       int // 0: unlimited
+	active    int
+	penalised int // sessions of active started at a level > 0
+	seq       uint64
+	waiting   waitQueue
 }
 
 // waiter is one login waiting for a slot. ready is closed when it is
@@ -35,14 +36,14 @@ type waiter struct {
 func (s *slots) tryAcquire(level int) (w *waiter, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.max <= 0 || (s.waiting.Len() == 0 && s.active < s.limit(level)) {
-		s.active++
+	if s.max <= 0 || (s.waiting.Len() == 0 && s.free(level)) {
+		s.take(level)
 		return nil, true
 	}
 	s.seq++
 	w = &waiter{level: level, seq: s.seq, ready: make(chan struct{})}
 	heap.Push(&s.waiting, w)
-	// Someone may wait only for the reserve, which this login may use.
+	// Hogs may wait only for the hogs' share, which this login may not need.
 	s.dispatch()
 	if w.granted {
 		return nil, true
@@ -50,34 +51,36 @@ func (s *slots) tryAcquire(level int) (w *waiter, ok bool) {
 	return w, false
 }
 
-// reserved is the number of slots kept for logins at level 0: a quarter,
-// and at least one when there are two or more.
-func (s *slots) reserved() int {
-	if s.max < 2 {
-		return 0
-	}
-	return max(1, s.max/4)
+// penalisedMax is the number of slots penalised sessions may hold
+// together: a quarter, at least one.
+func (s *slots) penalisedMax() int { return max(1, s.max/4) }
+
+// free reports whether a login at level may start a session now. Called
+// with s.mu held.
+func (s *slots) free(level int) bool {
+	return s.active < s.max && (level == 0 || s.penalised < s.penalisedMax())
 }
 
-// limit is the number of sessions above which a login at level may not
-// start one.
-func (s *slots) limit(level int) int {
+// take counts a new session at level. Called with s.mu held.
+func (s *slots) take(level int) {
+	s.active++
 	if level > 0 {
-		return s.max - s.reserved()
+		s.penalised++
 	}
-	return s.max
 }
 
 // dispatch grants slots to waiters in queue order while the first one may
 // take one. Called with s.mu held.
 func (s *slots) dispatch() {
 	for s.waiting.Len() > 0 {
+		// The queue is ordered by level, so if the first waiter may not
+		// start, nobody behind it may either.
 		w := s.waiting[0]
-		if s.active >= s.limit(w.level) {
+		if !s.free(w.level) {
 			return
 		}
 		heap.Pop(&s.waiting)
-		s.active++
+		s.take(w.level)
 		w.granted = true
 		close(w.ready)
 	}
@@ -94,16 +97,19 @@ func (s *slots) abandon(w *waiter) {
 	}
 	s.mu.Unlock()
 	if granted {
-		s.release()
+		s.release(w.level)
 	}
 }
 
-// release frees a slot and hands it on to the best waiter that may take
-// it.
-func (s *slots) release() {
+// release frees the slot of a session admitted at level and hands it on
+// to the best waiter that may take it.
+func (s *slots) release(level int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.active--
+	if level > 0 {
+		s.penalised--
+	}
 	s.dispatch()
 }
 

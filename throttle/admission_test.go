@@ -206,15 +206,12 @@ func TestUnlimitedBackendNeverQueues(t *testing.T) {
 	}
 }
 
-func TestPenalisedLoginsLeaveReservedSlotsFree(t *testing.T) {
-	th, _ := queueTest(t, 4) // one slot reserved
+func TestPenalisedSessionsShareAQuarterOfTheSlots(t *testing.T) {
+	th, _ := queueTest(t, 8) // hogs may hold 2 slots together
 	ctx := context.Background()
-	// Make hog3 and hog4 penalised too.
-	for _, u := range []string{"hog3", "hog4"} {
-		th.state.Put(u, UserState{LastLogin: epoch.Add(-time.Minute), Msgs: 10, Bytes: 800 << 20})
-	}
+	th.state.Put("hog3", UserState{LastLogin: epoch.Add(-time.Minute), Msgs: 10, Bytes: 800 << 20})
 	var hogs []*Ticket
-	for _, u := range []string{"hog1", "hog2", "hog3"} {
+	for _, u := range []string{"hog1", "hog2"} {
 		tk, err := th.Admit(ctx, u, "legacy", clientA)
 		if err != nil || tk.Decision().Level == 0 {
 			t.Fatalf("Admit(%s): level %d, %v", u, tk.Decision().Level, err)
@@ -224,29 +221,53 @@ func TestPenalisedLoginsLeaveReservedSlotsFree(t *testing.T) {
 	out := make(chan admitted, 1)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	admitAsync(ctx, &wg, th, "hog4", out)
-	eventually(t, "hog4 waits", func() bool { _, w := th.Sessions("legacy"); return w == 1 })
-	if active, _ := th.Sessions("legacy"); active != 3 {
-		t.Fatalf("active = %d, want 3 (one of 4 slots kept free)", active)
+	admitAsync(ctx, &wg, th, "hog3", out)
+	eventually(t, "hog3 waits", func() bool { _, w := th.Sessions("legacy"); return w == 1 })
+	if active, _ := th.Sessions("legacy"); active != 2 {
+		t.Fatalf("active = %d, want 2: the hogs' share is full", active)
 	}
-	alice, err := th.Admit(ctx, "alice", "legacy", clientA)
-	if err != nil || containsReason(alice.Decision().Reason, ReasonQueue) {
-		t.Fatalf("alice at level 0: %+v, %v; want the reserved slot at once", alice.Decision(), err)
+	var calm []*Ticket
+	for range 6 {
+		tk, err := th.Admit(ctx, "alice", "legacy", clientA)
+		if err != nil || containsReason(tk.Decision().Reason, ReasonQueue) {
+			t.Fatalf("alice at level 0: %+v, %v; want a slot at once", tk.Decision(), err)
+		}
+		calm = append(calm, tk)
 	}
-	alice.Release()
+	for _, tk := range calm {
+		tk.Release()
+	}
 	// Release hands slots on synchronously, so the counts are final.
-	if active, waiting := th.Sessions("legacy"); active != 3 || waiting != 1 {
-		t.Fatalf("with only the reserved slot free: active %d, waiting %d; want hog4 still waiting", active, waiting)
+	if active, waiting := th.Sessions("legacy"); active != 2 || waiting != 1 {
+		t.Fatalf("with free slots but the hogs' share full: active %d, waiting %d; want hog3 still waiting", active, waiting)
 	}
 	hogs[0].Release()
 	a := next(t, out)
-	if a.err != nil || a.user != "hog4" {
-		t.Fatalf("after a hog left: %s, %v; want hog4 admitted", a.user, a.err)
+	if a.err != nil || a.user != "hog3" {
+		t.Fatalf("after a hog left: %s, %v; want hog3 admitted", a.user, a.err)
 	}
 	for _, tk := range append(hogs[1:], a.tk) {
 		tk.Release()
 	}
 	if active, waiting := th.Sessions("legacy"); active != 0 || waiting != 0 {
 		t.Errorf("at the end: active %d, waiting %d", active, waiting)
+	}
+}
+
+func TestSlotIsReleasedAtTheLevelItWasTakenAt(t *testing.T) {
+	th, clock := newTest(t, nil, Options{MaxSessions: map[string]int{"legacy": 4}})
+	poll(t, th, "hog", 800<<20)
+	clock.Advance(time.Minute)
+	tk, err := th.Admit(context.Background(), "hog", "legacy", clientA)
+	if err != nil || tk.Decision().Level == 0 {
+		t.Fatalf("Admit: level %d, %v", tk.Decision().Level, err)
+	}
+	tk.Opened(1, 10) // the hog cleaned up elsewhere: level 0 now
+	tk.Release()
+	s := th.slotsFor("legacy")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.active != 0 || s.penalised != 0 {
+		t.Errorf("after release: active %d, penalised %d; want 0, 0", s.active, s.penalised)
 	}
 }

@@ -43,10 +43,9 @@
 //     Bandwidth / L bytes per second.
 //   - Admission: a backend with a session limit admits in order of level
 //     (lower first, FIFO within a level) and answers [SYS/TEMP] after
-//     QueueTimeout. A quarter of its slots (at least one, if it has two or
-//     more) are kept for users at level 0: a penalised login waits while
-//     taking a slot would leave fewer free, so a user at full speed does
-//     not wait for a hog's long session to end.
+//     QueueTimeout. Penalised sessions share at most a quarter of its
+//     slots (at least one), so users at full speed do not wait for hogs'
+//     long sessions to end.
 //   - LOGIN-DELAY (RFC 2449): the capability is announced as
 //     "LOGIN-DELAY 0 USER" before login and as the user's own value after
 //     (MinPollInterval for a penalised user, 0 otherwise). With

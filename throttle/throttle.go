@@ -128,7 +128,8 @@ func (t *Throttle) Admit(ctx context.Context, user, backend string, client net.A
 // whether it had to queue.
 func (t *Throttle) acquire(ctx context.Context, tk *Ticket) (queued bool, err error) {
 	s := t.slotsFor(tk.backend)
-	w, ok := s.tryAcquire(tk.d.Level)
+	tk.slotLevel = tk.d.Level
+	w, ok := s.tryAcquire(tk.slotLevel)
 	if ok {
 		tk.slot = s
 		return false, nil

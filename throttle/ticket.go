@@ -18,9 +18,11 @@ type Ticket struct {
 	interval time.Duration
 	d        Decision
 
-	// slot is the backend limiter holding one of our sessions, if any.
-	slot    *slots
-	release sync.Once
+	// slot is the backend limiter holding one of our sessions, if any,
+	// taken at slotLevel (Opened may change the level later).
+	slot      *slots
+	slotLevel int
+	release   sync.Once
 }
 
 // Decision returns what the throttle did to the session so far.
@@ -79,7 +81,7 @@ func (tk *Ticket) Updated(r pop3.UpdateResult) {
 func (tk *Ticket) Release() {
 	tk.release.Do(func() {
 		if tk.slot != nil {
-			tk.slot.release()
+			tk.slot.release(tk.slotLevel)
 		}
 	})
 }
