@@ -1,0 +1,180 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/popgate/popgate/health"
+	"github.com/popgate/popgate/internal/testpeer"
+	"github.com/popgate/popgate/metrics"
+	"github.com/popgate/popgate/pop3"
+	"github.com/popgate/popgate/proxy"
+	"github.com/popgate/popgate/upstream"
+)
+
+// opsGate is a relay in front of one legacy backend, wired as cmd/popgate
+// wires it: health-checked, timed, with the admin endpoints on a test
+// HTTP server.
+type opsGate struct {
+	*relayGate
+	admin string
+}
+
+func startOpsGate(t *testing.T, name, addr string, interval time.Duration) *opsGate {
+	t.Helper()
+	m := metrics.New()
+	be := upstream.New(upstream.Options{Name: name, Addr: addr, DialTimeout: 5 * time.Second, CommandTimeout: 20 * time.Second})
+	hc := health.New(health.Options{Interval: interval, Timeout: 2 * time.Second, OnChange: m.BackendUp})
+	hc.Add(name, be.Probe)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { hc.Run(ctx) })
+	t.Cleanup(func() { cancel(); wg.Wait() })
+
+	op := m.WrapOpener(name, hc.Guard(name, be))
+	g := startRelay(t, map[string]pop3.Opener{name: op}, name, func(o *proxy.Options) {
+		prev := o.OnSessionEnd
+		o.OnSessionEnd = func(r *proxy.Record) { m.SessionEnded(r); prev(r) }
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", m.Handler())
+	mux.Handle("/readyz", hc.Readyz(func() bool { return true }))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return &opsGate{relayGate: g, admin: srv.URL}
+}
+
+// get returns the status and body of an admin endpoint.
+func (g *opsGate) get(t *testing.T, path string) (int, string) {
+	t.Helper()
+	c := http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Get(g.admin + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// metric returns the value of one exposed series, such as
+// popgate_logins_total{backend="legacy",outcome="ok"}, or -1.
+func (g *opsGate) metric(t *testing.T, series string) float64 {
+	t.Helper()
+	_, body := g.get(t, "/metrics")
+	for line := range strings.Lines(body) {
+		if rest, ok := strings.CutPrefix(line, series+" "); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			if err != nil {
+				t.Fatalf("bad value in %q", line)
+			}
+			return v
+		}
+	}
+	return -1
+}
+
+func until(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestMetricsAndHealthWithDovecot fetches mail with Python's poplib through
+// popgate from a real Dovecot, checks the metrics moved, then stops
+// Dovecot: within the health interval /readyz names it and a login is
+// refused with [SYS/TEMP] by the health check rather than by a dial.
+func TestMetricsAndHealthWithDovecot(t *testing.T) {
+	t.Parallel()
+	dovecot := testpeer.StartDovecot(t, testpeer.DovecotOptions{
+		Users: []testpeer.User{{Name: "alice", Password: "pw", Mbox: testpeer.SimpleMbox(3)}},
+	})
+	g := startOpsGate(t, "legacy", dovecot.Addr, 100*time.Millisecond)
+	until(t, "ready", func() bool { code, _ := g.get(t, "/readyz"); return code == http.StatusOK })
+
+	msgs := testpeer.Poplib(t, g.Addr, "alice", "pw")
+	if len(msgs) != 3 {
+		t.Fatalf("poplib fetched %d messages", len(msgs))
+	}
+	until(t, "the session counted", func() bool {
+		return g.metric(t, `popgate_sessions_total{backend="legacy",result="ok"}`) == 1
+	})
+	for series, want := range map[string]float64{
+		`popgate_logins_total{backend="legacy",outcome="ok"}`:                     1,
+		`popgate_retr_messages_total{backend="legacy"}`:                           3,
+		`popgate_backend_up{backend="legacy"}`:                                    1,
+		`popgate_backend_open_seconds_count{backend="legacy"}`:                    1,
+		`popgate_backend_response_seconds_count{backend="legacy",command="retr"}`: 3,
+	} {
+		if got := g.metric(t, series); got != want {
+			t.Errorf("%s = %v, want %v", series, got, want)
+		}
+	}
+	if got := g.metric(t, `popgate_retr_bytes_total{backend="legacy"}`); got <= 0 {
+		t.Errorf("retr_bytes = %v", got)
+	}
+
+	dovecot.Stop()
+	until(t, "/readyz to turn 503", func() bool { code, _ := g.get(t, "/readyz"); return code == http.StatusServiceUnavailable })
+	_, body := g.get(t, "/readyz")
+	var r struct{ Unhealthy []string }
+	if err := json.Unmarshal([]byte(body), &r); err != nil || len(r.Unhealthy) != 1 || r.Unhealthy[0] != "legacy" {
+		t.Errorf("/readyz body %s", body)
+	}
+
+	if got := rawLogin(t, g.Addr, "alice", "pw"); !strings.HasPrefix(got, "-ERR [SYS/TEMP]") {
+		t.Errorf("login with Dovecot down: %q", got)
+	}
+	until(t, "the refused session's record", func() bool {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		last := g.records[len(g.records)-1]
+		return last.Result == proxy.ResultBackendError && errors.Is(last.Err, health.ErrUnavailable)
+	})
+	if got := g.metric(t, `popgate_logins_total{backend="legacy",outcome="unavailable"}`); got != 1 {
+		t.Errorf("unavailable logins = %v", got)
+	}
+	if got := g.metric(t, `popgate_backend_up{backend="legacy"}`); got != 0 {
+		t.Errorf("backend_up = %v", got)
+	}
+}
+
+// rawLogin sends USER and PASS and returns the answer to PASS.
+func rawLogin(t *testing.T, addr, user, pass string) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(c)
+	var answer string
+	for _, line := range []string{"", "USER " + user, "PASS " + pass} {
+		if line != "" {
+			if _, err := c.Write([]byte(line + "\r\n")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if answer, err = r.ReadString('\n'); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return strings.TrimSpace(answer)
+}
