@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -261,4 +262,38 @@ func TestRelayEndToEnd(t *testing.T) {
 		t.Fatalf("relayed block differs from the legacy server's (%d vs %d octets)", got.Len(), len(wantBlock))
 	}
 	c.cmd("QUIT")
+}
+
+// BenchmarkIdleSessionMemory holds 1,000 authenticated sessions open
+// through the relay and reports what each costs the process: Go heap plus
+// goroutine stacks, after a collection, per session. The client side, the
+// legacy server and the relay share the process, so the figure counts all
+// three; compare it between versions, and take the relay's own figure from
+// bench/run.sh case F.
+func BenchmarkIdleSessionMemory(b *testing.B) {
+	const sessions = 1000
+	legacy := startLegacy(b, message(1<<10))
+	addr := startRelay(b, legacy.ln.Addr().String())
+	for b.Loop() {
+		before := inUse()
+		clients := make([]*client, sessions)
+		for i := range clients {
+			clients[i] = dial(b, addr)
+			clients[i].r = bufio.NewReaderSize(clients[i].conn, 64)
+			clients[i].login()
+		}
+		after := inUse()
+		b.ReportMetric(float64(after-before)/sessions, "B/session")
+		for _, c := range clients {
+			c.conn.Close()
+		}
+	}
+}
+
+// inUse returns the bytes of heap and stack in use after a collection.
+func inUse() uint64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse + ms.StackInuse
 }
