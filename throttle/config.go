@@ -62,14 +62,24 @@ func (c Config) Enabled() bool { return c.Mode != ModeOff }
 // varPrefix is the full prefix of the variables, for Validate's messages.
 const varPrefix = "POPGATE_THROTTLE_"
 
-// Validate reports every setting that cannot work, naming its variable.
+// SettingError is one invalid setting, named by its variable.
+type SettingError struct {
+	Var string // e.g. POPGATE_THROTTLE_MAX_LEVEL
+	Msg string
+}
+
+func (e *SettingError) Error() string { return e.Var + ": " + e.Msg }
+
+// Validate reports every setting that cannot work: the result joins one
+// *SettingError per problem (errors.Join), so a caller can list them by
+// variable.
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(name, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s%s: %s", varPrefix, name, fmt.Sprintf(format, args...)))
+		errs = append(errs, &SettingError{Var: varPrefix + name, Msg: fmt.Sprintf(format, args...)})
 	}
 	if c.Mode != ModeOn && c.Mode != ModeOff && c.Mode != "" {
-		errs = append(errs, fmt.Errorf("POPGATE_THROTTLE: %q is neither on nor off", string(c.Mode)))
+		errs = append(errs, &SettingError{Var: "POPGATE_THROTTLE", Msg: fmt.Sprintf("%q is neither on nor off", string(c.Mode))})
 	}
 	if c.SoftBytes < 0 {
 		bad("SOFT_BYTES", "must not be negative")

@@ -1,6 +1,8 @@
 package throttle
 
 import (
+	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -68,10 +70,20 @@ func TestValidateNamesVariables(t *testing.T) {
 	if err == nil {
 		t.Fatal("Validate accepted a zero MIN_POLL_INTERVAL")
 	}
-	for _, name := range []string{"POPGATE_THROTTLE_MIN_POLL_INTERVAL", "POPGATE_THROTTLE_AUTH_FAIL_MAX_DELAY", "POPGATE_THROTTLE:"} {
-		if !strings.Contains(err.Error(), name) {
-			t.Errorf("Validate() = %q, want it to name %s", err, name)
+	var vars []string
+	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+		var se *SettingError
+		if !errors.As(e, &se) {
+			t.Fatalf("Validate returned %T (%v), want *SettingError", e, e)
 		}
+		vars = append(vars, se.Var)
+	}
+	want := []string{"POPGATE_THROTTLE", "POPGATE_THROTTLE_MIN_POLL_INTERVAL", "POPGATE_THROTTLE_AUTH_FAIL_MAX_DELAY"}
+	if !slices.Equal(vars, want) {
+		t.Errorf("Validate() names %q, want %q", vars, want)
+	}
+	if !strings.Contains(err.Error(), "POPGATE_THROTTLE_MIN_POLL_INTERVAL: must be positive") {
+		t.Errorf("Validate() = %q", err)
 	}
 	if _, err := New(c, Options{}); err == nil {
 		t.Error("New accepted an invalid Config")
