@@ -153,3 +153,19 @@ func TestRightPasswordClearsOwnRecord(t *testing.T) {
 		t.Errorf("attacker after alice's login: delay %s, want %s", d, th.auth.delay(2))
 	}
 }
+
+func TestClientKeyIgnoresThePort(t *testing.T) {
+	for _, tc := range []struct {
+		addr net.Addr
+		want string
+	}{
+		{&net.TCPAddr{IP: net.IPv4(192, 0, 2, 7), Port: 5000}, "192.0.2.7"},
+		{&net.TCPAddr{IP: net.ParseIP("2001:db8::1"), Port: 110}, "2001:db8::1"},
+		{&net.UnixAddr{Name: "/run/popgate.sock", Net: "unix"}, "/run/popgate.sock"},
+		{nil, ""},
+	} {
+		if got := clientKey(tc.addr); got != tc.want {
+			t.Errorf("clientKey(%v) = %q, want %q", tc.addr, got, tc.want)
+		}
+	}
+}
