@@ -141,3 +141,18 @@ func (o *operations) beginDrain(limit time.Duration) {
 		time.Sleep(wait)
 	}
 }
+
+// watchThrottle exports each backend's login queue from sessions (the
+// throttle's Sessions method) as popgate_throttle_queue_length. The
+// throttle wiring calls it once, after building the throttle.
+func (o *operations) watchThrottle(backends []string, sessions func(backend string) (active, waiting int)) {
+	for _, name := range backends {
+		err := o.metrics.QueueLength(name, func() int {
+			_, waiting := sessions(name)
+			return waiting
+		})
+		if err != nil {
+			o.log.Warn("throttle queue metric not registered", zap.String("backend", name), zap.Error(err))
+		}
+	}
+}

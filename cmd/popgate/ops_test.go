@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/popgate/popgate/config"
 )
@@ -386,5 +389,24 @@ func TestHealthSubcommand(t *testing.T) {
 	}
 	if code, _, _ := runCmd(t, []string{"ADMIN_LISTEN=off"}, "health"); code != exitUsage {
 		t.Errorf("admin off: exit %d", code)
+	}
+}
+
+func TestWatchThrottleExportsQueues(t *testing.T) {
+	o := newOperations(config.Config{}, zap.NewNop())
+	waiting := map[string]int{"legacy": 3, "native": 0}
+	o.watchThrottle([]string{"legacy", "native"}, func(b string) (int, int) { return 1, waiting[b] })
+	srv := httptest.NewServer(o.Mux)
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{`popgate_throttle_queue_length{backend="legacy"} 3`, `popgate_throttle_queue_length{backend="native"} 0`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }
