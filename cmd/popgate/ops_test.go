@@ -410,3 +410,40 @@ func TestWatchThrottleExportsQueues(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionLinesReachSyslog serves one session with POPGATE_SYSLOG set to
+// a UDP socket of the test and finds its session line there.
+func TestSessionLinesReachSyslog(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	fake := startFakeLegacy(t, "127.0.0.1:0")
+	srv := startServer(t, []string{
+		"POPGATE_LISTEN=127.0.0.1:0",
+		"POPGATE_ADMIN_LISTEN=off",
+		"POPGATE_BACKENDS=legacy=pop3://" + fake.l.Addr().String(),
+		"POPGATE_DATA_DIR=" + t.TempDir(),
+		"POPGATE_SYSLOG=udp://" + pc.LocalAddr().String(),
+	}, hooks{})
+	if got := loginOnce(t, srv.addrs.Plain.String(), "alice", "pw"); !strings.HasPrefix(got, "+OK") {
+		t.Fatalf("login: %q", got)
+	}
+	buf := make([]byte, 65536)
+	for {
+		pc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		n, _, err := pc.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("no session line by syslog: %v", err)
+		}
+		msg := string(buf[:n])
+		if !strings.Contains(msg, " popgate ") || !strings.Contains(msg, " session - {") {
+			continue // "popgate started" and the like
+		}
+		if !strings.HasPrefix(msg, "<22>1 ") || !strings.Contains(msg, `"user":"alice"`) || !strings.Contains(msg, `"backend":"legacy"`) {
+			t.Errorf("session line by syslog: %q", msg)
+		}
+		return
+	}
+}
