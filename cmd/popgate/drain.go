@@ -17,7 +17,8 @@ const acceptGrace = time.Second
 // drainListener can stop accepting without closing the socket. With a
 // socket shared with a successor (socket activation), connections that
 // arrive during the drain stay queued for the successor instead of being
-// accepted and then dropped.
+// accepted and then dropped. A socket of this process alone keeps
+// accepting until it is closed: what it queued would be reset at close.
 type drainListener struct {
 	net.Listener
 	lastAccept *atomic.Int64 // unix nanoseconds, shared by a server's listeners
@@ -63,9 +64,12 @@ func (l *drainListener) isPaused() bool {
 	}
 }
 
-// pause stops accepting: an Accept blocked in the kernel is woken by a
-// deadline, and later ones wait for Close.
+// pause stops accepting on a shared socket: an Accept blocked in the
+// kernel is woken by a deadline, and later ones wait for Close.
 func (l *drainListener) pause() {
+	if _, shared := l.Listener.(*sharedListener); !shared {
+		return
+	}
 	l.pauseOnce.Do(func() {
 		close(l.paused)
 		if d, ok := l.Listener.(interface{ SetDeadline(time.Time) error }); ok {

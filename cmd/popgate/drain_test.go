@@ -29,7 +29,7 @@ func TestPausedListenerLeavesConnectionsQueued(t *testing.T) {
 	defer successor.Close()
 
 	var last atomic.Int64
-	old := newDrainListener(l, &last)
+	old := newDrainListener(&sharedListener{l.(*net.TCPListener)}, &last)
 	accepted := make(chan error, 1)
 	go func() {
 		c, err := old.Accept() // blocked in the kernel when pause comes
@@ -70,5 +70,33 @@ func TestPausedListenerLeavesConnectionsQueued(t *testing.T) {
 	}
 	if last.Load() != 0 {
 		t.Error("a paused listener recorded an accept")
+	}
+}
+
+// TestOwnListenerKeepsAccepting: pausing a socket that only this process
+// holds would leave connections in its queue to be reset at close, so it
+// goes on accepting until closed.
+func TestOwnListenerKeepsAccepting(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last atomic.Int64
+	own := newDrainListener(l, &last)
+	defer own.Close()
+	own.pause()
+	client, err := net.DialTimeout("tcp", l.Addr().String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	l.(*net.TCPListener).SetDeadline(time.Now().Add(5 * time.Second))
+	c, err := own.Accept()
+	if err != nil {
+		t.Fatalf("paused own listener: %v", err)
+	}
+	c.Close()
+	if last.Load() == 0 {
+		t.Error("the accept was not recorded")
 	}
 }

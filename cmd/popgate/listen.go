@@ -110,6 +110,12 @@ func listenReusePort(addr string) (net.Listener, error) {
 	return lc.Listen(context.Background(), "tcp", addr)
 }
 
+// sharedListener marks a socket that outlives this process (systemd holds
+// it), so a drain leaves new connections queued in it for the successor.
+type sharedListener struct {
+	*net.TCPListener
+}
+
 // inheritedListener is one socket passed by systemd.
 type inheritedListener struct {
 	l    net.Listener
@@ -158,6 +164,9 @@ func activationListeners(environ []string) ([]inheritedListener, error) {
 		if err != nil {
 			closeInherited(out)
 			return nil, fmt.Errorf("socket activation: fd %d (%s): %w", fd, name, err)
+		}
+		if tl, ok := l.(*net.TCPListener); ok {
+			l = &sharedListener{tl}
 		}
 		in := inheritedListener{l: l, name: name}
 		switch name {
