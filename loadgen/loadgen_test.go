@@ -280,3 +280,21 @@ func TestRunCountsCutSessionsApart(t *testing.T) {
 		t.Fatalf("report = %+v, want 3 sessions cut short and no failure", rep)
 	}
 }
+
+func TestOverChecksTheDeadlineItself(t *testing.T) {
+	// A deadline in the past whose timer has not been allowed to matter:
+	// over must not wait for ctx.Err.
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Millisecond))
+	defer cancel()
+	if !over(ctx) {
+		t.Fatal("over = false for a context past its deadline")
+	}
+	if over(context.Background()) {
+		t.Fatal("over = true for a context without deadline")
+	}
+	live, cancelLive := context.WithTimeout(context.Background(), time.Hour)
+	defer cancelLive()
+	if over(live) {
+		t.Fatal("over = true an hour before the deadline")
+	}
+}
