@@ -67,6 +67,11 @@ func runServer(ctx context.Context, cfg config.Config, environ []string, log *za
 		return err
 	}
 	defer closer.Close()
+	uidls, err := openUIDLStore(cfg)
+	if err != nil {
+		return err
+	}
+	defer uidls.Close()
 	ops := newOperations(cfg, log)
 	openers = ops.wrapOpeners(openers)
 
@@ -80,6 +85,9 @@ func runServer(ctx context.Context, cfg config.Config, environ []string, log *za
 		AuthFailDelay:     cfg.AuthFailDelay,
 		Hostname:          cfg.Hostname,
 		Logger:            log,
+	}
+	if d := uidlDecorator(cfg, uidls, log); d != nil {
+		opts.Decorators = append(opts.Decorators, d)
 	}
 	if cfg.AuthFailDelay == 0 {
 		opts.AuthFailDelay = -1 // proxy: zero means its default, negative none
