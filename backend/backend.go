@@ -166,3 +166,8 @@ func (b *Backend) noteScan(path, scan string, work int64) {
 		b.scanned(path, scan, work)
 	}
 }
+
+// MaxSessions returns the max_sessions limit (0: none), so that admission
+// control in front of the backend can queue logins instead of having them
+// refused.
+func (b *Backend) MaxSessions() int { return b.opts.MaxSessions }
