@@ -10,6 +10,8 @@ import (
 
 	"github.com/caarlos0/env/v11"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/popgate/popgate/throttle"
 )
 
 // Prefix starts the name of every variable popgate reads.
@@ -59,8 +61,10 @@ type Config struct {
 	// machine's host name.
 	Hostname string `env:"HOSTNAME"`
 
+	// Throttling is POPGATE_THROTTLE: on or off.
+	Throttling throttle.Mode `env:"THROTTLE" envDefault:"on"`
 	// Throttle holds the POPGATE_THROTTLE_* settings (see throttle.go).
-	Throttle ThrottleConfig `envPrefix:"THROTTLE_"`
+	Throttle throttle.Config `envPrefix:"THROTTLE_"`
 	// Ops holds the health check and syslog settings (see ops.go).
 	Ops OpsConfig
 	// UIDL holds the POPGATE_UIDL_* settings (see uidl.go).

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.uber.org/zap/zapcore"
+
+	"github.com/popgate/popgate/throttle"
 )
 
 // load is Load with variables given as NAME=value without the prefix.
@@ -98,7 +100,14 @@ func TestEveryVariableParses(t *testing.T) {
 		"UIDL_BUDGET=200",
 		"UIDL_BUDGET_TIME=1s",
 		"UIDL_DISABLE=true",
+		"THROTTLE=off",
+		"THROTTLE_SOFT_BYTES=10M",
+		"THROTTLE_ENFORCE_LOGIN_DELAY=true",
 	)
+	wantThrottle := throttle.DefaultConfig()
+	wantThrottle.Mode = "" // POPGATE_THROTTLE is Config.Throttling
+	wantThrottle.SoftBytes = 10 << 20
+	wantThrottle.EnforceLoginDelay = true
 	want := Config{
 		Listen:         "0.0.0.0:110",
 		ListenTLS:      "[::1]:995",
@@ -119,7 +128,9 @@ func TestEveryVariableParses(t *testing.T) {
 		Hostname:       "pop.example.org",
 		Ops: OpsConfig{HealthInterval: 2 * time.Second, HealthTimeout: 500 * time.Millisecond,
 			Syslog: SyslogTarget{Network: "unixgram", Address: "/dev/log"}},
-		UIDL: UIDLConfig{LearnFrom: []string{"legacy", "secure"}, LearnBudget: 200, LearnBudgetTime: time.Second, DisableRewrite: true},
+		Throttling: throttle.ModeOff,
+		Throttle:   wantThrottle,
+		UIDL:       UIDLConfig{LearnFrom: []string{"legacy", "secure"}, LearnBudget: 200, LearnBudgetTime: time.Second, DisableRewrite: true},
 	}
 	got := c
 	got.ProxyProtocolFrom, got.Backends = nil, nil
@@ -219,6 +230,9 @@ func TestInvalidValueNamesItsVariable(t *testing.T) {
 		{"UIDL_BUDGET", "many", "many"},
 		{"UIDL_BUDGET_TIME", "1", "1"},
 		{"UIDL_DISABLE", "nah", "nah"},
+		{"THROTTLE", "maybe", "maybe"},
+		{"THROTTLE_SOFT_BYTES", "huge", "huge"},
+		{"THROTTLE_MAX_DELAY", "1", "1"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
@@ -262,6 +276,8 @@ func TestValidateNamesVariables(t *testing.T) {
 		{[]string{"UIDL_LEARN_FROM=nosuch"}, []string{"POPGATE_UIDL_LEARN_FROM"}, "not a configured backend"},
 		{[]string{"UIDL_LEARN_FROM=native"}, []string{"POPGATE_UIDL_LEARN_FROM"}, "not a pop3://"},
 		{[]string{"UIDL_BUDGET=-1"}, []string{"POPGATE_UIDL_BUDGET"}, "negative"},
+		{[]string{"THROTTLE_MAX_LEVEL=0"}, []string{"POPGATE_THROTTLE_MAX_LEVEL"}, "at least 1"},
+		{[]string{"THROTTLE_AUTH_FAIL_MAX_DELAY=10ms"}, []string{"POPGATE_THROTTLE_AUTH_FAIL_MAX_DELAY"}, "below"},
 		{
 			[]string{"TLS_CERT=c", "LISTEN_TLS=127.0.0.1:995", "IDLE_TIMEOUT=1m", "DEFAULT_BACKEND=x"},
 			[]string{"POPGATE_TLS_KEY", "POPGATE_DEFAULT_BACKEND", "POPGATE_IDLE_TIMEOUT"},

@@ -29,7 +29,7 @@ func (c Config) String() string {
 	line("DRAIN_TIMEOUT", c.DrainTimeout)
 	line("AUTH_FAIL_DELAY", c.AuthFailDelay)
 	line("HOSTNAME", c.Hostname)
-	c.Throttle.print(line)
+	c.printThrottle(line)
 	c.Ops.print(line)
 	c.UIDL.print(line)
 	return b.String()

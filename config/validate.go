@@ -34,7 +34,7 @@ func (c *Config) Validate() error {
 		// It goes into the greeting's <...@host> APOP timestamp.
 		l.Add("HOSTNAME", fmt.Errorf("%q: use a plain host name", c.Hostname))
 	}
-	c.Throttle.validateThrottle(&l)
+	c.validateThrottle(&l)
 	c.Ops.validateOps(&l)
 	c.validateUIDL(&l)
 	return l.Err()

@@ -72,6 +72,10 @@ func runServer(ctx context.Context, cfg config.Config, environ []string, log *za
 		return err
 	}
 	defer uidls.Close()
+	thr, err := newThrottle(cfg, openers)
+	if err != nil {
+		return err
+	}
 	ops := newOperations(cfg, log)
 	openers = ops.wrapOpeners(openers)
 
@@ -88,6 +92,11 @@ func runServer(ctx context.Context, cfg config.Config, environ []string, log *za
 	}
 	if d := uidlDecorator(cfg, uidls, log); d != nil {
 		opts.Decorators = append(opts.Decorators, d)
+	}
+	if thr != nil {
+		opts.Gate = throttleGate{thr}
+		ops.watchThrottle(cfg.BackendNames(), thr.Sessions)
+		ops.Mux.Handle("GET /throttle", thr.ShowHandler())
 	}
 	if cfg.AuthFailDelay == 0 {
 		opts.AuthFailDelay = -1 // proxy: zero means its default, negative none
