@@ -1,0 +1,155 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/popgate/popgate/internal/testpeer"
+	"github.com/popgate/popgate/loadgen"
+	"github.com/popgate/popgate/pop3"
+	"github.com/popgate/popgate/proxy"
+	"github.com/popgate/popgate/throttle"
+	"github.com/popgate/popgate/upstream"
+)
+
+// throttleGate is the three-line adapter cmd/popgate also has.
+type throttleGate struct{ t *throttle.Throttle }
+
+func (g throttleGate) Caps() []string { return g.t.CapsBeforeLogin() }
+func (g throttleGate) Admit(ctx context.Context, s *proxy.SessionInfo) (proxy.Admission, error) {
+	return g.t.Admit(ctx, s.User, s.Backend, s.Client)
+}
+
+// TestThrottleShieldsDovecot puts popgate with throttling in front of a real
+// Dovecot limited to 2 sessions. Normal users poll alone first (the
+// baseline), then while a hog with a large maildrop polls continuously from
+// two clients. The hog's polls get penalties and delays and only the slots
+// left for penalised users; the normal users get no penalty, no failure,
+// and no more waiting than the hog. After the hog deletes its mail it is
+// back to full speed at its next poll.
+func TestThrottleShieldsDovecot(t *testing.T) {
+	users := []testpeer.User{{Name: "hog", Password: "pw", Mbox: testpeer.SimpleMbox(200)}}
+	var normals []loadgen.Credential
+	for i := range 6 {
+		name := fmt.Sprintf("user%d", i)
+		users = append(users, testpeer.User{Name: name, Password: "pw", Mbox: testpeer.SimpleMbox(3)})
+		normals = append(normals, loadgen.Credential{User: name, Password: "pw"})
+	}
+	dovecot := testpeer.StartDovecot(t, testpeer.DovecotOptions{Users: users})
+
+	cfg := throttle.DefaultConfig()
+	cfg.SoftMsgs = 50
+	cfg.MinPollInterval = time.Minute
+	cfg.DelayPerLevel = 50 * time.Millisecond
+	cfg.MaxDelay = 400 * time.Millisecond
+	cfg.Bandwidth = 1 << 20
+	cfg.QueueTimeout = 20 * time.Second
+	thr, err := throttle.New(cfg, throttle.Options{MaxSessions: map[string]int{"legacy": 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	be := upstream.New(upstream.Options{Name: "legacy", Addr: dovecot.Addr, MaxSessions: 2, CommandTimeout: 20 * time.Second})
+	gate := startRelay(t, map[string]pop3.Opener{"legacy": be}, "legacy", func(o *proxy.Options) { o.Gate = throttleGate{thr} })
+
+	script, _ := loadgen.ParseScript("stat,uidl,retr:all")
+	normalLoad := func() *loadgen.Report {
+		rep, err := loadgen.Run(context.Background(), loadgen.Options{
+			Addr: gate.Addr, Users: normals, Clients: 3, Sessions: 30, Script: script, Timeout: 30 * time.Second,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.OK != 30 {
+			t.Fatalf("normal users: %d of 30 sessions ok, errors %v", rep.OK, rep.Errors)
+		}
+		return rep
+	}
+	baseline := normalLoad()
+
+	ctx, stopHog := context.WithCancel(context.Background())
+	var hogRep *loadgen.Report
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		hogRep, _ = loadgen.Run(ctx, loadgen.Options{
+			Addr: gate.Addr, Users: []loadgen.Credential{{User: "hog", Password: "pw"}}, Clients: 2,
+			Duration: 2 * time.Minute, Script: script, Timeout: 30 * time.Second,
+		})
+	})
+	time.Sleep(time.Second) // let the hog's penalty build up
+	withHog := normalLoad()
+	stopHog()
+	wg.Wait()
+	t.Logf("normal users alone: session p50 %.1f ms p99 %.1f ms; with the hog: p50 %.1f ms p99 %.1f ms; hog: %d sessions, p50 %.1f ms",
+		baseline.Session.P50, baseline.Session.P99, withHog.Session.P50, withHog.Session.P99, hogRep.OK, hogRep.Session.P50)
+
+	// The hog cleans up, and its next poll is not penalised.
+	testpeer.Poplib(t, gate.Addr, "hog", "pw", testpeer.PoplibDelete())
+	testpeer.Poplib(t, gate.Addr, "hog", "pw")
+
+	var hogDelays []float64
+	normalMaxDelay := 0.0
+	lines := gate.sessionLines(t, 60+hogRep.OK)
+	for _, l := range lines {
+		switch l["user"] {
+		case "hog":
+			hogDelays = append(hogDelays, num(l["delay_ms"]))
+		default:
+			if l["result"] != "ok" || num(l["penalty"]) != 0 {
+				t.Errorf("normal user's session: %v", l)
+			}
+			normalMaxDelay = max(normalMaxDelay, num(l["delay_ms"]))
+		}
+	}
+	last := lines[len(lines)-1]
+	if last["user"] != "hog" || num(last["penalty"]) != 0 || num(last["delay_ms"]) != 0 || num(last["msgs"]) != 0 {
+		t.Errorf("the hog's poll after cleaning up: %v", last)
+	}
+	penalised := 0
+	for _, l := range lines[:len(lines)-2] {
+		if l["user"] == "hog" && num(l["penalty"]) > 0 {
+			penalised++
+		}
+	}
+	for _, l := range lines {
+		if l["user"] == "hog" {
+			t.Logf("hog session: penalty %v delay_ms %v reason %v msgs %v result %v", l["penalty"], l["delay_ms"], l["throttle_reason"], l["msgs"], l["result"])
+		}
+	}
+	if penalised < 2 {
+		t.Errorf("only %d of the hog's %d sessions were penalised", penalised, len(hogDelays))
+	}
+	if median(hogDelays) <= normalMaxDelay {
+		t.Errorf("the hog waited %v ms (median), normal users up to %v ms", median(hogDelays), normalMaxDelay)
+	}
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), v...)
+	for i := range s {
+		for j := i + 1; j < len(s); j++ {
+			if s[j] < s[i] {
+				s[i], s[j] = s[j], s[i]
+			}
+		}
+	}
+	return s[len(s)/2]
+}
+
+// num reads a numeric session-line field as the observer recorded it.
+func num(v any) float64 {
+	switch n := v.(type) {
+	case int64:
+		return float64(n)
+	case int:
+		return float64(n)
+	case float64:
+		return n
+	}
+	return -1
+}
