@@ -13,7 +13,7 @@
 #   CASES="A C D E F" A: 20 x 4 KB, RETR all, 8 clients; C: login, STAT, QUIT;
 #                     D: 8 x 256 KB, RETR all, 4 clients (MB/s); E: case A over implicit TLS;
 #                     F: memory of idle authenticated sessions
-#   TARGETS="direct popgate haproxy dovecot-proxy nginx perdition"
+#   TARGETS="direct popgate popgate-relay haproxy dovecot-proxy nginx perdition"
 #   IDLE_SESSIONS="1000 10000"  session counts of case F (capped by the descriptor limit)
 #   IDLE_WAIT=60      seconds case F waits for all sessions; a slower relay is measured on those it holds
 #   OUT=docs/benchmarks.md      file whose "## Relay performance" section is rewritten; OUT=- prints it
@@ -28,7 +28,7 @@ set -euo pipefail
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-4s}
 CASES=${CASES:-"A C D E F"}
-TARGETS=${TARGETS:-"direct popgate haproxy dovecot-proxy nginx perdition"}
+TARGETS=${TARGETS:-"direct popgate popgate-relay haproxy dovecot-proxy nginx perdition"}
 IDLE_SESSIONS=${IDLE_SESSIONS:-"1000 10000"}
 IDLE_WAIT=${IDLE_WAIT:-60}
 INSTALL=${INSTALL:-no}
@@ -255,7 +255,7 @@ start_popgate() {
 	local name=$1 backend=$2 port tlsport
 	port=$(freeport) tlsport=$(freeport)
 	mkdir -p "$work/state/$name"
-	spawn "$name" env -i PATH="$PATH" \
+	spawn "$name" env -i PATH="$PATH" ${POPGATE_EXTRA:-} \
 		POPGATE_LISTEN="127.0.0.1:$port" POPGATE_LISTEN_TLS="127.0.0.1:$tlsport" \
 		POPGATE_TLS_CERT="$work/tls/cert.pem" POPGATE_TLS_KEY="$work/tls/key.pem" \
 		POPGATE_BACKENDS="legacy=pop3://$backend" POPGATE_DEFAULT_BACKEND=legacy \
@@ -263,6 +263,13 @@ start_popgate() {
 		"$work/bin/popgate"
 	ADDR[$name]=127.0.0.1:$port TLSADDR[$name]=127.0.0.1:$tlsport
 	wait_port "$name" "${ADDR[$name]}"
+}
+
+# popgate-relay is popgate without UIDL continuity (POPGATE_UIDL_DISABLE),
+# which in its default setup lists and learns UIDLs at every QUIT: the
+# difference between the two rows is what that feature costs.
+start_popgate-relay() {
+	POPGATE_EXTRA=POPGATE_UIDL_DISABLE=true start_popgate "$@"
 }
 
 start_haproxy() {
@@ -438,7 +445,7 @@ idle() {
 	local t n before after pb stub start held
 	: >"$work/results/F.tsv"
 	for t in $TARGETS; do
-		[[ $t == direct || $t == dovecot-proxy ]] && continue
+		[[ $t == direct || $t == dovecot-proxy || $t == popgate-relay ]] && continue
 		for n in $IDLE_SESSIONS; do
 			((n > MAXIDLE)) && n=$MAXIDLE
 			stub=$(freeport)
