@@ -26,7 +26,7 @@ type relayGate struct {
 
 // startRelay serves POP3 on a free loopback port in front of the given
 // backends; def is the default backend's name.
-func startRelay(t *testing.T, backends map[string]pop3.Opener, def string, opts ...func(*proxy.Options)) *relayGate {
+func startRelay(t testing.TB, backends map[string]pop3.Opener, def string, opts ...func(*proxy.Options)) *relayGate {
 	t.Helper()
 	core, logs := observer.New(zapcore.DebugLevel)
 	g := &relayGate{logs: logs}
