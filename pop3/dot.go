@@ -11,10 +11,11 @@ import (
 // exactly ".\r\n" ends the block (a bare ".\n" is data), so sizes cannot lie
 // and no second message can be smuggled into one reply.
 type DotReader struct {
-	r   *bufio.Reader
-	bol bool // at the beginning of a line
-	eof bool
-	err error
+	r     *bufio.Reader
+	owner *Reader // when set, r is owner's buffer, handed back at the end of the block
+	bol   bool    // at the beginning of a line
+	eof   bool
+	err   error
 }
 
 // NewDotReader reads a dot-stuffed block from r.
@@ -50,6 +51,14 @@ func (d *DotReader) Read(p []byte) (int, error) {
 				if b[1] == '\r' && b[2] == '\n' {
 					d.r.Discard(3)
 					d.eof = true
+					if d.owner != nil && d.owner.r == d.r {
+						// Nothing reads d.r after the end; an idle
+						// connection should not keep the buffer.
+						d.owner.releaseIfDrained()
+						if d.owner.r == nil {
+							d.r = nil
+						}
+					}
 					continue
 				}
 				d.r.Discard(1) // the stuffed dot
@@ -94,6 +103,7 @@ func (d *DotReader) Close() error {
 // count the bytes in this form.
 type DotWriter struct {
 	w      *bufio.Writer
+	owner  *Writer // when set, w is owner's current buffer, borrowed anew after each Flush
 	bol    bool
 	prevCR bool
 	n      int64
@@ -104,6 +114,7 @@ func NewDotWriter(w *bufio.Writer) *DotWriter { return &DotWriter{w: w, bol: tru
 
 // Write implements io.Writer. The count returned is of input bytes.
 func (d *DotWriter) Write(p []byte) (int, error) {
+	d.borrow()
 	rest := p
 	for len(rest) > 0 {
 		if d.bol && rest[0] == '.' {
@@ -139,8 +150,16 @@ func (d *DotWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// borrow points w at the owner's buffer, which a Flush may have returned.
+func (d *DotWriter) borrow() {
+	if d.owner != nil {
+		d.w = d.owner.buf()
+	}
+}
+
 // Close ends the block. It does not flush the underlying writer.
 func (d *DotWriter) Close() error {
+	d.borrow()
 	if !d.bol {
 		if d.prevCR {
 			if err := d.w.WriteByte('\n'); err != nil {

@@ -20,32 +20,136 @@ const (
 	MaxArgLen = 40
 )
 
-// readBufferSize keeps a whole status line and a typical message line in one
-// buffer without growing it per connection.
-const readBufferSize = 4096
+// readBufferSize is the size of a read buffer. Buffers are only lent while
+// there is data to read, so it can be large enough to take in a message
+// body in few system calls without making an idle session cost more.
+const readBufferSize = 32 << 10
 
-// Reader reads POP3 lines with a hard length limit.
+// Reader reads POP3 lines with a hard length limit. It borrows a buffer
+// while there is data to read: waiting for a peer's next line, it holds none
+// (it waits on a one-byte read and borrows once that byte arrives), so an
+// idle session costs no buffer on either side of the relay.
 type Reader struct {
-	r *bufio.Reader
+	src  io.Reader
+	r    *bufio.Reader // borrowed from readBuffers; nil when nothing is read ahead
+	wake wakeReader
+}
+
+// wakeReader feeds a freshly borrowed buffer: first the byte that ended the
+// wait, then the source.
+type wakeReader struct {
+	src  io.Reader
+	b    [1]byte
+	have bool
+}
+
+func (w *wakeReader) Read(p []byte) (int, error) {
+	if !w.have || len(p) == 0 {
+		return w.src.Read(p)
+	}
+	p[0], w.have = w.b[0], false
+	return 1, nil
 }
 
 // NewReader returns a Reader over r.
-func NewReader(r io.Reader) *Reader {
-	return &Reader{r: bufio.NewReaderSize(r, readBufferSize)}
-}
+func NewReader(r io.Reader) *Reader { return &Reader{src: r} }
 
 // Reset discards any buffered data and reads from r from now on. STLS uses it
 // so that no plaintext byte survives the TLS upgrade.
-func (r *Reader) Reset(rd io.Reader) { r.r.Reset(rd) }
+func (r *Reader) Reset(rd io.Reader) {
+	r.src = rd
+	if r.r != nil {
+		r.release()
+	}
+}
 
 // Buffered returns how many bytes have been read ahead.
-func (r *Reader) Buffered() int { return r.r.Buffered() }
+func (r *Reader) Buffered() int {
+	if r.r == nil {
+		return 0
+	}
+	return r.r.Buffered()
+}
+
+// Stack depth matters on the path where an idle server session waits
+// (ReadLine or ReadCommand, then await): the runtime halves a goroutine's stack only while less
+// than a quarter of it is in use, so a few hundred bytes of frames decide
+// whether every idle session costs 4 or 8 KiB of stack. The helpers below
+// are kept out of line so that their temporaries stay off that path.
+
+// borrow takes a buffer reading from src.
+//
+//go:noinline
+func (r *Reader) borrow(src io.Reader) {
+	r.r = readBuffers.get()
+	r.r.Reset(src)
+}
+
+// release hands the buffer back; whatever it still held is dropped.
+//
+//go:noinline
+func (r *Reader) release() {
+	r.r.Reset(nil)
+	readBuffers.put(r.r)
+	r.r = nil
+	r.wake = wakeReader{}
+}
+
+// releaseIfDrained hands the buffer back when nothing is read ahead. Only
+// call it once no slice of the buffer is in use any more.
+func (r *Reader) releaseIfDrained() {
+	if r.r != nil && r.r.Buffered() == 0 {
+		r.release()
+	}
+}
+
+// await makes sure the Reader has a buffer. A line reader (a server waiting
+// for its client's next command) waits for the next byte without one once
+// everything read ahead has been consumed; a response reader has just sent
+// a command, so its wait is short and it borrows at once.
+func (r *Reader) await(idle bool) error {
+	if idle {
+		r.releaseIfDrained()
+	}
+	if r.r != nil {
+		return nil
+	}
+	if !idle {
+		r.borrow(r.src)
+		return nil
+	}
+	for range 100 { // as bufio does, give up on a source that keeps returning nothing
+		n, err := r.src.Read(r.wake.b[:])
+		if n > 0 {
+			// An error that came with the byte comes again from src.
+			r.wake.src, r.wake.have = r.src, true
+			r.borrow(&r.wake)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return io.ErrNoProgress
+}
 
 // ReadLine reads one line of at most max octets including its terminator and
 // returns it without CRLF (or bare LF). A longer line is discarded up to the
 // next LF and ErrLineTooLong returned, so the next call starts on a fresh line.
 // The returned slice is valid until the next read.
 func (r *Reader) ReadLine(max int) ([]byte, error) {
+	if err := r.await(true); err != nil {
+		return nil, err
+	}
+	line, err := r.readLine(max)
+	if err != nil {
+		r.releaseIfDrained() // no slice of the buffer is handed out
+	}
+	return line, err
+}
+
+//go:noinline
+func (r *Reader) readLine(max int) ([]byte, error) {
 	line, err := r.r.ReadSlice('\n')
 	switch {
 	case err == nil:
@@ -80,22 +184,41 @@ func (r *Reader) ReadCommand() (Command, error) {
 	if err != nil {
 		return Command{}, err
 	}
-	return ParseCommand(line)
+	return r.parseCommand(line)
+}
+
+// parseCommand parses line and hands the buffer back if it is drained: the
+// Command holds copies, not the buffer.
+//
+//go:noinline
+func (r *Reader) parseCommand(line []byte) (Command, error) {
+	cmd, err := ParseCommand(line)
+	r.releaseIfDrained()
+	return cmd, err
 }
 
 // ReadResponse reads and parses one server status line.
 func (r *Reader) ReadResponse() (Response, error) {
-	line, err := r.ReadLine(MaxResponseLine)
-	if err != nil {
+	if err := r.await(false); err != nil {
 		return Response{}, err
 	}
-	return ParseResponse(line)
+	line, err := r.readLine(MaxResponseLine)
+	if err != nil {
+		r.releaseIfDrained()
+		return Response{}, err
+	}
+	resp, err := ParseResponse(line)
+	r.releaseIfDrained() // resp holds copies, not the buffer
+	return resp, err
 }
 
 // DotReader returns a reader for the multi-line block that follows a status
 // line. It must be read to io.EOF before the next line is read.
 func (r *Reader) DotReader() *DotReader {
-	return &DotReader{r: r.r, bol: true}
+	if r.r == nil {
+		r.borrow(r.src) // a block is expected: no point waiting without a buffer
+	}
+	return &DotReader{r: r.r, owner: r, bol: true}
 }
 
 // hasCtl reports whether b holds a byte that may never appear in a command:

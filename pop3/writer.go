@@ -7,27 +7,50 @@ import (
 )
 
 // writeBufferSize holds a typical whole response, so that a status line and
-// a short block leave in one write.
-const writeBufferSize = 16 << 10
+// a short block leave in one write. Buffers are only lent from the first
+// byte of a response to its Flush, so the size costs an idle session nothing.
+const writeBufferSize = 32 << 10
 
 // Writer writes POP3 responses. Nothing reaches the connection until Flush,
-// so a status line and its block go out together.
+// so a status line and its block go out together. Between responses it
+// holds no buffer.
 type Writer struct {
-	w *bufio.Writer
+	dst io.Writer
+	w   *bufio.Writer // borrowed from writeBuffers; nil when nothing is pending
 }
 
 // NewWriter returns a Writer over w.
-func NewWriter(w io.Writer) *Writer {
-	return &Writer{w: bufio.NewWriterSize(w, writeBufferSize)}
+func NewWriter(w io.Writer) *Writer { return &Writer{dst: w} }
+
+// buf returns the buffer, borrowing one if the Writer has none.
+func (w *Writer) buf() *bufio.Writer {
+	if w.w == nil {
+		w.w = writeBuffers.get()
+		w.w.Reset(w.dst)
+	}
+	return w.w
 }
 
 // Reset discards unflushed data and writes to w from now on.
-func (w *Writer) Reset(wr io.Writer) { w.w.Reset(wr) }
+func (w *Writer) Reset(wr io.Writer) {
+	w.dst = wr
+	if w.w != nil {
+		w.release()
+	}
+}
+
+// release hands the buffer back. Its contents are dropped.
+func (w *Writer) release() {
+	w.w.Reset(nil)
+	writeBuffers.put(w.w)
+	w.w = nil
+}
 
 // Line writes s followed by CRLF.
 func (w *Writer) Line(s string) error {
-	w.w.WriteString(s)
-	_, err := w.w.WriteString("\r\n")
+	b := w.buf()
+	b.WriteString(s)
+	_, err := b.WriteString("\r\n")
 	return err
 }
 
@@ -50,12 +73,24 @@ func (w *Writer) Error(err error) (*Error, error) {
 	return pe, w.Response(Response{Code: pe.Code, Text: pe.Text})
 }
 
-// DotWriter starts a multi-line block after a status line.
-func (w *Writer) DotWriter() *DotWriter { return NewDotWriter(w.w) }
+// DotWriter starts a multi-line block after a status line. It writes
+// through w, so it stays valid across a Flush in the middle of the block.
+func (w *Writer) DotWriter() *DotWriter { return &DotWriter{owner: w, bol: true} }
 
-// Flush sends everything written so far.
-func (w *Writer) Flush() error { return w.w.Flush() }
+// Flush sends everything written so far. Once it succeeds the Writer holds
+// no buffer until the next response; after a failure it keeps the error,
+// and every later write returns it.
+func (w *Writer) Flush() error {
+	if w.w == nil {
+		return nil
+	}
+	if err := w.w.Flush(); err != nil {
+		return err
+	}
+	w.release()
+	return nil
+}
 
 // Buffer exposes the underlying buffered writer, for writing pre-formatted
-// blocks without another copy.
-func (w *Writer) Buffer() *bufio.Writer { return w.w }
+// blocks without another copy. It is valid until the next Flush or Reset.
+func (w *Writer) Buffer() *bufio.Writer { return w.buf() }
