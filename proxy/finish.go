@@ -17,7 +17,7 @@ func (s *session) recoverPanic() {
 	if v == nil {
 		return
 	}
-	s.log.Error("session panic", zap.Any("panic", v), zap.ByteString("stack", debug.Stack()))
+	s.srv.log.Error("session panic", zap.String("session", s.info.ID), zap.Any("panic", v), zap.ByteString("stack", debug.Stack()))
 	s.reply(pop3.ErrInternal)
 	s.flushWithin(time.Second)
 	result := ResultProtocolError
@@ -48,7 +48,9 @@ func (s *session) finish() {
 	}
 	if s.mbox != nil {
 		if err := closeQuietly(s.mbox); err != nil {
-			s.log.Debug("mailbox close", zap.Error(err))
+			if ce := s.check(zap.DebugLevel, "mailbox close"); ce != nil {
+				ce.Write(zap.String("session", s.info.ID), zap.Error(err))
+			}
 		}
 		if s.aborted.Load() {
 			s.rec.Err = s.cause(fmt.Errorf("closed by server shutdown, deletions not committed"))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync"
 
 	"github.com/popgate/popgate/pop3"
 )
@@ -149,6 +150,10 @@ func (r *readErrRecorder) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// copyBuffers lend sendBody a buffer for one message, so that a session
+// holds none while it waits for its next command.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
 // sendBody streams a message as a multi-line reply. The buffered writer
 // flushes as it fills, so a large message never sits in memory. A failure
 // halfway cannot be reported to the client, so it ends the session.
@@ -161,10 +166,9 @@ func (s *session) sendBody(rc io.ReadCloser, op string) bool {
 	s.w.OK(status)
 	dw := s.w.DotWriter()
 	src := &readErrRecorder{r: rc}
-	if s.copyBuf == nil {
-		s.copyBuf = make([]byte, 32<<10)
-	}
-	_, err := io.CopyBuffer(dw, src, s.copyBuf)
+	buf := copyBuffers.Get().(*[]byte)
+	_, err := io.CopyBuffer(dw, src, *buf)
+	copyBuffers.Put(buf)
 	s.rec.RetrBytes += dw.Len()
 	if err == nil {
 		err = dw.Close()
