@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -26,10 +27,11 @@ func (g throttleGate) Admit(ctx context.Context, s *proxy.SessionInfo) (proxy.Ad
 // TestThrottleShieldsDovecot puts popgate with throttling in front of a real
 // Dovecot limited to 2 sessions. Normal users poll alone first (the
 // baseline), then while a hog with a large maildrop polls continuously from
-// two clients. The hog's polls get penalties and delays and only the slots
-// left for penalised users; the normal users get no penalty, no failure,
-// and no more waiting than the hog. After the hog deletes its mail it is
-// back to full speed at its next poll.
+// two clients. The hog's polls get penalties, login delays and only the
+// slots left for penalised users; the normal users get no penalty and no
+// failure. After the hog deletes its mail it is back to full speed at its
+// next poll. (Latencies are logged for comparison; BenchmarkThrottleHogs
+// measures them.)
 func TestThrottleShieldsDovecot(t *testing.T) {
 	users := []testpeer.User{{Name: "hog", Password: "pw", Mbox: testpeer.SimpleMbox(200)}}
 	var normals []loadgen.Credential
@@ -89,28 +91,23 @@ func TestThrottleShieldsDovecot(t *testing.T) {
 	testpeer.Poplib(t, gate.Addr, "hog", "pw", testpeer.PoplibDelete())
 	testpeer.Poplib(t, gate.Addr, "hog", "pw")
 
-	var hogDelays []float64
-	normalMaxDelay := 0.0
 	lines := gate.sessionLines(t, 60+hogRep.OK)
+	penalised := 0
 	for _, l := range lines {
-		switch l["user"] {
-		case "hog":
-			hogDelays = append(hogDelays, num(l["delay_ms"]))
-		default:
-			if l["result"] != "ok" || num(l["penalty"]) != 0 {
+		reason, _ := l["throttle_reason"].(string)
+		switch {
+		case l["user"] != "hog":
+			// Normal users may wait for one of the 2 slots ("queue"), but
+			// are never penalised.
+			if l["result"] != "ok" || num(l["penalty"]) != 0 || strings.Contains(reason, "size") || strings.Contains(reason, "frequency") {
 				t.Errorf("normal user's session: %v", l)
 			}
-			normalMaxDelay = max(normalMaxDelay, num(l["delay_ms"]))
-		}
-	}
-	last := lines[len(lines)-1]
-	if last["user"] != "hog" || num(last["penalty"]) != 0 || num(last["delay_ms"]) != 0 || num(last["msgs"]) != 0 {
-		t.Errorf("the hog's poll after cleaning up: %v", last)
-	}
-	penalised := 0
-	for _, l := range lines[:len(lines)-2] {
-		if l["user"] == "hog" && num(l["penalty"]) > 0 {
+		case num(l["penalty"]) > 0:
 			penalised++
+			// Level 8 at 50 ms a level, capped at 400 ms.
+			if num(l["delay_ms"]) < 400 || !strings.Contains(reason, "size") {
+				t.Errorf("penalised hog session without its login delay: %v", l)
+			}
 		}
 	}
 	for _, l := range lines {
@@ -119,26 +116,12 @@ func TestThrottleShieldsDovecot(t *testing.T) {
 		}
 	}
 	if penalised < 2 {
-		t.Errorf("only %d of the hog's %d sessions were penalised", penalised, len(hogDelays))
+		t.Errorf("only %d of the hog's sessions were penalised", penalised)
 	}
-	if median(hogDelays) <= normalMaxDelay {
-		t.Errorf("the hog waited %v ms (median), normal users up to %v ms", median(hogDelays), normalMaxDelay)
+	last := lines[len(lines)-1]
+	if last["user"] != "hog" || num(last["penalty"]) != 0 || num(last["delay_ms"]) != 0 || num(last["msgs"]) != 0 {
+		t.Errorf("the hog's poll after cleaning up: %v", last)
 	}
-}
-
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := append([]float64(nil), v...)
-	for i := range s {
-		for j := i + 1; j < len(s); j++ {
-			if s[j] < s[i] {
-				s[i], s[j] = s[j], s[i]
-			}
-		}
-	}
-	return s[len(s)/2]
 }
 
 // num reads a numeric session-line field as the observer recorded it.
