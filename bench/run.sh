@@ -503,8 +503,9 @@ if [[ -n ${CASES//[F ]/} ]]; then
 	for t in $TARGETS; do [[ $t == direct ]] || stop_target "$t"; done
 	stop backend
 fi
-idle
+# Before case F: perdition's process per session would dominate it.
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+idle
 
 say "writing the report"
 python3 "$here/report.py" --results "$work/results" --out "$OUT" --rounds "$ROUNDS" --duration "$DURATION" \
