@@ -197,7 +197,7 @@ def section(args):
         " read the ratios, not the absolute figures.\n"
     )
     lines.append(
-        f"Versions: popgate {git_commit()}, {version(['dovecot', '--version'])} (Dovecot), {version(['haproxy', '-v'])},"
+        f"Versions: popgate {args.commit or git_commit()}, {version(['dovecot', '--version'])} (Dovecot), {version(['haproxy', '-v'])},"
         f" {version(['nginx', '-v'])}, perdition {deb_version('perdition')}, {platform.system()} {platform.release()}.\n"
     )
     lines += throughput_tables(args, medians)
@@ -255,6 +255,7 @@ def main():
     p.add_argument("--targets", default="direct popgate popgate-relay haproxy dovecot-proxy nginx perdition")
     p.add_argument("--fdlimit", type=int, default=0)
     p.add_argument("--idle-sessions", default="")
+    p.add_argument("--commit", default="")
     p.add_argument("--load", default="?")
     args = p.parse_args()
     generated = section(args)

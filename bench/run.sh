@@ -19,7 +19,8 @@
 #   OUT=docs/benchmarks.md      file whose "## Relay performance" section is rewritten; OUT=- prints it
 #   INSTALL=yes       install missing Debian packages with apt-get (default: stop and say which)
 #   KEEP=yes          keep the work directory (configurations, logs, raw JSON)
-#   SOURCE=head       build the committed tree (git archive HEAD); SOURCE=tree builds the working tree
+#   SOURCE=head       build the committed tree (git archive HEAD), or any other commit given by name;
+#                     SOURCE=tree builds the working tree
 #
 # Everything listens on 127.0.0.1 only, every process is stopped on exit, and
 # every wait is bounded.
@@ -131,13 +132,15 @@ check_packages() {
 
 # --- build and fixtures --------------------------------------------------
 build() {
-	local src=$repo
-	if [[ $SOURCE == head ]]; then
+	local src=$repo rev=HEAD
+	[[ $SOURCE == head || $SOURCE == tree ]] || rev=$SOURCE
+	if [[ $SOURCE != tree ]]; then
 		src=$work/src
 		mkdir -p "$src"
-		git -C "$repo" archive --format=tar HEAD | tar -x -C "$src"
+		git -C "$repo" archive --format=tar "$rev" | tar -x -C "$src"
 	fi
-	say "building popgate, popbench and helpers ($SOURCE: $(git -C "$repo" rev-parse --short HEAD))"
+	COMMIT=$(git -C "$repo" rev-parse --short "$rev")
+	say "building popgate, popbench and helpers ($SOURCE: $COMMIT)"
 	(cd "$src" && go build -trimpath -o "$work/bin/" ./cmd/popgate ./cmd/popbench ./bench/authhttp ./bench/stubpop3)
 }
 
@@ -509,5 +512,5 @@ idle
 
 say "writing the report"
 python3 "$here/report.py" --results "$work/results" --out "$OUT" --rounds "$ROUNDS" --duration "$DURATION" \
-	--cases "$CASES" --targets "$TARGETS" --fdlimit "$FDLIMIT" --idle-sessions "$IDLE_SESSIONS" --load "$load_before / $load_after"
+	--cases "$CASES" --targets "$TARGETS" --fdlimit "$FDLIMIT" --idle-sessions "$IDLE_SESSIONS" --commit "$COMMIT" --load "$load_before / $load_after"
 say "done"
