@@ -52,7 +52,7 @@ func (b *Backend) login(ctx context.Context, c *conn, cr pop3.Credentials) (*mai
 		return nil, err
 	}
 	m := &mailbox{c: c, caps: cp}
-	if m.count, m.size, err = m.Stat(ctx); err != nil {
+	if m.count, m.size, err = m.stat(ctx); err != nil {
 		return nil, err
 	}
 	return m, nil

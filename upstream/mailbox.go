@@ -30,7 +30,21 @@ var _ pop3.Mailbox = (*mailbox)(nil)
 // noSuchMessage is the client text for an -ERR without text of its own.
 var noSuchMessage = pop3.ErrNoSuchMessage.Text
 
+// Stat answers from the STAT taken at login while nothing is marked
+// deleted: the maildrop does not change during a POP3 session (RFC 1939
+// section 8), so asking again would only cost a round trip.
 func (m *mailbox) Stat(ctx context.Context) (int, int64, error) {
+	if !m.dele {
+		if err := m.c.usable(ctx, "stat"); err != nil {
+			return 0, 0, err
+		}
+		return m.count, m.size, nil
+	}
+	return m.stat(ctx)
+}
+
+// stat asks the server.
+func (m *mailbox) stat(ctx context.Context) (int, int64, error) {
 	const step = "stat"
 	resp, err := m.c.command(ctx, step, "STAT")
 	if err != nil {
@@ -198,7 +212,7 @@ func (m *mailbox) Update(ctx context.Context) (pop3.UpdateResult, error) {
 	defer m.Close()
 	res := pop3.UpdateResult{LeftMsgs: m.count, LeftBytes: m.size}
 	if m.dele {
-		n, size, err := m.Stat(ctx)
+		n, size, err := m.stat(ctx)
 		if err != nil {
 			return pop3.UpdateResult{}, err
 		}

@@ -15,8 +15,7 @@ import (
 
 func TestStatListUidl(t *testing.T) {
 	m := openFake(t, func(s *fakeConn) {
-		s.expect("STAT")
-		s.send("+OK 2 300")
+		// STAT is answered from the login's STAT: nothing is deleted.
 		s.expect("LIST")
 		s.send("+OK 2 messages", "1 120", "2 180 extra info allowed", ".")
 		s.expect("LIST 2")
@@ -283,9 +282,40 @@ func TestGarbageAndOverlongReplies(t *testing.T) {
 				s.expect("STAT")
 				s.send(reply)
 			})
-			_, _, err := m.Stat(context.Background())
+			_, _, err := m.(*mailbox).stat(context.Background())
 			wantCode(t, err, pop3.CodeSysTemp)
 		})
+	}
+}
+
+// STAT goes to the server only once something is marked deleted, and
+// again comes from the login's STAT after RSET.
+func TestStatAsksOnlyAfterDele(t *testing.T) {
+	m := openFake(t, func(s *fakeConn) {
+		s.expect("DELE 1")
+		s.send("+OK")
+		s.expect("STAT")
+		s.send("+OK 1 180")
+		s.expect("RSET")
+		s.send("+OK")
+	})
+	ctx := context.Background()
+	for _, step := range []struct {
+		do   func() error
+		msgs int
+		size int64
+	}{
+		{func() error { return nil }, 2, 300},
+		{func() error { return m.Dele(ctx, 1) }, 1, 180},
+		{func() error { return m.Rset(ctx) }, 2, 300},
+	} {
+		if err := step.do(); err != nil {
+			t.Fatal(err)
+		}
+		n, size, err := m.Stat(ctx)
+		if err != nil || n != step.msgs || size != step.size {
+			t.Fatalf("Stat = %d, %d, %v; want %d, %d", n, size, err, step.msgs, step.size)
+		}
 	}
 }
 
