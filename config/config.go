@@ -11,6 +11,7 @@ import (
 	"github.com/caarlos0/env/v11"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/popgate/popgate/rewrite"
 	"github.com/popgate/popgate/throttle"
 )
 
@@ -68,7 +69,7 @@ type Config struct {
 	// Ops holds the health check and syslog settings (see ops.go).
 	Ops OpsConfig
 	// UIDL holds the POPGATE_UIDL_* settings (see uidl.go).
-	UIDL UIDLConfig `envPrefix:"UIDL_"`
+	UIDL rewrite.Config `envPrefix:"UIDL_"`
 }
 
 // Load parses environ (in os.Environ form) with Parse and validates the

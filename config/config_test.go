@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap/zapcore"
 
+	"github.com/popgate/popgate/rewrite"
 	"github.com/popgate/popgate/throttle"
 )
 
@@ -130,7 +131,7 @@ func TestEveryVariableParses(t *testing.T) {
 			Syslog: SyslogTarget{Network: "unixgram", Address: "/dev/log"}},
 		Throttling: throttle.ModeOff,
 		Throttle:   wantThrottle,
-		UIDL:       UIDLConfig{LearnFrom: []string{"legacy", "secure"}, LearnBudget: 200, LearnBudgetTime: time.Second, DisableRewrite: true},
+		UIDL:       rewrite.Config{LearnFrom: []string{"legacy", "secure"}, Budget: 200, BudgetTime: time.Second, Disable: true},
 	}
 	got := c
 	got.ProxyProtocolFrom, got.Backends = nil, nil

@@ -31,7 +31,7 @@ func (c Config) String() string {
 	line("HOSTNAME", c.Hostname)
 	c.printThrottle(line)
 	c.Ops.print(line)
-	c.UIDL.print(line)
+	c.printUIDL(line)
 	return b.String()
 }
 

@@ -3,23 +3,10 @@ package config
 import (
 	"fmt"
 	"strings"
-	"time"
 )
 
-// UIDLConfig holds the POPGATE_UIDL_* variables of UIDL continuity (package
-// rewrite): Config embeds it with envPrefix "UIDL_".
-type UIDLConfig struct {
-	// LearnFrom names the legacy backends whose sessions are learned from;
-	// sessions on any other backend are mapped. Empty means every pop3://
-	// and pop3s:// backend.
-	LearnFrom []string `env:"LEARN_FROM"`
-	// LearnBudget is how many messages one session may fetch headers of at
-	// QUIT to learn them; LearnBudgetTime stops that fetching sooner.
-	LearnBudget     int           `env:"BUDGET" envDefault:"50"`
-	LearnBudgetTime time.Duration `env:"BUDGET_TIME" envDefault:"300ms"`
-	// DisableRewrite turns UIDL continuity off.
-	DisableRewrite bool `env:"DISABLE"`
-}
+// The POPGATE_UIDL_* variables are rewrite.Config's own fields (its env tags
+// name them), embedded in Config with envPrefix "UIDL_".
 
 // validateUIDL adds the UIDL settings' problems to l.
 func (c *Config) validateUIDL(l *ErrorList) {
@@ -33,11 +20,11 @@ func (c *Config) validateUIDL(l *ErrorList) {
 			l.Add("UIDL_LEARN_FROM", fmt.Errorf("%q is not a pop3:// or pop3s:// backend", name))
 		}
 	}
-	if u.LearnBudget < 0 {
-		l.Add("UIDL_BUDGET", fmt.Errorf("%d must not be negative", u.LearnBudget))
+	if u.Budget < 0 {
+		l.Add("UIDL_BUDGET", fmt.Errorf("%d must not be negative", u.Budget))
 	}
-	if u.LearnBudgetTime < 0 {
-		l.Add("UIDL_BUDGET_TIME", fmt.Errorf("%v must not be negative", u.LearnBudgetTime))
+	if u.BudgetTime < 0 {
+		l.Add("UIDL_BUDGET_TIME", fmt.Errorf("%v must not be negative", u.BudgetTime))
 	}
 }
 
@@ -50,10 +37,11 @@ func (c *Config) backend(name string) (Backend, bool) {
 	return Backend{}, false
 }
 
-// print writes one line per UIDL setting.
-func (u *UIDLConfig) print(line func(name string, v any)) {
+// printUIDL writes one line per UIDL setting.
+func (c *Config) printUIDL(line func(name string, v any)) {
+	u := &c.UIDL
 	line("UIDL_LEARN_FROM", strings.Join(u.LearnFrom, ","))
-	line("UIDL_BUDGET", u.LearnBudget)
-	line("UIDL_BUDGET_TIME", u.LearnBudgetTime)
-	line("UIDL_DISABLE", u.DisableRewrite)
+	line("UIDL_BUDGET", u.Budget)
+	line("UIDL_BUDGET_TIME", u.BudgetTime)
+	line("UIDL_DISABLE", u.Disable)
 }

@@ -34,12 +34,7 @@ func openUIDLStore(cfg config.Config) (store.UIDLStore, error) {
 // backends are learned from, sessions on the others get legacy UIDLs. It
 // returns nil when POPGATE_UIDL_DISABLE is set.
 func uidlDecorator(cfg config.Config, st store.UIDLStore, log *zap.Logger) proxy.Decorator {
-	c := rewrite.Config{
-		LearnFrom:  cfg.UIDL.LearnFrom,
-		Budget:     cfg.UIDL.LearnBudget,
-		BudgetTime: cfg.UIDL.LearnBudgetTime,
-		Disable:    cfg.UIDL.DisableRewrite,
-	}
+	c := cfg.UIDL
 	if c.Budget == 0 {
 		c.Budget = -1 // rewrite: zero means its default, negative none
 	}
