@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -96,15 +97,7 @@ func (s *session) retr(c pop3.Command) {
 		return
 	}
 	n, ok := s.msgArg(c, 0)
-	if !ok {
-		return
-	}
-	rc, err := s.mbox.Retr(s.ctx, n)
-	if err != nil {
-		s.mailboxError("retr "+c.Args[0], err)
-		return
-	}
-	if s.sendBody(rc, "retr "+c.Args[0]) {
+	if ok && s.message(n, "retr "+c.Args[0], s.mbox.Retr) {
 		s.last = max(s.last, n)
 	}
 }
@@ -123,12 +116,20 @@ func (s *session) top(c pop3.Command) {
 		s.syntaxError(c)
 		return
 	}
-	rc, err := s.mbox.Top(s.ctx, n, lines)
+	s.message(n, "top "+c.Args[0], func(ctx context.Context, n int) (io.ReadCloser, error) {
+		return s.mbox.Top(ctx, n, lines)
+	})
+}
+
+// message opens message n with open and streams it to the client,
+// reporting whether it was sent whole.
+func (s *session) message(n int, op string, open func(context.Context, int) (io.ReadCloser, error)) bool {
+	rc, err := open(s.ctx, n)
 	if err != nil {
-		s.mailboxError("top "+c.Args[0], err)
-		return
+		s.mailboxError(op, err)
+		return false
 	}
-	s.sendBody(rc, "top "+c.Args[0])
+	return s.sendBody(rc, op)
 }
 
 // sizer is implemented by message readers that know their length, so RETR
