@@ -1,7 +1,6 @@
 package testpeer
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -63,44 +62,25 @@ func StartDovecot(t testing.TB, o DovecotOptions) *Server {
 	logPath := filepath.Join(base, "dovecot.log")
 	logOnFailure(t, "dovecot", logPath)
 
-	const attempts = 5
-	for range attempts {
-		port, err := freePort()
-		if err != nil {
-			t.Fatalf("testpeer: dovecot: %v", err)
-		}
-		tlsPort := 0
+	tlsPort := 0
+	addr, d := startOnFreePort(t, "dovecot", logPath, func(port int) (*exec.Cmd, error) {
 		if o.TLS != nil {
+			var err error
 			if tlsPort, err = freePort(); err != nil {
-				t.Fatalf("testpeer: dovecot: %v", err)
+				return nil, err
 			}
 		}
 		conf := filepath.Join(base, "dovecot.conf")
 		if err := os.WriteFile(conf, []byte(dovecotConf(base, runDir, port, tlsPort, o, owner)), 0o644); err != nil {
-			t.Fatalf("testpeer: dovecot: %v", err)
+			return nil, err
 		}
-		d, err := startDaemon(exec.Command(bin, "-F", "-c", conf), logPath)
-		if err != nil {
-			t.Fatalf("testpeer: dovecot: %v", err)
-		}
-		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		err = waitGreeting(d, addr)
-		if errors.Is(err, errPortInUse) {
-			d.stop()
-			continue
-		}
-		t.Cleanup(d.stop)
-		if err != nil {
-			t.Fatalf("testpeer: dovecot: %v", err)
-		}
-		srv := &Server{Addr: addr, Name: "dovecot", store: st, stop: d.stop}
-		if tlsPort != 0 {
-			srv.TLSAddr = fmt.Sprintf("127.0.0.1:%d", tlsPort)
-		}
-		return srv
+		return exec.Command(bin, "-F", "-c", conf), nil
+	})
+	srv := &Server{Addr: addr, Name: "dovecot", store: st, stop: d.stop}
+	if tlsPort != 0 {
+		srv.TLSAddr = fmt.Sprintf("127.0.0.1:%d", tlsPort)
 	}
-	t.Fatalf("testpeer: dovecot: no free port after %d attempts", attempts)
-	return nil
+	return srv
 }
 
 // dovecotConf is a complete, self-contained configuration: nothing from

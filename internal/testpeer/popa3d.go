@@ -1,7 +1,6 @@
 package testpeer
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -51,33 +50,13 @@ func StartPopa3d(t testing.TB, users []User) *Server {
 
 	logPath := filepath.Join(t.TempDir(), "socat.log")
 	logOnFailure(t, "popa3d/socat", logPath)
-	const attempts = 5
-	for range attempts {
-		port, err := freePort()
-		if err != nil {
-			t.Fatalf("testpeer: popa3d: %v", err)
-		}
+	addr, d := startOnFreePort(t, "popa3d", logPath, func(port int) (*exec.Cmd, error) {
 		listen := fmt.Sprintf("TCP-LISTEN:%d,bind=127.0.0.1,reuseaddr,fork", port)
 		// -d -d logs each connection, which is all there is to see:
 		// popa3d itself logs to syslog.
-		d, err := startDaemon(exec.Command(socat, "-d", "-d", listen, "EXEC:"+bin), logPath)
-		if err != nil {
-			t.Fatalf("testpeer: popa3d: %v", err)
-		}
-		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		err = waitGreeting(d, addr)
-		if errors.Is(err, errPortInUse) {
-			d.stop()
-			continue
-		}
-		t.Cleanup(d.stop)
-		if err != nil {
-			t.Fatalf("testpeer: popa3d: %v", err)
-		}
-		return &Server{Addr: addr, Name: "popa3d", logins: logins, store: st, stop: d.stop}
-	}
-	t.Fatalf("testpeer: popa3d: no free port after %d attempts", attempts)
-	return nil
+		return exec.Command(socat, "-d", "-d", listen, "EXEC:"+bin), nil
+	})
+	return &Server{Addr: addr, Name: "popa3d", logins: logins, store: st, stop: d.stop}
 }
 
 // setupPopa3d creates what the Debian package's postinst would: the

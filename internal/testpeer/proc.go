@@ -167,3 +167,38 @@ func logOnFailure(t testing.TB, name, logPath string) {
 		t.Logf("%s log (%s):\n%s", name, logPath, log)
 	})
 }
+
+// startOnFreePort runs the command that command builds for a free loopback
+// port and waits for its greeting there, trying another port when the one
+// picked was taken in the meantime. The daemon is stopped when t ends.
+func startOnFreePort(t testing.TB, name, logPath string, command func(port int) (*exec.Cmd, error)) (string, *daemon) {
+	t.Helper()
+	const attempts = 5
+	for range attempts {
+		port, err := freePort()
+		if err != nil {
+			t.Fatalf("testpeer: %s: %v", name, err)
+		}
+		cmd, err := command(port)
+		if err != nil {
+			t.Fatalf("testpeer: %s: %v", name, err)
+		}
+		d, err := startDaemon(cmd, logPath)
+		if err != nil {
+			t.Fatalf("testpeer: %s: %v", name, err)
+		}
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		err = waitGreeting(d, addr)
+		if errors.Is(err, errPortInUse) {
+			d.stop()
+			continue
+		}
+		t.Cleanup(d.stop)
+		if err != nil {
+			t.Fatalf("testpeer: %s: %v", name, err)
+		}
+		return addr, d
+	}
+	t.Fatalf("testpeer: %s: no free port after %d attempts", name, attempts)
+	return "", nil
+}
