@@ -174,3 +174,23 @@ func TestRequireFindsWithoutPath(t *testing.T) {
 		t.Errorf("Require(sh) = %q, want an absolute path found without PATH", path)
 	}
 }
+
+func TestSameBody(t *testing.T) {
+	long := strings.Repeat("x", 8189)
+	a := []byte("h: v\n\n" + long + "\x00\xfd\nrest\n")
+	b := []byte("h: v\n\n" + long + "\x11\x22\nrest\n")
+	if !SameBody("fetchmail", a, b) {
+		t.Error("fetchmail's junk before a forced break made two copies differ")
+	}
+	if SameBody("mpop", a, b) {
+		t.Error("another client's differing bytes were excused")
+	}
+	c := []byte("h: v\n\n" + long[:100] + "\x00\xfd\nrest\n")
+	d := []byte("h: v\n\n" + long[:100] + "\x11\x22\nrest\n")
+	if SameBody("fetchmail", c, d) {
+		t.Error("a difference on a short line was excused")
+	}
+	if SameBody("fetchmail", a, append(a, 'x')) {
+		t.Error("bodies of different lengths were equal")
+	}
+}
