@@ -294,3 +294,47 @@ func TestReleaseKeepsReadAhead(t *testing.T) {
 		t.Errorf("after Release: %v, want io.EOF", err)
 	}
 }
+
+// chunkReader returns one chunk per Read, as a socket returns one segment,
+// and counts the calls.
+type chunkReader struct {
+	chunks []string
+	reads  int
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	c.reads++
+	if len(c.chunks) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, c.chunks[0])
+	if c.chunks[0] = c.chunks[0][n:]; c.chunks[0] == "" {
+		c.chunks = c.chunks[1:]
+	}
+	return n, nil
+}
+
+// TestCommandCostsOneRead: the read that ends an idle wait takes in a whole
+// ordinary command, so each command costs one read of the socket, and a
+// command longer than that read still comes out whole.
+func TestCommandCostsOneRead(t *testing.T) {
+	long := "USER " + strings.Repeat("u", 2*wakeSize)
+	src := &chunkReader{chunks: []string{"RETR 12345\r\n", "DELE 7\r\n", long + "\r\n"}}
+	r := NewReader(src)
+	for i, want := range []string{"RETR 12345", "DELE 7"} {
+		line, err := r.ReadLine(MaxCommandLine)
+		if err != nil || string(line) != want {
+			t.Fatalf("line %d = %q, %v; want %q", i, line, err, want)
+		}
+		if src.reads != i+1 {
+			t.Errorf("after %q: %d reads, want %d", want, src.reads, i+1)
+		}
+	}
+	line, err := r.ReadLine(MaxCommandLine)
+	if err != nil || string(line) != long {
+		t.Fatalf("long line = %q, %v", line, err)
+	}
+	if r.Buffered() != 0 {
+		t.Errorf("Buffered = %d after the last line", r.Buffered())
+	}
+}

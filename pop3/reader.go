@@ -25,30 +25,36 @@ const (
 // body in few system calls without making an idle session cost more.
 const readBufferSize = 32 << 10
 
+// wakeSize is how much a Reader waiting for a peer's next line reads into
+// its own small array: a whole typical command ("RETR 12345"), so that the
+// read which ends the wait is the only one the command costs.
+const wakeSize = 64
+
 // Reader reads POP3 lines with a hard length limit. It borrows a buffer
 // while there is data to read: waiting for a peer's next line, it holds none
-// (it waits on a one-byte read and borrows once that byte arrives), so an
-// idle session costs no buffer on either side of the relay.
+// (it waits on a read into a small array of its own and borrows once bytes
+// arrive), so an idle session costs no buffer on either side of the relay.
 type Reader struct {
 	src  io.Reader
 	r    *bufio.Reader // borrowed from readBuffers; nil when nothing is read ahead
 	wake wakeReader
 }
 
-// wakeReader feeds a freshly borrowed buffer: first the byte that ended the
-// wait, then the source.
+// wakeReader feeds a freshly borrowed buffer: first the bytes that ended
+// the wait, then the source.
 type wakeReader struct {
-	src  io.Reader
-	b    [1]byte
-	have bool
+	src       io.Reader
+	b         [wakeSize]byte
+	off, have int // b[off:have] is not passed on yet
 }
 
 func (w *wakeReader) Read(p []byte) (int, error) {
-	if !w.have || len(p) == 0 {
+	if w.off == w.have || len(p) == 0 {
 		return w.src.Read(p)
 	}
-	p[0], w.have = w.b[0], false
-	return 1, nil
+	n := copy(p, w.b[w.off:w.have])
+	w.off += n
+	return n, nil
 }
 
 // NewReader returns a Reader over r.
@@ -68,7 +74,7 @@ func (r *Reader) Buffered() int {
 	if r.r == nil {
 		return 0
 	}
-	return r.r.Buffered()
+	return r.r.Buffered() + r.wake.have - r.wake.off
 }
 
 // Stack depth matters on the path where an idle server session waits
@@ -98,7 +104,7 @@ func (r *Reader) release() {
 // releaseIfDrained hands the buffer back when nothing is read ahead. Only
 // call it once no slice of the buffer is in use any more.
 func (r *Reader) releaseIfDrained() {
-	if r.r != nil && r.r.Buffered() == 0 {
+	if r.r != nil && r.Buffered() == 0 {
 		r.release()
 	}
 }
@@ -121,8 +127,8 @@ func (r *Reader) await(idle bool) error {
 	for range 100 { // as bufio does, give up on a source that keeps returning nothing
 		n, err := r.src.Read(r.wake.b[:])
 		if n > 0 {
-			// An error that came with the byte comes again from src.
-			r.wake.src, r.wake.have = r.src, true
+			// An error that came with the bytes comes again from src.
+			r.wake.src, r.wake.off, r.wake.have = r.src, 0, n
 			r.borrow(&r.wake)
 			return nil
 		}

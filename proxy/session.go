@@ -58,6 +58,9 @@ type session struct {
 	aborted atomic.Bool
 }
 
+// pid goes into every APOP timestamp; os.Getpid is a system call each time.
+var pid = os.Getpid()
+
 func (s *Server) newSession(c net.Conn, mode string) *session {
 	pc, raw := connParts(c)
 	id := s.sessionID()
@@ -66,7 +69,7 @@ func (s *Server) newSession(c net.Conn, mode string) *session {
 		srv: s, o: &s.o,
 		conn: c, pc: pc, raw: raw,
 		ctx: ctx, cancel: cancel,
-		timestamp: fmt.Sprintf("<%d.%d@%s>", os.Getpid(), time.Now().UnixNano(), s.o.Hostname),
+		timestamp: fmt.Sprintf("<%d.%d@%s>", pid, time.Now().UnixNano(), s.o.Hostname),
 	}
 	sess.info = SessionInfo{ID: id, TLS: mode, Client: raw.RemoteAddr(), Local: raw.LocalAddr()}
 	sess.rec = Record{Session: id, TLS: mode, Auth: "none", Start: time.Now()}
