@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
@@ -18,7 +19,21 @@ const (
 	exitUsage   = 2 // bad arguments or configuration
 )
 
+// defaultGCPercent is the collector's target (GOGC) unless the environment
+// sets one. A relay's live heap is small and mostly long-lived idle sessions,
+// so collecting at 1.5 rather than 2 times it costs little CPU and keeps
+// about a quarter less memory resident per idle session.
+const defaultGCPercent = 50
+
+// tuneGC applies defaultGCPercent unless GOGC is set.
+func tuneGC(lookupEnv func(string) (string, bool)) {
+	if _, set := lookupEnv("GOGC"); !set {
+		debug.SetGCPercent(defaultGCPercent)
+	}
+}
+
 func main() {
+	tuneGC(os.LookupEnv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args, os.Environ(), os.Stdout, os.Stderr)
 	stop()
