@@ -1,7 +1,8 @@
 // Package bolt is the embedded store.UIDLStore: one bbolt file (uidl.db in
 // POPGATE_DATA_DIR), opened once per process and shared by every session.
 // Writes go through bbolt's Batch, so concurrent sessions that end at the
-// same time share one fsync.
+// same time share one fsync; a SetLegacy that would change nothing only
+// reads.
 //
 // Layout: bucket "legacy" / user / (UIDL NUL dup) = seq, gone, fingerprint;
 // bucket "pairs" / user / backend / new-UIDL = mapped, UIDL.
@@ -128,39 +129,70 @@ func (s *Store) Legacy(ctx context.Context, user string) ([]store.Entry, error) 
 }
 
 // SetLegacy implements store.UIDLStore. It writes only the records that
-// change, so a poll of an unchanged maildrop costs a read.
+// change, and when none does it only reads: a poll of an unchanged maildrop
+// costs no write transaction (no batching delay, no fsync).
 func (s *Store) SetLegacy(ctx context.Context, user string, present []store.Entry) error {
-	err := s.db.Batch(func(tx *bbolt.Tx) error {
-		b, err := tx.Bucket(bucketLegacy).CreateBucketIfNotExists([]byte(user))
-		if err != nil {
-			return err
+	var changed bool
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketLegacy).Bucket([]byte(user))
+		if b == nil {
+			changed = true // the write creates the user's bucket
+			return nil
 		}
-		var old []store.Entry
-		err = b.ForEach(func(k, v []byte) error {
-			e, err := decodeEntry(k, v)
-			if err == nil {
-				old = append(old, e)
+		puts, err := legacyChanges(b, present)
+		changed = len(puts) > 0
+		return err
+	})
+	if err == nil && changed {
+		// Another writer may have changed the records since: compare again.
+		err = s.db.Batch(func(tx *bbolt.Tx) error {
+			b, err := tx.Bucket(bucketLegacy).CreateBucketIfNotExists([]byte(user))
+			if err != nil {
+				return err
+			}
+			puts, err := legacyChanges(b, present)
+			if err != nil {
+				return err
+			}
+			for _, kv := range puts {
+				if err := b.Put(kv.k, kv.v); err != nil {
+					return err
+				}
 			}
 			return nil
 		})
-		if err != nil {
-			return err
-		}
-		for _, e := range store.MergeLegacy(old, present) {
-			k, v := entryKey(e.UIDL, e.Dup), encodeEntry(e)
-			if bytes.Equal(b.Get(k), v) {
-				continue
-			}
-			if err := b.Put(k, v); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	}
 	if err != nil {
 		return fmt.Errorf("uidl store: record legacy maildrop of %s: %w", user, err)
 	}
 	return nil
+}
+
+type record struct{ k, v []byte }
+
+// legacyChanges returns the records of a user's bucket b that recording
+// present as the current maildrop changes or adds. Corrupt records are
+// overwritten.
+func legacyChanges(b *bbolt.Bucket, present []store.Entry) ([]record, error) {
+	var old []store.Entry
+	err := b.ForEach(func(k, v []byte) error {
+		e, err := decodeEntry(k, v)
+		if err == nil {
+			old = append(old, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var puts []record
+	for _, e := range store.MergeLegacy(old, present) {
+		k, v := entryKey(e.UIDL, e.Dup), encodeEntry(e)
+		if !bytes.Equal(b.Get(k), v) {
+			puts = append(puts, record{k, v})
+		}
+	}
+	return puts, nil
 }
 
 // Pairs implements store.UIDLStore.
