@@ -71,6 +71,19 @@ func TestNoEnvironmentIsTheEmbeddedDefault(t *testing.T) {
 	if c.Hostname == "" || c.RequireTLS || len(c.ProxyProtocolFrom) != 0 || c.Routes != "" {
 		t.Errorf("unexpected %+v", c)
 	}
+	if c.UIDL.Recheck != 10*time.Minute {
+		t.Errorf("UIDL.Recheck = %v, want 10m", c.UIDL.Recheck)
+	}
+}
+
+// POPGATE_UIDL_RECHECK=0 (or negative) turns the shortcut off; it is not
+// a mistake.
+func TestUIDLRecheckOff(t *testing.T) {
+	for _, v := range []string{"0", "0s", "-1s"} {
+		if c := mustLoad(t, "UIDL_RECHECK="+v); c.UIDL.Recheck > 0 {
+			t.Errorf("UIDL_RECHECK=%s gave %v", v, c.UIDL.Recheck)
+		}
+	}
 }
 
 func TestEveryVariableParses(t *testing.T) {
@@ -100,6 +113,7 @@ func TestEveryVariableParses(t *testing.T) {
 		"UIDL_LEARN_FROM=legacy,secure",
 		"UIDL_BUDGET=200",
 		"UIDL_BUDGET_TIME=1s",
+		"UIDL_RECHECK=2m",
 		"UIDL_DISABLE=true",
 		"THROTTLE=off",
 		"THROTTLE_SOFT_BYTES=10M",
@@ -131,7 +145,7 @@ func TestEveryVariableParses(t *testing.T) {
 			Syslog: SyslogTarget{Network: "unixgram", Address: "/dev/log"}},
 		Throttling: throttle.ModeOff,
 		Throttle:   wantThrottle,
-		UIDL:       rewrite.Config{LearnFrom: []string{"legacy", "secure"}, Budget: 200, BudgetTime: time.Second, Disable: true},
+		UIDL:       rewrite.Config{LearnFrom: []string{"legacy", "secure"}, Budget: 200, BudgetTime: time.Second, Recheck: 2 * time.Minute, Disable: true},
 	}
 	got := c
 	got.ProxyProtocolFrom, got.Backends = nil, nil
@@ -230,6 +244,7 @@ func TestInvalidValueNamesItsVariable(t *testing.T) {
 		{"AUTH_FAIL_DELAY", "2x", "2x"},
 		{"UIDL_BUDGET", "many", "many"},
 		{"UIDL_BUDGET_TIME", "1", "1"},
+		{"UIDL_RECHECK", "often", "often"},
 		{"UIDL_DISABLE", "nah", "nah"},
 		{"THROTTLE", "maybe", "maybe"},
 		{"THROTTLE_SOFT_BYTES", "huge", "huge"},

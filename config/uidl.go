@@ -43,5 +43,6 @@ func (c *Config) printUIDL(line func(name string, v any)) {
 	line("UIDL_LEARN_FROM", strings.Join(u.LearnFrom, ","))
 	line("UIDL_BUDGET", u.Budget)
 	line("UIDL_BUDGET_TIME", u.BudgetTime)
+	line("UIDL_RECHECK", u.Recheck)
 	line("UIDL_DISABLE", u.Disable)
 }

@@ -2,6 +2,7 @@ package rewrite
 
 import (
 	"slices"
+	"sync"
 
 	"go.uber.org/zap"
 
@@ -9,12 +10,17 @@ import (
 	"github.com/popgate/popgate/store"
 )
 
-// Decorator chooses, per session, between learning and mapping.
+// Decorator chooses, per session, between learning and mapping. Its
+// Learners share a record of complete learns (see Learner.Update), so a
+// Decorator must not be copied once used.
 type Decorator struct {
 	Options
 	// IsLegacy reports whether a backend is a legacy server whose
 	// sessions are learned from. Sessions on other backends are mapped.
 	IsLegacy func(backend string) bool
+
+	once sync.Once
+	rec  *learnRecord // shared by the Learners; nil when Recheck is negative
 }
 
 // LegacyNamed returns an IsLegacy predicate for the named backends.
@@ -30,7 +36,9 @@ func LegacyNamed(names ...string) func(string) bool {
 //	}
 func (d *Decorator) Decorate(m pop3.Mailbox, user, backend string) pop3.Mailbox {
 	if d.IsLegacy != nil && d.IsLegacy(backend) {
-		return Learn(m, user, backend, d.Options)
+		l := Learn(m, user, backend, d.Options)
+		l.rec = d.record()
+		return l
 	}
 	return Map(m, user, backend, d.Options)
 }
@@ -46,8 +54,21 @@ func FromConfig(c Config, st store.UIDLStore, log *zap.Logger, pop3Backends []st
 	if len(legacy) == 0 {
 		legacy = pop3Backends
 	}
-	return &Decorator{
-		Options:  Options{Store: st, Budget: c.Budget, BudgetTime: c.BudgetTime, Logger: log},
+	recheck := c.Recheck
+	if recheck <= 0 {
+		recheck = -1 // Options: zero means the default, negative none
+	}
+	d := &Decorator{
+		Options:  Options{Store: st, Budget: c.Budget, BudgetTime: c.BudgetTime, Recheck: recheck, Logger: log},
 		IsLegacy: LegacyNamed(slices.Clone(legacy)...),
 	}
+	d.record()
+	return d
+}
+
+// record returns the Decorator's record of complete learns, creating it at
+// the first call.
+func (d *Decorator) record() *learnRecord {
+	d.once.Do(func() { d.rec = newLearnRecord(d.recheck()) })
+	return d.rec
 }

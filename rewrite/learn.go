@@ -27,6 +27,9 @@ type Learner struct {
 	deleted map[int]bool
 	fetched int // messages whose headers were fetched at QUIT
 	saved   bool
+
+	rec       *learnRecord // complete learns, shared with the Decorator's other Learners; nil: none
+	unchanged bool         // Update skipped learning: the maildrop was as last learned
 }
 
 var _ pop3.Mailbox = (*Learner)(nil)
@@ -110,10 +113,78 @@ func (l *Learner) Rset(ctx context.Context) error {
 // Update implements pop3.Mailbox. Before committing it learns the headers
 // of messages not known yet, within the budget, and saves what it learned.
 // Learning never makes the QUIT fail.
+//
+// A Learner made by a Decorator skips all of that (no listing, no store
+// read, no TOP, no save) when the maildrop is as the user's last complete
+// learn on this backend left it: that learn is younger than Recheck, this
+// session deleted nothing and learned nothing from RETR or TOP, STAT gives
+// the same count and size, and a UIDL listing the client asked for is the
+// same listing. A complete learn is one whose every listed message had a
+// fingerprint, stored or learned, whose save succeeded, and whose session
+// deleted nothing; any other session forgets it. The risk left is a
+// message removed outside popgate while another of exactly the same size
+// arrives, both within the window and in a session whose client does not
+// list UIDL: the new message is learned only once the window has passed
+// (until then a move of the user would give it a new UIDL).
 func (l *Learner) Update(ctx context.Context) (pop3.UpdateResult, error) {
-	l.learnRest(ctx)
-	l.save(ctx)
+	if !l.asLastLearned(ctx) {
+		complete := l.learnRest(ctx)
+		saved := l.save(ctx)
+		l.note(ctx, complete && saved)
+	}
 	return l.Mailbox.Update(ctx)
+}
+
+// asLastLearned reports whether the maildrop is as the last complete learn
+// recorded it, and if so marks the session as saved.
+func (l *Learner) asLastLearned(ctx context.Context) bool {
+	if l.rec == nil {
+		return false
+	}
+	last, ok := l.rec.fresh(recordKey{l.user, l.backend})
+	if !ok {
+		return false
+	}
+	l.mu.Lock()
+	quiet := len(l.deleted) == 0 && len(l.fps) == 0
+	sameListing := l.uids == nil || l.rec.listingSum(l.uids) == last.listing
+	l.mu.Unlock()
+	if !quiet || !sameListing {
+		return false
+	}
+	n, size, err := l.Mailbox.Stat(ctx)
+	if err != nil || n != last.count || size != last.size {
+		return false
+	}
+	l.mu.Lock()
+	l.saved, l.unchanged = true, true
+	l.mu.Unlock()
+	return true
+}
+
+// note records a complete learn of a session that deleted nothing, with
+// the maildrop's STAT, and forgets the user's record after any other.
+func (l *Learner) note(ctx context.Context, complete bool) {
+	if l.rec == nil {
+		return
+	}
+	k := recordKey{l.user, l.backend}
+	l.mu.Lock()
+	listed, keep := len(l.uids), complete && len(l.deleted) == 0
+	var sum uint64
+	if keep {
+		sum = l.rec.listingSum(l.uids)
+	}
+	l.mu.Unlock()
+	if keep {
+		// STAT answers from the login's while nothing is deleted.
+		n, size, err := l.Mailbox.Stat(ctx)
+		if err == nil && n == listed {
+			l.rec.remember(k, maildropState{count: n, size: size, listing: sum})
+			return
+		}
+	}
+	l.rec.forget(k)
 }
 
 // Close implements pop3.Mailbox, saving what was learned.
@@ -122,21 +193,27 @@ func (l *Learner) Close() error {
 	return l.Mailbox.Close()
 }
 
-// SessionFields reports how much was learned, for the session line.
+// SessionFields reports how much was learned, for the session line, and
+// uidl_unchanged=true when Update skipped learning.
 func (l *Learner) SessionFields() []zap.Field {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return []zap.Field{zap.Int("uidl_learned", len(l.fps)), zap.Int("uidl_fetched", l.fetched)}
+	f := []zap.Field{zap.Int("uidl_learned", len(l.fps)), zap.Int("uidl_fetched", l.fetched)}
+	if l.unchanged {
+		f = append(f, zap.Bool("uidl_unchanged", true))
+	}
+	return f
 }
 
 // learnRest fetches "TOP n 0" for messages whose fingerprint is neither
 // stored nor learned this session. Deadlines are not put on the reads: an
 // interrupted TOP would break the connection the UPDATE still needs, so
-// the time budget only stops new fetches.
-func (l *Learner) learnRest(ctx context.Context) {
+// the time budget only stops new fetches. It reports whether every listed
+// message not deleted now has a fingerprint, stored or learned.
+func (l *Learner) learnRest(ctx context.Context) bool {
 	budget, budgetTime := l.o.budget()
 	if budget == 0 {
-		return
+		return false
 	}
 	l.mu.Lock()
 	listed := l.uids != nil
@@ -145,14 +222,14 @@ func (l *Learner) learnRest(ctx context.Context) {
 		list, err := l.Mailbox.Uidl(ctx, 0)
 		if err != nil {
 			l.o.logger().Debug("uidl learning: no listing", zap.String("user", l.user), zap.String("backend", l.backend), zap.Error(err))
-			return
+			return false
 		}
 		l.remember(list)
 	}
 	known, err := l.storedFingerprints(ctx)
 	if err != nil {
 		l.o.logger().Warn("uidl learning: store unavailable", zap.String("user", l.user), zap.Error(err))
-		return
+		return false
 	}
 	var todo []int
 	l.mu.Lock()
@@ -167,18 +244,19 @@ func (l *Learner) learnRest(ctx context.Context) {
 	start := time.Now()
 	for i, n := range todo {
 		if i >= budget || time.Since(start) >= budgetTime || ctx.Err() != nil {
-			return
+			return false
 		}
 		fp, err := l.fetchFingerprint(ctx, n)
 		if err != nil {
 			l.o.logger().Debug("uidl learning: top failed", zap.String("user", l.user), zap.Int("msg", n), zap.Error(err))
-			return // the connection may be unusable: leave it to the UPDATE
+			return false // the connection may be unusable: leave it to the UPDATE
 		}
 		l.mu.Lock()
 		l.fps[n] = fp
 		l.fetched++
 		l.mu.Unlock()
 	}
+	return true
 }
 
 func (l *Learner) fetchFingerprint(ctx context.Context, n int) (string, error) {
@@ -214,19 +292,22 @@ func (l *Learner) storedFingerprints(ctx context.Context) (map[string]bool, erro
 	return known, nil
 }
 
-// save records the listing with every fingerprint known for it, once.
-func (l *Learner) save(ctx context.Context) {
+// save records the listing with every fingerprint known for it, once. It
+// reports whether this call saved it.
+func (l *Learner) save(ctx context.Context) bool {
 	l.mu.Lock()
 	if l.saved || l.uids == nil {
 		l.mu.Unlock()
-		return
+		return false
 	}
 	l.saved = true
 	entries := listingEntries(l.uids, l.fps)
 	l.mu.Unlock()
 	if err := l.o.Store.SetLegacy(ctx, l.user, entries); err != nil {
 		l.o.logger().Warn("uidl learning: not saved", zap.String("user", l.user), zap.String("backend", l.backend), zap.Error(err))
+		return false
 	}
+	return true
 }
 
 // listingEntries turns a listing into store entries, numbering repeated
