@@ -73,7 +73,9 @@ func (b *Backend) dial(ctx context.Context, cr pop3.Credentials) (net.Conn, erro
 	defer cancel()
 	dial := b.o.Dial
 	if dial == nil {
-		dial = (&net.Dialer{}).DialContext
+		// No keepalive: every exchange has a timeout, and each keepalive
+		// option would cost a setsockopt per connection.
+		dial = (&net.Dialer{KeepAlive: -1}).DialContext
 	}
 	nc, err := dial(ctx, "tcp", b.o.Addr)
 	if err != nil {
