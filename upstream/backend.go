@@ -12,10 +12,12 @@ import (
 )
 
 // Backend opens mailboxes on one legacy POP3 server with the client's own
-// credentials. It holds no connections between sessions and is safe for
-// concurrent use.
+// credentials. It holds no connections between sessions, only the server's
+// capabilities: logins within five minutes of a CAPA skip it, and a failed
+// login forgets them. It is safe for concurrent use.
 type Backend struct {
-	o Options
+	o    Options
+	caps capsCache
 }
 
 var (
@@ -24,7 +26,7 @@ var (
 )
 
 // New returns a Backend for the server described by o.
-func New(o Options) *Backend { return &Backend{o: o} }
+func New(o Options) *Backend { return &Backend{o: o, caps: capsCache{now: time.Now}} }
 
 // Name returns the backend's name.
 func (b *Backend) Name() string { return b.o.Name }
@@ -52,6 +54,17 @@ func (b *Backend) Open(ctx context.Context, cr pop3.Credentials) (pop3.Mailbox, 
 	if err := checkCredentials(c, cr); err != nil {
 		return nil, err
 	}
+	m, err := b.open(ctx, c, cr)
+	if err != nil {
+		// The server may have changed: ask for its capabilities next time.
+		b.caps.forget()
+		return nil, err
+	}
+	return m, nil
+}
+
+// open connects and logs in.
+func (b *Backend) open(ctx context.Context, c *conn, cr pop3.Credentials) (*mailbox, error) {
 	nc, err := b.dial(ctx, cr)
 	if err != nil {
 		return nil, c.fail(ctx, "connect", err)

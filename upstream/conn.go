@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -126,26 +127,39 @@ func (c *conn) deadline(ctx context.Context) time.Time {
 	return d
 }
 
-// send writes one command line in a single write. An argument holding CR,
-// LF or NUL is refused before anything is written: it could end the line
-// early and smuggle a second command to the server.
+// send writes one command line in a single write.
 func (c *conn) send(ctx context.Context, step string, name string, args ...string) error {
+	line, err := c.appendCommand(nil, step, name, args...)
+	if err != nil {
+		return err
+	}
+	return c.write(ctx, step, line)
+}
+
+// appendCommand appends one command line to buf. An argument holding CR,
+// LF or NUL is refused, so callers write nothing: it could end the line
+// early and smuggle a second command to the server.
+func (c *conn) appendCommand(buf []byte, step string, name string, args ...string) ([]byte, error) {
 	n := len(name) + 2
 	for _, a := range args {
 		if err := checkArg(a); err != nil {
-			return &pop3.Error{Code: pop3.CodeNone, Text: pop3.ErrBadCommand.Text,
+			return nil, &pop3.Error{Code: pop3.CodeNone, Text: pop3.ErrBadCommand.Text,
 				Err: fmt.Errorf("%s: %w", c.describe(step), err)}
 		}
 		n += 1 + len(a)
 	}
-	line := make([]byte, 0, n)
-	line = append(line, name...)
+	buf = slices.Grow(buf, n)
+	buf = append(buf, name...)
 	for _, a := range args {
-		line = append(line, ' ')
-		line = append(line, a...)
+		buf = append(buf, ' ')
+		buf = append(buf, a...)
 	}
-	line = append(line, "\r\n"...)
-	if _, err := c.nc.Write(line); err != nil {
+	return append(buf, "\r\n"...), nil
+}
+
+// write sends command lines to the server.
+func (c *conn) write(ctx context.Context, step string, lines []byte) error {
+	if _, err := c.nc.Write(lines); err != nil {
 		return c.fail(ctx, step, fmt.Errorf("write: %w", err))
 	}
 	return nil
@@ -170,9 +184,18 @@ func (c *conn) begin(ctx context.Context, step string) (func(), error) {
 }
 
 // roundTrip sends a command and reads its status line. An -ERR is returned
-// as a Response, not an error; a SASL continuation is garbage here.
+// as a Response, not an error.
 func (c *conn) roundTrip(ctx context.Context, step, name string, args ...string) (pop3.Response, error) {
-	resp, err := c.roundTripSASL(ctx, step, name, args...)
+	if err := c.send(ctx, step, name, args...); err != nil {
+		return pop3.Response{}, err
+	}
+	return c.reply(ctx, step)
+}
+
+// reply reads the status line of a command other than AUTH, where a SASL
+// continuation is garbage.
+func (c *conn) reply(ctx context.Context, step string) (pop3.Response, error) {
+	resp, err := c.readResponse(ctx, step)
 	if err == nil && resp.Continue {
 		return pop3.Response{}, c.fail(ctx, step, fmt.Errorf("unexpected continuation %q", sanitize(resp.Text, "")))
 	}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -94,6 +95,11 @@ func (s *fakeConn) login() bool {
 		return false
 	}
 	s.send("+OK", "TOP", "USER", "UIDL", "RESP-CODES", ".")
+	return s.userPass()
+}
+
+// userPass plays USER/PASS and the first STAT, one command at a time.
+func (s *fakeConn) userPass() bool {
 	if !s.expect("USER alice") {
 		return false
 	}
@@ -107,6 +113,70 @@ func (s *fakeConn) login() bool {
 	}
 	s.send("+OK 2 300")
 	return true
+}
+
+// pipelined reads USER, PASS and STAT before answering any of them, which
+// a client waiting for each reply never gets past, then sends replies.
+func (s *fakeConn) pipelined(replies ...string) bool {
+	for _, cmd := range []string{"USER alice", "PASS se cret", "STAT"} {
+		if !s.expect(cmd) {
+			return false
+		}
+	}
+	s.send(replies...)
+	return true
+}
+
+// startScripts is startFake for a series of logins: the n-th connection
+// plays the n-th script, and a connection too many fails the test.
+func startScripts(t *testing.T, scripts ...func(s *fakeConn)) string {
+	t.Helper()
+	var n atomic.Int32
+	return startFake(t, func(s *fakeConn) {
+		i := int(n.Add(1)) - 1
+		if i >= len(scripts) {
+			t.Errorf("fake server: connection %d, want %d", i+1, len(scripts))
+			return
+		}
+		scripts[i](s)
+	})
+}
+
+// writeLog records each Write on the connections a Backend dials, so a
+// test sees what a login costs in writes.
+type writeLog struct {
+	mu     sync.Mutex
+	writes []string
+}
+
+// dial is an Options.Dial that logs the connection's writes.
+func (l *writeLog) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	nc, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return &loggedConn{Conn: nc, l: l}, nil
+}
+
+// take returns the writes logged so far and empties the log.
+func (l *writeLog) take() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w := l.writes
+	l.writes = nil
+	return w
+}
+
+type loggedConn struct {
+	net.Conn
+	l *writeLog
+}
+
+func (c *loggedConn) Write(p []byte) (int, error) {
+	c.l.mu.Lock()
+	c.l.writes = append(c.l.writes, string(p))
+	c.l.mu.Unlock()
+	return c.Conn.Write(p)
 }
 
 // testCreds are a client's credentials, with a password holding a space.

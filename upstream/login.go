@@ -22,40 +22,83 @@ type caps struct {
 	stls  bool
 	top   bool
 	uidl  bool
+	pipe  bool // PIPELINING (RFC 2449 section 6.6)
 }
+
+// saslOnly reports a server that offers AUTH PLAIN but not USER.
+func (cp caps) saslOnly() bool { return cp.known && !cp.user && cp.plain }
 
 // assumed is what a server that does not answer CAPA is taken to support
 // (RFC 1939 servers: USER/PASS; TOP and UIDL are optional but near universal,
 // and a server without them just answers -ERR).
 var assumed = caps{user: true, top: true, uidl: true}
 
-// login runs the AUTHORIZATION state: greeting, CAPA, optional STLS, then
-// USER/PASS or AUTH PLAIN, and a first STAT.
+// login runs the AUTHORIZATION state: greeting, CAPA unless remembered,
+// optional STLS, then USER/PASS or AUTH PLAIN, and a first STAT.
 func (b *Backend) login(ctx context.Context, c *conn, cr pop3.Credentials) (*mailbox, error) {
 	if err := greeting(ctx, c); err != nil {
 		return nil, err
 	}
-	cp, err := capa(ctx, c)
+	cp, err := b.capabilities(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	if b.o.STLS && cp.stls {
-		if err := starttls(ctx, c, b.o.tlsConfig()); err != nil {
-			return nil, err
-		}
-		// RFC 2595 section 4: capabilities learnt before TLS are void.
-		if cp, err = capa(ctx, c); err != nil {
-			return nil, err
-		}
-	}
-	if err := authenticate(ctx, c, cp, cr); err != nil {
-		return nil, err
-	}
 	m := &mailbox{c: c, caps: cp}
-	if m.count, m.size, err = m.stat(ctx); err != nil {
+	if err := m.authorize(ctx, cr); err != nil {
 		return nil, err
 	}
 	return m, nil
+}
+
+// capabilities returns what the server offers, from the backend's cache or
+// from CAPA, and upgrades the connection with STLS when both sides want it.
+func (b *Backend) capabilities(ctx context.Context, c *conn) (caps, error) {
+	sc, cached := b.caps.get()
+	var err error
+	if !cached {
+		if sc.pre, err = capa(ctx, c); err != nil {
+			return caps{}, err
+		}
+	}
+	cp := sc.pre
+	if b.o.STLS && sc.pre.stls {
+		if err := starttls(ctx, c, b.o.tlsConfig()); err != nil {
+			return caps{}, err
+		}
+		// RFC 2595 section 4: capabilities learnt before TLS are void.
+		if !cached {
+			if sc.post, err = capa(ctx, c); err != nil {
+				return caps{}, err
+			}
+		}
+		cp = sc.post
+	}
+	if !cached {
+		b.caps.put(sc)
+	}
+	return cp, nil
+}
+
+// authorize logs in and takes the first STAT, pipelining USER, PASS and
+// STAT when the server allows it.
+func (m *mailbox) authorize(ctx context.Context, cr pop3.Credentials) error {
+	var err error
+	if m.caps.pipe && !m.caps.saslOnly() {
+		var user pop3.Response
+		if user, err = m.pipeline(ctx, cr); err != nil || user.OK {
+			return err
+		}
+		// USER was refused, and so were PASS and STAT: carry on as
+		// authenticate would.
+		err = userRefused(ctx, m.c, m.caps, cr, user)
+	} else {
+		err = authenticate(ctx, m.c, m.caps, cr)
+	}
+	if err != nil {
+		return err
+	}
+	m.count, m.size, err = m.stat(ctx)
+	return err
 }
 
 func greeting(ctx context.Context, c *conn) error {
@@ -109,6 +152,8 @@ func capa(ctx context.Context, c *conn) (caps, error) {
 			cp.top = true
 		case "UIDL":
 			cp.uidl = true
+		case "PIPELINING":
+			cp.pipe = true
 		case "SASL":
 			for _, m := range f[1:] {
 				if string(m) == "PLAIN" {
@@ -152,7 +197,7 @@ func starttls(ctx context.Context, c *conn, cfg *tls.Config) error {
 // authenticate logs in with USER/PASS, or with AUTH PLAIN (RFC 5034) when
 // the server offers only SASL or refuses USER without a response code.
 func authenticate(ctx context.Context, c *conn, cp caps, cr pop3.Credentials) error {
-	if cp.known && !cp.user && cp.plain {
+	if cp.saslOnly() {
 		return authPlain(ctx, c, cr)
 	}
 	resp, err := c.command(ctx, "login", "USER", cr.User)
@@ -160,17 +205,7 @@ func authenticate(ctx context.Context, c *conn, cp caps, cr pop3.Credentials) er
 		return err
 	}
 	if !resp.OK {
-		refusal := c.refused("login", resp, pop3.CodeAuth, pop3.ErrAuthFailed.Text)
-		if resp.Code != pop3.CodeNone || cp.known && !cp.plain {
-			return refusal
-		}
-		err := authPlain(ctx, c, cr)
-		if !cp.plain && pop3.CodeOf(err) == pop3.CodeAuth {
-			// The server may not know AUTH at all: its USER refusal
-			// says more than "unknown command".
-			return refusal
-		}
-		return err
+		return userRefused(ctx, c, cp, cr, resp)
 	}
 	resp, err = c.command(ctx, "login", "PASS", cr.Password)
 	if err != nil {
@@ -180,6 +215,29 @@ func authenticate(ctx context.Context, c *conn, cp caps, cr pop3.Credentials) er
 		return c.refused("login", resp, pop3.CodeAuth, pop3.ErrAuthFailed.Text)
 	}
 	return nil
+}
+
+// plainAfterUser reports whether a refused USER is worth an AUTH PLAIN: not
+// if the refusal has a response code, which is already the answer, nor if
+// CAPA listed no SASL PLAIN.
+func plainAfterUser(cp caps, user pop3.Response) bool {
+	return user.Code == pop3.CodeNone && (!cp.known || cp.plain)
+}
+
+// userRefused answers a refused USER: with the refusal, or with AUTH PLAIN
+// when plainAfterUser allows it.
+func userRefused(ctx context.Context, c *conn, cp caps, cr pop3.Credentials, user pop3.Response) error {
+	refusal := c.refused("login", user, pop3.CodeAuth, pop3.ErrAuthFailed.Text)
+	if !plainAfterUser(cp, user) {
+		return refusal
+	}
+	err := authPlain(ctx, c, cr)
+	if !cp.plain && pop3.CodeOf(err) == pop3.CodeAuth {
+		// The server may not know AUTH at all: its USER refusal says more
+		// than "unknown command".
+		return refusal
+	}
+	return err
 }
 
 // authPlain runs AUTH PLAIN, with an initial response when the command fits

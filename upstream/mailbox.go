@@ -45,11 +45,16 @@ func (m *mailbox) Stat(ctx context.Context) (int, int64, error) {
 
 // stat asks the server.
 func (m *mailbox) stat(ctx context.Context) (int, int64, error) {
-	const step = "stat"
-	resp, err := m.c.command(ctx, step, "STAT")
+	resp, err := m.c.command(ctx, "stat", "STAT")
 	if err != nil {
 		return 0, 0, err
 	}
+	return m.statReply(ctx, resp)
+}
+
+// statReply reads the counts from STAT's reply.
+func (m *mailbox) statReply(ctx context.Context, resp pop3.Response) (int, int64, error) {
+	const step = "stat"
 	if !resp.OK {
 		return 0, 0, m.c.refused(step, resp, pop3.CodeSysTemp, pop3.ErrBackendTemporary.Text)
 	}

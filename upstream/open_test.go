@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -97,29 +98,36 @@ func TestOpenLoginRefused(t *testing.T) {
 		{"-ERR [SYS/TEMP] try later", pop3.CodeSysTemp, "try later", true},
 		{"-ERR [X-ODD] odd \x01\xff", pop3.CodeAuth, "odd ??", false},
 	} {
-		t.Run(tc.reply, func(t *testing.T) {
-			addr := startFake(t, func(s *fakeConn) {
-				s.send("+OK ready")
-				s.expect("CAPA")
-				s.send("-ERR what?")
-				s.expect("USER alice")
-				s.send("+OK")
-				s.expect("PASS se cret")
-				s.send(tc.reply)
-				s.expectEOF()
+		for _, pipelined := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s pipelined=%v", tc.reply, pipelined), func(t *testing.T) {
+				addr := startFake(t, func(s *fakeConn) {
+					s.send("+OK ready")
+					s.expect("CAPA")
+					if pipelined {
+						s.send("+OK", "USER", "PIPELINING", ".")
+						s.pipelined("+OK", tc.reply, "-ERR unknown command")
+					} else {
+						s.send("-ERR what?")
+						s.expect("USER alice")
+						s.send("+OK")
+						s.expect("PASS se cret")
+						s.send(tc.reply)
+					}
+					s.expectEOF()
+				})
+				_, err := New(testOptions(addr)).Open(context.Background(), testCreds())
+				pe := wantCode(t, err, tc.code)
+				if pe.Text != tc.text {
+					t.Errorf("text = %q, want %q", pe.Text, tc.text)
+				}
+				if pe.Temporary() != tc.temporay {
+					t.Errorf("Temporary() = %v", pe.Temporary())
+				}
+				if !strings.Contains(err.Error(), "login") || !strings.Contains(err.Error(), "legacy") {
+					t.Errorf("error %q does not name the backend and step", err)
+				}
 			})
-			_, err := New(testOptions(addr)).Open(context.Background(), testCreds())
-			pe := wantCode(t, err, tc.code)
-			if pe.Text != tc.text {
-				t.Errorf("text = %q, want %q", pe.Text, tc.text)
-			}
-			if pe.Temporary() != tc.temporay {
-				t.Errorf("Temporary() = %v", pe.Temporary())
-			}
-			if !strings.Contains(err.Error(), "login") || !strings.Contains(err.Error(), "legacy") {
-				t.Errorf("error %q does not name the backend and step", err)
-			}
-		})
+		}
 	}
 }
 

@@ -232,6 +232,43 @@ func TestDovecotWrongPassword(t *testing.T) {
 	}
 }
 
+// Dovecot offers PIPELINING: once its capabilities are cached, a login is
+// one write of USER, PASS and STAT, whether the password is right or not.
+func TestDovecotPipelinedLogin(t *testing.T) {
+	srv, cr := startDovecot(t)
+	raw := dialRawPOP(t, srv.Addr, cr.User, cr.Password)
+	stat := raw.ok("STAT")
+	raw.quit()
+	var log writeLog
+	o := testOptions(srv.Addr)
+	o.Dial = log.dial
+	b := New(o)
+	ctx := context.Background()
+	batch := func(pass string) string { return "USER alice\r\nPASS " + pass + "\r\nSTAT\r\n" }
+	for i, want := range [][]string{{"CAPA\r\n", batch(cr.Password)}, {batch(cr.Password)}} {
+		m, err := b.Open(ctx, cr)
+		if err != nil {
+			t.Fatalf("Open %d: %v", i+1, err)
+		}
+		n, size, err := m.Stat(ctx)
+		if err != nil || fmt.Sprintf("%d %d", n, size) != stat {
+			t.Errorf("Open %d: Stat = %d %d, %v; raw %q", i+1, n, size, err, stat)
+		}
+		m.Close()
+		if got := log.take(); !reflect.DeepEqual(got, want) {
+			t.Errorf("Open %d wrote %q, want %q", i+1, got, want)
+		}
+	}
+	// Last: Dovecot delays the next login from an address that failed.
+	bad := cr
+	bad.Password = "wrong"
+	_, err := b.Open(ctx, bad)
+	wantCode(t, err, pop3.CodeAuth)
+	if got := log.take(); !reflect.DeepEqual(got, []string{batch("wrong")}) {
+		t.Errorf("refused login wrote %q, want %q", got, batch("wrong"))
+	}
+}
+
 // popa3d answers -ERR to CAPA and sends a bare "+OK" before bodies: the
 // RFC 1939-only path.
 func TestPopa3dMatchesRawSession(t *testing.T) {

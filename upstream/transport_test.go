@@ -126,20 +126,30 @@ func TestImplicitTLSUntrustedCertificate(t *testing.T) {
 	wantCode(t, err, pop3.CodeSysTemp)
 }
 
+// upgrade answers STLS and runs the server side of the handshake.
+func (s *fakeConn) upgrade(cfg *tls.Config) (*fakeConn, bool) {
+	if !s.expect("STLS") {
+		return nil, false
+	}
+	s.send("+OK begin TLS")
+	tc := tls.Server(s.nc, cfg)
+	if err := tc.Handshake(); err != nil {
+		s.t.Errorf("fake server: handshake: %v", err)
+		return nil, false
+	}
+	return &fakeConn{t: s.t, nc: tc, r: bufio.NewReader(tc)}, true
+}
+
 func TestSTLSUpgrade(t *testing.T) {
 	serverCfg, roots := testTLS(t)
 	addr := startFake(t, func(s *fakeConn) {
 		s.send("+OK ready")
 		s.expect("CAPA")
 		s.send("+OK", "STLS", "SASL PLAIN", ".")
-		s.expect("STLS")
-		s.send("+OK begin TLS")
-		tc := tls.Server(s.nc, serverCfg)
-		if err := tc.Handshake(); err != nil {
-			t.Errorf("fake server: handshake: %v", err)
+		s, ok := s.upgrade(serverCfg)
+		if !ok {
 			return
 		}
-		s = &fakeConn{t: t, nc: tc, r: bufio.NewReader(tc)}
 		// Capabilities are asked again; this time USER is offered.
 		s.expect("CAPA")
 		s.send("+OK", "USER", "TOP", "UIDL", ".")
@@ -159,6 +169,40 @@ func TestSTLSUpgrade(t *testing.T) {
 		t.Fatalf("Open with STLS: %v", err)
 	}
 	m.Close()
+}
+
+// With the capabilities cached, STLS follows the greeting and the login
+// follows the handshake, with no CAPA on either side of it.
+func TestSTLSCachedCaps(t *testing.T) {
+	serverCfg, roots := testTLS(t)
+	session := func(capa bool) func(s *fakeConn) {
+		return func(s *fakeConn) {
+			s.send("+OK ready")
+			if capa && s.expect("CAPA") {
+				s.send("+OK", "STLS", ".")
+			}
+			s, ok := s.upgrade(serverCfg)
+			if !ok {
+				return
+			}
+			if capa && s.expect("CAPA") {
+				s.send("+OK", "USER", "PIPELINING", ".")
+			}
+			if s.pipelined("+OK", "+OK", "+OK 0 0") {
+				s.expectEOF()
+			}
+		}
+	}
+	o := testOptions(startScripts(t, session(true), session(false)))
+	o.STLS = true
+	o.TLSConfig = &tls.Config{RootCAs: roots, ServerName: "localhost"}
+	b := New(o)
+	want := caps{known: true, user: true, pipe: true}
+	for range 2 {
+		if m := openClose(t, b); m.caps != want {
+			t.Errorf("caps = %+v, want those after TLS, %+v", m.caps, want)
+		}
+	}
 }
 
 // Plaintext the server sends after its STLS +OK must never be read as if
