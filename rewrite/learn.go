@@ -3,6 +3,7 @@ package rewrite
 import (
 	"context"
 	"io"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -117,14 +118,15 @@ func (l *Learner) Rset(ctx context.Context) error {
 // A Learner made by a Decorator skips all of that (no listing, no store
 // read, no TOP, no save) when the maildrop is as the user's last complete
 // learn on this backend left it: that learn is younger than Recheck, this
-// session deleted nothing and learned nothing from RETR or TOP, STAT gives
-// the same count and size, and a UIDL listing the client asked for is the
-// same listing. A complete learn is one whose every listed message had a
+// session deleted nothing, STAT gives the same count and size, a UIDL
+// listing the client asked for is the same listing, and every message it
+// retrieved (RETR or TOP) has the fingerprint stored for that message
+// number (one store read, only then). A complete learn is one whose every listed message had a
 // fingerprint, stored or learned, whose save succeeded, and whose session
 // deleted nothing; any other session forgets it. The risk left is a
 // message removed outside popgate while another of exactly the same size
-// arrives, both within the window and in a session whose client does not
-// list UIDL: the new message is learned only once the window has passed
+// arrives, both within the window and in a session whose client neither
+// lists UIDL nor retrieves the new message: that message is learned only once the window has passed
 // (until then a move of the user would give it a new UIDL).
 func (l *Learner) Update(ctx context.Context) (pop3.UpdateResult, error) {
 	if !l.asLastLearned(ctx) {
@@ -146,19 +148,46 @@ func (l *Learner) asLastLearned(ctx context.Context) bool {
 		return false
 	}
 	l.mu.Lock()
-	quiet := len(l.deleted) == 0 && len(l.fps) == 0
+	deleted := len(l.deleted) > 0
 	sameListing := l.uids == nil || l.rec.listingSum(l.uids) == last.listing
+	learned := maps.Clone(l.fps)
 	l.mu.Unlock()
-	if !quiet || !sameListing {
+	if deleted || !sameListing {
 		return false
 	}
 	n, size, err := l.Mailbox.Stat(ctx)
-	if err != nil || n != last.count || size != last.size {
+	if err != nil || n != last.count || size != last.size || !l.knownAlready(ctx, learned) {
 		return false
 	}
 	l.mu.Lock()
 	l.saved, l.unchanged = true, true
 	l.mu.Unlock()
+	return true
+}
+
+// knownAlready reports whether every fingerprint learned from RETR or TOP
+// in this session is the one stored for that message number by the last
+// listing: then the session learned nothing new. It reads the store only
+// when something was learned.
+func (l *Learner) knownAlready(ctx context.Context, learned map[int]string) bool {
+	if len(learned) == 0 {
+		return true
+	}
+	es, err := l.o.Store.Legacy(ctx, l.user)
+	if err != nil {
+		return false
+	}
+	stored := make(map[int]string, len(es))
+	for _, e := range es {
+		if !e.Gone {
+			stored[e.Seq] = e.Fingerprint
+		}
+	}
+	for n, fp := range learned {
+		if stored[n] != fp {
+			return false
+		}
+	}
 	return true
 }
 
