@@ -13,7 +13,7 @@
 #   CASES="A C D E F" A: 20 x 4 KB, RETR all, 8 clients; C: login, STAT, QUIT;
 #                     D: 8 x 256 KB, RETR all, 4 clients (MB/s); E: case A over implicit TLS;
 #                     F: memory of idle authenticated sessions
-#   TARGETS="direct popgate popgate-relay haproxy dovecot-proxy nginx perdition"
+#   TARGETS="direct popgate popgate-relay popgate-1p haproxy dovecot-proxy nginx perdition"
 #   IDLE_SESSIONS="1000 10000"  session counts of case F (capped by the descriptor limit)
 #   IDLE_WAIT=60      seconds case F waits for all sessions; a slower relay is measured on those it holds
 #   OUT=docs/benchmarks.md      file whose "## Relay performance" section is rewritten; OUT=- prints it
@@ -29,7 +29,7 @@ set -euo pipefail
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-4s}
 CASES=${CASES:-"A C D E F"}
-TARGETS=${TARGETS:-"direct popgate popgate-relay haproxy dovecot-proxy nginx perdition"}
+TARGETS=${TARGETS:-"direct popgate popgate-relay popgate-1p haproxy dovecot-proxy nginx perdition"}
 IDLE_SESSIONS=${IDLE_SESSIONS:-"1000 10000"}
 IDLE_WAIT=${IDLE_WAIT:-60}
 INSTALL=${INSTALL:-no}
@@ -275,6 +275,13 @@ start_popgate-relay() {
 	POPGATE_EXTRA=POPGATE_UIDL_DISABLE=true start_popgate "$@"
 }
 
+# popgate-1p is popgate with GOMAXPROCS=1: Go code runs on one thread at a
+# time, which saves the scheduler's hand-offs between threads on a machine
+# whose cores the backend and the clients already keep busy.
+start_popgate-1p() {
+	POPGATE_EXTRA=GOMAXPROCS=1 start_popgate "$@"
+}
+
 start_haproxy() {
 	local name=$1 backend=$2 port tlsport
 	port=$(freeport) tlsport=$(freeport)
@@ -448,7 +455,7 @@ idle() {
 	local t n before after pb stub start held
 	: >"$work/results/F.tsv"
 	for t in $TARGETS; do
-		[[ $t == direct || $t == dovecot-proxy || $t == popgate-relay ]] && continue
+		[[ $t == direct || $t == dovecot-proxy || $t == popgate-relay || $t == popgate-1p ]] && continue
 		for n in $IDLE_SESSIONS; do
 			((n > MAXIDLE)) && n=$MAXIDLE
 			stub=$(freeport)
