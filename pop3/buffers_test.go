@@ -338,3 +338,42 @@ func TestCommandCostsOneRead(t *testing.T) {
 		t.Errorf("Buffered = %d after the last line", r.Buffered())
 	}
 }
+
+// watchedSource records, at each read, whether the Reader held a buffer:
+// a read it waits on while holding one is where that buffer sits idle.
+type watchedSource struct {
+	chunkReader
+	r    *Reader
+	held []bool
+}
+
+func (w *watchedSource) Read(p []byte) (int, error) {
+	w.held = append(w.held, w.r.r != nil)
+	return w.chunkReader.Read(p)
+}
+
+func TestReadStatusWaitsWithoutABuffer(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		read func(*Reader) (Response, error)
+		held bool
+	}{
+		{"ReadStatus", (*Reader).ReadStatus, false},
+		{"ReadResponse", (*Reader).ReadResponse, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := &watchedSource{chunkReader: chunkReader{chunks: []string{"+OK 3 360\r\n"}}}
+			src.r = NewReader(src)
+			resp, err := tc.read(src.r)
+			if err != nil || !resp.OK || resp.Text != "3 360" {
+				t.Fatalf("reply = %+v, %v", resp, err)
+			}
+			if len(src.held) != 1 || src.held[0] != tc.held {
+				t.Errorf("reads holding a buffer: %v, want [%v]", src.held, tc.held)
+			}
+			if src.r.r != nil {
+				t.Error("kept the buffer after the reply")
+			}
+		})
+	}
+}

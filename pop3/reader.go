@@ -203,9 +203,19 @@ func (r *Reader) parseCommand(line []byte) (Command, error) {
 	return cmd, err
 }
 
-// ReadResponse reads and parses one server status line.
-func (r *Reader) ReadResponse() (Response, error) {
-	if err := r.await(false); err != nil {
+// ReadResponse reads and parses one server status line. It borrows a
+// buffer before waiting, so that a block following the line (a message, a
+// listing) is read in as few system calls as possible.
+func (r *Reader) ReadResponse() (Response, error) { return r.readResponse(false) }
+
+// ReadStatus is ReadResponse for a reply that no block follows (to USER,
+// PASS, STAT, DELE...). Like ReadLine it waits without a buffer: during a
+// burst of logins thousands of connections wait on their servers at once,
+// and a buffer each would be tens of megabytes the process keeps afterwards.
+func (r *Reader) ReadStatus() (Response, error) { return r.readResponse(true) }
+
+func (r *Reader) readResponse(idle bool) (Response, error) {
+	if err := r.await(idle); err != nil {
 		return Response{}, err
 	}
 	line, err := r.readLine(MaxResponseLine)

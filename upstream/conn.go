@@ -165,9 +165,16 @@ func (c *conn) write(ctx context.Context, step string, lines []byte) error {
 	return nil
 }
 
-// readResponse reads one status line.
-func (c *conn) readResponse(ctx context.Context, step string) (pop3.Response, error) {
-	resp, err := c.r.ReadResponse()
+// readResponse reads one status line. Unless a block may follow it, the
+// connection holds no read buffer while it waits for the server.
+func (c *conn) readResponse(ctx context.Context, step string, block bool) (pop3.Response, error) {
+	var resp pop3.Response
+	var err error
+	if block {
+		resp, err = c.r.ReadResponse()
+	} else {
+		resp, err = c.r.ReadStatus()
+	}
 	if err != nil {
 		return pop3.Response{}, c.fail(ctx, step, fmt.Errorf("read reply: %w", err))
 	}
@@ -183,8 +190,8 @@ func (c *conn) begin(ctx context.Context, step string) (func(), error) {
 	return c.arm(ctx), nil
 }
 
-// roundTrip sends a command and reads its status line. An -ERR is returned
-// as a Response, not an error.
+// roundTrip sends a command whose reply is one status line and reads it.
+// An -ERR is returned as a Response, not an error.
 func (c *conn) roundTrip(ctx context.Context, step, name string, args ...string) (pop3.Response, error) {
 	if err := c.send(ctx, step, name, args...); err != nil {
 		return pop3.Response{}, err
@@ -192,10 +199,23 @@ func (c *conn) roundTrip(ctx context.Context, step, name string, args ...string)
 	return c.reply(ctx, step)
 }
 
-// reply reads the status line of a command other than AUTH, where a SASL
+// roundTripBlock is roundTrip for a command whose +OK may be followed by a
+// multi-line block (CAPA, LIST, UIDL, RETR, TOP).
+func (c *conn) roundTripBlock(ctx context.Context, step, name string, args ...string) (pop3.Response, error) {
+	if err := c.send(ctx, step, name, args...); err != nil {
+		return pop3.Response{}, err
+	}
+	return c.replyTo(ctx, step, true)
+}
+
+// reply reads the one-line reply of a command other than AUTH, where a SASL
 // continuation is garbage.
 func (c *conn) reply(ctx context.Context, step string) (pop3.Response, error) {
-	resp, err := c.readResponse(ctx, step)
+	return c.replyTo(ctx, step, false)
+}
+
+func (c *conn) replyTo(ctx context.Context, step string, block bool) (pop3.Response, error) {
+	resp, err := c.readResponse(ctx, step, block)
 	if err == nil && resp.Continue {
 		return pop3.Response{}, c.fail(ctx, step, fmt.Errorf("unexpected continuation %q", sanitize(resp.Text, "")))
 	}
@@ -207,7 +227,7 @@ func (c *conn) roundTripSASL(ctx context.Context, step, name string, args ...str
 	if err := c.send(ctx, step, name, args...); err != nil {
 		return pop3.Response{}, err
 	}
-	return c.readResponse(ctx, step)
+	return c.readResponse(ctx, step, false)
 }
 
 // readLines reads the lines of a multi-line block up to its "." line,

@@ -107,7 +107,7 @@ func greeting(ctx context.Context, c *conn) error {
 		return err
 	}
 	defer disarm()
-	resp, err := c.readResponse(ctx, "greeting")
+	resp, err := c.readResponse(ctx, "greeting", false)
 	if err != nil {
 		return err
 	}
@@ -126,7 +126,7 @@ func capa(ctx context.Context, c *conn) (caps, error) {
 		return caps{}, err
 	}
 	defer disarm()
-	resp, err := c.roundTrip(ctx, step, "CAPA")
+	resp, err := c.roundTripBlock(ctx, step, "CAPA")
 	if err != nil {
 		return caps{}, err
 	}

@@ -102,7 +102,7 @@ func (m *mailbox) listing(ctx context.Context, n int, cmd string, parse func([]b
 		return nil, err
 	}
 	defer disarm()
-	resp, err := m.c.roundTrip(ctx, step, cmd, args...)
+	resp, err := m.c.roundTripBlock(ctx, step, cmd, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +163,7 @@ func (m *mailbox) body(ctx context.Context, step, cmd string, args ...string) (i
 	if err != nil {
 		return nil, err
 	}
-	resp, err := m.c.roundTrip(ctx, step, cmd, args...)
+	resp, err := m.c.roundTripBlock(ctx, step, cmd, args...)
 	if err != nil {
 		disarm()
 		return nil, err
