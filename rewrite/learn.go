@@ -275,7 +275,7 @@ func (l *Learner) learnRest(ctx context.Context) bool {
 		if i >= budget || time.Since(start) >= budgetTime || ctx.Err() != nil {
 			return false
 		}
-		fp, err := l.fetchFingerprint(ctx, n)
+		fp, err := fingerprintOf(l.Mailbox.Top(ctx, n, 0))
 		if err != nil {
 			l.o.logger().Debug("uidl learning: top failed", zap.String("user", l.user), zap.Int("msg", n), zap.Error(err))
 			return false // the connection may be unusable: leave it to the UPDATE
@@ -286,18 +286,6 @@ func (l *Learner) learnRest(ctx context.Context) bool {
 		l.mu.Unlock()
 	}
 	return true
-}
-
-func (l *Learner) fetchFingerprint(ctx context.Context, n int) (string, error) {
-	rc, err := l.Mailbox.Top(ctx, n, 0)
-	if err != nil {
-		return "", err
-	}
-	fp, err := Fingerprint(rc)
-	if cerr := rc.Close(); err == nil {
-		err = cerr
-	}
-	return fp, err
 }
 
 // storedFingerprints returns the legacy UIDLs whose fingerprint is stored
