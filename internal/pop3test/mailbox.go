@@ -155,12 +155,7 @@ func (m *Mailbox) Uidl(ctx context.Context, n int) ([]pop3.MsgInfo, error) {
 }
 
 func (m *Mailbox) Retr(ctx context.Context, n int) (io.ReadCloser, error) {
-	if err := m.enter("Retr"); err != nil {
-		return nil, err
-	}
-	m.mu.Lock()
-	b, err := m.message(n)
-	m.mu.Unlock()
+	b, err := m.fetch("Retr", n)
 	if err != nil {
 		return nil, err
 	}
@@ -168,16 +163,21 @@ func (m *Mailbox) Retr(ctx context.Context, n int) (io.ReadCloser, error) {
 }
 
 func (m *Mailbox) Top(ctx context.Context, n, lines int) (io.ReadCloser, error) {
-	if err := m.enter("Top"); err != nil {
-		return nil, err
-	}
-	m.mu.Lock()
-	b, err := m.message(n)
-	m.mu.Unlock()
+	b, err := m.fetch("Top", n)
 	if err != nil {
 		return nil, err
 	}
 	return m.body(top(b, lines)), nil
+}
+
+// fetch records the call name and returns message n.
+func (m *Mailbox) fetch(name string, n int) ([]byte, error) {
+	if err := m.enter(name); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.message(n)
 }
 
 // top cuts b after the blank line ending the headers plus lines body lines.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"slices"
 	"testing"
 
 	"github.com/popgate/popgate/pop3"
@@ -119,7 +120,7 @@ func TestMailbox(t *testing.T) {
 		t.Errorf("Update = %+v, %v", r, err)
 	}
 	want := []string{"Stat", "Uidl", "Dele", "Retr", "List", "Top", "Retr", "Update"}
-	if got := m.Calls(); len(got) != len(want) {
+	if got := m.Calls(); !slices.Equal(got, want) {
 		t.Errorf("Calls = %v, want %v", got, want)
 	}
 }
