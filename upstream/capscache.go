@@ -30,7 +30,7 @@ type capsCache struct {
 func (cc *capsCache) get() (serverCaps, bool) {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
-	if cc.expires.IsZero() || !cc.now().Before(cc.expires) {
+	if !cc.now().Before(cc.expires) {
 		return serverCaps{}, false
 	}
 	return cc.sc, true

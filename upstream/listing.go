@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/popgate/popgate/backend/uidl"
 	"github.com/popgate/popgate/pop3"
 )
-
-// maxUIDLen is the longest unique-id RFC 1939 section 7 allows.
-const maxUIDLen = 70
 
 // parseScan parses "n size" from a STAT reply or a LIST line. RFC 1939
 // section 5 lets a server put more after the size, so a space and anything
@@ -36,15 +34,11 @@ func parseUID(line []byte) (int, string, error) {
 	if !ok || err != nil || n < 1 || !digits(first) {
 		return 0, "", fmt.Errorf("unique-id listing %q: bad message number", trim(line))
 	}
-	if len(uid) == 0 || len(uid) > maxUIDLen {
-		return 0, "", fmt.Errorf("unique-id listing %q: id length %d", trim(line), len(uid))
+	id := string(uid)
+	if !uidl.Valid(id) {
+		return 0, "", fmt.Errorf("unique-id listing %q: bad unique-id", trim(line))
 	}
-	for _, c := range uid {
-		if c < 0x21 || c > 0x7e {
-			return 0, "", fmt.Errorf("unique-id listing %q: bad character", trim(line))
-		}
-	}
-	return n, string(uid), nil
+	return n, id, nil
 }
 
 // digits reports whether b is a plain unsigned decimal (strconv also takes

@@ -92,8 +92,9 @@ func (m *mailbox) listing(ctx context.Context, n int, cmd string, parse func([]b
 	step := strings.ToLower(cmd)
 	var args []string
 	if n > 0 {
-		step += " " + strconv.Itoa(n)
-		args = []string{strconv.Itoa(n)}
+		s := strconv.Itoa(n)
+		step += " " + s
+		args = []string{s}
 	} else if n < 0 {
 		return nil, checkNum(n)
 	}
