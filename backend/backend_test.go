@@ -234,6 +234,12 @@ func TestMaildirSession(t *testing.T) {
 	if got := strings.Join(uidList(t, m), " "); got != "2.b.h 3.c.h 4.d.h" {
 		t.Errorf("UIDL = %s", got)
 	}
+	// Another client re-flags message 3 after the listing: RETR finds it.
+	os.Rename(filepath.Join(dir, "cur", "3.c.h:2,S"), filepath.Join(dir, "cur", "3.c.h:2,FS"))
+	rc, err = m.Retr(ctx, 2)
+	if got := readMsg(t, rc, err); got != "Subject: c\r\n\r\nC\r\n" {
+		t.Errorf("RETR of a re-flagged message = %q", got)
+	}
 }
 
 func TestHideHeaders(t *testing.T) {

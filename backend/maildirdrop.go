@@ -58,14 +58,8 @@ func (d *maildirDrop) open(i int) (io.ReadCloser, error) {
 	f, err := os.Open(m.Path(d.dir))
 	if errors.Is(err, fs.ErrNotExist) {
 		// Moved or re-flagged by another client since the listing.
-		if cur, _, lerr := maildir.Load(d.dir, d.idx, d.idx.Config); lerr == nil {
-			want, _ := maildir.ParseName(m.Name)
-			for _, c := range cur.Msgs {
-				if n, _ := maildir.ParseName(c.Name); n.Base == want.Base {
-					f, err = os.Open(c.Path(d.dir))
-					break
-				}
-			}
+		if p, ok := maildir.Find(d.dir, m); ok {
+			f, err = os.Open(p)
 		}
 	}
 	if err != nil {

@@ -32,8 +32,8 @@ func ParseName(name string) (Name, bool) {
 	if f, ok := strings.CutPrefix(n.Info, "2,"); ok {
 		n.Flags = f
 	}
-	fields := strings.Split(n.Base, ",")
-	for _, f := range fields[1:] {
+	_, fields, _ := strings.Cut(n.Base, ",")
+	for f := range strings.SplitSeq(fields, ",") {
 		k, v, ok := strings.Cut(f, "=")
 		if !ok {
 			continue
@@ -51,6 +51,15 @@ func ParseName(name string) (Name, bool) {
 	}
 	return n, true
 }
+
+// baseOf returns the base name of a message file name: up to the ':'.
+func baseOf(name string) string {
+	base, _, _ := strings.Cut(name, ":")
+	return base
+}
+
+// Base returns the message's base name, stable for its lifetime.
+func (m Msg) Base() string { return baseOf(m.Name) }
 
 // HasFlag reports whether the info carries flag c.
 func (n Name) HasFlag(c byte) bool { return strings.IndexByte(n.Flags, c) >= 0 }

@@ -10,7 +10,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
+	"strings"
 
 	"github.com/popgate/popgate/backend/mbox"
 	"github.com/popgate/popgate/backend/uidl"
@@ -43,8 +44,7 @@ func Load(dir string, prev *Index, cfg mbox.Config) (idx *Index, read int, err e
 	known := map[string]Msg{}
 	if prev != nil && prev.Config == cfg {
 		for _, m := range prev.Msgs {
-			n, _ := ParseName(m.Name)
-			known[n.Base] = m
+			known[m.Base()] = m
 		}
 	}
 	idx = &Index{Config: cfg}
@@ -79,11 +79,7 @@ func Load(dir string, prev *Index, cfg mbox.Config) (idx *Index, read int, err e
 			idx.Msgs = append(idx.Msgs, m)
 		}
 	}
-	sort.Slice(idx.Msgs, func(i, j int) bool {
-		a, _ := ParseName(idx.Msgs[i].Name)
-		b, _ := ParseName(idx.Msgs[j].Name)
-		return a.Base < b.Base
-	})
+	slices.SortFunc(idx.Msgs, func(a, b Msg) int { return strings.Compare(a.Base(), b.Base()) })
 	return idx, read, nil
 }
 

@@ -15,7 +15,7 @@ func Delete(dir string, m Msg) error {
 	if err == nil || !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	p, ok := find(dir, m)
+	p, ok := Find(dir, m)
 	if !ok {
 		return nil
 	}
@@ -46,12 +46,14 @@ func MarkSeen(dir string, m Msg, retrieved bool) error {
 	return err
 }
 
-func find(dir string, m Msg) (string, bool) {
-	want, _ := ParseName(m.Name)
+// Find returns the current path of message m, found by its base name in
+// cur/ or new/ after another client moved or re-flagged it.
+func Find(dir string, m Msg) (string, bool) {
+	want := m.Base()
 	for _, sub := range []string{"cur", "new"} {
 		ents, _ := os.ReadDir(filepath.Join(dir, sub))
 		for _, e := range ents {
-			if n, ok := ParseName(e.Name()); ok && n.Base == want.Base {
+			if baseOf(e.Name()) == want {
 				return filepath.Join(dir, sub, e.Name()), true
 			}
 		}
