@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/caarlos0/env/v11"
 )
 
 // Config holds the throttle thresholds. The env tags name each variable
-// without its POPGATE_THROTTLE_ prefix; DefaultConfig returns the same
-// values as the envDefault tags. The package doc lists every variable.
+// without its POPGATE_THROTTLE_ prefix, and their envDefault values are
+// DefaultConfig's. The package doc lists every variable.
 type Config struct {
 	// Mode is POPGATE_THROTTLE ("on" or "off"). It has no THROTTLE_ suffix,
 	// so the config package reads it itself; the zero value means on.
@@ -34,26 +36,16 @@ type Config struct {
 	AuthFailWindow      time.Duration `env:"AUTH_FAIL_WINDOW" envDefault:"15m"`
 }
 
-// DefaultConfig returns the defaults: they never penalise a user with a few
-// megabytes who polls every five minutes or less often.
+// DefaultConfig returns the defaults, read from the envDefault tags: they
+// never penalise a user with a few megabytes who polls every five minutes
+// or less often.
 func DefaultConfig() Config {
-	return Config{
-		Mode:                ModeOn,
-		SoftBytes:           50 << 20,
-		SoftMsgs:            5000,
-		MinPollInterval:     5 * time.Minute,
-		MaxLevel:            8,
-		DelayPerLevel:       5 * time.Second,
-		MaxDelay:            60 * time.Second,
-		Bandwidth:           256 << 10,
-		QueueTimeout:        30 * time.Second,
-		StateSize:           100000,
-		AuthFailBaseDelay:   time.Second,
-		AuthFailMaxDelay:    30 * time.Second,
-		AuthFailLimit:       10,
-		AuthFailClientLimit: 50,
-		AuthFailWindow:      15 * time.Minute,
+	c, err := env.ParseAsWithOptions[Config](env.Options{Environment: map[string]string{}})
+	if err != nil {
+		panic("throttle: bad envDefault tag: " + err.Error())
 	}
+	c.Mode = ModeOn
+	return c
 }
 
 // Enabled reports whether throttling is on.

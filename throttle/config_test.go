@@ -21,18 +21,23 @@ func parse(t *testing.T, vars map[string]string) (Config, error) {
 	return r.Throttle, err
 }
 
-func TestEnvDefaultsMatchDefaultConfig(t *testing.T) {
+func TestDefaultConfig(t *testing.T) {
+	c := DefaultConfig()
+	if c.Mode != ModeOn || c.SoftBytes != 50<<20 || c.SoftMsgs != 5000 || c.MinPollInterval != 5*time.Minute ||
+		c.Bandwidth != 256<<10 || c.AuthFailWindow != 15*time.Minute || c.StateSize != 100000 {
+		t.Errorf("DefaultConfig() = %+v", c)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("DefaultConfig().Validate() = %v", err)
+	}
+	// Through the config package's prefix, the tags give the same values.
 	got, err := parse(t, map[string]string{})
 	if err != nil {
 		t.Fatalf("parse: %v", err)
 	}
-	want := DefaultConfig()
-	want.Mode = "" // read by the config package, not through the tags
-	if got != want {
-		t.Errorf("envDefault tags give\n%+v\nDefaultConfig is\n%+v", got, want)
-	}
-	if err := DefaultConfig().Validate(); err != nil {
-		t.Errorf("DefaultConfig().Validate() = %v", err)
+	c.Mode = "" // read by the config package, not through the tags
+	if got != c {
+		t.Errorf("parsed defaults\n%+v\nDefaultConfig is\n%+v", got, c)
 	}
 	if !got.Enabled() {
 		t.Error("a Config without a Mode is disabled; the zero Mode must mean on")
