@@ -45,13 +45,21 @@ func (s *session) quitAuthorization(c pop3.Command) {
 	s.done = true
 }
 
-func (s *session) userCmd(c pop3.Command) {
-	if len(c.Args) != 1 {
-		s.syntaxError(c)
-		return
+// credentialsAllowed checks the argument count of a command that carries
+// credentials, and that RequireTLS lets them be sent on this session.
+func (s *session) credentialsAllowed(c pop3.Command, n int) bool {
+	if !s.args(c, n) {
+		return false
 	}
 	if s.insecure() {
 		s.reply(errTLSRequired)
+		return false
+	}
+	return true
+}
+
+func (s *session) userCmd(c pop3.Command) {
+	if !s.credentialsAllowed(c, 1) {
 		return
 	}
 	s.user = c.Args[0]
@@ -65,24 +73,14 @@ func (s *session) passCmd(c pop3.Command) {
 		s.done = !s.protocolError(errNoUser, "PASS without USER")
 		return
 	}
-	if len(c.Args) != 1 {
-		s.syntaxError(c)
-		return
-	}
-	if s.insecure() {
-		s.reply(errTLSRequired)
+	if !s.credentialsAllowed(c, 1) {
 		return
 	}
 	s.login(pop3.Credentials{Mechanism: pop3.MechUser, User: user, Password: c.Args[0]})
 }
 
 func (s *session) apopCmd(c pop3.Command) {
-	if len(c.Args) != 2 {
-		s.syntaxError(c)
-		return
-	}
-	if s.insecure() {
-		s.reply(errTLSRequired)
+	if !s.credentialsAllowed(c, 2) {
 		return
 	}
 	_, op, err := s.srv.route(c.Args[0])

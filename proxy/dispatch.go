@@ -68,10 +68,18 @@ func (s *session) syntaxError(c pop3.Command) {
 	s.done = !s.protocolError(errSyntax, "bad arguments to "+c.Name)
 }
 
+// args reports whether c has n arguments, answering a syntax error if not.
+func (s *session) args(c pop3.Command, n int) bool {
+	if len(c.Args) != n {
+		s.syntaxError(c)
+		return false
+	}
+	return true
+}
+
 // capa lists the capabilities of the current state (RFC 2449 section 5).
 func (s *session) capa(c pop3.Command) {
-	if len(c.Args) != 0 {
-		s.syntaxError(c)
+	if !s.args(c, 0) {
 		return
 	}
 	s.w.OK("capability list follows")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/popgate/popgate/pop3"
@@ -23,6 +24,19 @@ func (s *session) mailboxError(op string, err error) {
 	s.setResult(ResultBackendError, s.cause(fmt.Errorf("%s: %w", op, err)))
 }
 
+// msgCmd checks that c has n arguments, the first a message number, and
+// returns that number.
+func (s *session) msgCmd(c pop3.Command, n int) (int, bool) {
+	if !s.args(c, n) {
+		return 0, false
+	}
+	return s.msgArg(c, 0)
+}
+
+// opName names c in a session line's cause; it is built only on failure,
+// not for every RETR.
+func opName(c pop3.Command) string { return strings.ToLower(c.String()) }
+
 // msgArg parses argument i as a message number.
 func (s *session) msgArg(c pop3.Command, i int) (int, bool) {
 	n, ok := pop3.MsgNum(c.Args[i])
@@ -33,8 +47,7 @@ func (s *session) msgArg(c pop3.Command, i int) (int, bool) {
 }
 
 func (s *session) stat(c pop3.Command) {
-	if len(c.Args) != 0 {
-		s.syntaxError(c)
+	if !s.args(c, 0) {
 		return
 	}
 	n, size, err := s.mbox.Stat(s.ctx)
@@ -92,22 +105,14 @@ func (s *session) listing(c pop3.Command, uids bool) {
 }
 
 func (s *session) retr(c pop3.Command) {
-	if len(c.Args) != 1 {
-		s.syntaxError(c)
-		return
-	}
-	n, ok := s.msgArg(c, 0)
-	if ok && s.message(n, "retr "+c.Args[0], s.mbox.Retr) {
+	n, ok := s.msgCmd(c, 1)
+	if ok && s.message(c, n, s.mbox.Retr) {
 		s.last = max(s.last, n)
 	}
 }
 
 func (s *session) top(c pop3.Command) {
-	if len(c.Args) != 2 {
-		s.syntaxError(c)
-		return
-	}
-	n, ok := s.msgArg(c, 0)
+	n, ok := s.msgCmd(c, 2)
 	if !ok {
 		return
 	}
@@ -116,20 +121,20 @@ func (s *session) top(c pop3.Command) {
 		s.syntaxError(c)
 		return
 	}
-	s.message(n, "top "+c.Args[0], func(ctx context.Context, n int) (io.ReadCloser, error) {
+	s.message(c, n, func(ctx context.Context, n int) (io.ReadCloser, error) {
 		return s.mbox.Top(ctx, n, lines)
 	})
 }
 
 // message opens message n with open and streams it to the client,
 // reporting whether it was sent whole.
-func (s *session) message(n int, op string, open func(context.Context, int) (io.ReadCloser, error)) bool {
+func (s *session) message(c pop3.Command, n int, open func(context.Context, int) (io.ReadCloser, error)) bool {
 	rc, err := open(s.ctx, n)
 	if err != nil {
-		s.mailboxError(op, err)
+		s.mailboxError(opName(c), err)
 		return false
 	}
-	return s.sendBody(rc, op)
+	return s.sendBody(rc, c)
 }
 
 // sizer is implemented by message readers that know their length, so RETR
@@ -158,7 +163,7 @@ var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return 
 // sendBody streams a message as a multi-line reply. The buffered writer
 // flushes as it fills, so a large message never sits in memory. A failure
 // halfway cannot be reported to the client, so it ends the session.
-func (s *session) sendBody(rc io.ReadCloser, op string) bool {
+func (s *session) sendBody(rc io.ReadCloser, c pop3.Command) bool {
 	defer rc.Close()
 	status := "message follows"
 	if sz, ok := rc.(sizer); ok {
@@ -176,11 +181,11 @@ func (s *session) sendBody(rc io.ReadCloser, op string) bool {
 	}
 	switch {
 	case src.err != nil:
-		s.setResult(ResultBackendError, s.cause(fmt.Errorf("%s: message body: %w", op, src.err)))
+		s.setResult(ResultBackendError, s.cause(fmt.Errorf("%s: message body: %w", opName(c), src.err)))
 		s.done = true
 		return false
 	case err != nil:
-		s.setResult(ResultClientGone, s.cause(fmt.Errorf("%s: write to client: %w", op, err)))
+		s.setResult(ResultClientGone, s.cause(fmt.Errorf("%s: write to client: %w", opName(c), err)))
 		s.done = true
 		return false
 	}
@@ -189,24 +194,19 @@ func (s *session) sendBody(rc io.ReadCloser, op string) bool {
 }
 
 func (s *session) dele(c pop3.Command) {
-	if len(c.Args) != 1 {
-		s.syntaxError(c)
-		return
-	}
-	n, ok := s.msgArg(c, 0)
+	n, ok := s.msgCmd(c, 1)
 	if !ok {
 		return
 	}
 	if err := s.mbox.Dele(s.ctx, n); err != nil {
-		s.mailboxError("dele "+c.Args[0], err)
+		s.mailboxError(opName(c), err)
 		return
 	}
 	s.w.OK("message " + c.Args[0] + " deleted")
 }
 
 func (s *session) noop(c pop3.Command) {
-	if len(c.Args) != 0 {
-		s.syntaxError(c)
+	if !s.args(c, 0) {
 		return
 	}
 	if err := s.mbox.Noop(s.ctx); err != nil {
@@ -217,8 +217,7 @@ func (s *session) noop(c pop3.Command) {
 }
 
 func (s *session) rset(c pop3.Command) {
-	if len(c.Args) != 0 {
-		s.syntaxError(c)
+	if !s.args(c, 0) {
 		return
 	}
 	if err := s.mbox.Rset(s.ctx); err != nil {
@@ -233,8 +232,7 @@ func (s *session) rset(c pop3.Command) {
 // by RETR in this session, 0 after RSET. Old clients use it to skip
 // messages they already have.
 func (s *session) lastCmd(c pop3.Command) {
-	if len(c.Args) != 0 {
-		s.syntaxError(c)
+	if !s.args(c, 0) {
 		return
 	}
 	s.w.OK(strconv.Itoa(s.last))
