@@ -18,21 +18,13 @@ type Command struct {
 
 // String renders the command for logs with secrets replaced.
 func (c Command) String() string {
-	switch c.Name {
-	case "PASS", "APOP", "AUTH":
-		if len(c.Args) > 0 && c.Name != "AUTH" {
-			return c.Name + " ***"
-		}
-		if c.Name == "AUTH" && len(c.Args) > 0 {
-			s := "AUTH " + c.Args[0]
-			if len(c.Args) > 1 {
-				s += " ***"
-			}
-			return s
-		}
-	}
-	if len(c.Args) == 0 {
+	switch {
+	case len(c.Args) == 0:
 		return c.Name
+	case c.Name == "PASS" || c.Name == "APOP":
+		return c.Name + " ***"
+	case c.Name == "AUTH" && len(c.Args) > 1:
+		return "AUTH " + c.Args[0] + " ***"
 	}
 	return c.Name + " " + strings.Join(c.Args, " ")
 }

@@ -1,9 +1,6 @@
 package pop3
 
-import (
-	"errors"
-	"fmt"
-)
+import "errors"
 
 // Code is an RFC 2449 extended response code, sent as "-ERR [CODE] text".
 type Code string
@@ -55,11 +52,6 @@ func (e *Error) Temporary() bool {
 func (e *Error) Is(target error) bool {
 	t, ok := target.(*Error)
 	return ok && t.Code == e.Code && t.Text == e.Text
-}
-
-// Errorf returns an *Error with the given code, client text and cause.
-func Errorf(code Code, cause error, format string, args ...any) *Error {
-	return &Error{Code: code, Text: fmt.Sprintf(format, args...), Err: cause}
 }
 
 // CodeOf returns the response code carried by err, or CodeNone.

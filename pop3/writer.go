@@ -90,7 +90,3 @@ func (w *Writer) Flush() error {
 	w.release()
 	return nil
 }
-
-// Buffer exposes the underlying buffered writer, for writing pre-formatted
-// blocks without another copy. It is valid until the next Flush or Reset.
-func (w *Writer) Buffer() *bufio.Writer { return w.buf() }
