@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/popgate/popgate/backend"
 	"github.com/popgate/popgate/backend/auth"
@@ -84,12 +85,7 @@ func nativeAuth(cfg config.Config, o backend.Options, legacy map[string]pop3.Ope
 
 // isLegacy reports whether name is a configured pop3:// or pop3s:// backend.
 func isLegacy(cfg config.Config, name string) bool {
-	for _, b := range cfg.Backends {
-		if b.Name == name {
-			return b.URL.Scheme == config.SchemePOP3 || b.URL.Scheme == config.SchemePOP3S
-		}
-	}
-	return false
+	return slices.Contains(legacyNames(cfg), name)
 }
 
 // nativeDataDir gives each native backend its own index directory: the
@@ -117,7 +113,7 @@ func openBackends(cfg config.Config) (map[string]pop3.Opener, io.Closer, error) 
 	// Legacy backends first: native ones may delegate to them.
 	for _, pass := range []bool{true, false} {
 		for _, b := range cfg.Backends {
-			if isLegacy(cfg, b.Name) != pass {
+			if b.Native() == pass {
 				continue
 			}
 			build, err := backendOptions(cfg, b)

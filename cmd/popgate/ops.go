@@ -15,7 +15,6 @@ import (
 	"github.com/popgate/popgate/health"
 	"github.com/popgate/popgate/metrics"
 	"github.com/popgate/popgate/pop3"
-	"github.com/popgate/popgate/proxy"
 )
 
 // operations are what an operator watches a server by: metrics, backend
@@ -71,16 +70,6 @@ func (o *operations) wrapOpeners(openers map[string]pop3.Opener) map[string]pop3
 		out[name] = o.metrics.WrapOpener(name, op)
 	}
 	return out
-}
-
-// sessionEnded counts a finished session, then calls next (if any).
-func (o *operations) sessionEnded(next func(*proxy.Record)) func(*proxy.Record) {
-	return func(r *proxy.Record) {
-		o.metrics.SessionEnded(r)
-		if next != nil {
-			next(r)
-		}
-	}
 }
 
 // start runs the health checks and, if admin is not nil, serves the admin

@@ -108,7 +108,7 @@ func runServer(ctx context.Context, cfg config.Config, environ []string, log *za
 		}
 		opts.Router = router
 	}
-	opts.OnSessionEnd = ops.sessionEnded(opts.OnSessionEnd)
+	opts.OnSessionEnd = ops.metrics.SessionEnded
 	srv, err := proxy.New(opts)
 	if err != nil {
 		return err

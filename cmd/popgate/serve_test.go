@@ -173,13 +173,7 @@ func TestServeEndToEnd(t *testing.T) {
 	writeRoutes("# wave 1 done\nalice new\n")
 	reload <- struct{}{}
 	// The reload is done once the log says so.
-	deadline := time.Now().Add(10 * time.Second)
-	for len(stdout.logLines(t, "routes reloaded")) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("no reload logged:\n%s", stdout.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitLog(t, stdout, "routes reloaded", "file", routesFile)
 	if got := pop3Subject(t, addr); got != "from new" {
 		t.Errorf("after the move alice reads %q", got)
 	}
@@ -258,18 +252,17 @@ func TestServeEmbeddedDefault(t *testing.T) {
 // key set to value, and returns it.
 func waitLog(t *testing.T, b *syncBuffer, msg, key, value string) map[string]any {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	var found map[string]any
+	eventually(t, fmt.Sprintf("a %q line", msg), func() bool {
 		for _, l := range b.logLines(t, msg) {
 			if l[key] == value {
-				return l
+				found = l
+				return true
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no %q line logged:\n%s", msg, b.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return false
+	}, b.String)
+	return found
 }
 
 // TestSIGHUPWithABadRoutesFile sends a real SIGHUP: the bad file is

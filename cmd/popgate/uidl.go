@@ -51,7 +51,7 @@ func uidlDecorator(cfg config.Config, st store.UIDLStore, log *zap.Logger) proxy
 func legacyNames(cfg config.Config) []string {
 	var names []string
 	for _, b := range cfg.Backends {
-		if isLegacy(cfg, b.Name) {
+		if !b.Native() {
 			names = append(names, b.Name)
 		}
 	}
