@@ -94,10 +94,8 @@ func (a *authFailures) failed(user, client string, now time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	w := a.cfg.AuthFailWindow
-	bump := func(f failures, ok bool) failures {
-		if !ok {
-			f = failures{}
-		}
+	// Peek's zero value for an absent key counts as no failures.
+	bump := func(f failures, _ bool) failures {
 		return failures{n: f.current(now, w) + 1, last: now}
 	}
 	a.client.Add(client, bump(a.client.Peek(client)))

@@ -11,18 +11,8 @@ import (
 
 // The methods below give Ticket the method set of proxy.Admission, which
 // throttle may not import. proxy.Gate itself takes a *proxy.SessionInfo,
-// so cmd/popgate holds the few lines that bridge the two:
-//
-//	type throttleGate struct{ t *throttle.Throttle }
-//
-//	func (g throttleGate) Caps() []string { return g.t.CapsBeforeLogin() }
-//
-//	func (g throttleGate) Admit(ctx context.Context, s *proxy.SessionInfo) (proxy.Admission, error) {
-//		tk, err := g.t.Admit(ctx, s.User, s.Backend, s.Client)
-//		return tk, err // tk is never nil, so no typed-nil interface
-//	}
-//
-//	var _ proxy.Admission = (*throttle.Ticket)(nil)
+// so the importer bridges the two (throttleGate in cmd/popgate), passing
+// on Admit's Ticket, which is never nil.
 
 // admission is proxy.Admission as of this writing, checked here so that a
 // change on this side shows up at once.
