@@ -139,7 +139,41 @@ func writeDeliverScript(dir string) (string, error) {
 	return path, os.WriteFile(path, []byte(deliverScript), 0o755)
 }
 
-// splitAddr splits host:port for clients that take them apart.
-func splitAddr(addr string) (host, port string, err error) {
-	return net.SplitHostPort(addr)
+// mdaClient is the setup shared by the clients that deliver through
+// deliverScript: the program, its Poller, the server's host and port, and
+// the path of the delivery script.
+type mdaClient struct {
+	*Poller
+	bin, host, port, mda string
+}
+
+func newMDAClient(t testing.TB, program, addr string) mdaClient {
+	t.Helper()
+	c := mdaClient{bin: Require(t, program), Poller: newPoller(t, program)}
+	var err error
+	if c.host, c.port, err = net.SplitHostPort(addr); err != nil {
+		t.Fatalf("testpeer: %s: %v", program, err)
+	}
+	if c.mda, err = writeDeliverScript(c.dir); err != nil {
+		t.Fatalf("testpeer: %s: %v", program, err)
+	}
+	return c
+}
+
+// tracedMessages pairs the bodies delivered into outDir with the UIDLs of
+// the client's debug output.
+func tracedMessages(out []byte, syn traceSyntax, outDir string) ([]Message, error) {
+	tr, err := parseTrace(out, syn)
+	if err != nil {
+		return nil, err
+	}
+	bodies, err := readDelivered(outDir)
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := tr.messages(bodies)
+	if err != nil {
+		return nil, fmt.Errorf("%w\n%s", err, out)
+	}
+	return msgs, nil
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,28 +28,19 @@ func Fetchmail(t testing.TB, addr, user, pass string) []Message {
 // --invisible and "no rewrite" it adds and rewrites no headers.
 func NewFetchmail(t testing.TB, addr, user, pass string) *Poller {
 	t.Helper()
-	bin := Require(t, "fetchmail")
-	p := newPoller(t, "fetchmail")
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		t.Fatalf("testpeer: fetchmail: %v", err)
-	}
-	mda, err := writeDeliverScript(p.dir)
-	if err != nil {
-		t.Fatalf("testpeer: fetchmail: %v", err)
-	}
+	c := newMDAClient(t, "fetchmail", addr)
 	syn := traceSyntax{send: "fetchmail: POP3> ", recv: "fetchmail: POP3< ", anywhere: true}
-	p.poll = func(ctx context.Context, outDir string) ([]Message, error) {
-		rc := filepath.Join(p.dir, "fetchmailrc")
+	c.poll = func(ctx context.Context, outDir string) ([]Message, error) {
+		rc := filepath.Join(c.dir, "fetchmailrc")
 		conf := fmt.Sprintf("set no syslog\npoll %s service %s protocol pop3 uidl\n"+
 			"  user %s there with password %s is %s here\n"+
 			"  keep\n  sslproto ''\n  no rewrite\n  mda \"%s %s\"\n",
-			host, port, rcQuote(user), rcQuote(pass), rcQuote(user), mda, outDir)
+			c.host, c.port, rcQuote(user), rcQuote(pass), rcQuote(user), c.mda, outDir)
 		if err := os.WriteFile(rc, []byte(conf), 0o600); err != nil {
 			return nil, err
 		}
-		out, err := run(ctx, p.dir, []string{"FETCHMAILHOME=" + p.dir}, bin,
-			"--invisible", "-v", "-v", "-f", rc, "-i", filepath.Join(p.dir, "idfile"), "--pidfile", filepath.Join(p.dir, "pid"))
+		out, err := run(ctx, c.dir, []string{"FETCHMAILHOME=" + c.dir}, c.bin,
+			"--invisible", "-v", "-v", "-f", rc, "-i", filepath.Join(c.dir, "idfile"), "--pidfile", filepath.Join(c.dir, "pid"))
 		// Exit status 1 means "no mail", not failure.
 		if ee := (*exec.ExitError)(nil); errors.As(err, &ee) && ee.ExitCode() == 1 {
 			err = nil
@@ -58,21 +48,9 @@ func NewFetchmail(t testing.TB, addr, user, pass string) *Poller {
 		if err != nil {
 			return nil, err
 		}
-		tr, err := parseTrace(out, syn)
-		if err != nil {
-			return nil, err
-		}
-		bodies, err := readDelivered(outDir)
-		if err != nil {
-			return nil, err
-		}
-		msgs, err := tr.messages(bodies)
-		if err != nil {
-			return nil, fmt.Errorf("%w\n%s", err, out)
-		}
-		return msgs, nil
+		return tracedMessages(out, syn, outDir)
 	}
-	return p
+	return c.Poller
 }
 
 // rcQuote quotes a string for a fetchmailrc.

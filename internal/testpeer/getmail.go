@@ -39,35 +39,26 @@ type GetmailOptions struct {
 // NewGetmailWith is NewGetmail with options.
 func NewGetmailWith(t testing.TB, addr, user, pass string, o GetmailOptions) *Poller {
 	t.Helper()
-	bin := Require(t, "getmail")
-	p := newPoller(t, "getmail")
-	host, port, err := splitAddr(addr)
-	if err != nil {
-		t.Fatalf("testpeer: getmail: %v", err)
-	}
-	mda, err := writeDeliverScript(p.dir)
-	if err != nil {
-		t.Fatalf("testpeer: getmail: %v", err)
-	}
+	c := newMDAClient(t, "getmail", addr)
 	if strings.ContainsAny(user+pass, "\n%") {
 		t.Fatalf("testpeer: getmail: user and password may not contain '%%' or newlines")
 	}
-	p.poll = func(ctx context.Context, outDir string) ([]Message, error) {
-		rc := filepath.Join(p.dir, "getmailrc")
+	c.poll = func(ctx context.Context, outDir string) ([]Message, error) {
+		rc := filepath.Join(c.dir, "getmailrc")
 		msgLog := filepath.Join(outDir, "message.log")
 		conf := fmt.Sprintf("[retriever]\ntype = SimplePOP3Retriever\nserver = %s\nport = %s\n"+
 			"username = %s\npassword = %s\n\n"+
 			"[destination]\ntype = MDA_external\npath = %s\narguments = (%q,)\nallow_root_commands = true\n\n"+
 			"[options]\nread_all = %t\ndelete = %t\ndelivered_to = false\nreceived = false\n"+
 			"message_log = %s\nverbose = 0\n",
-			host, port, user, pass, mda, filepath.Join(outDir, "mail"), o.ReadAll, o.Delete, msgLog)
+			c.host, c.port, user, pass, c.mda, filepath.Join(outDir, "mail"), o.ReadAll, o.Delete, msgLog)
 		if err := os.WriteFile(rc, []byte(conf), 0o600); err != nil {
 			return nil, err
 		}
 		if err := os.Mkdir(filepath.Join(outDir, "mail"), 0o700); err != nil {
 			return nil, err
 		}
-		if _, err := run(ctx, p.dir, nil, bin, "--getmaildir", p.dir, "--rcfile", rc); err != nil {
+		if _, err := run(ctx, c.dir, nil, c.bin, "--getmaildir", c.dir, "--rcfile", rc); err != nil {
 			return nil, err
 		}
 		uidls, err := getmailDelivered(msgLog)
@@ -87,7 +78,7 @@ func NewGetmailWith(t testing.TB, addr, user, pass string, o GetmailOptions) *Po
 		}
 		return msgs, nil
 	}
-	return p
+	return c.Poller
 }
 
 // getmailDelivered reads the UIDLs of delivered messages, in order, from
