@@ -19,9 +19,6 @@ type DovecotOptions struct {
 	// ReuseXUIDL serves stored X-UIDL headers as UIDLs (pop3_reuse_xuidl),
 	// like a qpopper spool migrated to Dovecot.
 	ReuseXUIDL bool
-	// MaxLogins caps concurrent POP3 logins (pop3-login and pop3
-	// process_limit); 0 keeps Dovecot's default.
-	MaxLogins int
 	// TLS enables STLS on the plain port and implicit TLS on Server.TLSAddr
 	// with these files (see NewTLSFiles); nil means no TLS at all.
 	TLS *TLSFiles
@@ -127,14 +124,8 @@ service pop3-login {
     port = %[7]d
     ssl = yes
   }
+}
 `, base, port, owner.name, owner.group, location, yesNo(o.ReuseXUIDL), tlsPort, runDir)
-	if o.MaxLogins > 0 {
-		fmt.Fprintf(&b, "  process_limit = %d\n", o.MaxLogins)
-	}
-	b.WriteString("}\n")
-	if o.MaxLogins > 0 {
-		fmt.Fprintf(&b, "service pop3 {\n  process_limit = %d\n}\n", o.MaxLogins)
-	}
 	if o.TLS != nil {
 		fmt.Fprintf(&b, "ssl = yes\nssl_cert = <%s\nssl_key = <%s\n", o.TLS.CertFile, o.TLS.KeyFile)
 	} else {
