@@ -27,6 +27,8 @@ var installHints = map[string]string{
 	"socat":     "apt-get install socat",
 	"python3":   "apt-get install python3",
 	"openssl":   "apt-get install openssl",
+	"htpasswd":  "apt-get install apache2-utils",
+	"mkpasswd":  "apt-get install whois",
 }
 
 // InCI reports whether the tests run in CI, where a missing peer is a
