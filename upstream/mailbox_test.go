@@ -359,17 +359,10 @@ func TestCancelledContextSendsNothing(t *testing.T) {
 
 func TestTopAndUidlNotOffered(t *testing.T) {
 	addr := startFake(t, func(s *fakeConn) {
-		s.send("+OK ready")
-		s.expect("CAPA")
-		s.send("+OK", "USER", ".")
-		s.expect("USER alice")
-		s.send("+OK")
-		s.expect("PASS se cret")
-		s.send("+OK")
-		s.expect("STAT")
-		s.send("+OK 1 10")
-		s.expect("NOOP")
-		s.send("+OK")
+		if greetAndCapa("+OK", "USER", ".")(s) && s.userPass() {
+			s.expect("NOOP")
+			s.send("+OK")
+		}
 	})
 	m, err := New(testOptions(addr)).Open(context.Background(), testCreds())
 	if err != nil {
@@ -462,17 +455,11 @@ func TestUpdateUnconfirmed(t *testing.T) {
 
 // Close must not QUIT: without QUIT the server does not enter UPDATE.
 func TestCloseSendsNothing(t *testing.T) {
-	addr := startFake(t, func(s *fakeConn) {
-		if s.login() {
-			s.expect("DELE 1")
-			s.send("+OK")
-			s.expectEOF()
-		}
+	m := openFake(t, func(s *fakeConn) {
+		s.expect("DELE 1")
+		s.send("+OK")
+		s.expectEOF()
 	})
-	m, err := New(testOptions(addr)).Open(context.Background(), testCreds())
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := m.Dele(context.Background(), 1); err != nil {
 		t.Fatal(err)
 	}

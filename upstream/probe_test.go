@@ -1,9 +1,7 @@
 package upstream
 
 import (
-	"bufio"
 	"context"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -15,24 +13,13 @@ import (
 // first line the client sent.
 func probeServer(t *testing.T, greeting string) (addr string, got <-chan string) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
 	lines := make(chan string, 1)
-	go func() {
-		c, err := l.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(5 * time.Second))
-		c.Write([]byte(greeting))
-		line, _ := bufio.NewReader(c).ReadString('\n')
+	addr = startFake(t, func(s *fakeConn) {
+		s.raw(greeting)
+		line, _ := s.r.ReadString('\n')
 		lines <- line
-	}()
-	return l.Addr().String(), lines
+	})
+	return addr, lines
 }
 
 func TestProbeHealthyServerGetsQuit(t *testing.T) {
@@ -60,13 +47,7 @@ func TestProbeFailures(t *testing.T) {
 	}
 
 	// A closed port.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := l.Addr().String()
-	l.Close()
-	b = New(Options{Name: "gone", Addr: dead})
+	b = New(Options{Name: "gone", Addr: closedAddr(t)})
 	if err := b.Probe(context.Background()); err == nil || !strings.Contains(err.Error(), "connect") {
 		t.Errorf("closed port: got %v", err)
 	}

@@ -11,89 +11,61 @@ import (
 	"github.com/popgate/popgate/pop3"
 )
 
-func TestProxyProtocolV2HeaderSent(t *testing.T) {
-	cr := testCreds()
-	got := make(chan *proxyproto.Header, 1)
-	addr := startFake(t, func(s *fakeConn) {
-		h, err := proxyproto.Read(s.r)
-		if err != nil {
-			t.Errorf("fake server: reading PROXY header: %v", err)
-			return
-		}
-		got <- h
-		if s.login() {
-			s.expectEOF()
-		}
-	})
-	o := testOptions(addr)
-	o.ProxyProtocol = true
-	m, err := New(o).Open(context.Background(), cr)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	m.Close()
-	h := <-got
-	if h.Version != 2 || h.Command != proxyproto.PROXY {
-		t.Errorf("header version %d command %v, want v2 PROXY", h.Version, h.Command)
-	}
-	src, dst, ok := h.TCPAddrs()
-	if !ok || src.String() != cr.Client.String() || dst.String() != cr.Local.String() {
-		t.Errorf("header addresses %v -> %v, want %v -> %v", src, dst, cr.Client, cr.Local)
-	}
-}
-
-// Without a known client address the header says LOCAL rather than
-// passing popgate's own address off as the client's.
-func TestProxyProtocolLocalWithoutClient(t *testing.T) {
-	got := make(chan *proxyproto.Header, 1)
-	addr := startFake(t, func(s *fakeConn) {
-		h, err := proxyproto.Read(s.r)
-		if err != nil {
-			t.Errorf("fake server: reading PROXY header: %v", err)
-			return
-		}
-		got <- h
-		if s.login() {
-			s.expectEOF()
-		}
-	})
-	o := testOptions(addr)
-	o.ProxyProtocol = true
-	cr := testCreds()
-	cr.Client, cr.Local = nil, nil
-	m, err := New(o).Open(context.Background(), cr)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	m.Close()
-	if h := <-got; h.Command != proxyproto.LOCAL {
-		t.Errorf("header command %v, want LOCAL", h.Command)
+// The PROXY v2 header carries the client's addresses; without a known
+// client address it says LOCAL rather than passing popgate's own address
+// off as the client's.
+func TestProxyProtocolHeader(t *testing.T) {
+	withClient := testCreds()
+	noClient := testCreds()
+	noClient.Client, noClient.Local = nil, nil
+	for name, cr := range map[string]pop3.Credentials{"client": withClient, "no client": noClient} {
+		t.Run(name, func(t *testing.T) {
+			got := make(chan *proxyproto.Header, 1)
+			addr := startFake(t, func(s *fakeConn) {
+				h, err := proxyproto.Read(s.r)
+				if err != nil {
+					t.Errorf("fake server: reading PROXY header: %v", err)
+					return
+				}
+				got <- h
+				if s.login() {
+					s.expectEOF()
+				}
+			})
+			o := testOptions(addr)
+			o.ProxyProtocol = true
+			m, err := New(o).Open(context.Background(), cr)
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			m.Close()
+			h := <-got
+			if cr.Client == nil {
+				if h.Command != proxyproto.LOCAL {
+					t.Errorf("header command %v, want LOCAL", h.Command)
+				}
+				return
+			}
+			if h.Version != 2 || h.Command != proxyproto.PROXY {
+				t.Errorf("header version %d command %v, want v2 PROXY", h.Version, h.Command)
+			}
+			src, dst, ok := h.TCPAddrs()
+			if !ok || src.String() != cr.Client.String() || dst.String() != cr.Local.String() {
+				t.Errorf("header addresses %v -> %v, want %v -> %v", src, dst, cr.Client, cr.Local)
+			}
+		})
 	}
 }
 
 func TestImplicitTLS(t *testing.T) {
 	serverCfg, roots := testTLS(t)
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", serverCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		nc, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer nc.Close()
-		s := &fakeConn{t: t, nc: nc, r: bufio.NewReader(nc)}
-		if s.login() {
+	addr := startFake(t, func(s *fakeConn) {
+		if s, ok := s.handshake(serverCfg); ok && s.login() {
 			s.expect("QUIT")
 			s.send("+OK")
 		}
-	}()
-	t.Cleanup(func() { ln.Close(); <-done })
-
-	o := testOptions(ln.Addr().String())
+	})
+	o := testOptions(addr)
 	o.TLS = true
 	o.TLSConfig = &tls.Config{RootCAs: roots} // ServerName comes from Addr
 	m, err := New(o).Open(context.Background(), testCreds())
@@ -107,22 +79,12 @@ func TestImplicitTLS(t *testing.T) {
 
 func TestImplicitTLSUntrustedCertificate(t *testing.T) {
 	serverCfg, _ := testTLS(t)
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", serverCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if nc, err := ln.Accept(); err == nil {
-			nc.(*tls.Conn).Handshake() // fails on the client's alert
-			nc.Close()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); <-done })
-	o := testOptions(ln.Addr().String())
+	addr := startFake(t, func(s *fakeConn) {
+		tls.Server(s.nc, serverCfg).Handshake() // fails on the client's alert
+	})
+	o := testOptions(addr)
 	o.TLS = true // system roots do not know the test certificate
-	_, err = New(o).Open(context.Background(), testCreds())
+	_, err := New(o).Open(context.Background(), testCreds())
 	wantCode(t, err, pop3.CodeSysTemp)
 }
 
@@ -132,6 +94,12 @@ func (s *fakeConn) upgrade(cfg *tls.Config) (*fakeConn, bool) {
 		return nil, false
 	}
 	s.send("+OK begin TLS")
+	return s.handshake(cfg)
+}
+
+// handshake runs the server side of a TLS handshake and returns the
+// conversation over TLS.
+func (s *fakeConn) handshake(cfg *tls.Config) (*fakeConn, bool) {
 	tc := tls.Server(s.nc, cfg)
 	if err := tc.Handshake(); err != nil {
 		s.t.Errorf("fake server: handshake: %v", err)
