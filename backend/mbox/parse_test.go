@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/popgate/popgate/backend/uidl"
 	"github.com/popgate/popgate/pop3"
@@ -197,6 +198,31 @@ func TestTop(t *testing.T) {
 	headersOnly := "A: 1\r\nB: 2\r\n"
 	if got, _ := io.ReadAll(NewTopReader(strings.NewReader(headersOnly), 0)); string(got) != headersOnly {
 		t.Errorf("TOP of a header-only message = %q", got)
+	}
+}
+
+// Converted bytes of one source read are handed out across many small
+// reads before the next source read refills the reused buffer.
+func TestCRLFReaderAcrossReads(t *testing.T) {
+	var src, want bytes.Buffer
+	for i := range 3000 {
+		line := strings.Repeat("x", i%40)
+		src.WriteString(line)
+		want.WriteString(line + "\r\n")
+		if i%3 == 0 {
+			src.WriteString("\r\n")
+		} else {
+			src.WriteString("\n")
+		}
+	}
+	src.WriteString("end")
+	want.WriteString("end\r\n")
+	got, err := io.ReadAll(iotest.HalfReader(NewCRLFReader(&src)))
+	if err != nil || !bytes.Equal(got, want.Bytes()) {
+		t.Errorf("CRLF conversion: %d bytes, want %d, err %v", len(got), want.Len(), err)
+	}
+	if int64(len(got)) != pop3.WireSize(want.Bytes()) {
+		t.Errorf("read %d bytes, WireSize %d", len(got), pop3.WireSize(want.Bytes()))
 	}
 }
 

@@ -13,6 +13,7 @@ type CRLFReader struct {
 	r      io.Reader
 	buf    []byte
 	out    []byte // converted bytes not yet returned
+	obuf   []byte // backs out; reused once out is drained
 	prev   byte   // last source byte
 	any    bool   // some source byte was seen
 	srcEOF bool
@@ -58,7 +59,7 @@ func (c *CRLFReader) Read(p []byte) (int, error) {
 }
 
 func (c *CRLFReader) convert(b []byte) {
-	out := make([]byte, 0, len(b)+len(b)/32+2)
+	out := c.obuf[:0]
 	for len(b) > 0 {
 		i := bytes.IndexByte(b, '\n')
 		if i < 0 {
@@ -77,7 +78,7 @@ func (c *CRLFReader) convert(b []byte) {
 		c.any = true
 		c.prev = out[len(out)-1]
 	}
-	c.out = out
+	c.obuf, c.out = out, out
 }
 
 // TopReader passes the header block, the blank line that ends it, and the
