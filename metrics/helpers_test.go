@@ -36,6 +36,23 @@ func sample(t *testing.T, m *Metrics, name string, labels map[string]string) flo
 	return -1
 }
 
+// want is a series and its expected value, -1 for "absent".
+type want struct {
+	name   string
+	labels map[string]string
+	value  float64
+}
+
+// checkSamples reports every series in wants whose value differs.
+func checkSamples(t *testing.T, m *Metrics, wants []want) {
+	t.Helper()
+	for _, w := range wants {
+		if got := sample(t, m, w.name, w.labels); got != w.value {
+			t.Errorf("%s%v = %v, want %v", w.name, w.labels, got, w.value)
+		}
+	}
+}
+
 func hasLabels(s *dto.Metric, want map[string]string) bool {
 	n := 0
 	for _, lp := range s.GetLabel() {

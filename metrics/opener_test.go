@@ -44,11 +44,7 @@ func TestWrapOpenerCountsLoginsLatencyAndErrors(t *testing.T) {
 	_ = mb.Dele(ctx, 1) // a backend failure
 	_ = mb.Rset(ctx)    // a client-level error: not the backend's fault
 
-	for _, c := range []struct {
-		name   string
-		labels map[string]string
-		want   float64
-	}{
+	checkSamples(t, m, []want{
 		{"popgate_logins_total", map[string]string{"backend": "legacy", "outcome": "ok"}, 1},
 		{"popgate_logins_total", map[string]string{"backend": "legacy", "outcome": "auth_failed"}, 1},
 		{"popgate_backend_open_seconds", map[string]string{"backend": "legacy"}, 2},
@@ -57,11 +53,7 @@ func TestWrapOpenerCountsLoginsLatencyAndErrors(t *testing.T) {
 		{"popgate_backend_errors_total", map[string]string{"backend": "legacy", "op": "dele", "kind": "temporary"}, 1},
 		{"popgate_backend_errors_total", map[string]string{"backend": "legacy", "op": "rset"}, -1},
 		{"popgate_backend_errors_total", map[string]string{"backend": "legacy", "op": "open"}, -1},
-	} {
-		if got := sample(t, m, c.name, c.labels); got != c.want {
-			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
-		}
-	}
+	})
 	if ap, ok := op.(pop3.APOPer); !ok || !ap.SupportsAPOP() {
 		t.Error("APOP support is hidden by the wrapper")
 	}
@@ -76,12 +68,10 @@ func TestWrapOpenerClassifiesUnavailable(t *testing.T) {
 	if _, err := op.Open(context.Background(), pop3.Credentials{User: "u"}); !errors.Is(err, health.ErrUnavailable) {
 		t.Fatalf("error changed: %v", err)
 	}
-	if got := sample(t, m, "popgate_logins_total", map[string]string{"outcome": "unavailable"}); got != 1 {
-		t.Errorf("unavailable logins = %v", got)
-	}
-	if got := sample(t, m, "popgate_backend_errors_total", map[string]string{"op": "open", "kind": "unavailable"}); got != 1 {
-		t.Errorf("unavailable errors = %v", got)
-	}
+	checkSamples(t, m, []want{
+		{"popgate_logins_total", map[string]string{"outcome": "unavailable"}, 1},
+		{"popgate_backend_errors_total", map[string]string{"op": "open", "kind": "unavailable"}, 1},
+	})
 }
 
 // decorated is a Mailbox with the optional interfaces the proxy asks for.

@@ -21,11 +21,7 @@ func TestSessionEnded(t *testing.T) {
 	m.SessionEnded(&proxy.Record{Backend: "native", Result: proxy.ResultOK, RetrMsgs: 1, RetrBytes: 50})
 	m.SessionEnded(&proxy.Record{Result: proxy.ResultProtocolError})
 
-	for _, c := range []struct {
-		name   string
-		labels map[string]string
-		want   float64
-	}{
+	checkSamples(t, m, []want{
 		{"popgate_sessions_total", map[string]string{"backend": "native", "result": "ok"}, 2},
 		{"popgate_sessions_total", map[string]string{"backend": "none", "result": "protocol_error"}, 1},
 		{"popgate_retr_bytes_total", map[string]string{"backend": "native"}, 350},
@@ -33,11 +29,7 @@ func TestSessionEnded(t *testing.T) {
 		{"popgate_uidl_messages_total", map[string]string{"kind": "mapped"}, 3},
 		{"popgate_uidl_messages_total", map[string]string{"kind": "unmapped"}, 1},
 		{"popgate_throttle_delay_seconds", nil, 1},
-	} {
-		if got := sample(t, m, c.name, c.labels); got != c.want {
-			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
-		}
-	}
+	})
 }
 
 func TestCountListener(t *testing.T) {
