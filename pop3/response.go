@@ -69,26 +69,23 @@ func (r Response) Err() *Error {
 }
 
 // String renders the response as a status line without CRLF.
-func (r Response) String() string {
-	var b strings.Builder
+func (r Response) String() string { return string(r.appendTo(nil)) }
+
+// appendTo appends the status line without CRLF to b.
+func (r Response) appendTo(b []byte) []byte {
 	switch {
 	case r.Continue:
-		b.WriteString("+ ")
-		b.WriteString(r.Text)
-		return b.String()
+		return append(append(b, "+ "...), r.Text...)
 	case r.OK:
-		b.WriteString("+OK")
+		b = append(b, "+OK"...)
 	default:
-		b.WriteString("-ERR")
+		b = append(b, "-ERR"...)
 	}
 	if r.Code != CodeNone {
-		b.WriteString(" [")
-		b.WriteString(string(r.Code))
-		b.WriteString("]")
+		b = append(append(append(b, " ["...), r.Code...), ']')
 	}
 	if r.Text != "" {
-		b.WriteString(" ")
-		b.WriteString(r.Text)
+		b = append(append(b, ' '), r.Text...)
 	}
-	return b.String()
+	return b
 }

@@ -59,8 +59,14 @@ func (w *Writer) OK(text string) error {
 	return w.Response(Response{OK: true, Text: text})
 }
 
-// Response writes one status line.
-func (w *Writer) Response(r Response) error { return w.Line(r.String()) }
+// Response writes one status line. It is formatted in the buffer's free
+// space, so a reply costs no string of its own.
+func (w *Writer) Response(r Response) error {
+	b := w.buf()
+	b.Write(r.appendTo(b.AvailableBuffer()))
+	_, err := b.WriteString("\r\n")
+	return err
+}
 
 // Error writes the -ERR reply for err. An *Error is sent with its code and
 // text; any other error is reported as an internal error, so that no internal
