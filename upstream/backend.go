@@ -65,18 +65,26 @@ func (b *Backend) Open(ctx context.Context, cr pop3.Credentials) (pop3.Mailbox, 
 
 // open connects and logs in.
 func (b *Backend) open(ctx context.Context, c *conn, cr pop3.Credentials) (*mailbox, error) {
-	nc, err := b.dial(ctx, cr)
-	if err != nil {
-		return nil, c.fail(ctx, "connect", err)
+	if err := b.connect(ctx, c, cr); err != nil {
+		return nil, err
 	}
-	c.nc = nc
-	c.r = pop3.NewReader(nc)
 	m, err := b.login(ctx, c, cr)
 	if err != nil {
-		nc.Close()
+		c.close()
 		return nil, err
 	}
 	return m, nil
+}
+
+// connect dials and gives c its connection.
+func (b *Backend) connect(ctx context.Context, c *conn, cr pop3.Credentials) error {
+	nc, err := b.dial(ctx, cr)
+	if err != nil {
+		return c.fail(ctx, "connect", err)
+	}
+	c.nc = nc
+	c.r = pop3.NewReader(nc)
+	return nil
 }
 
 // dial connects, announces the client with a PROXY header if configured,

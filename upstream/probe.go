@@ -13,19 +13,16 @@ import (
 // nil error means the server would accept a login attempt now.
 func (b *Backend) Probe(ctx context.Context) error {
 	c := &conn{name: b.o.Name, addr: b.o.Addr, user: "(health check)", timeout: b.o.commandTimeout()}
-	nc, err := b.dial(ctx, pop3.Credentials{})
-	if err != nil {
-		return c.fail(ctx, "connect", err)
+	if err := b.connect(ctx, c, pop3.Credentials{}); err != nil {
+		return err
 	}
-	defer nc.Close()
-	c.nc = nc
-	c.r = pop3.NewReader(nc)
+	defer c.close()
 	if err := greeting(ctx, c); err != nil {
 		return err
 	}
 	// A polite QUIT keeps the server's log free of aborted sessions; its
 	// answer does not matter.
-	nc.SetWriteDeadline(time.Now().Add(time.Second))
-	_, _ = nc.Write([]byte("QUIT\r\n"))
+	c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+	_, _ = c.nc.Write([]byte("QUIT\r\n"))
 	return nil
 }
