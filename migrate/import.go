@@ -133,30 +133,43 @@ func spoolFiles(path, user string) ([]spoolFile, error) {
 	return out, nil
 }
 
-// importSpool reads one spool and returns its entries.
+// importSpool reads one spool and returns its entries. The spool is read
+// once: every scheme's UIDL is computed while scanning, so SchemeAuto is
+// settled afterwards.
 func importSpool(f spoolFile, scheme Scheme, sum *Summary, done *int64, prog *progress) ([]store.Entry, error) {
-	if scheme == SchemeAuto {
-		var err error
-		if scheme, err = detectScheme(f.path); err != nil {
-			return nil, err
-		}
-	}
 	fh, err := os.Open(f.path)
 	if err != nil {
 		return nil, fmt.Errorf("import: %w", err)
 	}
 	defer fh.Close()
-	var entries []store.Entry
-	seen := map[string]int{}
+	var msgs []spoolMsg
+	anyXUIDL := false
 	start := *done
 	var read int64
 	err = scanSpool(fh, &read, func(m spoolMsg) error {
+		msgs = append(msgs, m)
+		anyXUIDL = anyXUIDL || m.HasXUIDL
+		prog.update(start+read, sum.Messages+len(msgs))
+		return nil
+	})
+	*done = start + read
+	if err != nil {
+		return nil, fmt.Errorf("import %s: %w", f.path, err)
+	}
+	if scheme == SchemeAuto {
+		scheme = SchemePopa3d
+		if anyXUIDL { // it has been served by qpopper
+			scheme = SchemeXUIDL
+		}
+	}
+	entries := make([]store.Entry, 0, len(msgs))
+	seen := map[string]int{}
+	for _, m := range msgs {
 		sum.Messages++
-		prog.update(start+read, sum.Messages)
 		u, err := scheme.legacyUIDL(m)
 		if err != nil {
 			sum.problem("%s message %d: %v", f.user, m.Seq, err)
-			return nil
+			continue
 		}
 		if seen[u] > 0 {
 			sum.Duplicates++
@@ -164,36 +177,6 @@ func importSpool(f spoolFile, scheme Scheme, sum *Summary, done *int64, prog *pr
 		entries = append(entries, store.Entry{UIDL: u, Dup: seen[u], Fingerprint: m.Fingerprint, Seq: m.Seq})
 		seen[u]++
 		sum.Mapped++
-		return nil
-	})
-	*done = start + read
-	if err != nil {
-		return nil, fmt.Errorf("import %s: %w", f.path, err)
 	}
 	return entries, nil
-}
-
-// detectScheme picks SchemeXUIDL for a spool holding any X-UIDL header
-// (it has been served by qpopper), SchemePopa3d otherwise.
-func detectScheme(path string) (Scheme, error) {
-	fh, err := os.Open(path)
-	if err != nil {
-		return "", fmt.Errorf("import: %w", err)
-	}
-	defer fh.Close()
-	var n int64
-	found := errors.New("found")
-	err = scanSpool(fh, &n, func(m spoolMsg) error {
-		if m.HasXUIDL {
-			return found
-		}
-		return nil
-	})
-	switch {
-	case err == found:
-		return SchemeXUIDL, nil
-	case err != nil:
-		return "", fmt.Errorf("import %s: %w", path, err)
-	}
-	return SchemePopa3d, nil
 }

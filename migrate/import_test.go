@@ -90,6 +90,24 @@ func TestImportAutoUsesStoredXUIDL(t *testing.T) {
 	}
 }
 
+// Auto settles the scheme per spool: bob's has no X-UIDL header.
+func TestImportAutoPerSpool(t *testing.T) {
+	st := memstore.New()
+	sum, err := Import(context.Background(), ImportOptions{Path: spoolDir(t), Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Users != 2 || sum.Messages != 10 || sum.Mapped != 7 || sum.ProblemCount != 3 {
+		t.Errorf("summary %v", sum)
+	}
+	if bob := present(t, st, "bob"); len(bob) != 5 || bob[1].UIDL != "d98c1dd404b2008f" {
+		t.Errorf("bob's entries %+v, want popa3d's", bob)
+	}
+	if a := present(t, st, "alice"); a[4].UIDL != "3b1c8e6f0a7d2c9e5f4a1b0c9d8e7f6a" {
+		t.Errorf("alice's entries %+v, want the stored X-UIDLs", a)
+	}
+}
+
 func TestImportMissingPath(t *testing.T) {
 	if _, err := Import(context.Background(), ImportOptions{Path: filepath.Join(t.TempDir(), "nope"), Store: memstore.New()}); err == nil {
 		t.Fatal("import of a missing path succeeded")
