@@ -10,17 +10,9 @@ import (
 	"github.com/popgate/popgate/pop3"
 )
 
-// Shape returns m with the bodies of RETR and TOP limited to bytesPerSec
+// shaped is a Mailbox whose RETR and TOP bodies are limited to one rate
 // for the whole session (one budget shared by all commands). Reads stop
-// with the command's ctx error when it ends. bytesPerSec <= 0 returns m.
-func Shape(m pop3.Mailbox, bytesPerSec int) pop3.Mailbox {
-	if bytesPerSec <= 0 {
-		return m
-	}
-	return newShaped(m, bytesPerSec, time.Now, sleepTimer, nil)
-}
-
-// shaped is the Mailbox decorator behind Shape.
+// with the command's ctx error when it ends.
 type shaped struct {
 	pop3.Mailbox
 	lim   *rate.Limiter

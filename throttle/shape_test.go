@@ -129,20 +129,8 @@ func TestShapeStopsWhenTheCommandEnds(t *testing.T) {
 	}
 }
 
-func TestShapePublicAndCaps(t *testing.T) {
+func TestShapedCaps(t *testing.T) {
 	fm := &fakeMailbox{body: []byte("x"), caps: []string{"EXPIRE NEVER"}}
-	if Shape(fm, 0) != pop3.Mailbox(fm) {
-		t.Error("Shape with no limit wrapped the mailbox")
-	}
-	s := Shape(fm, 1<<20)
-	r, err := s.Retr(context.Background(), 1)
-	if err != nil || !bytes.Equal(readAll(t, r), []byte("x")) {
-		t.Errorf("Shape(...).Retr = %v", err)
-	}
-	if got := s.(pop3.Capabler).Caps(); !slices.Equal(got, []string{"EXPIRE NEVER"}) {
-		t.Errorf("Caps through Shape = %q", got)
-	}
-
 	th, clock := newTest(t, nil, Options{})
 	poll(t, th, "hog", 800<<20)
 	clock.Advance(time.Minute)

@@ -53,6 +53,3 @@ func (s *LRUState) Get(user string) (UserState, bool) { return s.c.Get(user) }
 
 // Put stores the user's state.
 func (s *LRUState) Put(user string, st UserState) { s.c.Add(user, st) }
-
-// Len is the number of users remembered.
-func (s *LRUState) Len() int { return s.c.Len() }
