@@ -155,10 +155,4 @@ func unwrapURLError(err error) error {
 }
 
 // String joins the backends as they would be written, passwords redacted.
-func (l BackendList) String() string {
-	s := make([]string, len(l))
-	for i, b := range l {
-		s[i] = b.String()
-	}
-	return strings.Join(s, ",")
-}
+func (l BackendList) String() string { return join(l, ",", Backend.String) }

@@ -56,10 +56,4 @@ func (l CIDRList) Contains(a netip.Addr) bool {
 }
 
 // String joins the networks with commas.
-func (l CIDRList) String() string {
-	s := make([]string, len(l))
-	for i, p := range l {
-		s[i] = p.String()
-	}
-	return strings.Join(s, ",")
-}
+func (l CIDRList) String() string { return join(l, ",", netip.Prefix.String) }

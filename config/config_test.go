@@ -324,7 +324,7 @@ func TestRedaction(t *testing.T) {
 		"DEFAULT_BACKEND=legacy",
 		"STORE=bolt:///x",
 	)
-	out := c.Redacted()
+	out := c.String()
 	for _, secret := range []string{"s3cret", "hunter2"} {
 		if strings.Contains(out, secret) {
 			t.Errorf("output shows %q:\n%s", secret, out)

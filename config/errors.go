@@ -22,13 +22,7 @@ func (e *VarError) Unwrap() error { return e.Err }
 // one go. Its text has one problem per line.
 type ErrorList []*VarError
 
-func (l ErrorList) Error() string {
-	s := make([]string, len(l))
-	for i, e := range l {
-		s[i] = e.Error()
-	}
-	return strings.Join(s, "\n")
-}
+func (l ErrorList) Error() string { return join(l, "\n", (*VarError).Error) }
 
 // Add appends a problem with variable name (without the POPGATE_ prefix).
 func (l *ErrorList) Add(name string, err error) {

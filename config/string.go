@@ -35,5 +35,11 @@ func (c Config) String() string {
 	return b.String()
 }
 
-// Redacted is String under the name check-config callers look for.
-func (c Config) Redacted() string { return c.String() }
+// join renders each item with str and joins the results with sep.
+func join[T any](items []T, sep string, str func(T) string) string {
+	s := make([]string, len(items))
+	for i, it := range items {
+		s[i] = str(it)
+	}
+	return strings.Join(s, sep)
+}

@@ -66,7 +66,7 @@ func printProblems(w io.Writer, err error) {
 func checkConfig(environ []string, stdout, stderr io.Writer) int {
 	cfg, parsed, ok := loadConfig(environ, stderr)
 	if parsed {
-		fmt.Fprint(stdout, cfg.Redacted())
+		fmt.Fprint(stdout, cfg) // String redacts secrets
 	}
 	if !ok {
 		return exitUsage
