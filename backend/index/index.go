@@ -151,14 +151,3 @@ func (c *Cache[V]) Put(key string, v V) error {
 	}
 	return nil
 }
-
-// Delete forgets key.
-func (c *Cache[V]) Delete(key string) error {
-	c.lru.Remove(key)
-	if c.db == nil {
-		return nil
-	}
-	return c.db.bolt.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(c.bucket).Delete([]byte(key))
-	})
-}
