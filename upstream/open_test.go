@@ -86,10 +86,10 @@ func TestOpenCancelledWhileWaiting(t *testing.T) {
 
 func TestOpenLoginRefused(t *testing.T) {
 	for _, tc := range []struct {
-		reply    string
-		code     pop3.Code
-		text     string
-		temporay bool
+		reply     string
+		code      pop3.Code
+		text      string
+		temporary bool
 	}{
 		{"-ERR [AUTH] invalid user name or password", pop3.CodeAuth, "invalid user name or password", false},
 		{"-ERR bad login", pop3.CodeAuth, "bad login", false},
@@ -120,7 +120,7 @@ func TestOpenLoginRefused(t *testing.T) {
 				if pe.Text != tc.text {
 					t.Errorf("text = %q, want %q", pe.Text, tc.text)
 				}
-				if pe.Temporary() != tc.temporay {
+				if pe.Temporary() != tc.temporary {
 					t.Errorf("Temporary() = %v", pe.Temporary())
 				}
 				if !strings.Contains(err.Error(), "login") || !strings.Contains(err.Error(), "legacy") {
@@ -168,24 +168,6 @@ func TestOpenAuthPlainWhenOnlySASL(t *testing.T) {
 		t.Fatalf("Open: %v", err)
 	}
 	m.Close()
-}
-
-func TestOpenAuthPlainWhenUserRefused(t *testing.T) {
-	addr := startFake(t, func(s *fakeConn) {
-		s.send("+OK ready")
-		s.expect("CAPA")
-		s.send("+OK", "USER", "SASL PLAIN", ".")
-		s.expect("USER alice")
-		s.send("-ERR plaintext USER disabled")
-		s.expect("AUTH PLAIN " + plainIR("alice", "se cret"))
-		s.send("-ERR [AUTH] wrong password")
-		s.expectEOF()
-	})
-	_, err := New(testOptions(addr)).Open(context.Background(), testCreds())
-	pe := wantCode(t, err, pop3.CodeAuth)
-	if pe.Text != "wrong password" {
-		t.Errorf("text = %q, want the AUTH reply's", pe.Text)
-	}
 }
 
 func TestOpenAuthPlainLongCredentials(t *testing.T) {
@@ -237,51 +219,45 @@ func TestOpenRefusesInjectedCredentials(t *testing.T) {
 	}
 }
 
-// Without CAPA the client cannot know whether AUTH exists: it tries AUTH
-// PLAIN after a refused USER, but reports the USER refusal, which says more
-// than "unknown command".
-func TestOpenUserRefusedWithoutCapa(t *testing.T) {
-	addr := startFake(t, func(s *fakeConn) {
-		s.send("+OK ready")
-		s.expect("CAPA")
-		s.send("-ERR unknown command")
-		s.expect("USER alice")
-		s.send("-ERR no mailbox here")
-		s.expect("AUTH PLAIN " + plainIR("alice", "se cret"))
-		s.send("-ERR unknown command")
-		s.expectEOF()
-	})
-	_, err := New(testOptions(addr)).Open(context.Background(), testCreds())
-	if pe := wantCode(t, err, pop3.CodeAuth); pe.Text != "no mailbox here" {
-		t.Errorf("text = %q, want the USER refusal", pe.Text)
-	}
-}
-
-// A server that lists USER but no SASL gets no AUTH attempt; nor does a
-// USER refusal with a response code, which is already the answer.
-func TestOpenUserRefusedNoFallback(t *testing.T) {
-	for _, tc := range []struct{ capa, reply string }{
-		{"USER", "-ERR unknown user"},
-		{"SASL PLAIN", "-ERR [LOGIN-DELAY] wait 15 minutes"},
+// A refused USER is followed by AUTH PLAIN when CAPA offers SASL PLAIN, or
+// when there was no CAPA to say whether AUTH exists; then the USER refusal
+// is reported, as it says more than "unknown command". A server that lists
+// USER but no SASL gets no AUTH attempt; nor does a USER refusal with a
+// response code, which is already the answer.
+func TestOpenUserRefused(t *testing.T) {
+	for _, tc := range []struct {
+		capa []string // nil: CAPA is refused
+		user string   // the reply to USER
+		auth string   // the reply to AUTH PLAIN; empty: none is expected
+		code pop3.Code
+		text string
+	}{
+		{[]string{"USER", "SASL PLAIN"}, "-ERR plaintext USER disabled", "-ERR [AUTH] wrong password", pop3.CodeAuth, "wrong password"},
+		{nil, "-ERR no mailbox here", "-ERR unknown command", pop3.CodeAuth, "no mailbox here"},
+		{[]string{"USER"}, "-ERR unknown user", "", pop3.CodeAuth, "unknown user"},
+		{[]string{"USER", "SASL PLAIN"}, "-ERR [LOGIN-DELAY] wait 15 minutes", "", pop3.CodeLoginDelay, "wait 15 minutes"},
 	} {
-		addr := startFake(t, func(s *fakeConn) {
-			s.send("+OK ready")
-			s.expect("CAPA")
-			s.send("+OK", "USER", tc.capa, ".")
-			s.expect("USER alice")
-			s.send(tc.reply)
-			s.expectEOF()
+		t.Run(tc.user, func(t *testing.T) {
+			addr := startFake(t, func(s *fakeConn) {
+				s.send("+OK ready")
+				s.expect("CAPA")
+				if tc.capa == nil {
+					s.send("-ERR unknown command")
+				} else {
+					s.send(append(append([]string{"+OK"}, tc.capa...), ".")...)
+				}
+				s.expect("USER alice")
+				s.send(tc.user)
+				if tc.auth != "" {
+					s.expect("AUTH PLAIN " + plainIR("alice", "se cret"))
+					s.send(tc.auth)
+				}
+				s.expectEOF()
+			})
+			_, err := New(testOptions(addr)).Open(context.Background(), testCreds())
+			if pe := wantCode(t, err, tc.code); pe.Text != tc.text {
+				t.Errorf("text = %q, want %q", pe.Text, tc.text)
+			}
 		})
-		_, err := New(testOptions(addr)).Open(context.Background(), testCreds())
-		if err == nil {
-			t.Fatalf("%s: Open succeeded", tc.reply)
-		}
-		want := pop3.CodeAuth
-		if strings.Contains(tc.reply, "LOGIN-DELAY") {
-			want = pop3.CodeLoginDelay
-		}
-		if pe := wantCode(t, err, want); !strings.Contains(tc.reply, pe.Text) {
-			t.Errorf("text = %q, want it from %q", pe.Text, tc.reply)
-		}
 	}
 }
