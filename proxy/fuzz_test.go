@@ -81,10 +81,9 @@ func FuzzSession(f *testing.F) {
 				if m.Updated() && !quit {
 					t.Fatalf("input %q: update without QUIT", data)
 				}
-				continue
 			default:
+				return
 			}
-			break
 		}
 	})
 }

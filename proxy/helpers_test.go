@@ -166,10 +166,17 @@ func (c *client) block() string {
 func (c *client) login() {
 	c.t.Helper()
 	c.expect("+OK pop.test POP3 ready <*@pop.test>")
+	c.auth("+OK 3 messages*")
+}
+
+// auth sends USER bob and PASS secret after the greeting has been read, and
+// returns the reply to PASS, which must match pattern.
+func (c *client) auth(pattern string) string {
+	c.t.Helper()
 	c.send("USER bob")
 	c.expect("+OK*")
 	c.send("PASS secret")
-	c.expect("+OK 3 messages*")
+	return c.expect(pattern)
 }
 
 // fakeOpener returns the test backend, for tweaks made before the server starts.

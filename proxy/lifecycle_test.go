@@ -137,10 +137,7 @@ func TestOpenErrors(t *testing.T) {
 		env := startServer(t, func(o *Options, _ *pop3test.Mailbox) { fakeOpener(o).Err = tt.err })
 		c := newClient(t, env.dial(t))
 		c.expect("+OK *")
-		c.send("USER bob")
-		c.expect("+OK *")
-		c.send("PASS secret")
-		got := c.expect(tt.reply)
+		got := c.auth(tt.reply)
 		if strings.Contains(got, "10.0.0.5") {
 			t.Errorf("reply %q leaks the cause", got)
 		}
@@ -159,10 +156,7 @@ func TestUnknownBackend(t *testing.T) {
 	})
 	c := newClient(t, env.dial(t))
 	c.expect("+OK *")
-	c.send("USER bob")
-	c.expect("+OK *")
-	c.send("PASS secret")
-	c.expect("-ERR [SYS/PERM] mailbox not available")
+	c.auth("-ERR [SYS/PERM] mailbox not available")
 	c.send("USER alice")
 	c.expect("+OK *")
 	c.send("PASS wonderland")
@@ -305,7 +299,7 @@ func TestStalledReader(t *testing.T) {
 	conn.(*net.TCPConn).SetReadBuffer(4096)
 	c := newClient(t, conn)
 	c.expect("+OK *")
-	c.login2Count("+OK 1 messages*")
+	c.auth("+OK 1 messages*")
 	m := <-env.boxes
 	c.send("RETR 1")
 	line := env.sessionLines(t, 1)[0].ContextMap()
@@ -315,12 +309,4 @@ func TestStalledReader(t *testing.T) {
 	if !m.Closed() || m.Updated() {
 		t.Errorf("mailbox closed=%v updated=%v", m.Closed(), m.Updated())
 	}
-}
-
-func (c *client) login2Count(pattern string) {
-	c.t.Helper()
-	c.send("USER bob")
-	c.expect("+OK*")
-	c.send("PASS secret")
-	c.expect(pattern)
 }

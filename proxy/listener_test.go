@@ -35,10 +35,7 @@ func TestImplicitTLS(t *testing.T) {
 	if caps := c.block(); strings.Contains(caps, "STLS") {
 		t.Errorf("STLS offered on an implicit-TLS connection:\n%s", caps)
 	}
-	c.send("USER bob")
-	c.expect("+OK *")
-	c.send("PASS secret")
-	c.expect("+OK 3 messages*")
+	c.auth("+OK 3 messages*")
 	c.send("QUIT")
 	c.expect("+OK bye*")
 	if line := env.sessionLines(t, 1)[0].ContextMap(); line["tls"] != "implicit" || line["result"] != ResultOK {
