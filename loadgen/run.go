@@ -188,20 +188,17 @@ func (w *worker) session(ctx context.Context) {
 		w.fail(kindOf(ctx, err, "command"), err)
 		return
 	}
-	if held {
-		// An idle session that lasted to the end of the run counts as ok;
-		// the connection closes without QUIT.
-		w.ok++
-		w.logins = append(w.logins, login)
-		return
-	}
-	if _, err := c.cmd("QUIT"); err != nil {
-		w.fail(kindOf(ctx, err, "quit"), err)
-		return
+	// An idle session that lasted to the end of the run counts as ok; the
+	// connection closes without QUIT, and its length says nothing.
+	if !held {
+		if _, err := c.cmd("QUIT"); err != nil {
+			w.fail(kindOf(ctx, err, "quit"), err)
+			return
+		}
+		w.sessions = append(w.sessions, time.Since(start))
 	}
 	w.ok++
 	w.logins = append(w.logins, login)
-	w.sessions = append(w.sessions, time.Since(start))
 }
 
 // script runs the steps. held is true when an IDLE step lasted until the
@@ -240,7 +237,7 @@ func (w *worker) script(ctx context.Context, c *client) (held bool, err error) {
 			if _, err := c.cmd(st.Op); err != nil {
 				return false, err
 			}
-			if _, err := c.block(io.Discard); err != nil {
+			if _, err := c.block(); err != nil {
 				return false, err
 			}
 		case "RETR", "TOP", "DELE":
@@ -262,7 +259,7 @@ func (w *worker) script(ctx context.Context, c *client) (held bool, err error) {
 				if st.Op == "DELE" {
 					continue
 				}
-				size, err := c.block(io.Discard)
+				size, err := c.block()
 				if err != nil {
 					return false, err
 				}
@@ -370,8 +367,8 @@ func (c *client) cmd(line string) (string, error) {
 	return c.status()
 }
 
-// block reads a multi-line reply into w and returns its unstuffed size.
-func (c *client) block(w io.Writer) (int64, error) {
+// block reads and discards a multi-line reply and returns its unstuffed size.
+func (c *client) block() (int64, error) {
 	c.conn.SetReadDeadline(time.Now().Add(c.timeout))
-	return io.Copy(w, c.r.DotReader())
+	return io.Copy(io.Discard, c.r.DotReader())
 }
