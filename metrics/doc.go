@@ -5,6 +5,6 @@
 // It is fed from the outside, without changing the packages it watches:
 // SessionEnded is the proxy's OnSessionEnd hook, WrapOpener times each
 // backend login and each Mailbox command, CountListener counts active
-// sessions, and RouteReload, ObserveThrottleDelay and QueueLength take what
-// the routes and throttle wiring report.
+// sessions, and RouteReload and QueueLength take what the routes and
+// throttle wiring report.
 package metrics

@@ -1,8 +1,6 @@
 package metrics
 
 import (
-	"time"
-
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -27,7 +25,7 @@ func (m *Metrics) SessionEnded(r *proxy.Record) {
 		m.uidl.WithLabelValues("unmapped").Add(float64(n))
 	}
 	if ms, ok := intField(r.Extra, "delay_ms"); ok && ms > 0 {
-		m.ObserveThrottleDelay(time.Duration(ms) * time.Millisecond)
+		m.throttleDelay.Observe(float64(ms) / 1000)
 	}
 }
 

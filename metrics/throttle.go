@@ -1,17 +1,8 @@
 package metrics
 
 import (
-	"time"
-
 	"github.com/prometheus/client_golang/prometheus"
 )
-
-// ObserveThrottleDelay records a login held back by throttling for d.
-// SessionEnded calls it with the session line's delay_ms, so the throttle
-// wiring needs to call it only for delays that never reach a session line.
-func (m *Metrics) ObserveThrottleDelay(d time.Duration) {
-	m.throttleDelay.Observe(d.Seconds())
-}
 
 // QueueLength exports n() as the number of logins waiting for a session
 // slot of backend. Call it once per backend, when wiring the throttle.
