@@ -68,6 +68,11 @@ func (c *conn) refused(step string, resp pop3.Response, def pop3.Code, fallback 
 	}
 }
 
+// loginRefused is refused for a -ERR to USER, PASS or AUTH.
+func (c *conn) loginRefused(resp pop3.Response) error {
+	return c.refused("login", resp, pop3.CodeAuth, pop3.ErrAuthFailed.Text)
+}
+
 // usable reports why no command may be sent now, if so.
 func (c *conn) usable(ctx context.Context, step string) error {
 	if c.broken != nil {

@@ -212,7 +212,7 @@ func authenticate(ctx context.Context, c *conn, cp caps, cr pop3.Credentials) er
 		return err
 	}
 	if !resp.OK {
-		return c.refused("login", resp, pop3.CodeAuth, pop3.ErrAuthFailed.Text)
+		return c.loginRefused(resp)
 	}
 	return nil
 }
@@ -227,7 +227,7 @@ func plainAfterUser(cp caps, user pop3.Response) bool {
 // userRefused answers a refused USER: with the refusal, or with AUTH PLAIN
 // when plainAfterUser allows it.
 func userRefused(ctx context.Context, c *conn, cp caps, cr pop3.Credentials, user pop3.Response) error {
-	refusal := c.refused("login", user, pop3.CodeAuth, pop3.ErrAuthFailed.Text)
+	refusal := c.loginRefused(user)
 	if !plainAfterUser(cp, user) {
 		return refusal
 	}
@@ -273,5 +273,5 @@ func authPlain(ctx context.Context, c *conn, cr pop3.Credentials) error {
 		}
 		return c.fail(ctx, step, errors.New("unexpected AUTH PLAIN challenge"))
 	}
-	return c.refused(step, resp, pop3.CodeAuth, pop3.ErrAuthFailed.Text)
+	return c.loginRefused(resp)
 }

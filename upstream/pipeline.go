@@ -61,7 +61,7 @@ func (m *mailbox) afterUser(ctx context.Context) error {
 		// A server may hang up instead of answering STAT: the refusal
 		// stands either way.
 		_ = c.refusals(ctx, "login", 1)
-		return c.refused("login", pass, pop3.CodeAuth, pop3.ErrAuthFailed.Text)
+		return c.loginRefused(pass)
 	}
 	c.refresh(ctx)
 	stat, err := c.reply(ctx, "stat")
