@@ -1,6 +1,7 @@
 package pop3
 
 import (
+	"io"
 	"strings"
 	"testing"
 )
@@ -64,4 +65,26 @@ func FuzzReadResponse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestWriterResponse checks that a status line is written as String renders
+// it, and formatted in the write buffer without a string of its own.
+func TestWriterResponse(t *testing.T) {
+	var out strings.Builder
+	w := NewWriter(&out)
+	rs := []Response{{OK: true, Text: "2 320"}, {Code: CodeInUse, Text: "locked"}, {Continue: true}, {}}
+	var want strings.Builder
+	for _, r := range rs {
+		w.Response(r)
+		want.WriteString(r.String() + "\r\n")
+	}
+	w.Flush()
+	if out.String() != want.String() {
+		t.Errorf("wrote %q, want %q", out.String(), want.String())
+	}
+	w = NewWriter(io.Discard)
+	w.OK("warm up")
+	if n := testing.AllocsPerRun(100, func() { w.Response(rs[1]) }); n != 0 {
+		t.Errorf("a status line costs %v allocations", n)
+	}
 }
