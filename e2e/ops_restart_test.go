@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,11 +21,9 @@ import (
 // buildPopgate compiles the popgate binary into a temporary directory.
 func buildPopgate(t *testing.T) string {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Dir(filepath.Dir(file))
 	bin := filepath.Join(t.TempDir(), "popgate")
 	cmd := exec.Command("go", "build", "-o", bin, "./cmd/popgate")
-	cmd.Dir = root
+	cmd.Dir = repoRoot(t)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
