@@ -88,3 +88,21 @@ func TestWriterResponse(t *testing.T) {
 		t.Errorf("a status line costs %v allocations", n)
 	}
 }
+
+func TestWriterItem(t *testing.T) {
+	var out strings.Builder
+	w := NewWriter(&out)
+	mi := MsgInfo{Num: 12, Size: 3456, UID: "abc"}
+	w.ItemOK(mi, true)
+	w.Item(mi, false)
+	w.Item(mi, true)
+	w.Flush()
+	if want := "+OK 12 abc\r\n12 3456\r\n12 abc\r\n"; out.String() != want {
+		t.Errorf("wrote %q, want %q", out.String(), want)
+	}
+	w = NewWriter(io.Discard)
+	w.OK("warm up")
+	if n := testing.AllocsPerRun(100, func() { w.Item(mi, false) }); n != 0 {
+		t.Errorf("a listing line costs %v allocations", n)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"io"
+	"strconv"
 )
 
 // writeBufferSize holds a typical whole response, so that a status line and
@@ -66,6 +67,30 @@ func (w *Writer) Response(r Response) error {
 	b.Write(r.appendTo(b.AvailableBuffer()))
 	_, err := b.WriteString("\r\n")
 	return err
+}
+
+// Item writes one line of a LIST listing ("n size") or, with uid, of a
+// UIDL listing ("n unique-id"), formatted in the buffer: a listing of many
+// messages costs no string per line.
+func (w *Writer) Item(mi MsgInfo, uid bool) error {
+	b := w.buf()
+	b.Write(mi.appendItem(b.AvailableBuffer(), uid))
+	_, err := b.WriteString("\r\n")
+	return err
+}
+
+// appendItem appends mi's LIST or UIDL line without CRLF to b.
+func (mi MsgInfo) appendItem(b []byte, uid bool) []byte {
+	b = append(strconv.AppendInt(b, int64(mi.Num), 10), ' ')
+	if uid {
+		return append(b, mi.UID...)
+	}
+	return strconv.AppendInt(b, mi.Size, 10)
+}
+
+// ItemOK writes the +OK reply to LIST or UIDL for a single message.
+func (w *Writer) ItemOK(mi MsgInfo, uid bool) error {
+	return w.OK(string(mi.appendItem(nil, uid)))
 }
 
 // Error writes the -ERR reply for err. An *Error is sent with its code and

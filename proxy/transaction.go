@@ -83,23 +83,17 @@ func (s *session) listing(c pop3.Command, uids bool) {
 		s.mailboxError(op, err)
 		return
 	}
-	item := func(mi pop3.MsgInfo) string {
-		if uids {
-			return strconv.Itoa(mi.Num) + " " + mi.UID
-		}
-		return strconv.Itoa(mi.Num) + " " + strconv.FormatInt(mi.Size, 10)
-	}
 	if n > 0 {
 		if len(infos) != 1 || infos[0].Num != n {
 			s.reply(pop3.ErrNoSuchMessage)
 			return
 		}
-		s.w.OK(item(infos[0]))
+		s.w.ItemOK(infos[0], uids)
 		return
 	}
 	s.w.OK(strconv.Itoa(len(infos)) + " messages")
 	for _, mi := range infos {
-		s.w.Line(item(mi))
+		s.w.Item(mi, uids)
 	}
 	s.w.Line(".")
 }
