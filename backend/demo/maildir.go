@@ -22,21 +22,17 @@ func deliver(md string, msg []byte, date time.Time, n int, host string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(msg); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
+	_, err = f.Write(msg)
+	if err == nil {
+		err = f.Sync()
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
+	if err == nil {
+		err = os.Chtimes(tmp, date, date)
 	}
-	if err := os.Chtimes(tmp, date, date); err != nil {
+	if err != nil {
 		os.Remove(tmp)
 		return err
 	}
