@@ -143,26 +143,23 @@ func (m *Mapper) resolve(ctx context.Context, list []pop3.MsgInfo) error {
 	if err != nil {
 		return m.unavailable(err)
 	}
+	cands := make([]Candidate, len(todo))
+	for i, mi := range todo {
+		cands[i].UID = mi.UID
+	}
 	if len(legacy) == 0 {
 		// Never on a legacy server through popgate: nothing to keep, no
 		// headers to read.
-		cands := make([]Candidate, len(todo))
-		for i, mi := range todo {
-			cands[i] = Candidate{UID: mi.UID}
-		}
 		for i, r := range Match(nil, cands, taken, consumed) {
 			byNum[todo[i].Num] = r
 		}
-		m.byNum = byNum
+		m.settle(byNum)
 		return nil
 	}
-	cands := make([]Candidate, len(todo))
 	for i, mi := range todo {
-		fp, err := m.fingerprint(ctx, mi.Num)
-		if err != nil {
+		if cands[i].Fingerprint, err = m.fingerprint(ctx, mi.Num); err != nil {
 			return err
 		}
-		cands[i] = Candidate{UID: mi.UID, Fingerprint: fp}
 	}
 	res := Match(legacy, cands, taken, consumed)
 	fresh := make(map[string]store.Pair, len(todo))

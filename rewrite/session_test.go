@@ -263,6 +263,9 @@ func TestMapperPassesThroughUsersNeverOnLegacy(t *testing.T) {
 	if slices.Contains(inner.Calls(), "Top") {
 		t.Error("headers fetched for a user with no legacy map")
 	}
+	if f := m.SessionFields(); f[0].Integer != 0 || f[1].Integer != 3 {
+		t.Errorf("SessionFields = %v, want 0 mapped, 3 unmapped", f)
+	}
 }
 
 type failingStore struct{ store.UIDLStore }
