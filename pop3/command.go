@@ -47,15 +47,19 @@ func ParseCommand(line []byte) (Command, error) {
 	if len(rest) == 0 {
 		return cmd, nil
 	}
+	// One string for the whole rest: the arguments are slices of it.
+	args := string(rest)
 	if cmd.Name == "PASS" {
-		cmd.Args = []string{string(rest)}
+		cmd.Args = []string{args}
 		return cmd, nil
 	}
-	for _, a := range bytes.Fields(rest) {
-		if len(a) > MaxArgLen && !longArgs[cmd.Name] {
-			return Command{}, ErrArgTooLong
+	cmd.Args = strings.Fields(args)
+	if !longArgs[cmd.Name] {
+		for _, a := range cmd.Args {
+			if len(a) > MaxArgLen {
+				return Command{}, ErrArgTooLong
+			}
 		}
-		cmd.Args = append(cmd.Args, string(a))
 	}
 	return cmd, nil
 }
