@@ -39,9 +39,6 @@ func NewRouter(path string, knownBackends []string) (*Router, error) {
 // Route returns the backend for user from the current table.
 func (r *Router) Route(user string) (string, bool) { return r.table.Load().Route(user) }
 
-// Table returns the current table.
-func (r *Router) Table() *Table { return r.table.Load() }
-
 // Path is the routes file's name.
 func (r *Router) Path() string { return r.path }
 
