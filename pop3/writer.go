@@ -95,13 +95,13 @@ func (w *Writer) ItemOK(mi MsgInfo, uid bool) error {
 
 // Error writes the -ERR reply for err. An *Error is sent with its code and
 // text; any other error is reported as an internal error, so that no internal
-// detail reaches the client. It returns the *Error that was sent.
-func (w *Writer) Error(err error) (*Error, error) {
+// detail reaches the client.
+func (w *Writer) Error(err error) error {
 	var pe *Error
 	if !errors.As(err, &pe) {
 		pe = ErrInternal
 	}
-	return pe, w.Response(Response{Code: pe.Code, Text: pe.Text})
+	return w.Response(Response{Code: pe.Code, Text: pe.Text})
 }
 
 // DotWriter starts a multi-line block after a status line. It writes
