@@ -62,7 +62,7 @@ func (l *BackendList) UnmarshalText(b []byte) error {
 		if item == "" {
 			continue
 		}
-		be, err := ParseBackend(item)
+		be, err := parseBackend(item)
 		if err != nil {
 			return err
 		}
@@ -76,8 +76,8 @@ func (l *BackendList) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// ParseBackend parses one name=URL item.
-func ParseBackend(item string) (Backend, error) {
+// parseBackend parses one name=URL item.
+func parseBackend(item string) (Backend, error) {
 	name, raw, ok := strings.Cut(item, "=")
 	name = strings.TrimSpace(name)
 	if !ok || name == "" {

@@ -44,16 +44,5 @@ func parsePrefix(s string) (netip.Prefix, error) {
 	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
-// Contains reports whether a is inside one of the networks.
-func (l CIDRList) Contains(a netip.Addr) bool {
-	a = a.Unmap()
-	for _, p := range l {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
-
 // String joins the networks with commas.
 func (l CIDRList) String() string { return join(l, ",", netip.Prefix.String) }

@@ -2,7 +2,6 @@ package config
 
 import (
 	"errors"
-	"net/netip"
 	"os"
 	"reflect"
 	"strings"
@@ -372,20 +371,6 @@ func TestFieldNamesUnique(t *testing.T) {
 		}
 	}
 	walk(reflect.TypeFor[Config]())
-}
-
-func TestCIDRListContains(t *testing.T) {
-	var l CIDRList
-	if err := l.UnmarshalText([]byte("10.0.0.0/8,192.0.2.7")); err != nil {
-		t.Fatal(err)
-	}
-	for addr, want := range map[string]bool{
-		"10.1.2.3": true, "::ffff:10.1.2.3": true, "192.0.2.7": true, "192.0.2.8": false, "::1": false,
-	} {
-		if got := l.Contains(netip.MustParseAddr(addr)); got != want {
-			t.Errorf("Contains(%s) = %v", addr, got)
-		}
-	}
 }
 
 func problems(t *testing.T, err error) ErrorList {
