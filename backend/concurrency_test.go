@@ -69,26 +69,13 @@ func TestHelperProcess(t *testing.T) {
 	os.Exit(0)
 }
 
-// deliver appends messages the way a Debian MDA does: dotlock, open for
-// append, fcntl lock, write, fsync, unlock.
+// deliver appends messages the way a Debian MDA does: open for append,
+// dotlock, fcntl lock, check that the file locked is still the spool,
+// write, fsync, unlock.
 func deliver(path string, from, to int) error {
 	for i := from; i < to; i++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-		if err != nil {
-			cancel()
-			return err
-		}
-		l, err := lock.AcquireSpool(ctx, path, nil, 10*time.Second)
-		if err == nil {
-			// Re-open under the dotlock: the spool may have been renamed over.
-			f.Close()
-			f, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-			if err == nil {
-				l.Release()
-				l, err = lock.AcquireSpool(ctx, path, f, 10*time.Second)
-			}
-		}
+		f, l, err := lock.OpenSpool(ctx, path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 10*time.Second)
 		cancel()
 		if err != nil {
 			return err

@@ -29,7 +29,7 @@ const openFlags = os.O_RDWR | syscall.O_NOFOLLOW | syscall.O_NONBLOCK
 
 func (b *Backend) openMbox(ctx context.Context, path string) (*mboxDrop, error) {
 	d := &mboxDrop{b: b, path: path, idx: &mbox.Index{}}
-	f, err := os.OpenFile(path, openFlags, 0)
+	f, l, err := lock.OpenSpool(ctx, path, openFlags, b.opts.LockTimeout)
 	if errors.Is(err, fs.ErrNotExist) {
 		return d, nil // like popa3d: no spool file is no mail
 	}
@@ -37,13 +37,9 @@ func (b *Backend) openMbox(ctx context.Context, path string) (*mboxDrop, error) 
 		return nil, err
 	}
 	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		l.Release()
 		f.Close()
 		return nil, fmt.Errorf("open %s: not a regular file", path)
-	}
-	l, err := lock.AcquireSpool(ctx, path, f, b.opts.LockTimeout)
-	if err != nil {
-		f.Close()
-		return nil, err
 	}
 	idx, err := b.loadMbox(path, f)
 	if rerr := l.Release(); err == nil && rerr != nil {
@@ -106,7 +102,7 @@ func (d *mboxDrop) commit(ctx context.Context, deleted, _ []bool) (int, int64, e
 	if !some {
 		return summary(d.idx)
 	}
-	f, err := os.OpenFile(d.path, openFlags, 0)
+	f, l, err := lock.OpenSpool(ctx, d.path, openFlags, d.b.opts.LockTimeout)
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, 0, nil // removed by someone else: nothing left to delete
 	}
@@ -114,10 +110,6 @@ func (d *mboxDrop) commit(ctx context.Context, deleted, _ []bool) (int, int64, e
 		return 0, 0, err
 	}
 	defer f.Close()
-	l, err := lock.AcquireSpool(ctx, d.path, f, d.b.opts.LockTimeout)
-	if err != nil {
-		return 0, 0, err
-	}
 	defer l.Release()
 	cur, err := d.b.loadMbox(d.path, f)
 	if err != nil {

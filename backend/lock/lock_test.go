@@ -3,6 +3,7 @@ package lock
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -136,4 +137,86 @@ func TestSessionsAcrossInstances(t *testing.T) {
 		t.Fatalf("after release: %v", err)
 	}
 	b.Release()
+}
+
+// A stale lock that another process broke and replaced with its own since
+// it was judged stale must survive: removing it would let two processes
+// write the spool at once.
+func TestBreakingAStaleLockSparesAFreshOne(t *testing.T) {
+	dot := filepath.Join(t.TempDir(), "eve.lock")
+	if err := os.WriteFile(dot, []byte("999999999\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stale, err := os.Stat(dot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The other process: breaks it and takes the lock.
+	if err := os.Remove(dot); err != nil {
+		t.Fatal(err)
+	}
+	if err := createDotlock(dot); err != nil {
+		t.Fatal(err)
+	}
+	if removeIfSame(dot, stale) {
+		t.Error("removed a lock other than the one judged stale")
+	}
+	if pid := dotlockPid(dot); pid != os.Getpid() {
+		t.Errorf("dotlock now names pid %d, want the fresh holder %d", pid, os.Getpid())
+	}
+	if m, _ := filepath.Glob(dot + ".stale.*"); len(m) != 0 {
+		t.Errorf("left %v behind", m)
+	}
+	fresh, err := os.Stat(dot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !removeIfSame(dot, fresh) {
+		t.Error("did not remove the lock it was given")
+	}
+	if _, err := os.Stat(dot); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("lock still there: %v", err)
+	}
+}
+
+// A spool renamed over while OpenSpool waits for the lock is opened again:
+// the file it returns is the one at the path.
+func TestOpenSpoolFollowsARewrite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "zoe")
+	if err := os.WriteFile(path, []byte("old\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	held, err := AcquireSpool(context.Background(), path, nil, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type opened struct {
+		f   *os.File
+		l   *Spool
+		err error
+	}
+	done := make(chan opened, 1)
+	go func() {
+		f, l, err := OpenSpool(context.Background(), path, os.O_RDWR, 5*time.Second)
+		done <- opened{f, l, err}
+	}()
+	time.Sleep(3 * pollInterval) // it has opened the old file and waits
+	// A rewrite, as a session's UPDATE does it.
+	if err := os.WriteFile(path+".new", []byte("new\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path+".new", path); err != nil {
+		t.Fatal(err)
+	}
+	held.Release()
+	got := <-done
+	if got.err != nil {
+		t.Fatal(got.err)
+	}
+	defer got.f.Close()
+	defer got.l.Release()
+	b, err := io.ReadAll(got.f)
+	if err != nil || string(b) != "new\n" {
+		t.Errorf("locked file holds %q, %v; want the rewritten spool", b, err)
+	}
 }

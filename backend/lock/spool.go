@@ -68,6 +68,41 @@ func AcquireSpool(ctx context.Context, path string, f *os.File, timeout time.Dur
 	}
 }
 
+// OpenSpool opens the mbox at path with flag (O_CREATE makes it 0600) and
+// locks it as AcquireSpool does. A rewrite renames a new file over the
+// spool, so the file opened before the lock was held may no longer be the
+// spool once it is: then it is closed, and the spool opened and locked
+// again. Locking the old file and writing to it would lose what is written.
+func OpenSpool(ctx context.Context, path string, flag int, timeout time.Duration) (*os.File, *Spool, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		f, err := os.OpenFile(path, flag, 0o600)
+		if err != nil {
+			return nil, nil, err
+		}
+		l, err := AcquireSpool(ctx, path, f, time.Until(deadline))
+		if err != nil {
+			f.Close()
+			return nil, nil, err
+		}
+		if isFileAt(f, path) {
+			return f, l, nil
+		}
+		l.Release()
+		f.Close()
+	}
+}
+
+// isFileAt reports whether f is the file now at path.
+func isFileAt(f *os.File, path string) bool {
+	fst, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	pst, err := os.Stat(path)
+	return err == nil && os.SameFile(fst, pst)
+}
+
 // Release drops the fcntl lock and removes the dotlock.
 func (s *Spool) Release() error {
 	var errs []error
@@ -148,8 +183,22 @@ func breakStale(dot string) bool {
 	} else {
 		stale = time.Since(st.ModTime()) > StaleAge
 	}
-	if !stale {
-		return false
+	return stale && removeIfSame(dot, st)
+}
+
+// removeIfSame removes the dotlock if it is still the file st describes.
+// Another process may have broken the same stale lock and taken a fresh
+// one since st was read: the lock is moved aside atomically, removed only
+// if it is that file, and put back otherwise.
+func removeIfSame(dot string, st fs.FileInfo) bool {
+	aside := dot + ".stale." + strconv.Itoa(os.Getpid())
+	if err := os.Rename(dot, aside); err != nil {
+		return errors.Is(err, fs.ErrNotExist)
 	}
-	return os.Remove(dot) == nil
+	if ast, err := os.Stat(aside); err == nil && os.SameFile(st, ast) && ast.ModTime().Equal(st.ModTime()) {
+		return os.Remove(aside) == nil
+	}
+	os.Link(aside, dot) // fails only if yet another lock exists by now
+	os.Remove(aside)
+	return false
 }
