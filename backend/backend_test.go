@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/popgate/popgate/backend/uidl"
+	"github.com/popgate/popgate/config"
 	"github.com/popgate/popgate/pop3"
 )
 
@@ -162,9 +163,9 @@ func TestFromURL(t *testing.T) {
 		"mbox:///srv/100%%/%u":      "/srv/100%%/%u",
 		"mbox:///srv/caf%C3%A9/%u":  "/srv/caf\u00e9/%u",
 	} {
-		u, err := ParseURL(raw)
+		u, err := config.ParseBackendURL(raw)
 		if err != nil {
-			t.Fatalf("ParseURL(%s): %v", raw, err)
+			t.Fatalf("ParseBackendURL(%s): %v", raw, err)
 		}
 		if o, err := FromURL("n", u, ""); err != nil || o.PathPattern != want {
 			t.Errorf("FromURL(%s) = %q, %v; want %q", raw, o.PathPattern, err, want)

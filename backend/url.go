@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/popgate/popgate/backend/uidl"
@@ -92,29 +91,4 @@ func nonNegative(v string) (int, error) {
 		return 0, fmt.Errorf("not a non-negative integer")
 	}
 	return n, nil
-}
-
-// ParseURL parses a backend URL as operators write it, with the raw path
-// placeholders %u, %n, %d and %% that url.Parse would reject as escapes.
-func ParseURL(raw string) (*url.URL, error) {
-	var b strings.Builder
-	for i := 0; i < len(raw); i++ {
-		if raw[i] == '%' && i+1 < len(raw) && strings.IndexByte("udn%", raw[i+1]) >= 0 &&
-			!(i+2 < len(raw) && isHex(raw[i+1]) && isHex(raw[i+2])) {
-			b.WriteString("%25")
-			if raw[i+1] == '%' {
-				b.WriteString("%25")
-			} else {
-				b.WriteByte(raw[i+1])
-			}
-			i++
-			continue
-		}
-		b.WriteByte(raw[i])
-	}
-	return url.Parse(b.String())
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }

@@ -86,19 +86,19 @@ func parseBackend(item string) (Backend, error) {
 	if !backendName.MatchString(name) {
 		return Backend{}, fmt.Errorf("backend name %q: use letters, digits, '.', '_' and '-'", name)
 	}
-	u, err := parseBackendURL(strings.TrimSpace(raw))
+	u, err := ParseBackendURL(strings.TrimSpace(raw))
 	if err != nil {
 		return Backend{}, fmt.Errorf("backend %q: %w", name, err)
 	}
 	return Backend{Name: name, URL: u}, nil
 }
 
-// parseBackendURL parses a backend URL. A '%' not followed by two hex
+// ParseBackendURL parses a backend URL. A '%' not followed by two hex
 // digits is taken literally, so path templates such as /var/mail/%u parse
 // and reach the backend as written. For mbox and maildir, what follows
 // "scheme://" is a path: maildir:///var/vmail/%u is absolute and
 // maildir://./mail/%u relative.
-func parseBackendURL(raw string) (*url.URL, error) {
+func ParseBackendURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(escapeLonePercents(raw))
 	if err != nil {
 		return nil, fmt.Errorf("invalid URL: %w", unwrapURLError(err))

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/popgate/popgate/internal/testpeer"
 	"github.com/popgate/popgate/pop3"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -90,8 +91,8 @@ func TestUsersFileSchemes(t *testing.T) {
 }
 
 func TestUsersFileRealTools(t *testing.T) {
-	htpasswd := requireTool(t, "htpasswd", "apache2-utils")
-	mkpasswd := requireTool(t, "mkpasswd", "whois")
+	htpasswd := testpeer.Require(t, "htpasswd")
+	mkpasswd := testpeer.Require(t, "mkpasswd")
 	lines := []string{
 		runTool(t, htpasswd, "-nbB", "-C", "5", "hb", "htpass word"),
 		"m6:" + runTool(t, mkpasswd, "-m", "sha-512", "mk pass"),

@@ -10,6 +10,7 @@ import (
 
 	"github.com/popgate/popgate/backend"
 	"github.com/popgate/popgate/backend/auth"
+	"github.com/popgate/popgate/config"
 	"github.com/popgate/popgate/pop3"
 )
 
@@ -29,9 +30,9 @@ func TestSeededDemoServesThroughTheNativeBackend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := backend.ParseURL(raw)
+	u, err := config.ParseBackendURL(raw)
 	if err != nil {
-		t.Fatalf("backend.ParseURL(%q): %v", raw, err)
+		t.Fatalf("config.ParseBackendURL(%q): %v", raw, err)
 	}
 	opts, err := backend.FromURL("native", u, info.DataDir)
 	if err != nil {
