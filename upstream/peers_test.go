@@ -1,79 +1,23 @@
 package upstream
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/popgate/popgate/internal/testpeer"
 	"github.com/popgate/popgate/pop3"
 )
 
-// rawPOP is an independent, minimal POP3 client used as the reference for
-// what the real server sends.
-type rawPOP struct {
-	t  *testing.T
-	nc net.Conn
-	r  *bufio.Reader
-}
-
-func dialRawPOP(t *testing.T, addr, user, pass string) *rawPOP {
+// rawListing parses the "n value" lines of a LIST or UIDL block read with a
+// raw session, the reference for what the real server sends.
+func rawListing(t *testing.T, raw *testpeer.Raw, cmd string, uid bool) []pop3.MsgInfo {
 	t.Helper()
-	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	c := &rawPOP{t: t, nc: nc, r: bufio.NewReader(nc)}
-	c.ok("")
-	c.ok("USER " + user)
-	c.ok("PASS " + pass)
-	return c
-}
-
-// ok sends cmd (unless empty) and returns the text after "+OK".
-func (c *rawPOP) ok(cmd string) string {
-	c.t.Helper()
-	c.nc.SetDeadline(time.Now().Add(10 * time.Second))
-	if cmd != "" {
-		fmt.Fprintf(c.nc, "%s\r\n", cmd)
-	}
-	line, err := c.r.ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "+OK") {
-		c.t.Fatalf("raw %q: %q, %v", cmd, line, err)
-	}
-	return strings.TrimSpace(strings.TrimPrefix(line, "+OK"))
-}
-
-// block sends cmd and returns its multi-line body, unstuffed, CRLF kept.
-func (c *rawPOP) block(cmd string) []byte {
-	c.t.Helper()
-	c.ok(cmd)
-	var body []byte
-	for {
-		line, err := c.r.ReadBytes('\n')
-		if err != nil {
-			c.t.Fatalf("raw %q: %v", cmd, err)
-		}
-		if string(line) == ".\r\n" {
-			return body
-		}
-		body = append(body, bytes.TrimPrefix(line, []byte("."))...)
-	}
-}
-
-// listing parses "n value" lines of a LIST or UIDL block.
-func (c *rawPOP) listing(cmd string, uid bool) []pop3.MsgInfo {
-	c.t.Helper()
 	var out []pop3.MsgInfo
-	for _, line := range strings.Split(strings.TrimSuffix(string(c.block(cmd)), "\r\n"), "\r\n") {
+	for _, line := range raw.Lines(cmd) {
 		var mi pop3.MsgInfo
 		var err error
 		if uid {
@@ -82,17 +26,11 @@ func (c *rawPOP) listing(cmd string, uid bool) []pop3.MsgInfo {
 			_, err = fmt.Sscanf(line, "%d %d", &mi.Num, &mi.Size)
 		}
 		if err != nil {
-			c.t.Fatalf("raw %s line %q: %v", cmd, line, err)
+			t.Fatalf("raw %s line %q: %v", cmd, line, err)
 		}
 		out = append(out, mi)
 	}
 	return out
-}
-
-func (c *rawPOP) quit() {
-	c.t.Helper()
-	c.ok("QUIT")
-	c.nc.Close()
 }
 
 func startDovecot(t *testing.T) (*testpeer.Server, pop3.Credentials) {
@@ -108,17 +46,17 @@ func startDovecot(t *testing.T) (*testpeer.Server, pop3.Credentials) {
 // POP3 conversation with the same Dovecot returns.
 func TestDovecotMatchesRawSession(t *testing.T) {
 	srv, cr := startDovecot(t)
-	raw := dialRawPOP(t, srv.Addr, cr.User, cr.Password)
-	stat := raw.ok("STAT")
-	list := raw.listing("LIST", false)
-	uidl := raw.listing("UIDL", true)
+	raw := testpeer.DialRaw(t, srv.Addr, cr.User, cr.Password)
+	stat := raw.OK("STAT")
+	list := rawListing(t, raw, "LIST", false)
+	uidl := rawListing(t, raw, "UIDL", true)
 	bodies := make([][]byte, len(list))
 	tops := make([][]byte, len(list))
 	for i, mi := range list {
-		bodies[i] = raw.block(fmt.Sprintf("RETR %d", mi.Num))
-		tops[i] = raw.block(fmt.Sprintf("TOP %d 1", mi.Num))
+		bodies[i] = raw.Block(fmt.Sprintf("RETR %d", mi.Num))
+		tops[i] = raw.Block(fmt.Sprintf("TOP %d 1", mi.Num))
 	}
-	raw.quit()
+	raw.Quit()
 	if len(list) != testpeer.TrickyCount {
 		t.Fatalf("raw LIST has %d messages, want %d", len(list), testpeer.TrickyCount)
 	}
@@ -185,11 +123,11 @@ func TestDovecotDeleteAndUpdate(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.Close()
-	raw := dialRawPOP(t, srv.Addr, cr.User, cr.Password)
-	if got := raw.listing("UIDL", true); !reflect.DeepEqual(got, before) {
+	raw := testpeer.DialRaw(t, srv.Addr, cr.User, cr.Password)
+	if got := rawListing(t, raw, "UIDL", true); !reflect.DeepEqual(got, before) {
 		t.Fatalf("after Close without Update, UIDL = %+v, want %+v", got, before)
 	}
-	raw.quit()
+	raw.Quit()
 
 	// Dele + Update removes the message and reports it.
 	m, err = b.Open(ctx, cr)
@@ -214,9 +152,9 @@ func TestDovecotDeleteAndUpdate(t *testing.T) {
 	if res != want {
 		t.Errorf("Update = %+v, want %+v", res, want)
 	}
-	raw = dialRawPOP(t, srv.Addr, cr.User, cr.Password)
-	after := raw.listing("UIDL", true)
-	raw.quit()
+	raw = testpeer.DialRaw(t, srv.Addr, cr.User, cr.Password)
+	after := rawListing(t, raw, "UIDL", true)
+	raw.Quit()
 	if len(after) != len(before)-1 || after[0].UID != before[1].UID {
 		t.Errorf("after Update, UIDL = %+v, want %+v without the first", after, before)
 	}
@@ -236,9 +174,9 @@ func TestDovecotWrongPassword(t *testing.T) {
 // one write of USER, PASS and STAT, whether the password is right or not.
 func TestDovecotPipelinedLogin(t *testing.T) {
 	srv, cr := startDovecot(t)
-	raw := dialRawPOP(t, srv.Addr, cr.User, cr.Password)
-	stat := raw.ok("STAT")
-	raw.quit()
+	raw := testpeer.DialRaw(t, srv.Addr, cr.User, cr.Password)
+	stat := raw.OK("STAT")
+	raw.Quit()
 	var log writeLog
 	o := testOptions(srv.Addr)
 	o.Dial = log.dial
@@ -275,11 +213,11 @@ func TestPopa3dMatchesRawSession(t *testing.T) {
 	pass := "p0pa3d-pw"
 	srv := testpeer.StartPopa3d(t, []testpeer.User{{Name: "bob", Password: pass, Mbox: testpeer.SimpleMbox(3)}})
 	cr := pop3.Credentials{Mechanism: pop3.MechUser, User: srv.Login("bob"), Password: pass}
-	raw := dialRawPOP(t, srv.Addr, cr.User, cr.Password)
-	list := raw.listing("LIST", false)
-	uidl := raw.listing("UIDL", true)
-	body := raw.block("RETR 2")
-	raw.quit()
+	raw := testpeer.DialRaw(t, srv.Addr, cr.User, cr.Password)
+	list := rawListing(t, raw, "LIST", false)
+	uidl := rawListing(t, raw, "UIDL", true)
+	body := raw.Block("RETR 2")
+	raw.Quit()
 
 	ctx := context.Background()
 	m, err := New(testOptions(srv.Addr)).Open(ctx, cr)

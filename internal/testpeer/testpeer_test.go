@@ -56,9 +56,9 @@ func TestClientsFetchTrickyMbox(t *testing.T) {
 		t.Run(srv.Name, func(t *testing.T) {
 			t.Parallel()
 			login := srv.Login("alice")
-			raw := dialRaw(t, srv.Addr, login, "s3cret pw")
-			want := raw.all()
-			raw.quit()
+			raw := DialRaw(t, srv.Addr, login, "s3cret pw")
+			want := allMessages(t, raw)
+			raw.Quit()
 			if len(want) != TrickyCount {
 				t.Fatalf("raw RETR: %d messages, want %d", len(want), TrickyCount)
 			}
@@ -103,9 +103,9 @@ func TestServersAgreeOnTrickyMbox(t *testing.T) {
 	t.Parallel()
 	var sent [][]Message
 	for _, srv := range startBoth(t, TrickyMbox()) {
-		raw := dialRaw(t, srv.Addr, srv.Login("alice"), "s3cret pw")
-		sent = append(sent, raw.all())
-		raw.quit()
+		raw := DialRaw(t, srv.Addr, srv.Login("alice"), "s3cret pw")
+		sent = append(sent, allMessages(t, raw))
+		raw.Quit()
 	}
 	for i := range sent[0] {
 		if !bytes.Equal(sent[0][i].Body, sent[1][i].Body) {
@@ -259,10 +259,10 @@ func TestServersDiffer(t *testing.T) {
 	var sent [][]Message
 	var sizes [][]string
 	for _, srv := range servers {
-		raw := dialRaw(t, srv.Addr, srv.Login("alice"), "s3cret pw")
-		sent = append(sent, raw.all())
-		sizes = append(sizes, strings.Fields(string(raw.multi("LIST"))))
-		raw.quit()
+		raw := DialRaw(t, srv.Addr, srv.Login("alice"), "s3cret pw")
+		sent = append(sent, allMessages(t, raw))
+		sizes = append(sizes, strings.Fields(string(raw.Block("LIST"))))
+		raw.Quit()
 	}
 	dovecot, popa3d := sent[0], sent[1]
 	if bytes.Contains(dovecot[0].Body, []byte("Status:")) || !bytes.Contains(popa3d[0].Body, []byte("Status: RO")) {

@@ -1,0 +1,87 @@
+package testpeer
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Raw is a minimal POP3 client, independent of every client under test
+// and of popgate's own codec, to see exactly what a server sends.
+type Raw struct {
+	t    testing.TB
+	conn net.Conn
+	r    *bufio.Reader
+}
+
+// DialRaw connects to addr and logs in with USER and PASS.
+func DialRaw(t testing.TB, addr, user, pass string) *Raw {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	s := &Raw{t: t, conn: conn, r: bufio.NewReaderSize(conn, 1<<20)}
+	s.OK("") // greeting
+	s.OK("USER " + user)
+	s.OK("PASS " + pass)
+	return s
+}
+
+// OK sends cmd (unless empty) and returns the text after "+OK"; anything
+// but +OK fails the test.
+func (s *Raw) OK(cmd string) string {
+	s.t.Helper()
+	if err := s.conn.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		s.t.Fatal(err)
+	}
+	if cmd != "" {
+		if _, err := fmt.Fprintf(s.conn, "%s\r\n", cmd); err != nil {
+			s.t.Fatal(err)
+		}
+	}
+	line, err := s.r.ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "+OK") {
+		s.t.Fatalf("raw %q: %q, %v", cmd, line, err)
+	}
+	return strings.TrimSpace(strings.TrimPrefix(line, "+OK"))
+}
+
+// Block sends cmd and returns its multi-line body, dot-unstuffed, CRLF kept.
+func (s *Raw) Block(cmd string) []byte {
+	s.t.Helper()
+	s.OK(cmd)
+	var body []byte
+	for {
+		line, err := s.r.ReadBytes('\n')
+		if err != nil {
+			s.t.Fatalf("raw %q: %v", cmd, err)
+		}
+		if string(line) == ".\r\n" {
+			return body
+		}
+		body = append(body, bytes.TrimPrefix(line, []byte("."))...)
+	}
+}
+
+// Lines sends cmd and returns the lines of its multi-line body.
+func (s *Raw) Lines(cmd string) []string {
+	s.t.Helper()
+	body := strings.TrimSuffix(string(s.Block(cmd)), "\r\n")
+	if body == "" {
+		return nil
+	}
+	return strings.Split(body, "\r\n")
+}
+
+// Quit ends the session with QUIT.
+func (s *Raw) Quit() {
+	s.t.Helper()
+	s.OK("QUIT")
+	s.conn.Close()
+}
