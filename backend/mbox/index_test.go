@@ -169,3 +169,26 @@ func TestRewrite(t *testing.T) {
 		t.Errorf("left files behind: %v", ents)
 	}
 }
+
+// Mail that arrived during the session stays new for notifiers: the access
+// time is left older than the modification time.
+func TestRewriteKeepsNewMailNew(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mbox")
+	os.WriteFile(path, []byte(genMsg(1)+genMsg(2)), 0o600)
+	past := time.Now().Add(-time.Hour)
+	os.Chtimes(path, past, past)
+	f, _ := os.OpenFile(path, os.O_RDWR, 0)
+	defer f.Close()
+	idx, _, _, err := Load(f, nil, Config{Scheme: uidl.Native})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Rewrite(path, f, idx, func(i int) bool { return i == 1 }, false); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := os.Stat(path)
+	atime := time.Unix(st.Sys().(*syscall.Stat_t).Atim.Unix())
+	if !atime.Before(st.ModTime()) {
+		t.Errorf("atime %v not before mtime %v: the new mail would not be announced", atime, st.ModTime())
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -48,20 +49,38 @@ func Rewrite(path string, f *os.File, idx *Index, keep func(i int) bool, seen bo
 	if err != nil {
 		return nil, stats, err
 	}
-	if seen {
-		// Both times "now" needs only write access, not ownership.
-		now := []unix.Timespec{{Nsec: unix.UTIME_NOW}, {Nsec: unix.UTIME_NOW}}
-		if err := unix.UtimesNanoAt(unix.AT_FDCWD, path, now, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			return nil, stats, fmt.Errorf("set times of %s: %w", path, err)
-		}
-	}
-	st, err := f.Stat()
+	out.Size = stats.NewSize
+	res, _, _, err := finishIndex(f, out, Full, 0)
 	if err != nil {
 		return nil, stats, err
 	}
-	sys := st.Sys().(*syscall.Stat_t)
-	out.Dev, out.Ino, out.Size = uint64(sys.Dev), sys.Ino, st.Size()
-	out.Mtime, out.Ctime = st.ModTime().UnixNano(), sys.Ctim.Nano()
-	res, _, _, err := finishIndex(f, out, Full, 0)
-	return res, stats, err
+	// Reading the file (above, and while compacting) may have moved its
+	// access time past its modification time; set them last. Both "now"
+	// needs only write access, not ownership; for the other case a
+	// truncation to the same size sets the modification time alone.
+	var st os.FileInfo
+	var sys *syscall.Stat_t
+	if seen {
+		now := []unix.Timespec{{Nsec: unix.UTIME_NOW}, {Nsec: unix.UTIME_NOW}}
+		err = unix.UtimesNanoAt(unix.AT_FDCWD, path, now, unix.AT_SYMLINK_NOFOLLOW)
+	}
+	// File times tick coarsely (a few milliseconds): the last read and the
+	// truncation can get the same time, which does not count as new mail.
+	for try := 0; err == nil; try++ {
+		if st, err = f.Stat(); err != nil {
+			return nil, stats, err
+		}
+		sys = st.Sys().(*syscall.Stat_t)
+		if seen || try == 5 || time.Unix(sys.Atim.Unix()).Before(st.ModTime()) {
+			break
+		}
+		time.Sleep(time.Duration(try+1) * 2 * time.Millisecond)
+		err = f.Truncate(stats.NewSize)
+	}
+	if err != nil {
+		return nil, stats, fmt.Errorf("set times of %s: %w", path, err)
+	}
+	res.Dev, res.Ino = uint64(sys.Dev), sys.Ino
+	res.Mtime, res.Ctime = st.ModTime().UnixNano(), sys.Ctim.Nano()
+	return res, stats, nil
 }
