@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/popgate/popgate/backend/uidl"
 	"github.com/popgate/popgate/internal/testpeer"
 	"github.com/popgate/popgate/pop3"
+	"github.com/popgate/popgate/uidl"
 )
 
 // updatePatterns are the messages (1-based) that BenchmarkUpdate deletes

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/popgate/popgate/backend/uidl"
+	"github.com/popgate/popgate/uidl"
 )
 
 func genMsg(i int) string {
