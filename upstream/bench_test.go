@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/popgate/popgate/internal/pop3test"
 )
 
 // BenchmarkRetr measures relaying one 1 MiB message over loopback: the
@@ -14,17 +16,17 @@ func BenchmarkRetr(b *testing.B) {
 	line := strings.Repeat("x", 76) + "\r\n"
 	msg := strings.Repeat(line, (1<<20)/len(line))
 	reply := []byte("+OK " + strconv.Itoa(len(msg)) + " octets\r\n" + msg + ".\r\n")
-	addr := startFake(b, func(s *fakeConn) {
-		s.nc.SetDeadline(timeNever)
-		if !s.login() {
+	addr := startFake(b, func(s *pop3test.Conn) {
+		s.NetConn().SetDeadline(timeNever)
+		if !login(s) {
 			return
 		}
 		for {
-			cmd, err := s.r.ReadString('\n')
+			cmd, err := s.ReadLine()
 			if err != nil || cmd != "RETR 1\r\n" {
 				return
 			}
-			if _, err := s.nc.Write(reply); err != nil {
+			if _, err := s.NetConn().Write(reply); err != nil {
 				return
 			}
 		}

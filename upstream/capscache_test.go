@@ -6,33 +6,35 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/popgate/popgate/internal/pop3test"
 )
 
 // greetAndCapa plays a greeting and a CAPA answered with reply.
-func greetAndCapa(reply ...string) func(s *fakeConn) bool {
-	return func(s *fakeConn) bool {
-		s.send("+OK ready")
-		if !s.expect("CAPA") {
+func greetAndCapa(reply ...string) func(s *pop3test.Conn) bool {
+	return func(s *pop3test.Conn) bool {
+		s.Send("+OK ready")
+		if !s.Expect("CAPA") {
 			return false
 		}
-		s.send(reply...)
+		s.Send(reply...)
 		return true
 	}
 }
 
 // probed is a login that asks CAPA; cached one that must not.
-func probed(capa func(s *fakeConn) bool) func(s *fakeConn) {
-	return func(s *fakeConn) {
-		if capa(s) && s.userPass() {
-			s.expectEOF()
+func probed(capa func(s *pop3test.Conn) bool) func(s *pop3test.Conn) {
+	return func(s *pop3test.Conn) {
+		if capa(s) && userPass(s) {
+			s.ExpectEOF()
 		}
 	}
 }
 
-func cached(s *fakeConn) {
-	s.send("+OK ready")
-	if s.userPass() {
-		s.expectEOF()
+func cached(s *pop3test.Conn) {
+	s.Send("+OK ready")
+	if userPass(s) {
+		s.ExpectEOF()
 	}
 }
 
@@ -51,7 +53,7 @@ func openClose(t *testing.T, b *Backend) *mailbox {
 // capabilities the first learnt, whether the server answered CAPA or, like
 // popa3d, refused it.
 func TestSecondLoginSkipsCapa(t *testing.T) {
-	for name, capa := range map[string]func(s *fakeConn) bool{
+	for name, capa := range map[string]func(s *pop3test.Conn) bool{
 		"answered": greetAndCapa("+OK", "USER", "TOP", "."),
 		"refused":  greetAndCapa("-ERR unknown command"),
 	} {
@@ -81,16 +83,16 @@ func TestCapsExpire(t *testing.T) {
 // Any failed login, even a wrong password, makes the next one ask CAPA.
 func TestFailedLoginForgetsCaps(t *testing.T) {
 	capa := greetAndCapa("+OK", "USER", ".")
-	for name, fail := range map[string]func(s *fakeConn){
-		"wrong password": func(s *fakeConn) {
-			s.send("+OK ready")
-			s.expect("USER alice")
-			s.send("+OK")
-			s.expect("PASS se cret")
-			s.send("-ERR [AUTH] invalid password")
-			s.expectEOF()
+	for name, fail := range map[string]func(s *pop3test.Conn){
+		"wrong password": func(s *pop3test.Conn) {
+			s.Send("+OK ready")
+			s.Expect("USER alice")
+			s.Send("+OK")
+			s.Expect("PASS se cret")
+			s.Send("-ERR [AUTH] invalid password")
+			s.ExpectEOF()
 		},
-		"greeting refused": func(s *fakeConn) { s.send("-ERR busy") },
+		"greeting refused": func(s *pop3test.Conn) { s.Send("-ERR busy") },
 	} {
 		t.Run(name, func(t *testing.T) {
 			b := New(testOptions(startScripts(t, probed(capa), fail, probed(capa))))
@@ -106,21 +108,21 @@ func TestFailedLoginForgetsCaps(t *testing.T) {
 // Concurrent logins share one cache; once it is filled, no login asks CAPA.
 func TestCapsCacheConcurrentLogins(t *testing.T) {
 	var capas atomic.Int32
-	addr := startFake(t, func(s *fakeConn) {
-		s.send("+OK ready")
-		cmd, _ := s.r.ReadString('\n')
+	addr := startFake(t, func(s *pop3test.Conn) {
+		s.Send("+OK ready")
+		cmd, _ := s.ReadLine()
 		if cmd == "CAPA\r\n" {
 			capas.Add(1)
-			s.send("+OK", "USER", "PIPELINING", ".")
-			cmd, _ = s.r.ReadString('\n')
+			s.Send("+OK", "USER", "PIPELINING", ".")
+			cmd, _ = s.ReadLine()
 		}
 		if cmd != "USER alice\r\n" {
 			t.Errorf("fake server got %q, want USER", cmd)
 			return
 		}
-		if s.expect("PASS se cret") && s.expect("STAT") {
-			s.send("+OK", "+OK", "+OK 2 300")
-			s.expectEOF()
+		if s.Expect("PASS se cret") && s.Expect("STAT") {
+			s.Send("+OK", "+OK", "+OK 2 300")
+			s.ExpectEOF()
 		}
 	})
 	b := New(testOptions(addr))

@@ -1,138 +1,73 @@
 package upstream
 
 import (
-	"bufio"
 	"context"
 	"net"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/popgate/popgate/internal/pop3test"
 	"github.com/popgate/popgate/pop3"
 )
-
-// fakeDeadline bounds every fake-server conversation, so no test can hang.
-const fakeDeadline = 10 * time.Second
 
 // timeNever clears a deadline, for long benchmarks.
 var timeNever time.Time
 
-// fakeConn is the server side of one scripted conversation.
-type fakeConn struct {
-	t  testing.TB
-	nc net.Conn
-	r  *bufio.Reader
-}
-
-// startFake listens on 127.0.0.1 and runs handle for each connection. The
-// test's cleanup waits for every handler to return.
-func startFake(t testing.TB, handle func(s *fakeConn)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				defer nc.Close()
-				nc.SetDeadline(time.Now().Add(fakeDeadline))
-				handle(&fakeConn{t: t, nc: nc, r: bufio.NewReader(nc)})
-			})
-		}
-	})
-	t.Cleanup(func() {
-		ln.Close()
-		wg.Wait()
-	})
-	return ln.Addr().String()
-}
-
-// send writes lines, each with CRLF, in one write.
-func (s *fakeConn) send(lines ...string) {
-	s.raw(strings.Join(lines, "\r\n") + "\r\n")
-}
-
-func (s *fakeConn) raw(data string) {
-	if _, err := s.nc.Write([]byte(data)); err != nil {
-		s.t.Errorf("fake server: write: %v", err)
-	}
-}
-
-// expect reads one command line and checks it.
-func (s *fakeConn) expect(want string) bool {
-	got, err := s.r.ReadString('\n')
-	if err != nil {
-		s.t.Errorf("fake server: waiting for %q: %v", want, err)
-		return false
-	}
-	if got != want+"\r\n" {
-		s.t.Errorf("fake server got %q, want %q", got, want+"\r\n")
-		return false
-	}
-	return true
-}
-
-// expectEOF checks that the client hung up without another command.
-func (s *fakeConn) expectEOF() {
-	if line, err := s.r.ReadString('\n'); err == nil || line != "" {
-		s.t.Errorf("fake server: got %q (%v), want the connection closed", line, err)
-	}
+// startFake serves handle on 127.0.0.1 until the test ends and returns
+// the address.
+func startFake(tb testing.TB, handle func(s *pop3test.Conn)) string {
+	tb.Helper()
+	return pop3test.Start(tb, handle).Addr
 }
 
 // login plays a plain RFC 2449 server through USER/PASS and the first STAT,
 // with two messages of 300 octets in all.
-func (s *fakeConn) login() bool {
-	s.send("+OK POP3 ready <1.2@fake>")
-	if !s.expect("CAPA") {
+func login(s *pop3test.Conn) bool {
+	s.Send("+OK POP3 ready <1.2@fake>")
+	if !s.Expect("CAPA") {
 		return false
 	}
-	s.send("+OK", "TOP", "USER", "UIDL", "RESP-CODES", ".")
-	return s.userPass()
+	s.Send("+OK", "TOP", "USER", "UIDL", "RESP-CODES", ".")
+	return userPass(s)
 }
 
 // userPass plays USER/PASS and the first STAT, one command at a time.
-func (s *fakeConn) userPass() bool {
-	if !s.expect("USER alice") {
+func userPass(s *pop3test.Conn) bool {
+	if !s.Expect("USER alice") {
 		return false
 	}
-	s.send("+OK")
-	if !s.expect("PASS se cret") {
+	s.Send("+OK")
+	if !s.Expect("PASS se cret") {
 		return false
 	}
-	s.send("+OK logged in")
-	if !s.expect("STAT") {
+	s.Send("+OK logged in")
+	if !s.Expect("STAT") {
 		return false
 	}
-	s.send("+OK 2 300")
+	s.Send("+OK 2 300")
 	return true
 }
 
-// pipelined reads USER, PASS and STAT before answering any of them, which
+// pipelinedLogin reads USER, PASS and STAT before answering any of them, which
 // a client waiting for each reply never gets past, then sends replies.
-func (s *fakeConn) pipelined(replies ...string) bool {
+func pipelinedLogin(s *pop3test.Conn, replies ...string) bool {
 	for _, cmd := range []string{"USER alice", "PASS se cret", "STAT"} {
-		if !s.expect(cmd) {
+		if !s.Expect(cmd) {
 			return false
 		}
 	}
-	s.send(replies...)
+	s.Send(replies...)
 	return true
 }
 
 // startScripts is startFake for a series of logins: the n-th connection
 // plays the n-th script, and a connection too many fails the test.
-func startScripts(t *testing.T, scripts ...func(s *fakeConn)) string {
+func startScripts(t *testing.T, scripts ...func(s *pop3test.Conn)) string {
 	t.Helper()
 	var n atomic.Int32
-	return startFake(t, func(s *fakeConn) {
+	return startFake(t, func(s *pop3test.Conn) {
 		i := int(n.Add(1)) - 1
 		if i >= len(scripts) {
 			t.Errorf("fake server: connection %d, want %d", i+1, len(scripts))
@@ -195,10 +130,10 @@ func testOptions(addr string) Options {
 
 // openFake starts a fake server that logs in and then runs rest, and opens
 // a mailbox on it.
-func openFake(t *testing.T, rest func(s *fakeConn)) pop3.Mailbox {
+func openFake(t *testing.T, rest func(s *pop3test.Conn)) pop3.Mailbox {
 	t.Helper()
-	addr := startFake(t, func(s *fakeConn) {
-		if s.login() {
+	addr := startFake(t, func(s *pop3test.Conn) {
+		if login(s) {
 			rest(s)
 		}
 	})
@@ -208,18 +143,6 @@ func openFake(t *testing.T, rest func(s *fakeConn)) pop3.Mailbox {
 	}
 	t.Cleanup(func() { m.Close() })
 	return m
-}
-
-// closedAddr returns a loopback address where nothing listens.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }
 
 // wantCode checks that err is a *pop3.Error with the given code.

@@ -10,20 +10,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/popgate/popgate/internal/pop3test"
 	"github.com/popgate/popgate/pop3"
 )
 
 func TestStatListUidl(t *testing.T) {
-	m := openFake(t, func(s *fakeConn) {
+	m := openFake(t, func(s *pop3test.Conn) {
 		// STAT is answered from the login's STAT: nothing is deleted.
-		s.expect("LIST")
-		s.send("+OK 2 messages", "1 120", "2 180 extra info allowed", ".")
-		s.expect("LIST 2")
-		s.send("+OK 2 180")
-		s.expect("UIDL")
-		s.send("+OK", "1 a!b~c", "2 "+strings.Repeat("z", 70), ".")
-		s.expect("UIDL 1")
-		s.send("+OK 1 a!b~c")
+		s.Expect("LIST")
+		s.Send("+OK 2 messages", "1 120", "2 180 extra info allowed", ".")
+		s.Expect("LIST 2")
+		s.Send("+OK 2 180")
+		s.Expect("UIDL")
+		s.Send("+OK", "1 a!b~c", "2 "+strings.Repeat("z", 70), ".")
+		s.Expect("UIDL 1")
+		s.Send("+OK 1 a!b~c")
 	})
 	ctx := context.Background()
 	n, size, err := m.Stat(ctx)
@@ -65,11 +66,11 @@ func TestListingBadLines(t *testing.T) {
 		{"UIDL", "+1 abc"},
 	} {
 		t.Run(tc.cmd+" "+tc.line[:min(len(tc.line), 20)], func(t *testing.T) {
-			m := openFake(t, func(s *fakeConn) {
-				s.expect(tc.cmd)
-				s.send("+OK", tc.line, "2 two", ".")
-				s.expect("NOOP")
-				s.send("+OK")
+			m := openFake(t, func(s *pop3test.Conn) {
+				s.Expect(tc.cmd)
+				s.Send("+OK", tc.line, "2 two", ".")
+				s.Expect("NOOP")
+				s.Send("+OK")
 			})
 			ctx := context.Background()
 			var err error
@@ -87,24 +88,24 @@ func TestListingBadLines(t *testing.T) {
 }
 
 func TestSingleListingForAnotherMessage(t *testing.T) {
-	m := openFake(t, func(s *fakeConn) {
-		s.expect("LIST 3")
-		s.send("+OK 4 100")
+	m := openFake(t, func(s *pop3test.Conn) {
+		s.Expect("LIST 3")
+		s.Send("+OK 4 100")
 	})
 	_, err := m.List(context.Background(), 3)
 	wantCode(t, err, pop3.CodeSysTemp)
 }
 
 func TestServerErrorsKeepTextAndCode(t *testing.T) {
-	m := openFake(t, func(s *fakeConn) {
-		s.expect("RETR 9")
-		s.send("-ERR no such message, only 2 in maildrop")
-		s.expect("DELE 1")
-		s.send("-ERR [SYS/PERM] mailbox is read-only")
-		s.expect("LIST 7")
-		s.send("-ERR")
-		s.expect("NOOP")
-		s.send("+OK")
+	m := openFake(t, func(s *pop3test.Conn) {
+		s.Expect("RETR 9")
+		s.Send("-ERR no such message, only 2 in maildrop")
+		s.Expect("DELE 1")
+		s.Send("-ERR [SYS/PERM] mailbox is read-only")
+		s.Expect("LIST 7")
+		s.Send("-ERR")
+		s.Expect("NOOP")
+		s.Send("+OK")
 	})
 	ctx := context.Background()
 	_, err := m.Retr(ctx, 9)
@@ -130,13 +131,13 @@ func TestServerErrorsKeepTextAndCode(t *testing.T) {
 func TestRetrStreamsUnstuffedBytes(t *testing.T) {
 	const wire = "Subject: dots\r\n\r\n..leading dot\r\n.\n bare-LF dot line\r\nlast line no dot\r\n.\r\n"
 	const want = "Subject: dots\r\n\r\n.leading dot\r\n\n bare-LF dot line\r\nlast line no dot\r\n"
-	m := openFake(t, func(s *fakeConn) {
-		s.expect("RETR 1")
-		s.raw("+OK 70 octets\r\n" + wire)
-		s.expect("TOP 1 0")
-		s.raw("+OK\r\nSubject: dots\r\n\r\n.\r\n")
-		s.expect("NOOP")
-		s.send("+OK")
+	m := openFake(t, func(s *pop3test.Conn) {
+		s.Expect("RETR 1")
+		s.Write("+OK 70 octets\r\n" + wire)
+		s.Expect("TOP 1 0")
+		s.Write("+OK\r\nSubject: dots\r\n\r\n.\r\n")
+		s.Expect("NOOP")
+		s.Send("+OK")
 	})
 	ctx := context.Background()
 	body := readAll(t, func() (io.ReadCloser, error) { return m.Retr(ctx, 1) })
@@ -169,11 +170,11 @@ func readAll(t *testing.T, open func() (io.ReadCloser, error)) string {
 }
 
 func TestRetrCloseDrainsAndBlocksCommands(t *testing.T) {
-	m := openFake(t, func(s *fakeConn) {
-		s.expect("RETR 1")
-		s.raw("+OK\r\n" + strings.Repeat("line of the body\r\n", 5000) + ".\r\n")
-		s.expect("NOOP")
-		s.send("+OK")
+	m := openFake(t, func(s *pop3test.Conn) {
+		s.Expect("RETR 1")
+		s.Write("+OK\r\n" + strings.Repeat("line of the body\r\n", 5000) + ".\r\n")
+		s.Expect("NOOP")
+		s.Send("+OK")
 	})
 	ctx := context.Background()
 	rc, err := m.Retr(ctx, 1)
@@ -199,9 +200,9 @@ func TestRetrCloseDrainsAndBlocksCommands(t *testing.T) {
 }
 
 func TestRetrConnectionLostMidMessage(t *testing.T) {
-	m := openFake(t, func(s *fakeConn) {
-		s.expect("RETR 1")
-		s.raw("+OK\r\nSubject: cut\r\n\r\nhalf a bo")
+	m := openFake(t, func(s *pop3test.Conn) {
+		s.Expect("RETR 1")
+		s.Write("+OK\r\nSubject: cut\r\n\r\nhalf a bo")
 		// returning closes the connection
 	})
 	ctx := context.Background()
@@ -221,9 +222,9 @@ func TestRetrConnectionLostMidMessage(t *testing.T) {
 
 func TestRetrCancelledMidMessage(t *testing.T) {
 	done := make(chan struct{})
-	m := openFake(t, func(s *fakeConn) {
-		s.expect("RETR 1")
-		s.raw("+OK\r\nSubject: slow\r\n")
+	m := openFake(t, func(s *pop3test.Conn) {
+		s.Expect("RETR 1")
+		s.Write("+OK\r\nSubject: slow\r\n")
 		<-done // then stall until the test is over
 	})
 	defer close(done)
@@ -245,9 +246,9 @@ func TestRetrCancelledMidMessage(t *testing.T) {
 
 func TestServerStopsAnswering(t *testing.T) {
 	done := make(chan struct{})
-	addr := startFake(t, func(s *fakeConn) {
-		if s.login() {
-			s.expect("NOOP")
+	addr := startFake(t, func(s *pop3test.Conn) {
+		if login(s) {
+			s.Expect("NOOP")
 			<-done
 		}
 	})
@@ -278,9 +279,9 @@ func TestGarbageAndOverlongReplies(t *testing.T) {
 		"sasl":      "+ challenge",
 	} {
 		t.Run(name, func(t *testing.T) {
-			m := openFake(t, func(s *fakeConn) {
-				s.expect("STAT")
-				s.send(reply)
+			m := openFake(t, func(s *pop3test.Conn) {
+				s.Expect("STAT")
+				s.Send(reply)
 			})
 			_, _, err := m.(*mailbox).stat(context.Background())
 			wantCode(t, err, pop3.CodeSysTemp)
@@ -291,13 +292,13 @@ func TestGarbageAndOverlongReplies(t *testing.T) {
 // STAT goes to the server only once something is marked deleted, and
 // again comes from the login's STAT after RSET.
 func TestStatAsksOnlyAfterDele(t *testing.T) {
-	m := openFake(t, func(s *fakeConn) {
-		s.expect("DELE 1")
-		s.send("+OK")
-		s.expect("STAT")
-		s.send("+OK 1 180")
-		s.expect("RSET")
-		s.send("+OK")
+	m := openFake(t, func(s *pop3test.Conn) {
+		s.Expect("DELE 1")
+		s.Send("+OK")
+		s.Expect("STAT")
+		s.Send("+OK 1 180")
+		s.Expect("RSET")
+		s.Send("+OK")
 	})
 	ctx := context.Background()
 	for _, step := range []struct {
@@ -320,9 +321,9 @@ func TestStatAsksOnlyAfterDele(t *testing.T) {
 }
 
 func TestBadArgumentsSendNothing(t *testing.T) {
-	m := openFake(t, func(s *fakeConn) {
-		s.expect("NOOP")
-		s.send("+OK")
+	m := openFake(t, func(s *pop3test.Conn) {
+		s.Expect("NOOP")
+		s.Send("+OK")
 	})
 	ctx := context.Background()
 	if _, err := m.Retr(ctx, 0); !errors.Is(err, pop3.ErrNoSuchMessage) {
@@ -343,9 +344,9 @@ func TestBadArgumentsSendNothing(t *testing.T) {
 }
 
 func TestCancelledContextSendsNothing(t *testing.T) {
-	m := openFake(t, func(s *fakeConn) {
-		s.expect("NOOP")
-		s.send("+OK")
+	m := openFake(t, func(s *pop3test.Conn) {
+		s.Expect("NOOP")
+		s.Send("+OK")
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -358,10 +359,10 @@ func TestCancelledContextSendsNothing(t *testing.T) {
 }
 
 func TestTopAndUidlNotOffered(t *testing.T) {
-	addr := startFake(t, func(s *fakeConn) {
-		if greetAndCapa("+OK", "USER", ".")(s) && s.userPass() {
-			s.expect("NOOP")
-			s.send("+OK")
+	addr := startFake(t, func(s *pop3test.Conn) {
+		if greetAndCapa("+OK", "USER", ".")(s) && userPass(s) {
+			s.Expect("NOOP")
+			s.Send("+OK")
 		}
 	})
 	m, err := New(testOptions(addr)).Open(context.Background(), testCreds())
@@ -382,13 +383,13 @@ func TestTopAndUidlNotOffered(t *testing.T) {
 }
 
 func TestUpdateReportsDeletions(t *testing.T) {
-	m := openFake(t, func(s *fakeConn) {
-		s.expect("DELE 1")
-		s.send("+OK marked")
-		s.expect("STAT")
-		s.send("+OK 1 180")
-		s.expect("QUIT")
-		s.send("+OK 1 message deleted")
+	m := openFake(t, func(s *pop3test.Conn) {
+		s.Expect("DELE 1")
+		s.Send("+OK marked")
+		s.Expect("STAT")
+		s.Send("+OK 1 180")
+		s.Expect("QUIT")
+		s.Send("+OK 1 message deleted")
 	})
 	ctx := context.Background()
 	if err := m.Dele(ctx, 1); err != nil {
@@ -405,13 +406,13 @@ func TestUpdateReportsDeletions(t *testing.T) {
 }
 
 func TestRsetForgetsDeletions(t *testing.T) {
-	m := openFake(t, func(s *fakeConn) {
-		s.expect("DELE 2")
-		s.send("+OK")
-		s.expect("RSET")
-		s.send("+OK")
-		s.expect("QUIT") // no STAT: nothing is marked
-		s.send("+OK")
+	m := openFake(t, func(s *pop3test.Conn) {
+		s.Expect("DELE 2")
+		s.Send("+OK")
+		s.Expect("RSET")
+		s.Send("+OK")
+		s.Expect("QUIT") // no STAT: nothing is marked
+		s.Send("+OK")
 	})
 	ctx := context.Background()
 	if err := m.Dele(ctx, 2); err != nil {
@@ -427,17 +428,17 @@ func TestRsetForgetsDeletions(t *testing.T) {
 }
 
 func TestUpdateUnconfirmed(t *testing.T) {
-	for name, quit := range map[string]func(s *fakeConn){
-		"quit -ERR": func(s *fakeConn) { s.send("-ERR [SYS/TEMP] some deleted messages not removed") },
-		"conn lost": func(s *fakeConn) {},
+	for name, quit := range map[string]func(s *pop3test.Conn){
+		"quit -ERR": func(s *pop3test.Conn) { s.Send("-ERR [SYS/TEMP] some deleted messages not removed") },
+		"conn lost": func(s *pop3test.Conn) {},
 	} {
 		t.Run(name, func(t *testing.T) {
-			m := openFake(t, func(s *fakeConn) {
-				s.expect("DELE 1")
-				s.send("+OK")
-				s.expect("STAT")
-				s.send("+OK 1 180")
-				s.expect("QUIT")
+			m := openFake(t, func(s *pop3test.Conn) {
+				s.Expect("DELE 1")
+				s.Send("+OK")
+				s.Expect("STAT")
+				s.Send("+OK 1 180")
+				s.Expect("QUIT")
 				quit(s)
 			})
 			ctx := context.Background()
@@ -455,10 +456,10 @@ func TestUpdateUnconfirmed(t *testing.T) {
 
 // Close must not QUIT: without QUIT the server does not enter UPDATE.
 func TestCloseSendsNothing(t *testing.T) {
-	m := openFake(t, func(s *fakeConn) {
-		s.expect("DELE 1")
-		s.send("+OK")
-		s.expectEOF()
+	m := openFake(t, func(s *pop3test.Conn) {
+		s.Expect("DELE 1")
+		s.Send("+OK")
+		s.ExpectEOF()
 	})
 	if err := m.Dele(context.Background(), 1); err != nil {
 		t.Fatal(err)
@@ -475,15 +476,15 @@ func TestCloseSendsNothing(t *testing.T) {
 // sending the rest: bodies are streamed, never buffered whole.
 func TestRetrStreamsBeforeMessageEnds(t *testing.T) {
 	firstSeen := make(chan struct{})
-	m := openFake(t, func(s *fakeConn) {
-		s.expect("RETR 1")
-		s.raw("+OK\r\nfirst line\r\n")
+	m := openFake(t, func(s *pop3test.Conn) {
+		s.Expect("RETR 1")
+		s.Write("+OK\r\nfirst line\r\n")
 		select {
 		case <-firstSeen:
-		case <-time.After(fakeDeadline):
+		case <-time.After(pop3test.Deadline):
 			t.Error("client never saw the first line")
 		}
-		s.raw("second line\r\n.\r\n")
+		s.Write("second line\r\n.\r\n")
 	})
 	rc, err := m.Retr(context.Background(), 1)
 	if err != nil {

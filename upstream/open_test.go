@@ -10,15 +10,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/popgate/popgate/internal/pop3test"
 	"github.com/popgate/popgate/pop3"
 )
 
 func TestOpenUserPass(t *testing.T) {
-	m := openFake(t, func(s *fakeConn) {
-		s.expect("NOOP")
-		s.send("+OK")
-		s.expect("QUIT")
-		s.send("+OK bye")
+	m := openFake(t, func(s *pop3test.Conn) {
+		s.Expect("NOOP")
+		s.Send("+OK")
+		s.Expect("QUIT")
+		s.Send("+OK bye")
 	})
 	if err := m.Noop(context.Background()); err != nil {
 		t.Fatalf("Noop: %v", err)
@@ -34,8 +35,8 @@ func TestOpenUserPass(t *testing.T) {
 }
 
 func TestOpenGreetingErr(t *testing.T) {
-	addr := startFake(t, func(s *fakeConn) {
-		s.send("-ERR [SYS/PERM] too many connections from 192.0.2.7")
+	addr := startFake(t, func(s *pop3test.Conn) {
+		s.Send("-ERR [SYS/PERM] too many connections from 192.0.2.7")
 	})
 	_, err := New(testOptions(addr)).Open(context.Background(), testCreds())
 	pe := wantCode(t, err, pop3.CodeSysTemp)
@@ -50,7 +51,7 @@ func TestOpenGreetingErr(t *testing.T) {
 }
 
 func TestOpenConnectionRefused(t *testing.T) {
-	addr := closedAddr(t)
+	addr := pop3test.ClosedAddr(t)
 	_, err := New(testOptions(addr)).Open(context.Background(), testCreds())
 	wantCode(t, err, pop3.CodeSysTemp)
 	if !strings.Contains(err.Error(), "connect") || !strings.Contains(err.Error(), addr) {
@@ -59,8 +60,8 @@ func TestOpenConnectionRefused(t *testing.T) {
 }
 
 func TestOpenNoGreetingTimesOut(t *testing.T) {
-	addr := startFake(t, func(s *fakeConn) {
-		s.expectEOF() // never greet; wait for the client to give up
+	addr := startFake(t, func(s *pop3test.Conn) {
+		s.ExpectEOF() // never greet; wait for the client to give up
 	})
 	o := testOptions(addr)
 	o.CommandTimeout = 100 * time.Millisecond
@@ -72,8 +73,8 @@ func TestOpenNoGreetingTimesOut(t *testing.T) {
 }
 
 func TestOpenCancelledWhileWaiting(t *testing.T) {
-	addr := startFake(t, func(s *fakeConn) {
-		s.expectEOF()
+	addr := startFake(t, func(s *pop3test.Conn) {
+		s.ExpectEOF()
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
@@ -100,20 +101,20 @@ func TestOpenLoginRefused(t *testing.T) {
 	} {
 		for _, pipelined := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s pipelined=%v", tc.reply, pipelined), func(t *testing.T) {
-				addr := startFake(t, func(s *fakeConn) {
-					s.send("+OK ready")
-					s.expect("CAPA")
+				addr := startFake(t, func(s *pop3test.Conn) {
+					s.Send("+OK ready")
+					s.Expect("CAPA")
 					if pipelined {
-						s.send("+OK", "USER", "PIPELINING", ".")
-						s.pipelined("+OK", tc.reply, "-ERR unknown command")
+						s.Send("+OK", "USER", "PIPELINING", ".")
+						pipelinedLogin(s, "+OK", tc.reply, "-ERR unknown command")
 					} else {
-						s.send("-ERR what?")
-						s.expect("USER alice")
-						s.send("+OK")
-						s.expect("PASS se cret")
-						s.send(tc.reply)
+						s.Send("-ERR what?")
+						s.Expect("USER alice")
+						s.Send("+OK")
+						s.Expect("PASS se cret")
+						s.Send(tc.reply)
 					}
-					s.expectEOF()
+					s.ExpectEOF()
 				})
 				_, err := New(testOptions(addr)).Open(context.Background(), testCreds())
 				pe := wantCode(t, err, tc.code)
@@ -132,14 +133,14 @@ func TestOpenLoginRefused(t *testing.T) {
 }
 
 func TestOpenLongServerTextTruncated(t *testing.T) {
-	addr := startFake(t, func(s *fakeConn) {
-		s.send("+OK ready")
-		s.expect("CAPA")
-		s.send("-ERR")
-		s.expect("USER alice")
-		s.send("+OK")
-		s.expect("PASS se cret")
-		s.send("-ERR " + strings.Repeat("x", 400))
+	addr := startFake(t, func(s *pop3test.Conn) {
+		s.Send("+OK ready")
+		s.Expect("CAPA")
+		s.Send("-ERR")
+		s.Expect("USER alice")
+		s.Send("+OK")
+		s.Expect("PASS se cret")
+		s.Send("-ERR " + strings.Repeat("x", 400))
 	})
 	_, err := New(testOptions(addr)).Open(context.Background(), testCreds())
 	pe := wantCode(t, err, pop3.CodeAuth)
@@ -153,15 +154,15 @@ func plainIR(user, pass string) string {
 }
 
 func TestOpenAuthPlainWhenOnlySASL(t *testing.T) {
-	addr := startFake(t, func(s *fakeConn) {
-		s.send("+OK ready")
-		s.expect("CAPA")
-		s.send("+OK", "SASL PLAIN LOGIN", "UIDL", ".")
-		s.expect("AUTH PLAIN " + plainIR("alice", "se cret"))
-		s.send("+OK welcome")
-		s.expect("STAT")
-		s.send("+OK 0 0")
-		s.expectEOF()
+	addr := startFake(t, func(s *pop3test.Conn) {
+		s.Send("+OK ready")
+		s.Expect("CAPA")
+		s.Send("+OK", "SASL PLAIN LOGIN", "UIDL", ".")
+		s.Expect("AUTH PLAIN " + plainIR("alice", "se cret"))
+		s.Send("+OK welcome")
+		s.Expect("STAT")
+		s.Send("+OK 0 0")
+		s.ExpectEOF()
 	})
 	m, err := New(testOptions(addr)).Open(context.Background(), testCreds())
 	if err != nil {
@@ -173,17 +174,17 @@ func TestOpenAuthPlainWhenOnlySASL(t *testing.T) {
 func TestOpenAuthPlainLongCredentials(t *testing.T) {
 	cr := testCreds()
 	cr.Password = strings.Repeat("p", 300)
-	addr := startFake(t, func(s *fakeConn) {
-		s.send("+OK ready")
-		s.expect("CAPA")
-		s.send("+OK", "SASL PLAIN", ".")
-		s.expect("AUTH PLAIN")
-		s.send("+ ")
-		s.expect(plainIR("alice", cr.Password))
-		s.send("+OK")
-		s.expect("STAT")
-		s.send("+OK 1 10")
-		s.expectEOF()
+	addr := startFake(t, func(s *pop3test.Conn) {
+		s.Send("+OK ready")
+		s.Expect("CAPA")
+		s.Send("+OK", "SASL PLAIN", ".")
+		s.Expect("AUTH PLAIN")
+		s.Send("+ ")
+		s.Expect(plainIR("alice", cr.Password))
+		s.Send("+OK")
+		s.Expect("STAT")
+		s.Send("+OK 1 10")
+		s.ExpectEOF()
 	})
 	m, err := New(testOptions(addr)).Open(context.Background(), cr)
 	if err != nil {
@@ -193,7 +194,7 @@ func TestOpenAuthPlainLongCredentials(t *testing.T) {
 }
 
 func TestOpenRefusesAPOPWithoutDialling(t *testing.T) {
-	b := New(testOptions(closedAddr(t)))
+	b := New(testOptions(pop3test.ClosedAddr(t)))
 	if b.SupportsAPOP() {
 		t.Error("SupportsAPOP() = true")
 	}
@@ -214,7 +215,7 @@ func TestOpenRefusesInjectedCredentials(t *testing.T) {
 		{Mechanism: pop3.MechUser, User: "", Password: "x"},
 	} {
 		// A closed port: any attempt to connect would fail as SYS/TEMP.
-		_, err := New(testOptions(closedAddr(t))).Open(context.Background(), cr)
+		_, err := New(testOptions(pop3test.ClosedAddr(t))).Open(context.Background(), cr)
 		wantCode(t, err, pop3.CodeAuth)
 	}
 }
@@ -238,21 +239,21 @@ func TestOpenUserRefused(t *testing.T) {
 		{[]string{"USER", "SASL PLAIN"}, "-ERR [LOGIN-DELAY] wait 15 minutes", "", pop3.CodeLoginDelay, "wait 15 minutes"},
 	} {
 		t.Run(tc.user, func(t *testing.T) {
-			addr := startFake(t, func(s *fakeConn) {
-				s.send("+OK ready")
-				s.expect("CAPA")
+			addr := startFake(t, func(s *pop3test.Conn) {
+				s.Send("+OK ready")
+				s.Expect("CAPA")
 				if tc.capa == nil {
-					s.send("-ERR unknown command")
+					s.Send("-ERR unknown command")
 				} else {
-					s.send(append(append([]string{"+OK"}, tc.capa...), ".")...)
+					s.Send(append(append([]string{"+OK"}, tc.capa...), ".")...)
 				}
-				s.expect("USER alice")
-				s.send(tc.user)
+				s.Expect("USER alice")
+				s.Send(tc.user)
 				if tc.auth != "" {
-					s.expect("AUTH PLAIN " + plainIR("alice", "se cret"))
-					s.send(tc.auth)
+					s.Expect("AUTH PLAIN " + plainIR("alice", "se cret"))
+					s.Send(tc.auth)
 				}
-				s.expectEOF()
+				s.ExpectEOF()
 			})
 			_, err := New(testOptions(addr)).Open(context.Background(), testCreds())
 			if pe := wantCode(t, err, tc.code); pe.Text != tc.text {

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/popgate/popgate/internal/pop3test"
 	"github.com/popgate/popgate/pop3"
 )
 
@@ -18,16 +19,16 @@ const loginBatch = "USER alice\r\nPASS se cret\r\nSTAT\r\n"
 func TestPipelinedLogin(t *testing.T) {
 	var log writeLog
 	o := testOptions(startScripts(t,
-		func(s *fakeConn) {
-			if pipeliningCapa(s) && s.pipelined("+OK", "+OK logged in", "+OK 2 300") {
-				s.expect("QUIT")
-				s.send("+OK")
+		func(s *pop3test.Conn) {
+			if pipeliningCapa(s) && pipelinedLogin(s, "+OK", "+OK logged in", "+OK 2 300") {
+				s.Expect("QUIT")
+				s.Send("+OK")
 			}
 		},
-		func(s *fakeConn) {
-			s.send("+OK ready")
-			if s.pipelined("+OK", "+OK", "+OK 5 1000 extra") {
-				s.expectEOF()
+		func(s *pop3test.Conn) {
+			s.Send("+OK ready")
+			if pipelinedLogin(s, "+OK", "+OK", "+OK 5 1000 extra") {
+				s.ExpectEOF()
 			}
 		}))
 	o.Dial = log.dial
@@ -54,12 +55,12 @@ func TestPipelinedLogin(t *testing.T) {
 // else, so an AUTH PLAIN fallback runs on a connection in sync.
 func TestPipelinedUserRefused(t *testing.T) {
 	refusals := []string{"-ERR no mailbox here", "-ERR no USER", "-ERR not logged in"}
-	authPlain := func(s *fakeConn) bool { return s.expect("AUTH PLAIN " + plainIR("alice", "se cret")) }
+	authPlain := func(s *pop3test.Conn) bool { return s.Expect("AUTH PLAIN " + plainIR("alice", "se cret")) }
 	for _, tc := range []struct {
 		name    string
 		capa    []string
 		replies []string
-		rest    func(s *fakeConn)
+		rest    func(s *pop3test.Conn)
 		code    pop3.Code
 		text    string // empty: the login succeeds
 	}{
@@ -68,17 +69,17 @@ func TestPipelinedUserRefused(t *testing.T) {
 			[]string{"-ERR [LOGIN-DELAY] wait", "-ERR", "-ERR"}, nil, pop3.CodeLoginDelay, "wait"},
 		{"hang-up", []string{"USER"}, refusals[:1], nil, pop3.CodeAuth, "no mailbox here"},
 		{"AUTH PLAIN accepted", []string{"USER", "SASL PLAIN"}, refusals,
-			func(s *fakeConn) {
+			func(s *pop3test.Conn) {
 				if authPlain(s) {
-					s.send("+OK")
-					s.expect("STAT")
-					s.send("+OK 1 10")
+					s.Send("+OK")
+					s.Expect("STAT")
+					s.Send("+OK 1 10")
 				}
 			}, pop3.CodeNone, ""},
 		{"AUTH PLAIN refused", []string{"USER", "SASL PLAIN"}, refusals,
-			func(s *fakeConn) {
+			func(s *pop3test.Conn) {
 				if authPlain(s) {
-					s.send("-ERR [AUTH] wrong password")
+					s.Send("-ERR [AUTH] wrong password")
 				}
 			}, pop3.CodeAuth, "wrong password"},
 		{"PASS accepted after refused USER", []string{"USER", "SASL PLAIN"},
@@ -86,15 +87,15 @@ func TestPipelinedUserRefused(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			capa := greetAndCapa(append(append([]string{"+OK", "PIPELINING"}, tc.capa...), ".")...)
-			addr := startFake(t, func(s *fakeConn) {
-				if !capa(s) || !s.pipelined(tc.replies...) {
+			addr := startFake(t, func(s *pop3test.Conn) {
+				if !capa(s) || !pipelinedLogin(s, tc.replies...) {
 					return
 				}
 				if tc.rest != nil {
 					tc.rest(s)
 				}
 				if len(tc.replies) == 3 {
-					s.expectEOF()
+					s.ExpectEOF()
 				}
 			})
 			m, err := New(testOptions(addr)).Open(context.Background(), testCreds())
@@ -115,9 +116,9 @@ func TestPipelinedUserRefused(t *testing.T) {
 // A server may hang up after a wrong password instead of answering the
 // STAT behind it: that is still a refused login, not a broken server.
 func TestPipelinedPassRefusedThenHangUp(t *testing.T) {
-	addr := startFake(t, func(s *fakeConn) {
+	addr := startFake(t, func(s *pop3test.Conn) {
 		if pipeliningCapa(s) {
-			s.pipelined("+OK", "-ERR [AUTH] invalid password")
+			pipelinedLogin(s, "+OK", "-ERR [AUTH] invalid password")
 		}
 	})
 	_, err := New(testOptions(addr)).Open(context.Background(), testCreds())
@@ -138,9 +139,9 @@ func TestPipelinedStatReply(t *testing.T) {
 		{"+OK two 300", pop3.CodeSysTemp, pop3.ErrBackendTemporary.Text},
 		{"+ more", pop3.CodeSysTemp, pop3.ErrBackendTemporary.Text},
 	} {
-		addr := startFake(t, func(s *fakeConn) {
+		addr := startFake(t, func(s *pop3test.Conn) {
 			if pipeliningCapa(s) {
-				s.pipelined("+OK", "+OK", tc.reply)
+				pipelinedLogin(s, "+OK", "+OK", tc.reply)
 			}
 		})
 		_, err := New(testOptions(addr)).Open(context.Background(), testCreds())

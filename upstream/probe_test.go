@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/popgate/popgate/internal/pop3test"
 	"github.com/popgate/popgate/pop3"
 )
 
@@ -14,9 +15,9 @@ import (
 func probeServer(t *testing.T, greeting string) (addr string, got <-chan string) {
 	t.Helper()
 	lines := make(chan string, 1)
-	addr = startFake(t, func(s *fakeConn) {
-		s.raw(greeting)
-		line, _ := s.r.ReadString('\n')
+	addr = startFake(t, func(s *pop3test.Conn) {
+		s.Write(greeting)
+		line, _ := s.ReadLine()
 		lines <- line
 	})
 	return addr, lines
@@ -47,7 +48,7 @@ func TestProbeFailures(t *testing.T) {
 	}
 
 	// A closed port.
-	b = New(Options{Name: "gone", Addr: closedAddr(t)})
+	b = New(Options{Name: "gone", Addr: pop3test.ClosedAddr(t)})
 	if err := b.Probe(context.Background()); err == nil || !strings.Contains(err.Error(), "connect") {
 		t.Errorf("closed port: got %v", err)
 	}

@@ -1,13 +1,13 @@
 package upstream
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"net"
 	"testing"
 
 	"github.com/pires/go-proxyproto"
+	"github.com/popgate/popgate/internal/pop3test"
 	"github.com/popgate/popgate/pop3"
 )
 
@@ -21,15 +21,15 @@ func TestProxyProtocolHeader(t *testing.T) {
 	for name, cr := range map[string]pop3.Credentials{"client": withClient, "no client": noClient} {
 		t.Run(name, func(t *testing.T) {
 			got := make(chan *proxyproto.Header, 1)
-			addr := startFake(t, func(s *fakeConn) {
-				h, err := proxyproto.Read(s.r)
+			addr := startFake(t, func(s *pop3test.Conn) {
+				h, err := proxyproto.Read(s.Reader())
 				if err != nil {
 					t.Errorf("fake server: reading PROXY header: %v", err)
 					return
 				}
 				got <- h
-				if s.login() {
-					s.expectEOF()
+				if login(s) {
+					s.ExpectEOF()
 				}
 			})
 			o := testOptions(addr)
@@ -59,10 +59,10 @@ func TestProxyProtocolHeader(t *testing.T) {
 
 func TestImplicitTLS(t *testing.T) {
 	serverCfg, roots := testTLS(t)
-	addr := startFake(t, func(s *fakeConn) {
-		if s, ok := s.handshake(serverCfg); ok && s.login() {
-			s.expect("QUIT")
-			s.send("+OK")
+	addr := startFake(t, func(s *pop3test.Conn) {
+		if s, ok := s.Handshake(serverCfg); ok && login(s) {
+			s.Expect("QUIT")
+			s.Send("+OK")
 		}
 	})
 	o := testOptions(addr)
@@ -79,8 +79,8 @@ func TestImplicitTLS(t *testing.T) {
 
 func TestImplicitTLSUntrustedCertificate(t *testing.T) {
 	serverCfg, _ := testTLS(t)
-	addr := startFake(t, func(s *fakeConn) {
-		tls.Server(s.nc, serverCfg).Handshake() // fails on the client's alert
+	addr := startFake(t, func(s *pop3test.Conn) {
+		tls.Server(s.NetConn(), serverCfg).Handshake() // fails on the client's alert
 	})
 	o := testOptions(addr)
 	o.TLS = true // system roots do not know the test certificate
@@ -88,46 +88,26 @@ func TestImplicitTLSUntrustedCertificate(t *testing.T) {
 	wantCode(t, err, pop3.CodeSysTemp)
 }
 
-// upgrade answers STLS and runs the server side of the handshake.
-func (s *fakeConn) upgrade(cfg *tls.Config) (*fakeConn, bool) {
-	if !s.expect("STLS") {
-		return nil, false
-	}
-	s.send("+OK begin TLS")
-	return s.handshake(cfg)
-}
-
-// handshake runs the server side of a TLS handshake and returns the
-// conversation over TLS.
-func (s *fakeConn) handshake(cfg *tls.Config) (*fakeConn, bool) {
-	tc := tls.Server(s.nc, cfg)
-	if err := tc.Handshake(); err != nil {
-		s.t.Errorf("fake server: handshake: %v", err)
-		return nil, false
-	}
-	return &fakeConn{t: s.t, nc: tc, r: bufio.NewReader(tc)}, true
-}
-
 func TestSTLSUpgrade(t *testing.T) {
 	serverCfg, roots := testTLS(t)
-	addr := startFake(t, func(s *fakeConn) {
-		s.send("+OK ready")
-		s.expect("CAPA")
-		s.send("+OK", "STLS", "SASL PLAIN", ".")
-		s, ok := s.upgrade(serverCfg)
+	addr := startFake(t, func(s *pop3test.Conn) {
+		s.Send("+OK ready")
+		s.Expect("CAPA")
+		s.Send("+OK", "STLS", "SASL PLAIN", ".")
+		s, ok := s.StartTLS(serverCfg)
 		if !ok {
 			return
 		}
 		// Capabilities are asked again; this time USER is offered.
-		s.expect("CAPA")
-		s.send("+OK", "USER", "TOP", "UIDL", ".")
-		s.expect("USER alice")
-		s.send("+OK")
-		s.expect("PASS se cret")
-		s.send("+OK")
-		s.expect("STAT")
-		s.send("+OK 0 0")
-		s.expectEOF()
+		s.Expect("CAPA")
+		s.Send("+OK", "USER", "TOP", "UIDL", ".")
+		s.Expect("USER alice")
+		s.Send("+OK")
+		s.Expect("PASS se cret")
+		s.Send("+OK")
+		s.Expect("STAT")
+		s.Send("+OK 0 0")
+		s.ExpectEOF()
 	})
 	o := testOptions(addr)
 	o.STLS = true
@@ -143,21 +123,21 @@ func TestSTLSUpgrade(t *testing.T) {
 // follows the handshake, with no CAPA on either side of it.
 func TestSTLSCachedCaps(t *testing.T) {
 	serverCfg, roots := testTLS(t)
-	session := func(capa bool) func(s *fakeConn) {
-		return func(s *fakeConn) {
-			s.send("+OK ready")
-			if capa && s.expect("CAPA") {
-				s.send("+OK", "STLS", ".")
+	session := func(capa bool) func(s *pop3test.Conn) {
+		return func(s *pop3test.Conn) {
+			s.Send("+OK ready")
+			if capa && s.Expect("CAPA") {
+				s.Send("+OK", "STLS", ".")
 			}
-			s, ok := s.upgrade(serverCfg)
+			s, ok := s.StartTLS(serverCfg)
 			if !ok {
 				return
 			}
-			if capa && s.expect("CAPA") {
-				s.send("+OK", "USER", "PIPELINING", ".")
+			if capa && s.Expect("CAPA") {
+				s.Send("+OK", "USER", "PIPELINING", ".")
 			}
-			if s.pipelined("+OK", "+OK", "+OK 0 0") {
-				s.expectEOF()
+			if pipelinedLogin(s, "+OK", "+OK", "+OK 0 0") {
+				s.ExpectEOF()
 			}
 		}
 	}
@@ -176,13 +156,13 @@ func TestSTLSCachedCaps(t *testing.T) {
 // Plaintext the server sends after its STLS +OK must never be read as if
 // it had arrived over TLS.
 func TestSTLSRefusesInjectedPlaintext(t *testing.T) {
-	addr := startFake(t, func(s *fakeConn) {
-		s.send("+OK ready")
-		s.expect("CAPA")
-		s.send("+OK", "STLS", "USER", ".")
-		s.expect("STLS")
-		s.send("+OK begin TLS", "+OK injected")
-		s.expectEOF()
+	addr := startFake(t, func(s *pop3test.Conn) {
+		s.Send("+OK ready")
+		s.Expect("CAPA")
+		s.Send("+OK", "STLS", "USER", ".")
+		s.Expect("STLS")
+		s.Send("+OK begin TLS", "+OK injected")
+		s.ExpectEOF()
 	})
 	o := testOptions(addr)
 	o.STLS = true
@@ -191,9 +171,9 @@ func TestSTLSRefusesInjectedPlaintext(t *testing.T) {
 }
 
 func TestDialHook(t *testing.T) {
-	addr := startFake(t, func(s *fakeConn) {
-		if s.login() {
-			s.expectEOF()
+	addr := startFake(t, func(s *pop3test.Conn) {
+		if login(s) {
+			s.ExpectEOF()
 		}
 	})
 	var dialled string
