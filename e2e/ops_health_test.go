@@ -1,12 +1,10 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -16,6 +14,7 @@ import (
 	"time"
 
 	"github.com/popgate/popgate/health"
+	"github.com/popgate/popgate/internal/pop3test"
 	"github.com/popgate/popgate/internal/testpeer"
 	"github.com/popgate/popgate/metrics"
 	"github.com/popgate/popgate/pop3"
@@ -85,17 +84,6 @@ func (g *opsGate) metric(t *testing.T, series string) float64 {
 	return -1
 }
 
-func until(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // TestMetricsAndHealthWithDovecot fetches mail with Python's poplib through
 // popgate from a real Dovecot, checks the metrics moved, then stops
 // Dovecot: within the health interval /readyz names it and a login is
@@ -106,13 +94,13 @@ func TestMetricsAndHealthWithDovecot(t *testing.T) {
 		Users: []testpeer.User{{Name: "alice", Password: "pw", Mbox: testpeer.SimpleMbox(3)}},
 	})
 	g := startOpsGate(t, "legacy", dovecot.Addr, 100*time.Millisecond)
-	until(t, "ready", func() bool { code, _ := g.get(t, "/readyz"); return code == http.StatusOK })
+	pop3test.Eventually(t, "ready", func() bool { code, _ := g.get(t, "/readyz"); return code == http.StatusOK })
 
 	msgs := testpeer.Poplib(t, g.Addr, "alice", "pw")
 	if len(msgs) != 3 {
 		t.Fatalf("poplib fetched %d messages", len(msgs))
 	}
-	until(t, "the session counted", func() bool {
+	pop3test.Eventually(t, "the session counted", func() bool {
 		return g.metric(t, `popgate_sessions_total{backend="legacy",result="ok"}`) == 1
 	})
 	for series, want := range map[string]float64{
@@ -131,17 +119,20 @@ func TestMetricsAndHealthWithDovecot(t *testing.T) {
 	}
 
 	dovecot.Stop()
-	until(t, "/readyz to turn 503", func() bool { code, _ := g.get(t, "/readyz"); return code == http.StatusServiceUnavailable })
+	pop3test.Eventually(t, "/readyz to turn 503", func() bool { code, _ := g.get(t, "/readyz"); return code == http.StatusServiceUnavailable })
 	_, body := g.get(t, "/readyz")
 	var r struct{ Unhealthy []string }
 	if err := json.Unmarshal([]byte(body), &r); err != nil || len(r.Unhealthy) != 1 || r.Unhealthy[0] != "legacy" {
 		t.Errorf("/readyz body %s", body)
 	}
 
-	if got := rawLogin(t, g.Addr, "alice", "pw"); !strings.HasPrefix(got, "-ERR [SYS/TEMP]") {
+	rc := testpeer.Dial(t, g.Addr)
+	rc.Expect("USER alice", "")
+	if got := rc.Expect("PASS pw", ""); !strings.HasPrefix(got, "-ERR [SYS/TEMP]") {
 		t.Errorf("login with Dovecot down: %q", got)
 	}
-	until(t, "the refused session's record", func() bool {
+	rc.Close()
+	pop3test.Eventually(t, "the refused session's record", func() bool {
 		g.mu.Lock()
 		defer g.mu.Unlock()
 		last := g.records[len(g.records)-1]
@@ -153,28 +144,4 @@ func TestMetricsAndHealthWithDovecot(t *testing.T) {
 	if got := g.metric(t, `popgate_backend_up{backend="legacy"}`); got != 0 {
 		t.Errorf("backend_up = %v", got)
 	}
-}
-
-// rawLogin sends USER and PASS and returns the answer to PASS.
-func rawLogin(t *testing.T, addr, user, pass string) string {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	r := bufio.NewReader(c)
-	var answer string
-	for _, line := range []string{"", "USER " + user, "PASS " + pass} {
-		if line != "" {
-			if _, err := c.Write([]byte(line + "\r\n")); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if answer, err = r.ReadString('\n'); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return strings.TrimSpace(answer)
 }

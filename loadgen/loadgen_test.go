@@ -4,105 +4,37 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/popgate/popgate/internal/pop3test"
 	"github.com/popgate/popgate/pop3"
 )
 
-// fakeServer serves a fixed three-message maildrop to user "u" with
-// password "p" and counts the commands it saw.
-type fakeServer struct {
-	ln       net.Listener
-	msgs     []string
-	mu       sync.Mutex
-	commands map[string]int
-}
-
-func startFake(t *testing.T) *fakeServer {
+// startFake serves a fixed three-message maildrop to any user with
+// password "p"; the server counts the commands it sees.
+func startFake(t *testing.T) *pop3test.Server {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &fakeServer{ln: ln, msgs: []string{"a\r\n", strings.Repeat("b", 100) + "\r\n.dot\r\n", "c\r\n"}, commands: map[string]int{}}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go s.serve(c)
-		}
-	}()
-	return s
-}
-
-func (s *fakeServer) serve(c net.Conn) {
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	r, w := pop3.NewReader(c), pop3.NewWriter(c)
-	w.OK("fake ready")
-	w.Flush()
-	user := ""
-	for {
-		cmd, err := r.ReadCommand()
-		if err != nil {
-			return
-		}
-		s.mu.Lock()
-		s.commands[cmd.Name]++
-		s.mu.Unlock()
-		arg := func(i int) string {
-			if len(cmd.Args) > i {
-				return cmd.Args[i]
-			}
-			return ""
-		}
-		switch cmd.Name {
-		case "USER":
-			user = arg(0)
-			w.OK("")
-		case "PASS":
-			if user != "u" || arg(0) != "p" {
-				w.Error(pop3.ErrAuthFailed)
-			} else {
-				w.OK("logged in")
-			}
-		case "STAT":
-			w.OK(strconv.Itoa(len(s.msgs)) + " 100")
-		case "UIDL":
-			w.OK("")
-			for i := range s.msgs {
-				w.Line(strconv.Itoa(i+1) + " uid" + strconv.Itoa(i))
-			}
-			w.Line(".")
-		case "RETR":
-			n, _ := pop3.MsgNum(arg(0))
-			if n < 1 || n > len(s.msgs) {
-				w.Error(pop3.ErrNoSuchMessage)
-				break
-			}
-			w.OK("")
-			dw := w.DotWriter()
-			dw.Write([]byte(s.msgs[n-1]))
-			dw.Close()
-		case "QUIT":
-			w.OK("bye")
-			w.Flush()
-			return
-		default:
-			w.OK("")
-		}
-		w.Flush()
-	}
+	msg := func(body string) pop3test.Reply { return pop3test.Lines("+OK", body, ".") }
+	return pop3test.Start(t, (&pop3test.Script{
+		Greeting: pop3test.Lines("+OK fake ready"),
+		Replies: map[string]pop3test.Reply{
+			"USER":   pop3test.Lines("+OK"),
+			"PASS p": pop3test.Lines("+OK logged in"),
+			"PASS":   pop3test.Lines("-ERR [AUTH] " + pop3.ErrAuthFailed.Text),
+			"STAT":   pop3test.Lines("+OK 3 100"),
+			"UIDL":   pop3test.Lines("+OK", "1 uid0", "2 uid1", "3 uid2", "."),
+			"RETR 1": msg("a"),
+			"RETR 2": msg(strings.Repeat("b", 100) + "\r\n..dot"),
+			"RETR 3": msg("c"),
+			"RETR":   pop3test.Lines("-ERR " + pop3.ErrNoSuchMessage.Text),
+			"QUIT":   {Text: "+OK bye\r\n", Close: true},
+		},
+		Unknown: pop3test.Lines("+OK"),
+	}).Serve)
 }
 
 func TestRunCountsSessionsAndBytes(t *testing.T) {
@@ -112,7 +44,7 @@ func TestRunCountsSessionsAndBytes(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep, err := Run(context.Background(), Options{
-		Addr: s.ln.Addr().String(), Users: []Credential{{"u", "p"}}, Clients: 3, Sessions: 12, Script: script, Timeout: 5 * time.Second,
+		Addr: s.Addr, Users: []Credential{{"u", "p"}}, Clients: 3, Sessions: 12, Script: script, Timeout: 5 * time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -124,8 +56,8 @@ func TestRunCountsSessionsAndBytes(t *testing.T) {
 	if want := int64(12 * (3 + 102 + 6 + 3)); rep.Bytes != want || rep.Messages != 36 {
 		t.Errorf("retrieved %d messages, %d bytes; want 36, %d", rep.Messages, rep.Bytes, want)
 	}
-	if s.commands["QUIT"] != 12 || s.commands["RETR"] != 36 {
-		t.Errorf("server saw %v", s.commands)
+	if s.Count("QUIT") != 12 || s.Count("RETR") != 36 {
+		t.Errorf("server saw %d QUIT and %d RETR", s.Count("QUIT"), s.Count("RETR"))
 	}
 	if rep.Session.P50 <= 0 || rep.Session.P99 < rep.Session.P50 || rep.Login.P50 > rep.Session.P50 {
 		t.Errorf("implausible latencies %+v / %+v", rep.Session, rep.Login)
@@ -139,7 +71,7 @@ func TestRunCountsSessionsAndBytes(t *testing.T) {
 
 func TestRunReportsRefusedLogins(t *testing.T) {
 	s := startFake(t)
-	rep, err := Run(context.Background(), Options{Addr: s.ln.Addr().String(), Users: []Credential{{"u", "wrong"}}, Sessions: 3})
+	rep, err := Run(context.Background(), Options{Addr: s.Addr, Users: []Credential{{"u", "wrong"}}, Sessions: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +83,7 @@ func TestRunReportsRefusedLogins(t *testing.T) {
 func TestRunStopsOnDuration(t *testing.T) {
 	s := startFake(t)
 	script, _ := ParseScript("idle")
-	rep, err := Run(context.Background(), Options{Addr: s.ln.Addr().String(), Users: []Credential{{"u", "p"}}, Clients: 4, Duration: 300 * time.Millisecond, Script: script})
+	rep, err := Run(context.Background(), Options{Addr: s.Addr, Users: []Credential{{"u", "p"}}, Clients: 4, Duration: 300 * time.Millisecond, Script: script})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,9 +93,7 @@ func TestRunStopsOnDuration(t *testing.T) {
 }
 
 func TestRunDialFailure(t *testing.T) {
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := pop3test.ClosedAddr(t)
 	rep, err := Run(context.Background(), Options{Addr: addr, Users: []Credential{{"u", "p"}}, Sessions: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -235,12 +165,10 @@ func TestRunHoldingFiresOnceAllClientsIdle(t *testing.T) {
 	calls, passes := 0, 0
 	hold := func() {
 		calls++
-		s.mu.Lock()
-		passes = s.commands["PASS"]
-		s.mu.Unlock()
+		passes = s.Count("PASS")
 		cancel() // the measurement point: end the run here
 	}
-	rep, err := Run(ctx, Options{Addr: s.ln.Addr().String(), Users: []Credential{{"u", "p"}}, Clients: 5, Duration: time.Minute, Script: script, Holding: hold})
+	rep, err := Run(ctx, Options{Addr: s.Addr, Users: []Credential{{"u", "p"}}, Clients: 5, Duration: time.Minute, Script: script, Holding: hold})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,21 +186,8 @@ func TestRunHoldingFiresOnceAllClientsIdle(t *testing.T) {
 func TestRunCountsCutSessionsApart(t *testing.T) {
 	// A server that accepts and never greets: every session is still
 	// waiting when the run ends.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
-	rep, err := Run(context.Background(), Options{Addr: ln.Addr().String(), Users: []Credential{{"u", "p"}}, Clients: 3, Duration: 200 * time.Millisecond})
+	s := pop3test.Start(t, (&pop3test.Script{Greeting: pop3test.Reply{Hang: true}}).Serve)
+	rep, err := Run(context.Background(), Options{Addr: s.Addr, Users: []Credential{{"u", "p"}}, Clients: 3, Duration: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/popgate/popgate/internal/pop3test"
 	"github.com/popgate/popgate/pop3"
 )
 
@@ -72,7 +73,7 @@ func TestQueueAdmitsLowerLevelsFirstThenFIFO(t *testing.T) {
 	// Arrival order: hog1, alice, hog2, bob.
 	for i, u := range []string{"hog1", "alice", "hog2", "bob"} {
 		admitAsync(ctx, &wg, th, u, out)
-		eventually(t, u+" waits", func() bool { _, w := th.Sessions("legacy"); return w == i+1 })
+		pop3test.Eventually(t, u+" waits", func() bool { _, w := th.Sessions("legacy"); return w == i+1 })
 	}
 	if active, _ := th.Sessions("legacy"); active != 1 {
 		t.Fatalf("active = %d, want 1", active)
@@ -112,7 +113,7 @@ func TestQueueTimeoutAnswersSysTemp(t *testing.T) {
 	out := make(chan admitted, 1)
 	var wg sync.WaitGroup
 	admitAsync(ctx, &wg, th, "late", out)
-	eventually(t, "the timeout timer runs", func() bool { return clock.sleeping() == 1 })
+	pop3test.Eventually(t, "the timeout timer runs", func() bool { return clock.sleeping() == 1 })
 	clock.Advance(th.cfg.QueueTimeout - time.Second)
 	clock.Advance(time.Second)
 	a := next(t, out)
@@ -142,7 +143,7 @@ func TestQueueWaitEndsWithContext(t *testing.T) {
 	out := make(chan admitted, 1)
 	var wg sync.WaitGroup
 	admitAsync(ctx, &wg, th, "gone", out)
-	eventually(t, "the login waits", func() bool { _, w := th.Sessions("legacy"); return w == 1 })
+	pop3test.Eventually(t, "the login waits", func() bool { _, w := th.Sessions("legacy"); return w == 1 })
 	cancel()
 	a := next(t, out)
 	wg.Wait()
@@ -222,7 +223,7 @@ func TestPenalisedSessionsShareAQuarterOfTheSlots(t *testing.T) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	admitAsync(ctx, &wg, th, "hog3", out)
-	eventually(t, "hog3 waits", func() bool { _, w := th.Sessions("legacy"); return w == 1 })
+	pop3test.Eventually(t, "hog3 waits", func() bool { _, w := th.Sessions("legacy"); return w == 1 })
 	if active, _ := th.Sessions("legacy"); active != 2 {
 		t.Fatalf("active = %d, want 2: the hogs' share is full", active)
 	}

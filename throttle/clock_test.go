@@ -115,17 +115,3 @@ func (c *manualClock) sleeping() int {
 	defer c.mu.Unlock()
 	return len(c.sleepers)
 }
-
-// eventually polls cond until it holds, failing the test after a generous
-// wall-clock limit; it only synchronises with goroutines, it measures
-// nothing.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting until %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}

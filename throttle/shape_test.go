@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/popgate/popgate/internal/pop3test"
 	"github.com/popgate/popgate/pop3"
 )
 
@@ -121,7 +122,7 @@ func TestShapeStopsWhenTheCommandEnds(t *testing.T) {
 		_, err := io.Copy(io.Discard, r)
 		errc <- err
 	}()
-	eventually(t, "the reader waits for tokens", func() bool { return clock.sleeping() == 1 })
+	pop3test.Eventually(t, "the reader waits for tokens", func() bool { return clock.sleeping() == 1 })
 	cancel()
 	wg.Wait()
 	if err := <-errc; !errors.Is(err, context.Canceled) {

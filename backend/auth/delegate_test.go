@@ -9,12 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/popgate/popgate/internal/pop3test"
 	"github.com/popgate/popgate/pop3"
 )
 
 func TestDelegateAcceptsAndClosesWithoutUpdate(t *testing.T) {
 	legacy := startFakeLegacy(t, map[string]string{"rachel": "s3cret pw"})
-	d := Delegate(dialOpener(legacy.ln.Addr().String()), DelegateOptions{Name: "qpopper"})
+	d := Delegate(dialOpener(legacy.addr), DelegateOptions{Name: "qpopper"})
 	if err := login(d, "rachel", "s3cret pw"); err != nil {
 		t.Fatalf("right password: %v", err)
 	}
@@ -28,7 +29,7 @@ func TestDelegateAcceptsAndClosesWithoutUpdate(t *testing.T) {
 
 func TestDelegateRefusalAndDeadServer(t *testing.T) {
 	legacy := startFakeLegacy(t, map[string]string{"rachel": "right"})
-	d := Delegate(dialOpener(legacy.ln.Addr().String()), DelegateOptions{Name: "qpopper"})
+	d := Delegate(dialOpener(legacy.addr), DelegateOptions{Name: "qpopper"})
 	for range 2 { // refusals are not cached: both reach the server
 		err := login(d, "rachel", "wrong")
 		wantRefusal(t, err, nil)
@@ -44,7 +45,7 @@ func TestDelegateRefusalAndDeadServer(t *testing.T) {
 	}
 	wantRefusal(t, login(d, "nobody", "x"), nil)
 
-	dead := Delegate(dialOpener(closedAddr(t)), DelegateOptions{Name: "qpopper"})
+	dead := Delegate(dialOpener(pop3test.ClosedAddr(t)), DelegateOptions{Name: "qpopper"})
 	err := login(dead, "rachel", "right")
 	var pe *pop3.Error
 	if !errors.As(err, &pe) || pe.Code != pop3.CodeSysTemp || !pe.Temporary() {
@@ -69,7 +70,7 @@ func TestDelegateInUseIsTemporary(t *testing.T) {
 func TestDelegateCache(t *testing.T) {
 	legacy := startFakeLegacy(t, map[string]string{"rachel": "right"})
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	d := Delegate(dialOpener(legacy.ln.Addr().String()), DelegateOptions{
+	d := Delegate(dialOpener(legacy.addr), DelegateOptions{
 		CacheTTL: time.Minute, Now: func() time.Time { return now }})
 
 	asks := func() int { l, _ := legacy.counts(); return l }
@@ -90,7 +91,7 @@ func TestDelegateCache(t *testing.T) {
 	}
 	legacy.session(t)
 
-	off := Delegate(dialOpener(legacy.ln.Addr().String()), DelegateOptions{CacheTTL: -1})
+	off := Delegate(dialOpener(legacy.addr), DelegateOptions{CacheTTL: -1})
 	for range 2 {
 		if err := login(off, "rachel", "right"); err != nil {
 			t.Fatal(err)

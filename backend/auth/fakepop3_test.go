@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/popgate/popgate/internal/pop3test"
 	"github.com/popgate/popgate/pop3"
 )
 
@@ -18,7 +20,7 @@ const ioTimeout = 5 * time.Second
 // maildrop while a session holds it (answering [IN-USE]), and records what
 // each session did.
 type fakeLegacy struct {
-	ln       net.Listener
+	addr     string
 	users    map[string]string
 	mu       sync.Mutex
 	locked   map[string]bool
@@ -29,34 +31,13 @@ type fakeLegacy struct {
 
 func startFakeLegacy(t *testing.T, users map[string]string) *fakeLegacy {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &fakeLegacy{ln: ln, users: users, locked: map[string]bool{}, sessions: make(chan string, 100)}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() { defer wg.Done(); s.serve(c) }()
-		}
-	}()
+	s := &fakeLegacy{users: users, locked: map[string]bool{}, sessions: make(chan string, 100)}
+	s.addr = pop3test.Start(t, s.serve).Addr
 	return s
 }
 
-func (s *fakeLegacy) serve(c net.Conn) {
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(ioTimeout))
-	r, w := pop3.NewReader(c), pop3.NewWriter(c)
-	reply := func(line string) { w.Line(line); w.Flush() }
-	reply("+OK fake legacy ready")
+func (s *fakeLegacy) serve(c *pop3test.Conn) {
+	c.Send("+OK fake legacy ready")
 	var user, held string
 	result := "none"
 	defer func() {
@@ -68,38 +49,39 @@ func (s *fakeLegacy) serve(c net.Conn) {
 		s.sessions <- user + ":" + result
 	}()
 	for {
-		cmd, err := r.ReadCommand()
+		line, err := c.ReadLine()
 		if err != nil {
 			return
 		}
-		switch {
-		case cmd.Name == "USER" && len(cmd.Args) == 1:
-			user = cmd.Args[0]
-			reply("+OK")
-		case cmd.Name == "PASS" && len(cmd.Args) == 1:
+		verb, arg, _ := strings.Cut(strings.TrimRight(line, "\r\n"), " ")
+		switch verb = strings.ToUpper(verb); {
+		case verb == "USER" && arg != "":
+			user = arg
+			c.Send("+OK")
+		case verb == "PASS" && arg != "":
 			s.mu.Lock()
 			pw, known := s.users[user]
 			switch {
-			case !known || pw != cmd.Args[0]:
-				reply("-ERR [AUTH] invalid login")
+			case !known || pw != arg:
+				c.Send("-ERR [AUTH] invalid login")
 			case s.locked[user]:
-				reply("-ERR [IN-USE] maildrop locked")
+				c.Send("-ERR [IN-USE] maildrop locked")
 			default:
 				s.locked[user], held = true, user
 				s.logins++
 				result = "ok"
-				reply("+OK maildrop locked and ready")
+				c.Send("+OK maildrop locked and ready")
 			}
 			s.mu.Unlock()
-		case cmd.Name == "QUIT":
+		case verb == "QUIT":
 			s.mu.Lock()
 			s.quits++
 			s.mu.Unlock()
 			result += "/quit"
-			reply("+OK bye")
+			c.Send("+OK bye")
 			return
 		default:
-			reply("-ERR unknown command")
+			c.Send("-ERR unknown command")
 		}
 	}
 }
@@ -158,18 +140,6 @@ type connMailbox struct {
 }
 
 func (m connMailbox) Close() error { return m.conn.Close() }
-
-// closedAddr returns a loopback address nothing listens on.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
 
 var errNotCalled = errors.New("opener must not be called")
 

@@ -12,13 +12,14 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/popgate/popgate/config"
+	"github.com/popgate/popgate/internal/pop3test"
+	"github.com/popgate/popgate/internal/testpeer"
 )
 
 // scrape fetches /metrics from the admin address and returns each series
@@ -62,21 +63,6 @@ func adminGet(t *testing.T, admin net.Addr, path string) (string, int) {
 	return string(b), resp.StatusCode
 }
 
-// eventually polls cond until it holds or a generous deadline passes.
-func eventually(t *testing.T, what string, cond func() bool, show ...func() string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			for _, f := range show {
-				what += "; " + f()
-			}
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // TestMetricsMoveDuringRealSessions logs in through a running server and
 // checks that /metrics counted what happened, and that /healthz and
 // /readyz answer.
@@ -114,7 +100,7 @@ func TestMetricsMoveDuringRealSessions(t *testing.T) {
 		t.Errorf("wrong password: %q", refused)
 	}
 	reload <- struct{}{}
-	eventually(t, "a good reload counted", func() bool {
+	pop3test.Eventually(t, "a good reload counted", func() bool {
 		return scrape(t, admin)[`popgate_routes_reloads_total{result="ok"}`] == 1
 	})
 	// The bad file may be seen by the file watcher before the signal;
@@ -125,7 +111,7 @@ func TestMetricsMoveDuringRealSessions(t *testing.T) {
 	reload <- struct{}{}
 
 	var m map[string]float64
-	eventually(t, "both sessions and the failed reload counted", func() bool {
+	pop3test.Eventually(t, "both sessions and the failed reload counted", func() bool {
 		m = scrape(t, admin)
 		return m[`popgate_sessions_total{backend="old",result="ok"}`] == 1 &&
 			m[`popgate_sessions_total{backend="old",result="auth_failed"}`] == 1 &&
@@ -176,77 +162,28 @@ func TestMetricsMoveDuringRealSessions(t *testing.T) {
 // loginOnce tries USER/PASS and returns the answer to PASS.
 func loginOnce(t *testing.T, addr, user, pass string) string {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	r := bufio.NewReader(c)
-	readLine(t, r)
-	send(t, c, "USER "+user)
-	readLine(t, r)
-	send(t, c, "PASS "+pass)
-	answer := readLine(t, r)
-	send(t, c, "QUIT")
-	return strings.TrimSpace(answer)
+	rc := testpeer.Dial(t, addr)
+	defer rc.Close()
+	rc.Expect("USER "+user, "")
+	answer := rc.Expect("PASS "+pass, "")
+	rc.Send("QUIT")
+	return answer
 }
 
-// fakeLegacy is a minimal RFC 1939 server that accepts any password and
-// serves an empty maildrop, until it is stopped.
-type fakeLegacy struct {
-	l  net.Listener
-	wg sync.WaitGroup
-}
-
-func startFakeLegacy(t *testing.T, addr string) *fakeLegacy {
+// startFakeLegacy serves a minimal RFC 1939 server on addr that accepts
+// any password and serves an empty maildrop, until it is closed.
+func startFakeLegacy(t *testing.T, addr string) *pop3test.Server {
 	t.Helper()
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fakeLegacy{l: l}
-	f.wg.Go(func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			f.wg.Go(func() { serveFake(c) })
-		}
-	})
-	t.Cleanup(f.stop)
-	return f
-}
-
-func (f *fakeLegacy) stop() {
-	f.l.Close()
-	f.wg.Wait()
-}
-
-func serveFake(c net.Conn) {
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	fmt.Fprint(c, "+OK fake ready\r\n")
-	r := bufio.NewReader(c)
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			return
-		}
-		verb, _, _ := strings.Cut(strings.TrimSpace(line), " ")
-		switch strings.ToUpper(verb) {
-		case "USER", "PASS", "NOOP":
-			fmt.Fprint(c, "+OK\r\n")
-		case "STAT":
-			fmt.Fprint(c, "+OK 0 0\r\n")
-		case "QUIT":
-			fmt.Fprint(c, "+OK bye\r\n")
-			return
-		default:
-			fmt.Fprint(c, "-ERR unknown command\r\n")
-		}
-	}
+	return pop3test.StartAt(t, addr, (&pop3test.Script{
+		Greeting: pop3test.Lines("+OK fake ready"),
+		Replies: map[string]pop3test.Reply{
+			"USER": pop3test.Lines("+OK"),
+			"PASS": pop3test.Lines("+OK"),
+			"NOOP": pop3test.Lines("+OK"),
+			"STAT": pop3test.Lines("+OK 0 0"),
+			"QUIT": {Text: "+OK bye\r\n", Close: true},
+		},
+	}).Serve)
 }
 
 // TestUnhealthyBackendFailsFast stops a legacy backend: within the health
@@ -254,7 +191,7 @@ func serveFake(c net.Conn) {
 // back, both recover.
 func TestUnhealthyBackendFailsFast(t *testing.T) {
 	fake := startFakeLegacy(t, "127.0.0.1:0")
-	legacyAddr := fake.l.Addr().String()
+	legacyAddr := fake.Addr
 	srv := startServer(t, []string{
 		"POPGATE_LISTEN=127.0.0.1:0",
 		"POPGATE_ADMIN_LISTEN=127.0.0.1:0",
@@ -269,13 +206,13 @@ func TestUnhealthyBackendFailsFast(t *testing.T) {
 		body, code := adminGet(t, srv.addrs.Admin, "/readyz")
 		return code == http.StatusOK, body
 	}
-	eventually(t, "ready", func() bool { ok, _ := ready(); return ok })
+	pop3test.Eventually(t, "ready", func() bool { ok, _ := ready(); return ok })
 	if got := loginOnce(t, pop, "alice", "pw"); !strings.HasPrefix(got, "+OK") {
 		t.Fatalf("login with the backend up: %q", got)
 	}
 
-	fake.stop()
-	eventually(t, "/readyz to turn 503", func() bool { ok, _ := ready(); return !ok })
+	fake.Close()
+	pop3test.Eventually(t, "/readyz to turn 503", func() bool { ok, _ := ready(); return !ok })
 	if _, body := ready(); !strings.Contains(body, `"unhealthy":["legacy"]`) {
 		t.Errorf("/readyz body does not name the backend: %s", body)
 	}
@@ -287,7 +224,7 @@ func TestUnhealthyBackendFailsFast(t *testing.T) {
 		t.Errorf("metrics do not show the outage: unavailable=%v up=%v",
 			m[`popgate_logins_total{backend="legacy",outcome="unavailable"}`], m[`popgate_backend_up{backend="legacy"}`])
 	}
-	eventually(t, "the refused session's line", func() bool {
+	pop3test.Eventually(t, "the refused session's line", func() bool {
 		for _, l := range srv.stdout.logLines(t, "session") {
 			if l["result"] == "backend_error" {
 				return strings.Contains(l["error"].(string), "legacy") && strings.Contains(l["error"].(string), "health check")
@@ -297,7 +234,7 @@ func TestUnhealthyBackendFailsFast(t *testing.T) {
 	}, srv.stdout.String)
 
 	startFakeLegacy(t, legacyAddr)
-	eventually(t, "/readyz to recover", func() bool { ok, _ := ready(); return ok })
+	pop3test.Eventually(t, "/readyz to recover", func() bool { ok, _ := ready(); return ok })
 	if got := loginOnce(t, pop, "alice", "pw"); !strings.HasPrefix(got, "+OK") {
 		t.Errorf("login after recovery: %q", got)
 	}
@@ -312,7 +249,7 @@ func TestTwoServersShareAPort(t *testing.T) {
 		return []string{
 			"POPGATE_LISTEN=" + listen,
 			"POPGATE_ADMIN_LISTEN=" + admin,
-			"POPGATE_BACKENDS=legacy=pop3://" + fake.l.Addr().String(),
+			"POPGATE_BACKENDS=legacy=pop3://" + fake.Addr,
 			"POPGATE_DATA_DIR=" + t.TempDir(),
 			"POPGATE_AUTH_FAIL_DELAY=0s",
 		}
@@ -331,7 +268,7 @@ func TestTwoServersShareAPort(t *testing.T) {
 			t.Fatalf("login after the first server stopped: %q", got)
 		}
 	}
-	eventually(t, "the second server's five session lines", func() bool {
+	pop3test.Eventually(t, "the second server's five session lines", func() bool {
 		return len(second.stdout.logLines(t, "session")) == 5
 	})
 }
@@ -371,19 +308,19 @@ func TestHealthSubcommand(t *testing.T) {
 	srv := startServer(t, []string{
 		"POPGATE_LISTEN=127.0.0.1:0",
 		"POPGATE_ADMIN_LISTEN=127.0.0.1:0",
-		"POPGATE_BACKENDS=legacy=pop3://" + fake.l.Addr().String(),
+		"POPGATE_BACKENDS=legacy=pop3://" + fake.Addr,
 		"POPGATE_DATA_DIR=" + t.TempDir(),
 		"POPGATE_HEALTH_INTERVAL=50ms",
 	}, hooks{})
 	_, port, _ := net.SplitHostPort(srv.addrs.Admin.String())
 	// The server's own configuration, as a container health check sees it.
 	vars := []string{"ADMIN_LISTEN=0.0.0.0:" + port}
-	eventually(t, "ready", func() bool { code, _, _ := runCmd(t, vars, "health", "ready"); return code == exitOK })
+	pop3test.Eventually(t, "ready", func() bool { code, _, _ := runCmd(t, vars, "health", "ready"); return code == exitOK })
 	if code, out, _ := runCmd(t, vars, "health"); code != exitOK || out != "ok\n" {
 		t.Errorf("health: %d %q", code, out)
 	}
-	fake.stop()
-	eventually(t, "not ready", func() bool { code, _, _ := runCmd(t, vars, "health", "ready"); return code == exitFailure })
+	fake.Close()
+	pop3test.Eventually(t, "not ready", func() bool { code, _, _ := runCmd(t, vars, "health", "ready"); return code == exitFailure })
 	if code, _, _ := runCmd(t, vars, "health"); code != exitOK {
 		t.Errorf("alive while a backend is down: exit %d", code)
 	}
@@ -423,7 +360,7 @@ func TestSessionLinesReachSyslog(t *testing.T) {
 	srv := startServer(t, []string{
 		"POPGATE_LISTEN=127.0.0.1:0",
 		"POPGATE_ADMIN_LISTEN=off",
-		"POPGATE_BACKENDS=legacy=pop3://" + fake.l.Addr().String(),
+		"POPGATE_BACKENDS=legacy=pop3://" + fake.Addr,
 		"POPGATE_DATA_DIR=" + t.TempDir(),
 		"POPGATE_SYSLOG=udp://" + pc.LocalAddr().String(),
 	}, hooks{})

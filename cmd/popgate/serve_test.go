@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/popgate/popgate/internal/pop3test"
 )
 
 // syncBuffer is a bytes.Buffer safe for the logger and the test at once.
@@ -253,7 +255,7 @@ func TestServeEmbeddedDefault(t *testing.T) {
 func waitLog(t *testing.T, b *syncBuffer, msg, key, value string) map[string]any {
 	t.Helper()
 	var found map[string]any
-	eventually(t, fmt.Sprintf("a %q line", msg), func() bool {
+	pop3test.Eventually(t, fmt.Sprintf("a %q line", msg), func() bool {
 		for _, l := range b.logLines(t, msg) {
 			if l[key] == value {
 				found = l

@@ -334,7 +334,7 @@ func ClosedAddr(t testing.TB) string {
 // synchronises with goroutines; it measures nothing.
 func Eventually(t testing.TB, what string, cond func() bool, show ...func() string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(15 * time.Second)
 	pause := time.Millisecond
 	for !cond() {
 		if time.Now().After(deadline) {

@@ -21,6 +21,15 @@ type Raw struct {
 // DialRaw connects to addr and logs in with USER and PASS.
 func DialRaw(t testing.TB, addr, user, pass string) *Raw {
 	t.Helper()
+	s := Dial(t, addr)
+	s.OK("USER " + user)
+	s.OK("PASS " + pass)
+	return s
+}
+
+// Dial connects to addr and reads a +OK greeting.
+func Dial(t testing.TB, addr string) *Raw {
+	t.Helper()
 	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -28,8 +37,6 @@ func DialRaw(t testing.TB, addr, user, pass string) *Raw {
 	t.Cleanup(func() { conn.Close() })
 	s := &Raw{t: t, conn: conn, r: bufio.NewReaderSize(conn, 1<<20)}
 	s.OK("") // greeting
-	s.OK("USER " + user)
-	s.OK("PASS " + pass)
 	return s
 }
 
@@ -37,20 +44,45 @@ func DialRaw(t testing.TB, addr, user, pass string) *Raw {
 // but +OK fails the test.
 func (s *Raw) OK(cmd string) string {
 	s.t.Helper()
+	return strings.TrimSpace(strings.TrimPrefix(s.Expect(cmd, "+OK"), "+OK"))
+}
+
+// Expect sends cmd (unless empty) and returns the reply line, CRLF
+// trimmed; a reply not starting with prefix fails the test.
+func (s *Raw) Expect(cmd, prefix string) string {
+	s.t.Helper()
+	if cmd != "" {
+		s.Send(cmd)
+	}
+	line, err := s.ReadLine()
+	if err != nil || !strings.HasPrefix(line, prefix) {
+		s.t.Fatalf("raw %q: %q, %v; want %q", cmd, line, err, prefix)
+	}
+	return strings.TrimRight(line, "\r\n")
+}
+
+// Send writes one command line without waiting for the reply.
+func (s *Raw) Send(cmd string) {
+	s.t.Helper()
 	if err := s.conn.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
 		s.t.Fatal(err)
 	}
-	if cmd != "" {
-		if _, err := fmt.Fprintf(s.conn, "%s\r\n", cmd); err != nil {
-			s.t.Fatal(err)
-		}
+	if _, err := fmt.Fprintf(s.conn, "%s\r\n", cmd); err != nil {
+		s.t.Fatal(err)
 	}
-	line, err := s.r.ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "+OK") {
-		s.t.Fatalf("raw %q: %q, %v", cmd, line, err)
-	}
-	return strings.TrimSpace(strings.TrimPrefix(line, "+OK"))
 }
+
+// ReadLine reads one line as it comes, line ending included, for a test
+// that expects the server to close the connection.
+func (s *Raw) ReadLine() (string, error) {
+	if err := s.conn.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		return "", err
+	}
+	return s.r.ReadString('\n')
+}
+
+// Close drops the connection without QUIT.
+func (s *Raw) Close() { s.conn.Close() }
 
 // Block sends cmd and returns its multi-line body, dot-unstuffed, CRLF kept.
 func (s *Raw) Block(cmd string) []byte {
