@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/popgate/popgate/internal/pop3test"
 	"github.com/popgate/popgate/pop3"
 	"github.com/popgate/popgate/proxy"
 	"github.com/popgate/popgate/upstream"
@@ -22,74 +23,36 @@ import (
 // legacyServer is a POP3 server with one message that answers from memory,
 // so that a benchmark measures the relay in front of it, not a mail store.
 type legacyServer struct {
-	ln   net.Listener
+	addr string
 	retr []byte // the whole RETR 1 reply, stuffed, with its status line
 	size int
 }
 
 func startLegacy(tb testing.TB, msg []byte) *legacyServer {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
 	var wire bytes.Buffer
 	bw := bufio.NewWriter(&wire)
 	dw := pop3.NewDotWriter(bw)
 	dw.Write(msg)
 	dw.Close()
 	bw.Flush()
-	s := &legacyServer{ln: ln, size: len(msg)}
+	s := &legacyServer{size: len(msg)}
 	s.retr = append([]byte(fmt.Sprintf("+OK %d octets\r\n", len(msg))), wire.Bytes()...)
-	tb.Cleanup(func() { ln.Close() })
-	go s.serve()
+	s.addr = pop3test.Start(tb, (&pop3test.Script{
+		Greeting: pop3test.Lines("+OK legacy ready"),
+		Replies: map[string]pop3test.Reply{
+			"CAPA": pop3test.Lines("+OK", "USER", "UIDL", "TOP", "."),
+			"USER": pop3test.Lines("+OK"),
+			"PASS": pop3test.Lines("+OK logged in"),
+			"STAT": pop3test.Lines(fmt.Sprintf("+OK 1 %d", len(msg))),
+			"LIST": pop3test.Lines("+OK 1 messages", fmt.Sprintf("1 %d", len(msg)), "."),
+			"UIDL": pop3test.Lines("+OK", "1 one", "."),
+			"NOOP": pop3test.Lines("+OK"),
+			"RETR": {Text: string(s.retr)},
+			"QUIT": {Text: "+OK bye\r\n", Close: true},
+		},
+	}).Serve).Addr
 	return s
-}
-
-func (s *legacyServer) serve() {
-	for {
-		c, err := s.ln.Accept()
-		if err != nil {
-			return
-		}
-		go s.session(c)
-	}
-}
-
-func (s *legacyServer) session(c net.Conn) {
-	defer c.Close()
-	r := bufio.NewReader(c)
-	stat := fmt.Sprintf("+OK 1 %d\r\n", s.size)
-	list := fmt.Sprintf("+OK 1 messages\r\n1 %d\r\n.\r\n", s.size)
-	replies := map[string]string{
-		"CAPA": "+OK\r\nUSER\r\nUIDL\r\nTOP\r\n.\r\n", "USER": "+OK\r\n", "PASS": "+OK logged in\r\n",
-		"STAT": stat, "LIST": list, "UIDL": "+OK\r\n1 one\r\n.\r\n", "NOOP": "+OK\r\n", "QUIT": "+OK bye\r\n",
-	}
-	if _, err := c.Write([]byte("+OK legacy ready\r\n")); err != nil {
-		return
-	}
-	for {
-		c.SetReadDeadline(time.Now().Add(time.Minute))
-		line, err := r.ReadString('\n')
-		if err != nil {
-			return
-		}
-		verb, _, _ := strings.Cut(strings.TrimSpace(line), " ")
-		var reply []byte
-		switch verb = strings.ToUpper(verb); verb {
-		case "RETR":
-			reply = s.retr
-		default:
-			text, ok := replies[verb]
-			if !ok {
-				text = "-ERR unknown command\r\n"
-			}
-			reply = []byte(text)
-		}
-		if _, err := c.Write(reply); err != nil || verb == "QUIT" {
-			return
-		}
-	}
 }
 
 // startRelay runs popgate's proxy with an upstream backend pointing at
@@ -200,7 +163,7 @@ func BenchmarkRelayRetrEndToEnd(b *testing.B) {
 	for _, size := range []int{4 << 10, 256 << 10, 1 << 20} {
 		b.Run(strconv.Itoa(size>>10)+"KiB", func(b *testing.B) {
 			legacy := startLegacy(b, message(size))
-			c := dial(b, startRelay(b, legacy.ln.Addr().String()))
+			c := dial(b, startRelay(b, legacy.addr))
 			defer c.conn.Close()
 			c.login()
 			want := len(legacy.retr) - len(strings.SplitN(string(legacy.retr), "\n", 2)[0]) - 1
@@ -221,7 +184,7 @@ func BenchmarkRelayRetrEndToEnd(b *testing.B) {
 // the relay a client connection, an upstream login and a session line.
 func BenchmarkRelaySessionEndToEnd(b *testing.B) {
 	legacy := startLegacy(b, message(4<<10))
-	addr := startRelay(b, legacy.ln.Addr().String())
+	addr := startRelay(b, legacy.addr)
 	b.ReportAllocs()
 	for b.Loop() {
 		c := dial(b, addr)
@@ -241,7 +204,7 @@ func BenchmarkRelaySessionEndToEnd(b *testing.B) {
 func TestRelayEndToEnd(t *testing.T) {
 	msg := message(64 << 10)
 	legacy := startLegacy(t, msg)
-	c := dial(t, startRelay(t, legacy.ln.Addr().String()))
+	c := dial(t, startRelay(t, legacy.addr))
 	defer c.conn.Close()
 	c.login()
 	c.cmd("RETR 1")
@@ -273,7 +236,7 @@ func TestRelayEndToEnd(t *testing.T) {
 func BenchmarkIdleSessionMemory(b *testing.B) {
 	const sessions = 1000
 	legacy := startLegacy(b, message(1<<10))
-	addr := startRelay(b, legacy.ln.Addr().String())
+	addr := startRelay(b, legacy.addr)
 	base := runtime.NumGoroutine()
 	for b.Loop() {
 		before := inUse()

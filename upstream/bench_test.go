@@ -22,7 +22,7 @@ func BenchmarkRetr(b *testing.B) {
 			return
 		}
 		for {
-			cmd, err := s.ReadLine()
+			cmd, err := s.Reader().ReadString('\n')
 			if err != nil || cmd != "RETR 1\r\n" {
 				return
 			}

@@ -8,66 +8,41 @@
 package main
 
 import (
-	"bufio"
 	"flag"
 	"fmt"
-	"net"
 	"os"
-	"strings"
+
+	"github.com/popgate/popgate/internal/pop3test"
 )
+
+// script answers each command of a session that has an empty maildrop.
+var script = &pop3test.Script{
+	Greeting: pop3test.Lines("+OK stub ready"),
+	Replies: map[string]pop3test.Reply{
+		"CAPA": pop3test.Lines("+OK", "USER", "UIDL", "TOP", "."),
+		"USER": pop3test.Lines("+OK"),
+		"PASS": pop3test.Lines("+OK 0 messages"),
+		"STAT": pop3test.Lines("+OK 0 0"),
+		"LIST": pop3test.Lines("+OK 0 messages", "."),
+		"UIDL": pop3test.Lines("+OK", "."),
+		"NOOP": pop3test.Lines("+OK"),
+		"RSET": pop3test.Lines("+OK"),
+		"QUIT": {Text: "+OK bye\r\n", Close: true},
+	},
+	Unknown: pop3test.Lines("-ERR not supported"),
+}
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "address to serve POP3 on")
 	flag.Parse()
-	l, err := net.Listen("tcp", *listen)
+	srv, err := pop3test.Listen(*listen, script.Serve)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "stubpop3:", err)
 		os.Exit(1)
 	}
-	fmt.Println(l.Addr())
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "stubpop3:", err)
-			os.Exit(1)
-		}
-		go serve(c)
-	}
-}
-
-// replies answers each command of a session that has an empty maildrop.
-var replies = map[string]string{
-	"CAPA": "+OK\r\nUSER\r\nUIDL\r\nTOP\r\n.\r\n",
-	"USER": "+OK\r\n",
-	"PASS": "+OK 0 messages\r\n",
-	"STAT": "+OK 0 0\r\n",
-	"LIST": "+OK 0 messages\r\n.\r\n",
-	"UIDL": "+OK\r\n.\r\n",
-	"NOOP": "+OK\r\n",
-	"RSET": "+OK\r\n",
-	"QUIT": "+OK bye\r\n",
-}
-
-func serve(c net.Conn) {
-	defer c.Close()
-	// A small reader: an idle session should cost the stub little.
-	r := bufio.NewReaderSize(c, 512)
-	if _, err := c.Write([]byte("+OK stub ready\r\n")); err != nil {
-		return
-	}
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			return
-		}
-		verb, _, _ := strings.Cut(strings.TrimSpace(line), " ")
-		verb = strings.ToUpper(verb)
-		reply, ok := replies[verb]
-		if !ok {
-			reply = "-ERR not supported\r\n"
-		}
-		if _, err := c.Write([]byte(reply)); err != nil || verb == "QUIT" {
-			return
-		}
+	fmt.Println(srv.Addr)
+	if err := srv.Serve(); err != nil {
+		fmt.Fprintln(os.Stderr, "stubpop3:", err)
+		os.Exit(1)
 	}
 }
