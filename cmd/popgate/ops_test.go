@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -136,12 +135,7 @@ func TestMetricsMoveDuringRealSessions(t *testing.T) {
 	}
 
 	// A session that is open counts as active.
-	c, err := net.DialTimeout("tcp", srv.addrs.Plain.String(), 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	bufio.NewReader(c).ReadString('\n')
+	c := testpeer.Dial(t, srv.addrs.Plain.String())
 	if got := scrape(t, admin)[`popgate_active_sessions`]; got != 1 {
 		t.Errorf("active sessions with one open = %v", got)
 	}

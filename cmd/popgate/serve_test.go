@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/popgate/popgate/internal/pop3test"
+	"github.com/popgate/popgate/internal/testpeer"
 )
 
 // syncBuffer is a bytes.Buffer safe for the logger and the test at once.
@@ -115,12 +114,7 @@ func mkMaildir(t *testing.T, dir, subject string) {
 // pop3Subject logs in as alice and returns the Subject of message 1.
 func pop3Subject(t *testing.T, addr string) string {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return subjectOver(t, c)
+	return subjectOf(t, testpeer.Dial(t, addr))
 }
 
 // TestServeEndToEnd runs the server with two native backends, moves alice
@@ -217,32 +211,11 @@ func TestServeEmbeddedDefault(t *testing.T) {
 		t.Errorf("no demo hint on stderr:\n%s", stderr.String())
 	}
 
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	r := bufio.NewReader(c)
-	var stat string
-	for _, cmd := range []string{"", "USER demo", "PASS demo", "STAT", "QUIT"} {
-		if cmd != "" {
-			if _, err := c.Write([]byte(cmd + "\r\n")); err != nil {
-				t.Fatal(err)
-			}
-		}
-		line, err := r.ReadString('\n')
-		if err != nil || !strings.HasPrefix(line, "+OK") {
-			t.Fatalf("after %q: %q, %v", cmd, line, err)
-		}
-		if cmd == "STAT" {
-			stat = line
-		}
-	}
+	rc := testpeer.DialRaw(t, addr, "demo", "demo")
+	stat := rc.OK("STAT")
+	rc.Quit()
 	var n, size int
-	if _, err := fmt.Sscanf(stat, "+OK %d %d", &n, &size); err != nil || n == 0 || size == 0 {
+	if _, err := fmt.Sscanf(stat, "%d %d", &n, &size); err != nil || n == 0 || size == 0 {
 		t.Errorf("STAT = %q; want a non-empty demo maildrop", stat)
 	}
 	if code := srv.stop(t); code != exitOK {

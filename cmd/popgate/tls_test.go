@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"crypto/tls"
 	"crypto/x509"
 	"net"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/popgate/popgate/internal/testcert"
+	"github.com/popgate/popgate/internal/testpeer"
 )
 
 // writeCert writes a self-signed certificate for 127.0.0.1 and its key, and
@@ -58,8 +58,9 @@ func TestServeTLS(t *testing.T) {
 	if err != nil {
 		t.Fatalf("implicit TLS: %v", err)
 	}
-	defer c.Close()
-	if got := subjectOver(t, c); got != "over tls" {
+	rc := testpeer.Wrap(t, c)
+	rc.OK("") // greeting
+	if got := subjectOf(t, rc); got != "over tls" {
 		t.Errorf("implicit TLS: subject %q", got)
 	}
 
@@ -68,30 +69,15 @@ func TestServeTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Close()
-	if err := p.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	send(t, p, "PROXY TCP4 192.0.2.1 127.0.0.1 40000 110")
-	r := bufio.NewReader(p)
-	readLine(t, r) // greeting
-	send(t, p, "USER alice")
-	if line := readLine(t, r); !strings.HasPrefix(line, "-ERR") {
-		t.Errorf("USER without TLS: %q", line)
-	}
-	send(t, p, "STLS")
-	if line := readLine(t, r); !strings.HasPrefix(line, "+OK") {
-		t.Fatalf("STLS: %q", line)
-	}
-	tc := tls.Client(p, tlsCfg)
-	if err := tc.Handshake(); err != nil {
-		t.Fatalf("STLS handshake: %v", err)
-	}
-	if got := subjectAfterGreeting(t, tc, bufio.NewReader(tc)); got != "over tls" {
+	rp := testpeer.Wrap(t, p)
+	rp.Send("PROXY TCP4 192.0.2.1 127.0.0.1 40000 110")
+	rp.OK("") // greeting
+	// USER is refused until the session is encrypted.
+	rp.Expect("USER alice", "-ERR")
+	rp.StartTLS(tlsCfg)
+	if got := subjectOf(t, rp); got != "over tls" {
 		t.Errorf("STLS: subject %q", got)
 	}
-	tc.Close()
-	c.Close()
 	if code := srv.stop(t); code != exitOK {
 		t.Fatalf("exit %d", code)
 	}
@@ -111,55 +97,18 @@ func TestServeTLS(t *testing.T) {
 	}
 }
 
-func send(t *testing.T, c net.Conn, line string) {
+// subjectOf logs in as alice over rc, returns message 1's subject and
+// quits.
+func subjectOf(t *testing.T, rc *testpeer.Raw) string {
 	t.Helper()
-	if _, err := c.Write([]byte(line + "\r\n")); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func readLine(t *testing.T, r *bufio.Reader) string {
-	t.Helper()
-	line, err := r.ReadString('\n')
-	if err != nil {
-		t.Fatal(err)
-	}
-	return line
-}
-
-// subjectOver reads the greeting on c and returns message 1's subject.
-func subjectOver(t *testing.T, c net.Conn) string {
-	t.Helper()
-	if err := c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	r := bufio.NewReader(c)
-	if line := readLine(t, r); !strings.HasPrefix(line, "+OK") {
-		t.Fatalf("greeting %q", line)
-	}
-	return subjectAfterGreeting(t, c, r)
-}
-
-// subjectAfterGreeting logs in as alice and returns message 1's subject.
-func subjectAfterGreeting(t *testing.T, c net.Conn, r *bufio.Reader) string {
-	t.Helper()
-	for _, cmd := range []string{"USER alice", "PASS secret", "RETR 1"} {
-		send(t, c, cmd)
-		if line := readLine(t, r); !strings.HasPrefix(line, "+OK") {
-			t.Fatalf("after %q: %q", cmd, line)
-		}
-	}
+	rc.OK("USER alice")
+	rc.OK("PASS secret")
 	subject := ""
-	for {
-		line := readLine(t, r)
-		if line == ".\r\n" {
-			break
-		}
+	for line := range strings.Lines(string(rc.Block("RETR 1"))) {
 		if s, ok := strings.CutPrefix(line, "Subject: "); ok {
 			subject = strings.TrimSpace(s)
 		}
 	}
-	send(t, c, "QUIT")
-	readLine(t, r)
+	rc.Quit()
 	return subject
 }

@@ -3,6 +3,7 @@ package testpeer
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"strings"
@@ -34,10 +35,33 @@ func Dial(t testing.TB, addr string) *Raw {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { conn.Close() })
-	s := &Raw{t: t, conn: conn, r: bufio.NewReaderSize(conn, 1<<20)}
+	s := Wrap(t, conn)
 	s.OK("") // greeting
 	return s
+}
+
+// Wrap talks over a connection the test made itself (implicit TLS, or one
+// that starts with a PROXY header); it reads nothing yet. The connection
+// is closed when the test ends.
+func Wrap(t testing.TB, conn net.Conn) *Raw {
+	t.Cleanup(func() { conn.Close() })
+	return &Raw{t: t, conn: conn, r: bufio.NewReaderSize(conn, 1<<20)}
+}
+
+// StartTLS sends STLS and, after +OK, runs the client side of the TLS
+// handshake; the session goes on over TLS.
+func (s *Raw) StartTLS(cfg *tls.Config) {
+	s.t.Helper()
+	s.OK("STLS")
+	if s.r.Buffered() > 0 {
+		s.t.Fatalf("raw STLS: %d bytes came before the handshake", s.r.Buffered())
+	}
+	tc := tls.Client(s.conn, cfg)
+	tc.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := tc.Handshake(); err != nil {
+		s.t.Fatalf("raw STLS handshake: %v", err)
+	}
+	s.conn, s.r = tc, bufio.NewReaderSize(tc, 1<<20)
 }
 
 // OK sends cmd (unless empty) and returns the text after "+OK"; anything
