@@ -4,16 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/popgate/popgate/internal/testpeer"
-	"github.com/popgate/popgate/pop3"
 	"github.com/popgate/popgate/uidl"
 )
 
@@ -21,46 +17,16 @@ import (
 // POP3 conversation. Unlike the real clients it keeps duplicate UIDLs.
 func rawFetch(t *testing.T, addr, user, pass string) []testpeer.Message {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(30 * time.Second))
-	r := pop3.NewReader(conn)
-	cmd := func(line string) pop3.Response {
-		t.Helper()
-		if line != "" {
-			fmt.Fprintf(conn, "%s\r\n", line)
-		}
-		resp, err := r.ReadResponse()
-		if err != nil || !resp.OK {
-			t.Fatalf("popa3d: %q: %+v, %v", line, resp, err)
-		}
-		return resp
-	}
-	cmd("")
-	cmd("USER " + user)
-	cmd("PASS " + pass)
-	cmd("UIDL")
-	list, err := io.ReadAll(r.DotReader())
-	if err != nil {
-		t.Fatal(err)
-	}
+	rc := testpeer.DialRaw(t, addr, user, pass)
 	var msgs []testpeer.Message
-	for _, line := range strings.Split(strings.TrimSpace(string(list)), "\r\n") {
+	for _, line := range rc.Lines("UIDL") {
 		f := strings.Fields(line)
 		if len(f) != 2 {
 			continue
 		}
-		cmd("RETR " + f[0])
-		body, err := io.ReadAll(r.DotReader())
-		if err != nil {
-			t.Fatal(err)
-		}
-		msgs = append(msgs, testpeer.Message{UIDL: f[1], Body: body})
+		msgs = append(msgs, testpeer.Message{UIDL: f[1], Body: rc.Block("RETR " + f[0])})
 	}
-	cmd("QUIT")
+	rc.Quit()
 	return msgs
 }
 
