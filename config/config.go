@@ -11,7 +11,6 @@ import (
 	"github.com/caarlos0/env/v11"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/popgate/popgate/rewrite"
 	"github.com/popgate/popgate/throttle"
 )
 
@@ -69,7 +68,7 @@ type Config struct {
 	// Ops holds the health check and syslog settings (see ops.go).
 	Ops OpsConfig
 	// UIDL holds the POPGATE_UIDL_* settings (see uidl.go).
-	UIDL rewrite.Config `envPrefix:"UIDL_"`
+	UIDL UIDLVars `envPrefix:"UIDL_"`
 }
 
 // Load parses environ (in os.Environ form) with Parse and validates the
@@ -125,6 +124,15 @@ func (c *Config) fillDerivedDefaults() {
 		}
 		c.Hostname = h
 	}
+}
+
+// ProxyAuthFailDelay is POPGATE_AUTH_FAIL_DELAY as the proxy takes it:
+// there zero means its default, and a negative delay none.
+func (c Config) ProxyAuthFailDelay() time.Duration {
+	if c.AuthFailDelay == 0 {
+		return -1
+	}
+	return c.AuthFailDelay
 }
 
 // UsesEmbeddedDefault reports whether popgate serves the embedded default:

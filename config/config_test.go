@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -70,8 +71,11 @@ func TestNoEnvironmentIsTheEmbeddedDefault(t *testing.T) {
 	if c.Hostname == "" || c.RequireTLS || len(c.ProxyProtocolFrom) != 0 || c.Routes != "" {
 		t.Errorf("unexpected %+v", c)
 	}
-	if c.UIDL.Recheck != 10*time.Minute {
-		t.Errorf("UIDL.Recheck = %v, want 10m", c.UIDL.Recheck)
+	if o, _, _ := c.UIDLOptions(); o != (rewrite.Options{}) {
+		t.Errorf("UIDLOptions = %+v, want rewrite's defaults", o)
+	}
+	if !strings.Contains(c.String(), "POPGATE_UIDL_RECHECK=10m0s\n") {
+		t.Errorf("String() does not show the default UIDL_RECHECK:\n%s", c.String())
 	}
 }
 
@@ -79,9 +83,23 @@ func TestNoEnvironmentIsTheEmbeddedDefault(t *testing.T) {
 // a mistake.
 func TestUIDLRecheckOff(t *testing.T) {
 	for _, v := range []string{"0", "0s", "-1s"} {
-		if c := mustLoad(t, "UIDL_RECHECK="+v); c.UIDL.Recheck > 0 {
-			t.Errorf("UIDL_RECHECK=%s gave %v", v, c.UIDL.Recheck)
+		c := mustLoad(t, "UIDL_RECHECK="+v)
+		if o, _, _ := c.UIDLOptions(); o.Recheck >= 0 {
+			t.Errorf("UIDL_RECHECK=%s gave Recheck %v, want negative (none)", v, o.Recheck)
 		}
+	}
+}
+
+// POPGATE_UIDL_BUDGET=0 fetches nothing at QUIT; unset it is rewrite's
+// default.
+func TestUIDLBudgetZero(t *testing.T) {
+	c := mustLoad(t, "UIDL_BUDGET=0", "BACKENDS=old=pop3://127.0.0.1:110,new=maildir:///srv/%u", "DEFAULT_BACKEND=new")
+	o, legacy, ok := c.UIDLOptions()
+	if !ok || o.Budget >= 0 || !slices.Equal(legacy, []string{"old"}) {
+		t.Errorf("UIDLOptions = %+v, %q, %v; want a negative budget, learning from old", o, legacy, ok)
+	}
+	if _, _, ok := mustLoad(t, "UIDL_DISABLE=true").UIDLOptions(); ok {
+		t.Error("UIDL_DISABLE=true still gave options")
 	}
 }
 
@@ -144,7 +162,7 @@ func TestEveryVariableParses(t *testing.T) {
 			Syslog: SyslogTarget{Network: "unixgram", Address: "/dev/log"}},
 		Throttling: throttle.ModeOff,
 		Throttle:   wantThrottle,
-		UIDL:       rewrite.Config{LearnFrom: []string{"legacy", "secure"}, Budget: 200, BudgetTime: time.Second, Recheck: 2 * time.Minute, Disable: true},
+		UIDL:       UIDLVars{LearnFrom: []string{"legacy", "secure"}, Budget: ptr(200), BudgetTime: ptr(time.Second), Recheck: ptr(2 * time.Minute), Disable: true},
 	}
 	got := c
 	got.ProxyProtocolFrom, got.Backends = nil, nil
@@ -389,3 +407,5 @@ func vars(l ErrorList) []string {
 	}
 	return out
 }
+
+func ptr[T any](v T) *T { return &v }

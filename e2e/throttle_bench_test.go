@@ -8,12 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/popgate/popgate/internal/testpeer"
 	"github.com/popgate/popgate/loadgen"
 	"github.com/popgate/popgate/pop3"
 	"github.com/popgate/popgate/proxy"
+	"github.com/popgate/popgate/session"
 	"github.com/popgate/popgate/throttle"
 	"github.com/popgate/popgate/upstream"
 )
@@ -72,7 +71,7 @@ func BenchmarkThrottleHogs(b *testing.B) {
 				be := upstream.New(upstream.Options{Name: "legacy", Addr: dovecot.Addr, MaxSessions: 4, CommandTimeout: time.Minute})
 				var gateOpt func(*proxy.Options)
 				if tc.throttle {
-					gateOpt = func(o *proxy.Options) { o.Gate = throttleGate{thr} }
+					gateOpt = func(o *proxy.Options) { o.Gate = thr }
 				} else {
 					// Without throttling the backend limit still holds: a
 					// throttle in "off" mode admits nobody ahead of anyone.
@@ -113,7 +112,7 @@ func BenchmarkThrottleHogs(b *testing.B) {
 type fifoGate struct{ sem chan struct{} }
 
 func (g fifoGate) Caps() []string { return nil }
-func (g fifoGate) Admit(ctx context.Context, s *proxy.SessionInfo) (proxy.Admission, error) {
+func (g fifoGate) Admit(ctx context.Context, s *session.Info) (session.Admission, error) {
 	select {
 	case g.sem <- struct{}{}:
 		return &fifoAdmission{sem: g.sem}, nil
@@ -131,7 +130,7 @@ func (a *fifoAdmission) Authenticated(error, int, int64)     {}
 func (a *fifoAdmission) Mailbox(m pop3.Mailbox) pop3.Mailbox { return m }
 func (a *fifoAdmission) Caps() []string                      { return nil }
 func (a *fifoAdmission) Release()                            { a.once.Do(func() { <-a.sem }) }
-func (a *fifoAdmission) SessionFields() []zap.Field          { return nil }
+func (a *fifoAdmission) Report(*session.Record)              {}
 
 // hogMailbox is an mbox of n messages with bodies of size bytes.
 func hogMailbox(b *testing.B, n, size int) []byte {

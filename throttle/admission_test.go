@@ -43,7 +43,7 @@ func admitAsync(ctx context.Context, wg *sync.WaitGroup, th *Throttle, user stri
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		tk, err := th.Admit(ctx, user, "legacy", clientA)
+		tk, err := th.AdmitUser(ctx, user, "legacy", clientA)
 		out <- admitted{user, tk, err}
 	}()
 }
@@ -62,7 +62,7 @@ func next(t *testing.T, out <-chan admitted) admitted {
 func TestQueueAdmitsLowerLevelsFirstThenFIFO(t *testing.T) {
 	th, _ := queueTest(t, 1)
 	ctx := context.Background()
-	first, err := th.Admit(ctx, "first", "legacy", clientA)
+	first, err := th.AdmitUser(ctx, "first", "legacy", clientA)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func containsReason(reason, r string) bool {
 func TestQueueTimeoutAnswersSysTemp(t *testing.T) {
 	th, clock := queueTest(t, 1)
 	ctx := context.Background()
-	holder, err := th.Admit(ctx, "holder", "legacy", clientA)
+	holder, err := th.AdmitUser(ctx, "holder", "legacy", clientA)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestQueueTimeoutAnswersSysTemp(t *testing.T) {
 
 func TestQueueWaitEndsWithContext(t *testing.T) {
 	th, _ := queueTest(t, 1)
-	holder, _ := th.Admit(context.Background(), "holder", "legacy", clientA)
+	holder, _ := th.AdmitUser(context.Background(), "holder", "legacy", clientA)
 	defer holder.Release()
 	ctx, cancel := context.WithCancel(context.Background())
 	out := make(chan admitted, 1)
@@ -167,7 +167,7 @@ func TestQueueNeverExceedsMaxSessions(t *testing.T) {
 			if i%4 == 0 {
 				user = "hog1"
 			}
-			tk, err := th.Admit(context.Background(), user, "legacy", clientA)
+			tk, err := th.AdmitUser(context.Background(), user, "legacy", clientA)
 			if err != nil {
 				t.Errorf("Admit: %v", err)
 				return
@@ -192,7 +192,7 @@ func TestUnlimitedBackendNeverQueues(t *testing.T) {
 	th, _ := queueTest(t, 1)
 	var tickets []*Ticket
 	for range 20 {
-		tk, err := th.Admit(context.Background(), "u", "native", clientA)
+		tk, err := th.AdmitUser(context.Background(), "u", "native", clientA)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -212,7 +212,7 @@ func TestPenalisedSessionsShareAQuarterOfTheSlots(t *testing.T) {
 	th.state.Put("hog3", UserState{LastLogin: epoch.Add(-time.Minute), Msgs: 10, Bytes: 800 << 20})
 	var hogs []*Ticket
 	for _, u := range []string{"hog1", "hog2"} {
-		tk, err := th.Admit(ctx, u, "legacy", clientA)
+		tk, err := th.AdmitUser(ctx, u, "legacy", clientA)
 		if err != nil || tk.Decision().Level == 0 {
 			t.Fatalf("Admit(%s): level %d, %v", u, tk.Decision().Level, err)
 		}
@@ -228,7 +228,7 @@ func TestPenalisedSessionsShareAQuarterOfTheSlots(t *testing.T) {
 	}
 	var calm []*Ticket
 	for range 6 {
-		tk, err := th.Admit(ctx, "alice", "legacy", clientA)
+		tk, err := th.AdmitUser(ctx, "alice", "legacy", clientA)
 		if err != nil || containsReason(tk.Decision().Reason, ReasonQueue) {
 			t.Fatalf("alice at level 0: %+v, %v; want a slot at once", tk.Decision(), err)
 		}
@@ -258,7 +258,7 @@ func TestSlotIsReleasedAtTheLevelItWasTakenAt(t *testing.T) {
 	th, clock := newTest(t, nil, Options{MaxSessions: map[string]int{"legacy": 4}})
 	poll(t, th, "hog", 800<<20)
 	clock.Advance(time.Minute)
-	tk, err := th.Admit(context.Background(), "hog", "legacy", clientA)
+	tk, err := th.AdmitUser(context.Background(), "hog", "legacy", clientA)
 	if err != nil || tk.Decision().Level == 0 {
 		t.Fatalf("Admit: level %d, %v", tk.Decision().Level, err)
 	}

@@ -6,18 +6,18 @@
 //
 // A session goes through it like this:
 //
-//	t.CapsBeforeLogin()                            // CAPA before login
-//	tk, err := t.Admit(ctx, user, backend, client) // before the backend login
-//	mb, err := opener.Open(ctx, creds)             // then STAT
-//	tk.Authenticated(err, msgs, bytes)             // counts [AUTH] failures; sets the final level
-//	mb = tk.Mailbox(mb)                            // shaping; remembers what UPDATE leaves
-//	tk.Caps()                                      // CAPA after login
-//	tk.Release()                                   // always, when the session ends
-//	log.Info("session", tk.SessionFields()...)
+//	t.Caps()                                           // CAPA before login
+//	tk, err := t.AdmitUser(ctx, user, backend, client) // before the backend login
+//	mb, err := opener.Open(ctx, creds)                 // then STAT
+//	tk.Authenticated(err, msgs, bytes)                 // counts [AUTH] failures; sets the final level
+//	mb = tk.Mailbox(mb)                                // shaping; remembers what UPDATE leaves
+//	tk.Caps()                                          // CAPA after login
+//	tk.Release()                                       // always, when the session ends
+//	tk.Report(&record)                                 // penalty, delay and reason for the session line
 //
-// Ticket has the method set of the proxy's Admission hook, so a gate in
-// cmd only has to turn the proxy's session information into Admit's
-// arguments (see gate.go).
+// Throttle is a session.Gate and Ticket a session.Admission: the proxy
+// calls them directly, Admit taking the user, backend and client address
+// from the session.Info (see gate.go).
 //
 // # The penalty level
 //

@@ -75,13 +75,13 @@ func New(cfg Config, o Options) (*Throttle, error) {
 // Enabled reports whether the throttle does anything at all.
 func (t *Throttle) Enabled() bool { return t.cfg.Enabled() }
 
-// Admit is called once the client has sent its credentials and before the
+// AdmitUser is called once the client has sent its credentials and before the
 // backend login. It refuses clients with too many failed logins and (with
 // EnforceLoginDelay) penalised users, sleeps the failed-login and login
 // delays, then waits for a session slot on backend. The returned Ticket is
 // never nil: on error it holds nothing but its Decision, for the session
 // line. On success the caller must call Release when the session ends.
-func (t *Throttle) Admit(ctx context.Context, user, backend string, client net.Addr) (*Ticket, error) {
+func (t *Throttle) AdmitUser(ctx context.Context, user, backend string, client net.Addr) (*Ticket, error) {
 	tk := &Ticket{t: t, user: user, client: clientKey(client), backend: backend}
 	if !t.Enabled() {
 		return tk, nil
@@ -178,10 +178,10 @@ func (t *Throttle) Show(user string) (UserState, int) {
 	return st, t.cfg.level(st.Msgs, st.Bytes, sinceLogin(t.now(), st))
 }
 
-// CapsBeforeLogin returns the capabilities to add to CAPA in the
+// Caps returns the capabilities to add to CAPA in the
 // AUTHORIZATION state: LOGIN-DELAY with the smallest value any user gets,
 // marked USER because it varies per user (RFC 2449 section 6.8).
-func (t *Throttle) CapsBeforeLogin() []string {
+func (t *Throttle) Caps() []string {
 	if !t.Enabled() {
 		return nil
 	}

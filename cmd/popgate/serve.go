@@ -86,7 +86,7 @@ func runServer(ctx context.Context, cfg config.Config, environ []string, log *za
 		RequireTLS:        cfg.RequireTLS,
 		ProxyProtocolFrom: []netip.Prefix(cfg.ProxyProtocolFrom),
 		IdleTimeout:       cfg.IdleTimeout,
-		AuthFailDelay:     cfg.AuthFailDelay,
+		AuthFailDelay:     cfg.ProxyAuthFailDelay(),
 		Hostname:          cfg.Hostname,
 		Logger:            log,
 	}
@@ -94,12 +94,9 @@ func runServer(ctx context.Context, cfg config.Config, environ []string, log *za
 		opts.Decorators = append(opts.Decorators, d)
 	}
 	if thr != nil {
-		opts.Gate = throttleGate{thr}
+		opts.Gate = thr
 		ops.watchThrottle(cfg.BackendNames(), thr.Sessions)
 		ops.Mux.Handle("GET /throttle", thr.ShowHandler())
-	}
-	if cfg.AuthFailDelay == 0 {
-		opts.AuthFailDelay = -1 // proxy: zero means its default, negative none
 	}
 	var router *routes.Router
 	if cfg.Routes != "" {

@@ -11,22 +11,8 @@ import (
 
 	"github.com/popgate/popgate/config"
 	"github.com/popgate/popgate/pop3"
-	"github.com/popgate/popgate/proxy"
 	"github.com/popgate/popgate/throttle"
 )
-
-// throttleGate adapts a throttle.Throttle to the proxy's login hook.
-type throttleGate struct{ t *throttle.Throttle }
-
-func (g throttleGate) Caps() []string { return g.t.CapsBeforeLogin() }
-
-func (g throttleGate) Admit(ctx context.Context, s *proxy.SessionInfo) (proxy.Admission, error) {
-	// The Ticket is never nil: on a refusal it still carries the decision
-	// for the session line, and the proxy releases it.
-	return g.t.Admit(ctx, s.User, s.Backend, s.Client)
-}
-
-var _ proxy.Gate = throttleGate{}
 
 // maxSessioner is implemented by backends with a session limit
 // (max_sessions in their URL).
