@@ -67,7 +67,8 @@ func FromURL(name string, u *url.URL, dataDir string) (Options, error) {
 		case "hide_headers":
 			o.HideHeaders, err = strconv.ParseBool(v)
 		case "max_sessions":
-			o.MaxSessions, err = nonNegative(v)
+			// Every kind of backend has it: the config package reads
+			// it, and the login gate in front of the backend enforces it.
 		case "index_cache":
 			o.IndexCacheSize, err = nonNegative(v)
 		case "auth_backend":

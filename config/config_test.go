@@ -409,3 +409,18 @@ func vars(l ErrorList) []string {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// max_sessions belongs to every kind of backend, so config reads it.
+func TestSessionLimits(t *testing.T) {
+	c := mustLoad(t, "BACKENDS=old=pop3://127.0.0.1:110?max_sessions=4,new=maildir:///srv/%u?max_sessions=0,spool=mbox:///var/mail/%u?max_sessions=2",
+		"DEFAULT_BACKEND=new")
+	if got, want := c.SessionLimits(), map[string]int{"old": 4, "spool": 2}; !reflect.DeepEqual(got, want) {
+		t.Errorf("SessionLimits = %v, want %v", got, want)
+	}
+	for _, v := range []string{"lots", "-1"} {
+		_, err := load(t, "BACKENDS=old=pop3://127.0.0.1:110?max_sessions="+v)
+		if l := problems(t, err); len(l) != 1 || l[0].Var != "POPGATE_BACKENDS" || !strings.Contains(l[0].Error(), "max_sessions") {
+			t.Errorf("max_sessions=%s: %v", v, err)
+		}
+	}
+}

@@ -60,6 +60,11 @@ func (c *Config) validateBackends(l *ErrorList) {
 		l.Add("BACKENDS", errors.New("no backend is defined"))
 		return
 	}
+	for _, b := range c.Backends {
+		if _, err := b.maxSessions(); err != nil {
+			l.Add("BACKENDS", err)
+		}
+	}
 	if c.DefaultBackend == "" {
 		if c.Routes == "" {
 			l.Add("DEFAULT_BACKEND", errors.New("must be set when there are several backends and no routes file"))

@@ -68,7 +68,7 @@ func BenchmarkThrottleHogs(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				be := upstream.New(upstream.Options{Name: "legacy", Addr: dovecot.Addr, MaxSessions: 4, CommandTimeout: time.Minute})
+				be := upstream.New(upstream.Options{Name: "legacy", Addr: dovecot.Addr, CommandTimeout: time.Minute})
 				var gateOpt func(*proxy.Options)
 				if tc.throttle {
 					gateOpt = func(o *proxy.Options) { o.Gate = thr }

@@ -45,7 +45,7 @@ func TestThrottleShieldsDovecot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	be := upstream.New(upstream.Options{Name: "legacy", Addr: dovecot.Addr, MaxSessions: 2, CommandTimeout: 20 * time.Second})
+	be := upstream.New(upstream.Options{Name: "legacy", Addr: dovecot.Addr, CommandTimeout: 20 * time.Second})
 	gate := startRelay(t, map[string]pop3.Opener{"legacy": be}, "legacy", func(o *proxy.Options) { o.Gate = thr })
 
 	script, _ := loadgen.ParseScript("stat,uidl,retr:all")

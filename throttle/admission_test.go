@@ -17,9 +17,14 @@ import (
 // manual clock, with no login delay so that only the queue waits. The
 // users named "hog*" have a remembered penalty.
 func queueTest(t *testing.T, max int) (*Throttle, *manualClock) {
+	return queueTestMode(t, max, ModeOn)
+}
+
+func queueTestMode(t *testing.T, max int, mode Mode) (*Throttle, *manualClock) {
 	t.Helper()
 	c := newManualClock()
 	cfg := DefaultConfig()
+	cfg.Mode = mode
 	cfg.DelayPerLevel = 0
 	state, _ := NewLRUState(100)
 	for _, u := range []string{"hog1", "hog2"} {
@@ -103,7 +108,15 @@ func containsReason(reason, r string) bool {
 }
 
 func TestQueueTimeoutAnswersSysTemp(t *testing.T) {
-	th, clock := queueTest(t, 1)
+	for _, mode := range []Mode{ModeOn, ModeOff} {
+		t.Run(string(mode), func(t *testing.T) { testQueueTimeout(t, mode) })
+	}
+}
+
+// testQueueTimeout: a backend's session limit holds with throttling off
+// too, which only stops the penalties.
+func testQueueTimeout(t *testing.T, mode Mode) {
+	th, clock := queueTestMode(t, 1, mode)
 	ctx := context.Background()
 	holder, err := th.AdmitUser(ctx, "holder", "legacy", clientA)
 	if err != nil {

@@ -86,7 +86,7 @@
 // defaults (sizes take K, M or G suffixes, powers of 1024; durations are Go
 // durations):
 //
-//	POPGATE_THROTTLE                      on      "off" disables every effect, the admission queue included (read by the config package into Config.Mode)
+//	POPGATE_THROTTLE                      on      "off" disables every penalty; the session limits still hold (read by the config package into Config.Mode)
 //	POPGATE_THROTTLE_SOFT_BYTES           50M     maildrop bytes above which a user may be penalised (0: ignore bytes)
 //	POPGATE_THROTTLE_SOFT_MSGS            5000    maildrop messages above which a user may be penalised (0: ignore count)
 //	POPGATE_THROTTLE_MIN_POLL_INTERVAL    5m      polling at least this far apart is never penalised

@@ -78,15 +78,17 @@ func (t *Throttle) Enabled() bool { return t.cfg.Enabled() }
 // AdmitUser is called once the client has sent its credentials and before the
 // backend login. It refuses clients with too many failed logins and (with
 // EnforceLoginDelay) penalised users, sleeps the failed-login and login
-// delays, then waits for a session slot on backend. The returned Ticket is
-// never nil: on error it holds nothing but its Decision, for the session
-// line. On success the caller must call Release when the session ends.
+// delays, then waits for a session slot on backend. With throttling off it
+// only waits for the slot: a backend's session limit holds either way. The
+// returned Ticket is never nil: on error it holds nothing but its
+// Decision, for the session line. On success the caller must call Release
+// when the session ends.
 func (t *Throttle) AdmitUser(ctx context.Context, user, backend string, client net.Addr) (*Ticket, error) {
 	tk := &Ticket{t: t, user: user, client: clientKey(client), backend: backend}
-	if !t.Enabled() {
-		return tk, nil
-	}
 	start := t.now()
+	if !t.Enabled() {
+		return tk, t.admitSlot(ctx, tk, start)
+	}
 
 	verdict := t.auth.check(user, tk.client, start)
 	if verdict.refused != "" {
@@ -117,11 +119,17 @@ func (t *Throttle) AdmitUser(ctx context.Context, user, backend string, client n
 		}
 	}
 
+	return tk, t.admitSlot(ctx, tk, start)
+}
+
+// admitSlot waits for a session slot for tk; the login's Delay then runs
+// from start to when it got (or gave up on) one.
+func (t *Throttle) admitSlot(ctx context.Context, tk *Ticket, start time.Time) error {
 	queued, err := t.acquire(ctx, tk)
 	if queued {
 		tk.d.Delay = t.now().Sub(start)
 	}
-	return tk, err
+	return err
 }
 
 // acquire takes a session slot on the ticket's backend for it, reporting

@@ -170,7 +170,10 @@ func TestLoginDelayCapabilities(t *testing.T) {
 	}
 }
 
-func TestModeOffDoesNothing(t *testing.T) {
+// With throttling off nobody is penalised; each ticket here frees its
+// session slot at once, so the backend's limit of one never holds anyone
+// back (TestQueueTimeoutAnswersSysTemp shows that it still holds).
+func TestModeOffPenalisesNobody(t *testing.T) {
 	th, clock := newTest(t, func(c *Config) { c.Mode = ModeOff; c.EnforceLoginDelay = true },
 		Options{MaxSessions: map[string]int{"legacy": 1}})
 	for range 3 {

@@ -63,10 +63,8 @@ func FromURL(name string, u *url.URL) (Options, error) {
 		var err error
 		switch key {
 		case "max_sessions":
-			o.MaxSessions, err = strconv.Atoi(v)
-			if err == nil && o.MaxSessions < 0 {
-				err = fmt.Errorf("negative")
-			}
+			// Every kind of backend has it: the config package reads
+			// it, and the login gate in front of the backend enforces it.
 		case "proxy_protocol":
 			switch v {
 			case "v2":

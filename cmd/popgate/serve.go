@@ -72,7 +72,7 @@ func runServer(ctx context.Context, cfg config.Config, environ []string, log *za
 		return err
 	}
 	defer uidls.Close()
-	thr, err := newThrottle(cfg, openers)
+	thr, err := newThrottle(cfg)
 	if err != nil {
 		return err
 	}
@@ -93,9 +93,9 @@ func runServer(ctx context.Context, cfg config.Config, environ []string, log *za
 	if d := uidlDecorator(cfg, uidls, log); d != nil {
 		opts.Decorators = append(opts.Decorators, d)
 	}
-	if thr != nil {
-		opts.Gate = thr
-		ops.watchThrottle(cfg.BackendNames(), thr.Sessions)
+	opts.Gate = thr
+	ops.watchThrottle(cfg.BackendNames(), thr.Sessions)
+	if thr.Enabled() {
 		ops.Mux.Handle("GET /throttle", thr.ShowHandler())
 	}
 	var router *routes.Router

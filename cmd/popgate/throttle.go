@@ -10,29 +10,14 @@ import (
 	"time"
 
 	"github.com/popgate/popgate/config"
-	"github.com/popgate/popgate/pop3"
 	"github.com/popgate/popgate/throttle"
 )
 
-// maxSessioner is implemented by backends with a session limit
-// (max_sessions in their URL).
-type maxSessioner interface{ MaxSessions() int }
-
-// newThrottle builds the throttle from the configuration, with each
-// backend's max_sessions as its admission limit. It returns nil when
-// POPGATE_THROTTLE=off.
-func newThrottle(cfg config.Config, openers map[string]pop3.Opener) (*throttle.Throttle, error) {
-	tc := cfg.ThrottleSettings()
-	if !tc.Enabled() {
-		return nil, nil
-	}
-	limits := map[string]int{}
-	for name, op := range openers {
-		if m, ok := op.(maxSessioner); ok && m.MaxSessions() > 0 {
-			limits[name] = m.MaxSessions()
-		}
-	}
-	return throttle.New(tc, throttle.Options{MaxSessions: limits})
+// newThrottle builds the login gate from the configuration, with each
+// backend's max_sessions as its admission limit. With POPGATE_THROTTLE=off
+// it penalises nobody but still enforces the limits.
+func newThrottle(cfg config.Config) (*throttle.Throttle, error) {
+	return throttle.New(cfg.ThrottleSettings(), throttle.Options{MaxSessions: cfg.SessionLimits()})
 }
 
 // throttleShow runs "popgate throttle show USER": the throttle's state lives
