@@ -64,7 +64,7 @@ type Config struct {
 	// Throttling is POPGATE_THROTTLE: on or off.
 	Throttling throttle.Mode `env:"THROTTLE" envDefault:"on"`
 	// Throttle holds the POPGATE_THROTTLE_* settings (see throttle.go).
-	Throttle throttle.Config `envPrefix:"THROTTLE_"`
+	Throttle ThrottleVars `envPrefix:"THROTTLE_"`
 	// Ops holds the health check and syslog settings (see ops.go).
 	Ops OpsConfig
 	// UIDL holds the POPGATE_UIDL_* settings (see uidl.go).

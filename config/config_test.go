@@ -137,9 +137,12 @@ func TestEveryVariableParses(t *testing.T) {
 		"THROTTLE_ENFORCE_LOGIN_DELAY=true",
 	)
 	wantThrottle := throttle.DefaultConfig()
-	wantThrottle.Mode = "" // POPGATE_THROTTLE is Config.Throttling
+	wantThrottle.Mode = throttle.ModeOff
 	wantThrottle.SoftBytes = 10 << 20
 	wantThrottle.EnforceLoginDelay = true
+	if got := c.ThrottleSettings(); got != wantThrottle {
+		t.Errorf("ThrottleSettings = %+v\nwant %+v", got, wantThrottle)
+	}
 	want := Config{
 		Listen:         "0.0.0.0:110",
 		ListenTLS:      "[::1]:995",
@@ -161,7 +164,7 @@ func TestEveryVariableParses(t *testing.T) {
 		Ops: OpsConfig{HealthInterval: 2 * time.Second, HealthTimeout: 500 * time.Millisecond,
 			Syslog: SyslogTarget{Network: "unixgram", Address: "/dev/log"}},
 		Throttling: throttle.ModeOff,
-		Throttle:   wantThrottle,
+		Throttle:   ThrottleVars{SoftBytes: ptr(throttle.ByteSize(10 << 20)), EnforceLoginDelay: ptr(true)},
 		UIDL:       UIDLVars{LearnFrom: []string{"legacy", "secure"}, Budget: ptr(200), BudgetTime: ptr(time.Second), Recheck: ptr(2 * time.Minute), Disable: true},
 	}
 	got := c
@@ -422,5 +425,28 @@ func TestSessionLimits(t *testing.T) {
 		if l := problems(t, err); len(l) != 1 || l[0].Var != "POPGATE_BACKENDS" || !strings.Contains(l[0].Error(), "max_sessions") {
 			t.Errorf("max_sessions=%s: %v", v, err)
 		}
+	}
+}
+
+// Each POPGATE_THROTTLE_* variable sets the throttle.Config field of the
+// same name, and unset ones keep throttle's defaults.
+func TestThrottleVarsSetTheirFields(t *testing.T) {
+	def := throttle.DefaultConfig()
+	if got := mustLoad(t).ThrottleSettings(); got != def {
+		t.Errorf("no variables: %+v, want throttle.DefaultConfig() %+v", got, def)
+	}
+	typ := reflect.TypeFor[ThrottleVars]()
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		cf, ok := reflect.TypeFor[throttle.Config]().FieldByName(f.Name)
+		if !ok || cf.Type != f.Type.Elem() {
+			t.Errorf("ThrottleVars.%s has no throttle.Config field of type %v", f.Name, f.Type.Elem())
+		}
+	}
+	c := mustLoad(t, "THROTTLE_MAX_LEVEL=3", "THROTTLE_AUTH_FAIL_DELAY=2s", "THROTTLE_BANDWIDTH=0")
+	want := def
+	want.MaxLevel, want.AuthFailBaseDelay, want.Bandwidth = 3, 2*time.Second, 0
+	if got := c.ThrottleSettings(); got != want {
+		t.Errorf("ThrottleSettings = %+v\nwant %+v", got, want)
 	}
 }

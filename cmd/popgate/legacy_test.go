@@ -88,6 +88,13 @@ func TestDelegatedPasswords(t *testing.T) {
 	if msgs := testpeer.Poplib(t, addr, "bob", "new-bob-pw"); len(msgs) != 1 {
 		t.Errorf("bob got %d messages with his new password", len(msgs))
 	}
+	stopAndCheckResults(t, srv, map[string]int{"rachel ok": 1, "rachel auth_failed": 1, "bob auth_failed": 1, "bob ok": 1})
+}
+
+// stopAndCheckResults stops srv and compares its session lines, counted by
+// "user result", with want.
+func stopAndCheckResults(t *testing.T, srv *server, want map[string]int) {
+	t.Helper()
 	if code := srv.stop(t); code != exitOK {
 		t.Fatalf("exit %d", code)
 	}
@@ -95,7 +102,6 @@ func TestDelegatedPasswords(t *testing.T) {
 	for _, l := range srv.stdout.logLines(t, "session") {
 		results[l["user"].(string)+" "+l["result"].(string)]++
 	}
-	want := map[string]int{"rachel ok": 1, "rachel auth_failed": 1, "bob auth_failed": 1, "bob ok": 1}
 	for k, n := range want {
 		if results[k] != n {
 			t.Errorf("session results %v, want %v", results, want)
@@ -144,18 +150,5 @@ func TestMaxSessionsWithThrottleOff(t *testing.T) {
 	if msgs := testpeer.Poplib(t, addr, "bob", "hunter2"); len(msgs) != 1 {
 		t.Errorf("bob got %d messages once the slot was free, want 1", len(msgs))
 	}
-	if code := srv.stop(t); code != exitOK {
-		t.Fatalf("exit %d", code)
-	}
-	results := map[string]int{}
-	for _, l := range srv.stdout.logLines(t, "session") {
-		results[l["user"].(string)+" "+l["result"].(string)]++
-	}
-	want := map[string]int{"rachel ok": 1, "bob throttled": 1, "bob ok": 1}
-	for k, n := range want {
-		if results[k] != n {
-			t.Errorf("session results %v, want %v", results, want)
-			break
-		}
-	}
+	stopAndCheckResults(t, srv, map[string]int{"rachel ok": 1, "bob throttled": 1, "bob ok": 1})
 }
