@@ -324,7 +324,7 @@ func TestLearnerKeepsBodySize(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rc.Close()
-	s, ok := rc.(interface{ Size() int64 })
+	s, ok := rc.(pop3.Sizer)
 	if !ok || s.Size() != int64(len(testMessage(1))) {
 		t.Errorf("RETR body through the learner lost its Size (ok=%v)", ok)
 	}

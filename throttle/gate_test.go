@@ -50,7 +50,7 @@ func TestTicketAsAdmission(t *testing.T) {
 		t.Errorf("the hog's mailbox is %T, want it shaped", m)
 	}
 	r, _ := m.Retr(ctx, 1)
-	if sz, ok := r.(interface{ Size() int64 }); !ok || sz.Size() != 4096 {
+	if sz, ok := r.(pop3.Sizer); !ok || sz.Size() != 4096 {
 		t.Errorf("shaped reader %T lost the message size", r)
 	}
 	r.Close()
