@@ -11,6 +11,7 @@ import (
 	"github.com/caarlos0/env/v11"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/popgate/popgate/proxy"
 	"github.com/popgate/popgate/throttle"
 )
 
@@ -54,9 +55,11 @@ type Config struct {
 	LogLevel    zapcore.Level `env:"LOG_LEVEL" envDefault:"info"`
 	AdminListen ListenAddr    `env:"ADMIN_LISTEN" envDefault:"127.0.0.1:9110"`
 
-	IdleTimeout   time.Duration `env:"IDLE_TIMEOUT" envDefault:"10m"`
-	DrainTimeout  time.Duration `env:"DRAIN_TIMEOUT" envDefault:"30s"`
-	AuthFailDelay time.Duration `env:"AUTH_FAIL_DELAY" envDefault:"1s"`
+	// IdleTimeout and AuthFailDelay are nil when unset, which gives the
+	// proxy's defaults (see ProxyIdleTimeout, ProxyAuthFailDelay).
+	IdleTimeout   *time.Duration `env:"IDLE_TIMEOUT"`
+	DrainTimeout  time.Duration  `env:"DRAIN_TIMEOUT" envDefault:"30s"`
+	AuthFailDelay *time.Duration `env:"AUTH_FAIL_DELAY"`
 	// Hostname appears in the greeting's APOP timestamp; defaults to the
 	// machine's host name.
 	Hostname string `env:"HOSTNAME"`
@@ -126,13 +129,31 @@ func (c *Config) fillDerivedDefaults() {
 	}
 }
 
-// ProxyAuthFailDelay is POPGATE_AUTH_FAIL_DELAY as the proxy takes it:
-// there zero means its default, and a negative delay none.
+// ProxyIdleTimeout is POPGATE_IDLE_TIMEOUT as proxy.Options takes it:
+// zero, when unset, means the proxy's default.
+func (c Config) ProxyIdleTimeout() time.Duration { return valueOr(c.IdleTimeout, 0) }
+
+// ProxyAuthFailDelay is POPGATE_AUTH_FAIL_DELAY as proxy.Options takes
+// it: there zero, when unset, means its default, and a negative delay
+// none, which the variable spells 0.
 func (c Config) ProxyAuthFailDelay() time.Duration {
-	if c.AuthFailDelay == 0 {
+	switch {
+	case c.AuthFailDelay == nil:
+		return 0
+	case *c.AuthFailDelay == 0:
 		return -1
 	}
-	return c.AuthFailDelay
+	return *c.AuthFailDelay
+}
+
+// idleTimeout and authFailDelay are the effective values, for Validate
+// and String.
+func (c Config) idleTimeout() time.Duration {
+	return valueOr(c.IdleTimeout, proxy.DefaultIdleTimeout)
+}
+
+func (c Config) authFailDelay() time.Duration {
+	return valueOr(c.AuthFailDelay, proxy.DefaultAuthFailDelay)
 }
 
 // UsesEmbeddedDefault reports whether popgate serves the embedded default:

@@ -65,8 +65,13 @@ func TestNoEnvironmentIsTheEmbeddedDefault(t *testing.T) {
 	if c.LogFormat != LogJSON || c.LogLevel != zapcore.InfoLevel || c.AdminListen != "127.0.0.1:9110" {
 		t.Errorf("log %q %v admin %q", c.LogFormat, c.LogLevel, c.AdminListen)
 	}
-	if c.IdleTimeout != 10*time.Minute || c.DrainTimeout != 30*time.Second || c.AuthFailDelay != time.Second {
-		t.Errorf("timeouts %v %v %v", c.IdleTimeout, c.DrainTimeout, c.AuthFailDelay)
+	if c.ProxyIdleTimeout() != 0 || c.DrainTimeout != 30*time.Second || c.ProxyAuthFailDelay() != 0 {
+		t.Errorf("timeouts %v %v %v, want the proxy's defaults and 30s", c.ProxyIdleTimeout(), c.DrainTimeout, c.ProxyAuthFailDelay())
+	}
+	for _, want := range []string{"POPGATE_IDLE_TIMEOUT=10m0s\n", "POPGATE_AUTH_FAIL_DELAY=1s\n", "POPGATE_HEALTH_INTERVAL=10s\n"} {
+		if !strings.Contains(c.String(), want) {
+			t.Errorf("String() lacks the default %q", want)
+		}
 	}
 	if c.Hostname == "" || c.RequireTLS || len(c.ProxyProtocolFrom) != 0 || c.Routes != "" {
 		t.Errorf("unexpected %+v", c)
@@ -157,11 +162,11 @@ func TestEveryVariableParses(t *testing.T) {
 		LogFormat:      LogConsole,
 		LogLevel:       zapcore.DebugLevel,
 		AdminListen:    "",
-		IdleTimeout:    15 * time.Minute,
+		IdleTimeout:    ptr(15 * time.Minute),
 		DrainTimeout:   5 * time.Second,
-		AuthFailDelay:  0,
+		AuthFailDelay:  ptr(time.Duration(0)),
 		Hostname:       "pop.example.org",
-		Ops: OpsConfig{HealthInterval: 2 * time.Second, HealthTimeout: 500 * time.Millisecond,
+		Ops: OpsConfig{HealthInterval: ptr(2 * time.Second), HealthTimeout: ptr(500 * time.Millisecond),
 			Syslog: SyslogTarget{Network: "unixgram", Address: "/dev/log"}},
 		Throttling: throttle.ModeOff,
 		Throttle:   ThrottleVars{SoftBytes: ptr(throttle.ByteSize(10 << 20)), EnforceLoginDelay: ptr(true)},
@@ -192,7 +197,7 @@ func TestEveryVariableParses(t *testing.T) {
 
 func TestSetButEmptyMeansDefault(t *testing.T) {
 	c := mustLoad(t, "LISTEN=", "LOG_FORMAT=", "IDLE_TIMEOUT=")
-	if c.Listen != "127.0.0.1:1110" || c.LogFormat != LogJSON || c.IdleTimeout != MinIdleTimeout {
+	if c.Listen != "127.0.0.1:1110" || c.LogFormat != LogJSON || c.IdleTimeout != nil {
 		t.Errorf("got %q %q %v", c.Listen, c.LogFormat, c.IdleTimeout)
 	}
 }
@@ -448,5 +453,15 @@ func TestThrottleVarsSetTheirFields(t *testing.T) {
 	want.MaxLevel, want.AuthFailBaseDelay, want.Bandwidth = 3, 2*time.Second, 0
 	if got := c.ThrottleSettings(); got != want {
 		t.Errorf("ThrottleSettings = %+v\nwant %+v", got, want)
+	}
+}
+
+// POPGATE_AUTH_FAIL_DELAY=0 means no delay, which the proxy spells with a
+// negative value; unset it is the proxy's default.
+func TestAuthFailDelayZeroIsNone(t *testing.T) {
+	for v, want := range map[string]time.Duration{"0s": -1, "2s": 2 * time.Second} {
+		if got := mustLoad(t, "AUTH_FAIL_DELAY="+v).ProxyAuthFailDelay(); got != want {
+			t.Errorf("AUTH_FAIL_DELAY=%s: ProxyAuthFailDelay = %v, want %v", v, got, want)
+		}
 	}
 }

@@ -85,7 +85,7 @@ func runServer(ctx context.Context, cfg config.Config, environ []string, log *za
 		TLSConfig:         tlsCfg,
 		RequireTLS:        cfg.RequireTLS,
 		ProxyProtocolFrom: []netip.Prefix(cfg.ProxyProtocolFrom),
-		IdleTimeout:       cfg.IdleTimeout,
+		IdleTimeout:       cfg.ProxyIdleTimeout(),
 		AuthFailDelay:     cfg.ProxyAuthFailDelay(),
 		Hostname:          cfg.Hostname,
 		Logger:            log,
