@@ -22,7 +22,6 @@ type Backend struct {
 	db       *index.DB
 	mboxes   *index.Cache[*mbox.Index]
 	maildirs *index.Cache[*maildir.Index]
-	slots    chan struct{} // nil when MaxSessions is 0
 	closeDB  sync.Once
 	// scanned is called after every index load; tests count parse work.
 	scanned func(path string, scan string, work int64)
@@ -75,9 +74,6 @@ func New(o Options) (*Backend, error) {
 		b.Close()
 		return nil, fmt.Errorf("backend %s: %w", o.Name, err)
 	}
-	if o.MaxSessions > 0 {
-		b.slots = make(chan struct{}, o.MaxSessions)
-	}
 	return b, nil
 }
 
@@ -125,17 +121,8 @@ func (b *Backend) Open(ctx context.Context, c pop3.Credentials) (pop3.Mailbox, e
 	if err := b.opts.Auth.Authenticate(ctx, c); err != nil {
 		return nil, err
 	}
-	if b.slots != nil {
-		select {
-		case b.slots <- struct{}{}:
-		default:
-			return nil, &pop3.Error{Code: pop3.CodeSysTemp, Text: textBusy,
-				Err: fmt.Errorf("backend %s: user %s: %d sessions open", b.opts.Name, c.User, cap(b.slots))}
-		}
-	}
 	sess, err := b.sessions.Acquire(path, c.SessionID)
 	if err != nil {
-		b.freeSlot()
 		return nil, b.storeError(textInUse, c.User, err)
 	}
 	var d drop
@@ -146,19 +133,9 @@ func (b *Backend) Open(ctx context.Context, c pop3.Credentials) (pop3.Mailbox, e
 	}
 	if err != nil {
 		sess.Release()
-		b.freeSlot()
 		return nil, b.storeError(textUnavailable, c.User, err)
 	}
-	return newMailbox(b, c.User, path, d, func() {
-		sess.Release()
-		b.freeSlot()
-	}), nil
-}
-
-func (b *Backend) freeSlot() {
-	if b.slots != nil {
-		<-b.slots
-	}
+	return newMailbox(b, c.User, path, d, func() { sess.Release() }), nil
 }
 
 func (b *Backend) noteScan(path, scan string, work int64) {
@@ -166,8 +143,3 @@ func (b *Backend) noteScan(path, scan string, work int64) {
 		b.scanned(path, scan, work)
 	}
 }
-
-// MaxSessions returns the max_sessions limit (0: none), so that admission
-// control in front of the backend can queue logins instead of having them
-// refused.
-func (b *Backend) MaxSessions() int { return b.opts.MaxSessions }

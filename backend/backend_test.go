@@ -154,7 +154,7 @@ func TestFromURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	if o.Kind != KindMaildir || o.PathPattern != "/srv/mail/%u/Maildir" || o.UIDL != uidl.XUIDL ||
-		o.MaxSessions != 40 || o.LockTimeout.Seconds() != 3 || o.IndexCacheSize != 10 || o.DataDir != "/data" || !o.HideHeaders || o.AuthBackend != "legacy" {
+		o.LockTimeout.Seconds() != 3 || o.IndexCacheSize != 10 || o.DataDir != "/data" || !o.HideHeaders || o.AuthBackend != "legacy" {
 		t.Errorf("FromURL = %+v", o)
 	}
 	for raw, want := range map[string]string{
@@ -177,7 +177,6 @@ func TestFromURL(t *testing.T) {
 	}
 	for raw, param := range map[string]string{
 		"mbox:///var/mail/%25u?uidl=md5":           "uidl",
-		"mbox:///var/mail/%25u?max_sessions=-1":    "max_sessions",
 		"mbox:///var/mail/%25u?lock_timeout=soon":  "lock_timeout",
 		"mbox:///var/mail/%25u?colour=blue":        "colour",
 		"mbox:///var/mail/%25u?hide_headers=maybe": "hide_headers",

@@ -14,7 +14,6 @@ import (
 const (
 	textUnavailable = "unable to open the maildrop"
 	textInUse       = "maildrop already in use"
-	textBusy        = "too many sessions, try later"
 	textChanged     = "maildrop changed, try again"
 	textUpdate      = "unable to update the maildrop"
 )

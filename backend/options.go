@@ -63,6 +63,4 @@ type Options struct {
 	// LockTimeout bounds the wait for an mbox spool lock; zero means
 	// DefaultLockTimeout.
 	LockTimeout time.Duration
-	// MaxSessions bounds concurrently open maildrops; zero is unlimited.
-	MaxSessions int
 }

@@ -15,14 +15,14 @@ import (
 //
 //	uidl=native|xuidl|popa3d   the unique-id scheme (default native)
 //	lock_timeout=10s           wait for a delivery agent's spool lock
-//	max_sessions=N             concurrently open maildrops (0: unlimited)
 //	index_cache=N              maildrop indexes kept in memory
 //	hide_headers=true|false    leave out store-only headers (default false)
 //	auth_backend=NAME          check users missing from the users file by
 //	                           logging in to the legacy backend NAME
 //
 // An unknown or malformed parameter is an error that names it. Auth is left
-// for the caller to set.
+// for the caller to set. max_sessions is accepted and skipped: it limits
+// every kind of backend, in front of the backend.
 func FromURL(name string, u *url.URL, dataDir string) (Options, error) {
 	o := Options{Name: name, DataDir: dataDir}
 	switch u.Scheme {
@@ -67,7 +67,8 @@ func FromURL(name string, u *url.URL, dataDir string) (Options, error) {
 		case "hide_headers":
 			o.HideHeaders, err = strconv.ParseBool(v)
 		case "max_sessions":
-			o.MaxSessions, err = nonNegative(v)
+			// Every kind of backend has it: the config package reads
+			// it, and the login gate in front of the backend enforces it.
 		case "index_cache":
 			o.IndexCacheSize, err = nonNegative(v)
 		case "auth_backend":

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -20,10 +21,15 @@ const (
 const NativeBackendName = "native"
 
 // Backend is one named entry of POPGATE_BACKENDS. Query parameters are left
-// to the backend package's FromURL to check.
+// to the backend package's FromURL to check, except max_sessions, which
+// every kind of backend has.
 type Backend struct {
 	Name string   `env:"-"`
 	URL  *url.URL `env:"-"`
+	// MaxSessions is the URL's max_sessions, the most concurrent sessions
+	// on the backend (0: no limit). The login gate in front of every
+	// backend enforces it, throttling on or off.
+	MaxSessions int `env:"-"`
 }
 
 // Native reports whether the backend is served by popgate itself (mbox or
@@ -90,7 +96,37 @@ func parseBackend(item string) (Backend, error) {
 	if err != nil {
 		return Backend{}, fmt.Errorf("backend %q: %w", name, err)
 	}
-	return Backend{Name: name, URL: u}, nil
+	be := Backend{Name: name, URL: u}
+	be.MaxSessions, _ = be.maxSessions() // Validate reports a bad one
+	return be, nil
+}
+
+// maxSessions parses the URL's max_sessions; absent is 0.
+func (b Backend) maxSessions() (int, error) {
+	vals, ok := b.URL.Query()[ParamMaxSessions]
+	if !ok {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(vals[0])
+	if err != nil || n < 0 || len(vals) != 1 {
+		return 0, fmt.Errorf("backend %s: parameter %s=%q: want one non-negative integer", b.Name, ParamMaxSessions, vals[0])
+	}
+	return n, nil
+}
+
+// ParamMaxSessions is the backend URL parameter that limits the backend's
+// concurrent sessions. The backend packages' FromURL accept and skip it.
+const ParamMaxSessions = "max_sessions"
+
+// SessionLimits returns the max_sessions of each backend that has one.
+func (c Config) SessionLimits() map[string]int {
+	limits := map[string]int{}
+	for _, b := range c.Backends {
+		if b.MaxSessions > 0 {
+			limits[b.Name] = b.MaxSessions
+		}
+	}
+	return limits
 }
 
 // ParseBackendURL parses a backend URL. A '%' not followed by two hex

@@ -11,7 +11,7 @@ import (
 	"github.com/caarlos0/env/v11"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/popgate/popgate/rewrite"
+	"github.com/popgate/popgate/proxy"
 	"github.com/popgate/popgate/throttle"
 )
 
@@ -55,9 +55,11 @@ type Config struct {
 	LogLevel    zapcore.Level `env:"LOG_LEVEL" envDefault:"info"`
 	AdminListen ListenAddr    `env:"ADMIN_LISTEN" envDefault:"127.0.0.1:9110"`
 
-	IdleTimeout   time.Duration `env:"IDLE_TIMEOUT" envDefault:"10m"`
-	DrainTimeout  time.Duration `env:"DRAIN_TIMEOUT" envDefault:"30s"`
-	AuthFailDelay time.Duration `env:"AUTH_FAIL_DELAY" envDefault:"1s"`
+	// IdleTimeout and AuthFailDelay are nil when unset, which gives the
+	// proxy's defaults (see ProxyIdleTimeout, ProxyAuthFailDelay).
+	IdleTimeout   *time.Duration `env:"IDLE_TIMEOUT"`
+	DrainTimeout  time.Duration  `env:"DRAIN_TIMEOUT" envDefault:"30s"`
+	AuthFailDelay *time.Duration `env:"AUTH_FAIL_DELAY"`
 	// Hostname appears in the greeting's APOP timestamp; defaults to the
 	// machine's host name.
 	Hostname string `env:"HOSTNAME"`
@@ -65,11 +67,11 @@ type Config struct {
 	// Throttling is POPGATE_THROTTLE: on or off.
 	Throttling throttle.Mode `env:"THROTTLE" envDefault:"on"`
 	// Throttle holds the POPGATE_THROTTLE_* settings (see throttle.go).
-	Throttle throttle.Config `envPrefix:"THROTTLE_"`
+	Throttle ThrottleVars `envPrefix:"THROTTLE_"`
 	// Ops holds the health check and syslog settings (see ops.go).
 	Ops OpsConfig
 	// UIDL holds the POPGATE_UIDL_* settings (see uidl.go).
-	UIDL rewrite.Config `envPrefix:"UIDL_"`
+	UIDL UIDLVars `envPrefix:"UIDL_"`
 }
 
 // Load parses environ (in os.Environ form) with Parse and validates the
@@ -125,6 +127,33 @@ func (c *Config) fillDerivedDefaults() {
 		}
 		c.Hostname = h
 	}
+}
+
+// ProxyIdleTimeout is POPGATE_IDLE_TIMEOUT as proxy.Options takes it:
+// zero, when unset, means the proxy's default.
+func (c Config) ProxyIdleTimeout() time.Duration { return valueOr(c.IdleTimeout, 0) }
+
+// ProxyAuthFailDelay is POPGATE_AUTH_FAIL_DELAY as proxy.Options takes
+// it: there zero, when unset, means its default, and a negative delay
+// none, which the variable spells 0.
+func (c Config) ProxyAuthFailDelay() time.Duration {
+	switch {
+	case c.AuthFailDelay == nil:
+		return 0
+	case *c.AuthFailDelay == 0:
+		return -1
+	}
+	return *c.AuthFailDelay
+}
+
+// idleTimeout and authFailDelay are the effective values, for Validate
+// and String.
+func (c Config) idleTimeout() time.Duration {
+	return valueOr(c.IdleTimeout, proxy.DefaultIdleTimeout)
+}
+
+func (c Config) authFailDelay() time.Duration {
+	return valueOr(c.AuthFailDelay, proxy.DefaultAuthFailDelay)
 }
 
 // UsesEmbeddedDefault reports whether popgate serves the embedded default:

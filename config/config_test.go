@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -64,14 +65,22 @@ func TestNoEnvironmentIsTheEmbeddedDefault(t *testing.T) {
 	if c.LogFormat != LogJSON || c.LogLevel != zapcore.InfoLevel || c.AdminListen != "127.0.0.1:9110" {
 		t.Errorf("log %q %v admin %q", c.LogFormat, c.LogLevel, c.AdminListen)
 	}
-	if c.IdleTimeout != 10*time.Minute || c.DrainTimeout != 30*time.Second || c.AuthFailDelay != time.Second {
-		t.Errorf("timeouts %v %v %v", c.IdleTimeout, c.DrainTimeout, c.AuthFailDelay)
+	if c.ProxyIdleTimeout() != 0 || c.DrainTimeout != 30*time.Second || c.ProxyAuthFailDelay() != 0 {
+		t.Errorf("timeouts %v %v %v, want the proxy's defaults and 30s", c.ProxyIdleTimeout(), c.DrainTimeout, c.ProxyAuthFailDelay())
+	}
+	for _, want := range []string{"POPGATE_IDLE_TIMEOUT=10m0s\n", "POPGATE_AUTH_FAIL_DELAY=1s\n", "POPGATE_HEALTH_INTERVAL=10s\n"} {
+		if !strings.Contains(c.String(), want) {
+			t.Errorf("String() lacks the default %q", want)
+		}
 	}
 	if c.Hostname == "" || c.RequireTLS || len(c.ProxyProtocolFrom) != 0 || c.Routes != "" {
 		t.Errorf("unexpected %+v", c)
 	}
-	if c.UIDL.Recheck != 10*time.Minute {
-		t.Errorf("UIDL.Recheck = %v, want 10m", c.UIDL.Recheck)
+	if o, _, _ := c.UIDLOptions(); o != (rewrite.Options{}) {
+		t.Errorf("UIDLOptions = %+v, want rewrite's defaults", o)
+	}
+	if !strings.Contains(c.String(), "POPGATE_UIDL_RECHECK=10m0s\n") {
+		t.Errorf("String() does not show the default UIDL_RECHECK:\n%s", c.String())
 	}
 }
 
@@ -79,9 +88,23 @@ func TestNoEnvironmentIsTheEmbeddedDefault(t *testing.T) {
 // a mistake.
 func TestUIDLRecheckOff(t *testing.T) {
 	for _, v := range []string{"0", "0s", "-1s"} {
-		if c := mustLoad(t, "UIDL_RECHECK="+v); c.UIDL.Recheck > 0 {
-			t.Errorf("UIDL_RECHECK=%s gave %v", v, c.UIDL.Recheck)
+		c := mustLoad(t, "UIDL_RECHECK="+v)
+		if o, _, _ := c.UIDLOptions(); o.Recheck >= 0 {
+			t.Errorf("UIDL_RECHECK=%s gave Recheck %v, want negative (none)", v, o.Recheck)
 		}
+	}
+}
+
+// POPGATE_UIDL_BUDGET=0 fetches nothing at QUIT; unset it is rewrite's
+// default.
+func TestUIDLBudgetZero(t *testing.T) {
+	c := mustLoad(t, "UIDL_BUDGET=0", "BACKENDS=old=pop3://127.0.0.1:110,new=maildir:///srv/%u", "DEFAULT_BACKEND=new")
+	o, legacy, ok := c.UIDLOptions()
+	if !ok || o.Budget >= 0 || !slices.Equal(legacy, []string{"old"}) {
+		t.Errorf("UIDLOptions = %+v, %q, %v; want a negative budget, learning from old", o, legacy, ok)
+	}
+	if _, _, ok := mustLoad(t, "UIDL_DISABLE=true").UIDLOptions(); ok {
+		t.Error("UIDL_DISABLE=true still gave options")
 	}
 }
 
@@ -119,9 +142,12 @@ func TestEveryVariableParses(t *testing.T) {
 		"THROTTLE_ENFORCE_LOGIN_DELAY=true",
 	)
 	wantThrottle := throttle.DefaultConfig()
-	wantThrottle.Mode = "" // POPGATE_THROTTLE is Config.Throttling
+	wantThrottle.Mode = throttle.ModeOff
 	wantThrottle.SoftBytes = 10 << 20
 	wantThrottle.EnforceLoginDelay = true
+	if got := c.ThrottleSettings(); got != wantThrottle {
+		t.Errorf("ThrottleSettings = %+v\nwant %+v", got, wantThrottle)
+	}
 	want := Config{
 		Listen:         "0.0.0.0:110",
 		ListenTLS:      "[::1]:995",
@@ -136,15 +162,15 @@ func TestEveryVariableParses(t *testing.T) {
 		LogFormat:      LogConsole,
 		LogLevel:       zapcore.DebugLevel,
 		AdminListen:    "",
-		IdleTimeout:    15 * time.Minute,
+		IdleTimeout:    ptr(15 * time.Minute),
 		DrainTimeout:   5 * time.Second,
-		AuthFailDelay:  0,
+		AuthFailDelay:  ptr(time.Duration(0)),
 		Hostname:       "pop.example.org",
-		Ops: OpsConfig{HealthInterval: 2 * time.Second, HealthTimeout: 500 * time.Millisecond,
+		Ops: OpsConfig{HealthInterval: ptr(2 * time.Second), HealthTimeout: ptr(500 * time.Millisecond),
 			Syslog: SyslogTarget{Network: "unixgram", Address: "/dev/log"}},
 		Throttling: throttle.ModeOff,
-		Throttle:   wantThrottle,
-		UIDL:       rewrite.Config{LearnFrom: []string{"legacy", "secure"}, Budget: 200, BudgetTime: time.Second, Recheck: 2 * time.Minute, Disable: true},
+		Throttle:   ThrottleVars{SoftBytes: ptr(throttle.ByteSize(10 << 20)), EnforceLoginDelay: ptr(true)},
+		UIDL:       UIDLVars{LearnFrom: []string{"legacy", "secure"}, Budget: ptr(200), BudgetTime: ptr(time.Second), Recheck: ptr(2 * time.Minute), Disable: true},
 	}
 	got := c
 	got.ProxyProtocolFrom, got.Backends = nil, nil
@@ -171,7 +197,7 @@ func TestEveryVariableParses(t *testing.T) {
 
 func TestSetButEmptyMeansDefault(t *testing.T) {
 	c := mustLoad(t, "LISTEN=", "LOG_FORMAT=", "IDLE_TIMEOUT=")
-	if c.Listen != "127.0.0.1:1110" || c.LogFormat != LogJSON || c.IdleTimeout != MinIdleTimeout {
+	if c.Listen != "127.0.0.1:1110" || c.LogFormat != LogJSON || c.IdleTimeout != nil {
 		t.Errorf("got %q %q %v", c.Listen, c.LogFormat, c.IdleTimeout)
 	}
 }
@@ -388,4 +414,54 @@ func vars(l ErrorList) []string {
 		out[i] = e.Var
 	}
 	return out
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// max_sessions belongs to every kind of backend, so config reads it.
+func TestSessionLimits(t *testing.T) {
+	c := mustLoad(t, "BACKENDS=old=pop3://127.0.0.1:110?max_sessions=4,new=maildir:///srv/%u?max_sessions=0,spool=mbox:///var/mail/%u?max_sessions=2",
+		"DEFAULT_BACKEND=new")
+	if got, want := c.SessionLimits(), map[string]int{"old": 4, "spool": 2}; !reflect.DeepEqual(got, want) {
+		t.Errorf("SessionLimits = %v, want %v", got, want)
+	}
+	for _, v := range []string{"lots", "-1"} {
+		_, err := load(t, "BACKENDS=old=pop3://127.0.0.1:110?max_sessions="+v)
+		if l := problems(t, err); len(l) != 1 || l[0].Var != "POPGATE_BACKENDS" || !strings.Contains(l[0].Error(), "max_sessions") {
+			t.Errorf("max_sessions=%s: %v", v, err)
+		}
+	}
+}
+
+// Each POPGATE_THROTTLE_* variable sets the throttle.Config field of the
+// same name, and unset ones keep throttle's defaults.
+func TestThrottleVarsSetTheirFields(t *testing.T) {
+	def := throttle.DefaultConfig()
+	if got := mustLoad(t).ThrottleSettings(); got != def {
+		t.Errorf("no variables: %+v, want throttle.DefaultConfig() %+v", got, def)
+	}
+	typ := reflect.TypeFor[ThrottleVars]()
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		cf, ok := reflect.TypeFor[throttle.Config]().FieldByName(f.Name)
+		if !ok || cf.Type != f.Type.Elem() {
+			t.Errorf("ThrottleVars.%s has no throttle.Config field of type %v", f.Name, f.Type.Elem())
+		}
+	}
+	c := mustLoad(t, "THROTTLE_MAX_LEVEL=3", "THROTTLE_AUTH_FAIL_DELAY=2s", "THROTTLE_BANDWIDTH=0")
+	want := def
+	want.MaxLevel, want.AuthFailBaseDelay, want.Bandwidth = 3, 2*time.Second, 0
+	if got := c.ThrottleSettings(); got != want {
+		t.Errorf("ThrottleSettings = %+v\nwant %+v", got, want)
+	}
+}
+
+// POPGATE_AUTH_FAIL_DELAY=0 means no delay, which the proxy spells with a
+// negative value; unset it is the proxy's default.
+func TestAuthFailDelayZeroIsNone(t *testing.T) {
+	for v, want := range map[string]time.Duration{"0s": -1, "2s": 2 * time.Second} {
+		if got := mustLoad(t, "AUTH_FAIL_DELAY="+v).ProxyAuthFailDelay(); got != want {
+			t.Errorf("AUTH_FAIL_DELAY=%s: ProxyAuthFailDelay = %v, want %v", v, got, want)
+		}
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/url"
 	"time"
+
+	"github.com/popgate/popgate/health"
 )
 
 // OpsConfig holds the operations settings: backend health checks and the
@@ -13,10 +15,11 @@ import (
 // tagged env:"HEALTH_INTERVAL" is read from POPGATE_HEALTH_INTERVAL.
 type OpsConfig struct {
 	// HealthInterval is the time between two health checks of a legacy
-	// (pop3/pop3s) backend.
-	HealthInterval time.Duration `env:"HEALTH_INTERVAL" envDefault:"10s"`
-	// HealthTimeout bounds one check: connect, TLS and greeting.
-	HealthTimeout time.Duration `env:"HEALTH_TIMEOUT" envDefault:"5s"`
+	// (pop3/pop3s) backend; nil when unset, for health's default.
+	HealthInterval *time.Duration `env:"HEALTH_INTERVAL"`
+	// HealthTimeout bounds one check: connect, TLS and greeting; nil when
+	// unset, for health's default.
+	HealthTimeout *time.Duration `env:"HEALTH_TIMEOUT"`
 	// Syslog, when set, also sends every log line to a syslog server.
 	Syslog SyslogTarget `env:"SYSLOG"`
 }
@@ -65,19 +68,25 @@ func (s SyslogTarget) String() string {
 	return ""
 }
 
+// HealthOptions returns the health checker's timing; unset variables stay
+// zero, which health reads as its defaults.
+func (o *OpsConfig) HealthOptions() health.Options {
+	return health.Options{Interval: valueOr(o.HealthInterval, 0), Timeout: valueOr(o.HealthTimeout, 0)}
+}
+
 // validateOps adds the operations settings' problems to l.
 func (o *OpsConfig) validateOps(l *ErrorList) {
-	if o.HealthInterval <= 0 {
+	if o.HealthInterval != nil && *o.HealthInterval <= 0 {
 		l.Add("HEALTH_INTERVAL", errors.New("must be positive"))
 	}
-	if o.HealthTimeout <= 0 {
+	if o.HealthTimeout != nil && *o.HealthTimeout <= 0 {
 		l.Add("HEALTH_TIMEOUT", errors.New("must be positive"))
 	}
 }
 
 // print writes one line per operations setting through line(name, value).
 func (o *OpsConfig) print(line func(name string, v any)) {
-	line("HEALTH_INTERVAL", o.HealthInterval)
-	line("HEALTH_TIMEOUT", o.HealthTimeout)
+	line("HEALTH_INTERVAL", valueOr(o.HealthInterval, health.DefaultInterval))
+	line("HEALTH_TIMEOUT", valueOr(o.HealthTimeout, health.DefaultTimeout))
 	line("SYSLOG", o.Syslog)
 }

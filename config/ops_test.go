@@ -8,8 +8,12 @@ import (
 
 func TestOpsDefaults(t *testing.T) {
 	c := mustLoad(t)
-	if c.Ops.HealthInterval != 10*time.Second || c.Ops.HealthTimeout != 5*time.Second || c.Ops.Syslog.Enabled() {
-		t.Errorf("got %+v", c.Ops)
+	if o := c.Ops.HealthOptions(); o.Interval != 0 || o.Timeout != 0 || c.Ops.Syslog.Enabled() {
+		t.Errorf("got %+v, want health's defaults and no syslog", c.Ops)
+	}
+	c = mustLoad(t, "HEALTH_INTERVAL=2s")
+	if o := c.Ops.HealthOptions(); o.Interval != 2*time.Second || o.Timeout != 0 {
+		t.Errorf("HEALTH_INTERVAL=2s gave %+v", o)
 	}
 }
 

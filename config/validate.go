@@ -21,14 +21,14 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		l.Add("DATA_DIR", errors.New("must not be empty"))
 	}
-	if c.IdleTimeout < MinIdleTimeout {
-		l.Add("IDLE_TIMEOUT", fmt.Errorf("%v is too short: RFC 1939 section 3 requires an inactivity timer of at least %v", c.IdleTimeout, MinIdleTimeout))
+	if d := c.idleTimeout(); d < MinIdleTimeout {
+		l.Add("IDLE_TIMEOUT", fmt.Errorf("%v is too short: RFC 1939 section 3 requires an inactivity timer of at least %v", d, MinIdleTimeout))
 	}
 	if c.DrainTimeout < 0 {
 		l.Add("DRAIN_TIMEOUT", fmt.Errorf("%v must not be negative", c.DrainTimeout))
 	}
-	if c.AuthFailDelay < 0 {
-		l.Add("AUTH_FAIL_DELAY", fmt.Errorf("%v must not be negative", c.AuthFailDelay))
+	if d := c.authFailDelay(); d < 0 {
+		l.Add("AUTH_FAIL_DELAY", fmt.Errorf("%v must not be negative", d))
 	}
 	if strings.ContainsFunc(c.Hostname, func(r rune) bool { return r <= ' ' || r == '<' || r == '>' || r >= 0x7f }) {
 		// It goes into the greeting's <...@host> APOP timestamp.
@@ -59,6 +59,11 @@ func (c *Config) validateBackends(l *ErrorList) {
 	if len(c.Backends) == 0 {
 		l.Add("BACKENDS", errors.New("no backend is defined"))
 		return
+	}
+	for _, b := range c.Backends {
+		if _, err := b.maxSessions(); err != nil {
+			l.Add("BACKENDS", err)
+		}
 	}
 	if c.DefaultBackend == "" {
 		if c.Routes == "" {

@@ -19,6 +19,7 @@ import (
 	"github.com/popgate/popgate/metrics"
 	"github.com/popgate/popgate/pop3"
 	"github.com/popgate/popgate/proxy"
+	"github.com/popgate/popgate/session"
 	"github.com/popgate/popgate/upstream"
 )
 
@@ -44,7 +45,7 @@ func startOpsGate(t *testing.T, name, addr string, interval time.Duration) *opsG
 	op := m.WrapOpener(name, hc.Guard(name, be))
 	g := startRelay(t, map[string]pop3.Opener{name: op}, name, func(o *proxy.Options) {
 		prev := o.OnSessionEnd
-		o.OnSessionEnd = func(r *proxy.Record) { m.SessionEnded(r); prev(r) }
+		o.OnSessionEnd = func(r *session.Record) { m.SessionEnded(r); prev(r) }
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", m.Handler())
@@ -136,7 +137,7 @@ func TestMetricsAndHealthWithDovecot(t *testing.T) {
 		g.mu.Lock()
 		defer g.mu.Unlock()
 		last := g.records[len(g.records)-1]
-		return last.Result == proxy.ResultBackendError && errors.Is(last.Err, health.ErrUnavailable)
+		return last.Result == session.ResultBackendError && errors.Is(last.Err, health.ErrUnavailable)
 	})
 	if got := g.metric(t, `popgate_logins_total{backend="legacy",outcome="unavailable"}`); got != 1 {
 		t.Errorf("unavailable logins = %v", got)

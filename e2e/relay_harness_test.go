@@ -12,6 +12,7 @@ import (
 
 	"github.com/popgate/popgate/pop3"
 	"github.com/popgate/popgate/proxy"
+	"github.com/popgate/popgate/session"
 	"github.com/popgate/popgate/upstream"
 )
 
@@ -21,7 +22,7 @@ type relayGate struct {
 	logs *observer.ObservedLogs
 
 	mu      sync.Mutex
-	records []*proxy.Record
+	records []*session.Record
 }
 
 // startRelay serves POP3 on a free loopback port in front of the given
@@ -36,7 +37,7 @@ func startRelay(t testing.TB, backends map[string]pop3.Opener, def string, opts 
 		AuthFailDelay:  -1,
 		Hostname:       "popgate.test",
 		Logger:         zap.New(core),
-		OnSessionEnd: func(r *proxy.Record) {
+		OnSessionEnd: func(r *session.Record) {
 			g.mu.Lock()
 			g.records = append(g.records, r)
 			g.mu.Unlock()

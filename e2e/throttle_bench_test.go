@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/popgate/popgate/internal/testpeer"
 	"github.com/popgate/popgate/loadgen"
 	"github.com/popgate/popgate/pop3"
@@ -62,24 +60,17 @@ func BenchmarkThrottleHogs(b *testing.B) {
 				cfg.SoftBytes, cfg.SoftMsgs = 2<<20, 500
 				cfg.EnforceLoginDelay = tc.enforce
 				if !tc.throttle {
-					cfg.Mode = throttle.ModeOff
+					// Without throttling the backend limit still holds,
+					// first come first served, and nobody gives up.
+					cfg.Mode, cfg.QueueTimeout = throttle.ModeOff, 10*time.Minute
 				}
 				limits := map[string]int{"legacy": 4}
 				thr, err := throttle.New(cfg, throttle.Options{MaxSessions: limits})
 				if err != nil {
 					b.Fatal(err)
 				}
-				be := upstream.New(upstream.Options{Name: "legacy", Addr: dovecot.Addr, MaxSessions: 4, CommandTimeout: time.Minute})
-				var gateOpt func(*proxy.Options)
-				if tc.throttle {
-					gateOpt = func(o *proxy.Options) { o.Gate = throttleGate{thr} }
-				} else {
-					// Without throttling the backend limit still holds: a
-					// throttle in "off" mode admits nobody ahead of anyone.
-					sem := make(chan struct{}, 4)
-					gateOpt = func(o *proxy.Options) { o.Gate = fifoGate{sem} }
-				}
-				gate := startRelay(b, map[string]pop3.Opener{"legacy": be}, "legacy", gateOpt)
+				be := upstream.New(upstream.Options{Name: "legacy", Addr: dovecot.Addr, CommandTimeout: time.Minute})
+				gate := startRelay(b, map[string]pop3.Opener{"legacy": be}, "legacy", func(o *proxy.Options) { o.Gate = thr })
 
 				ctx, stopHogs := context.WithCancel(context.Background())
 				var wg sync.WaitGroup
@@ -107,31 +98,6 @@ func BenchmarkThrottleHogs(b *testing.B) {
 		})
 	}
 }
-
-// fifoGate only enforces the backend's session limit, first come first
-// served: what a backend limit means without popgate's throttling.
-type fifoGate struct{ sem chan struct{} }
-
-func (g fifoGate) Caps() []string { return nil }
-func (g fifoGate) Admit(ctx context.Context, s *proxy.SessionInfo) (proxy.Admission, error) {
-	select {
-	case g.sem <- struct{}{}:
-		return &fifoAdmission{sem: g.sem}, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-type fifoAdmission struct {
-	sem  chan struct{}
-	once sync.Once
-}
-
-func (a *fifoAdmission) Authenticated(error, int, int64)     {}
-func (a *fifoAdmission) Mailbox(m pop3.Mailbox) pop3.Mailbox { return m }
-func (a *fifoAdmission) Caps() []string                      { return nil }
-func (a *fifoAdmission) Release()                            { a.once.Do(func() { <-a.sem }) }
-func (a *fifoAdmission) SessionFields() []zap.Field          { return nil }
 
 // hogMailbox is an mbox of n messages with bodies of size bytes.
 func hogMailbox(b *testing.B, n, size int) []byte {

@@ -16,14 +16,6 @@ import (
 	"github.com/popgate/popgate/upstream"
 )
 
-// throttleGate is the three-line adapter cmd/popgate also has.
-type throttleGate struct{ t *throttle.Throttle }
-
-func (g throttleGate) Caps() []string { return g.t.CapsBeforeLogin() }
-func (g throttleGate) Admit(ctx context.Context, s *proxy.SessionInfo) (proxy.Admission, error) {
-	return g.t.Admit(ctx, s.User, s.Backend, s.Client)
-}
-
 // TestThrottleShieldsDovecot puts popgate with throttling in front of a real
 // Dovecot limited to 2 sessions. Normal users poll alone first (the
 // baseline), then while a hog with a large maildrop polls continuously from
@@ -53,8 +45,8 @@ func TestThrottleShieldsDovecot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	be := upstream.New(upstream.Options{Name: "legacy", Addr: dovecot.Addr, MaxSessions: 2, CommandTimeout: 20 * time.Second})
-	gate := startRelay(t, map[string]pop3.Opener{"legacy": be}, "legacy", func(o *proxy.Options) { o.Gate = throttleGate{thr} })
+	be := upstream.New(upstream.Options{Name: "legacy", Addr: dovecot.Addr, CommandTimeout: 20 * time.Second})
+	gate := startRelay(t, map[string]pop3.Opener{"legacy": be}, "legacy", func(o *proxy.Options) { o.Gate = thr })
 
 	script, _ := loadgen.ParseScript("stat,uidl,retr:all")
 	normalLoad := func() *loadgen.Report {

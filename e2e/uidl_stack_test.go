@@ -21,6 +21,7 @@ import (
 	"github.com/popgate/popgate/pop3"
 	"github.com/popgate/popgate/proxy"
 	"github.com/popgate/popgate/rewrite"
+	"github.com/popgate/popgate/session"
 	"github.com/popgate/popgate/store"
 	"github.com/popgate/popgate/store/bolt"
 	"github.com/popgate/popgate/upstream"
@@ -76,7 +77,7 @@ func startUIDLStack(t *testing.T, legacyAddr string, passwords map[string]string
 	core, logs := observer.New(zapcore.InfoLevel)
 	s.logs = logs
 	log := zap.New(zapcore.NewTee(core, zapcore.NewCore(zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig()), zapcore.AddSync(uidlTestWriter{t}), zapcore.WarnLevel)))
-	rw := &rewrite.Decorator{Options: rewrite.Options{Store: st, Logger: log}, IsLegacy: rewrite.LegacyNamed("legacy")}
+	rw := rewrite.NewDecorator(rewrite.Options{Store: st, Logger: log}, "legacy")
 	srv, err := proxy.New(proxy.Options{
 		Backends:       backends,
 		DefaultBackend: "legacy",
@@ -86,9 +87,7 @@ func startUIDLStack(t *testing.T, legacyAddr string, passwords map[string]string
 			b, ok := s.routes[user]
 			return b, ok
 		}),
-		Decorators: []proxy.Decorator{func(ctx context.Context, si *proxy.SessionInfo, m pop3.Mailbox) pop3.Mailbox {
-			return rw.Decorate(m, si.User, si.Backend)
-		}},
+		Decorators:    []session.Decorator{rw},
 		AuthFailDelay: -1,
 		Hostname:      "popgate.test",
 		Logger:        log,

@@ -16,34 +16,15 @@ var ErrUnavailable = errors.New("backend unavailable: last health check failed")
 // [SYS/TEMP], while its last check failed, and otherwise calls op. A backend
 // not yet checked is tried. The returned Opener keeps op's pop3.APOPer.
 func (c *Checker) Guard(backend string, op pop3.Opener) pop3.Opener {
-	return &guarded{c: c, backend: backend, op: op}
-}
-
-type guarded struct {
-	c       *Checker
-	backend string
-	op      pop3.Opener
-}
-
-var (
-	_ pop3.Opener = (*guarded)(nil)
-	_ pop3.APOPer = (*guarded)(nil)
-)
-
-func (g *guarded) Open(ctx context.Context, cr pop3.Credentials) (pop3.Mailbox, error) {
-	if s, ok := g.c.lookup(g.backend); ok && !s.Healthy && !s.Checked.IsZero() {
-		return nil, &pop3.Error{
-			Code: pop3.CodeSysTemp,
-			Text: pop3.ErrBackendTemporary.Text,
-			Err: fmt.Errorf("backend %s: user %s: %w (at %s: %w)",
-				g.backend, cr.User, ErrUnavailable, s.Checked.Format("15:04:05"), s.err),
+	return pop3.WrapOpener(op, func(ctx context.Context, cr pop3.Credentials) (pop3.Mailbox, error) {
+		if s, ok := c.lookup(backend); ok && !s.Healthy && !s.Checked.IsZero() {
+			return nil, &pop3.Error{
+				Code: pop3.CodeSysTemp,
+				Text: pop3.ErrBackendTemporary.Text,
+				Err: fmt.Errorf("backend %s: user %s: %w (at %s: %w)",
+					backend, cr.User, ErrUnavailable, s.Checked.Format("15:04:05"), s.err),
+			}
 		}
-	}
-	return g.op.Open(ctx, cr)
-}
-
-// SupportsAPOP forwards to the wrapped Opener.
-func (g *guarded) SupportsAPOP() bool {
-	ap, ok := g.op.(pop3.APOPer)
-	return ok && ap.SupportsAPOP()
+		return op.Open(ctx, cr)
+	})
 }

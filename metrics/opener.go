@@ -5,46 +5,26 @@ import (
 	"io"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/popgate/popgate/pop3"
+	"github.com/popgate/popgate/session"
 )
 
 // WrapOpener times each Open of backend and each command on the Mailboxes it
 // returns, and counts logins and backend errors. The wrapper keeps the
-// optional interfaces the proxy looks for: pop3.APOPer on the Opener,
-// pop3.Capabler and the session line's SessionFields on the Mailbox.
+// optional capabilities the proxy looks for: pop3.APOPer on the Opener,
+// pop3.Capabler and session.Reporter on the Mailbox.
 func (m *Metrics) WrapOpener(backend string, op pop3.Opener) pop3.Opener {
-	return &timedOpener{m: m, backend: backend, op: op}
-}
-
-type timedOpener struct {
-	m       *Metrics
-	backend string
-	op      pop3.Opener
-}
-
-var (
-	_ pop3.Opener = (*timedOpener)(nil)
-	_ pop3.APOPer = (*timedOpener)(nil)
-)
-
-func (o *timedOpener) Open(ctx context.Context, c pop3.Credentials) (pop3.Mailbox, error) {
-	start := time.Now()
-	mb, err := o.op.Open(ctx, c)
-	o.m.openSeconds.WithLabelValues(o.backend).Observe(time.Since(start).Seconds())
-	o.m.logins.WithLabelValues(o.backend, loginOutcome(err)).Inc()
-	o.m.countError(o.backend, "open", err)
-	if err != nil {
-		return nil, err
-	}
-	return &timedMailbox{m: o.m, backend: o.backend, mb: mb}, nil
-}
-
-// SupportsAPOP forwards to the wrapped Opener.
-func (o *timedOpener) SupportsAPOP() bool {
-	ap, ok := o.op.(pop3.APOPer)
-	return ok && ap.SupportsAPOP()
+	return pop3.WrapOpener(op, func(ctx context.Context, c pop3.Credentials) (pop3.Mailbox, error) {
+		start := time.Now()
+		mb, err := op.Open(ctx, c)
+		m.openSeconds.WithLabelValues(backend).Observe(time.Since(start).Seconds())
+		m.logins.WithLabelValues(backend, loginOutcome(err)).Inc()
+		m.countError(backend, "open", err)
+		if err != nil {
+			return nil, err
+		}
+		return &timedMailbox{m: m, backend: backend, mb: mb}, nil
+	})
 }
 
 // countError counts err against backend if it is the backend's failure.
@@ -137,17 +117,7 @@ func (t *timedMailbox) Update(ctx context.Context) (pop3.UpdateResult, error) {
 func (t *timedMailbox) Close() error { return t.mb.Close() }
 
 // Caps forwards to the wrapped Mailbox.
-func (t *timedMailbox) Caps() []string {
-	if c, ok := t.mb.(pop3.Capabler); ok {
-		return c.Caps()
-	}
-	return nil
-}
+func (t *timedMailbox) Caps() []string { return pop3.CapsOf(t.mb) }
 
-// SessionFields forwards to the wrapped Mailbox.
-func (t *timedMailbox) SessionFields() []zap.Field {
-	if fr, ok := t.mb.(interface{ SessionFields() []zap.Field }); ok {
-		return fr.SessionFields()
-	}
-	return nil
-}
+// Report forwards to the wrapped Mailbox.
+func (t *timedMailbox) Report(r *session.Record) { session.Report(t.mb, r) }

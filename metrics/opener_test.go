@@ -6,11 +6,10 @@ import (
 	"io"
 	"testing"
 
-	"go.uber.org/zap"
-
 	"github.com/popgate/popgate/health"
 	"github.com/popgate/popgate/internal/pop3test"
 	"github.com/popgate/popgate/pop3"
+	"github.com/popgate/popgate/session"
 )
 
 func TestWrapOpenerCountsLoginsLatencyAndErrors(t *testing.T) {
@@ -79,8 +78,8 @@ type decorated struct {
 	*pop3test.Mailbox
 }
 
-func (decorated) Caps() []string             { return []string{"EXPIRE NEVER"} }
-func (decorated) SessionFields() []zap.Field { return []zap.Field{zap.Int("uidl_mapped", 2)} }
+func (decorated) Caps() []string           { return []string{"EXPIRE NEVER"} }
+func (decorated) Report(r *session.Record) { r.Mapping = &session.Mapping{Mapped: 2} }
 
 func TestWrappedMailboxKeepsOptionalInterfaces(t *testing.T) {
 	m := New()
@@ -95,9 +94,10 @@ func TestWrappedMailboxKeepsOptionalInterfaces(t *testing.T) {
 	if !ok || len(c.Caps()) != 1 || c.Caps()[0] != "EXPIRE NEVER" {
 		t.Errorf("Caps lost: %v", ok)
 	}
-	fr, ok := mb.(interface{ SessionFields() []zap.Field })
-	if !ok || len(fr.SessionFields()) != 1 || fr.SessionFields()[0].Key != "uidl_mapped" {
-		t.Errorf("SessionFields lost: %v", ok)
+	var rec session.Record
+	session.Report(mb, &rec)
+	if rec.Mapping == nil || rec.Mapping.Mapped != 2 {
+		t.Errorf("Report lost: %+v", rec.Mapping)
 	}
 	plain, err := m.WrapOpener("n", pop3.OpenerFunc(func(context.Context, pop3.Credentials) (pop3.Mailbox, error) {
 		return pop3test.NewMailbox(), nil
@@ -105,7 +105,9 @@ func TestWrappedMailboxKeepsOptionalInterfaces(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if plain.(pop3.Capabler).Caps() != nil || plain.(interface{ SessionFields() []zap.Field }).SessionFields() != nil {
-		t.Error("a plain Mailbox gained capabilities or fields")
+	rec = session.Record{}
+	session.Report(plain, &rec)
+	if plain.(pop3.Capabler).Caps() != nil || rec.Mapping != nil {
+		t.Error("a plain Mailbox gained capabilities or session line fields")
 	}
 }

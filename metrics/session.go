@@ -1,14 +1,9 @@
 package metrics
 
-import (
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
+import "github.com/popgate/popgate/session"
 
-	"github.com/popgate/popgate/proxy"
-)
-
-// SessionEnded counts one finished session; it is proxy.Options.OnSessionEnd.
-func (m *Metrics) SessionEnded(r *proxy.Record) {
+// SessionEnded counts one finished session; it is the proxy's OnSessionEnd.
+func (m *Metrics) SessionEnded(r *session.Record) {
 	backend := r.Backend
 	if backend == "" {
 		backend = "none" // the client never got as far as a route
@@ -18,29 +13,11 @@ func (m *Metrics) SessionEnded(r *proxy.Record) {
 		m.retrMsgs.WithLabelValues(backend).Add(float64(r.RetrMsgs))
 		m.retrBytes.WithLabelValues(backend).Add(float64(r.RetrBytes))
 	}
-	if n, ok := intField(r.Extra, "uidl_mapped"); ok {
-		m.uidl.WithLabelValues("mapped").Add(float64(n))
+	if mp := r.Mapping; mp != nil {
+		m.uidl.WithLabelValues("mapped").Add(float64(mp.Mapped))
+		m.uidl.WithLabelValues("unmapped").Add(float64(mp.Unmapped))
 	}
-	if n, ok := intField(r.Extra, "uidl_unmapped"); ok {
-		m.uidl.WithLabelValues("unmapped").Add(float64(n))
+	if th := r.Throttling; th != nil && th.Delay > 0 {
+		m.throttleDelay.Observe(th.Delay.Seconds())
 	}
-	if ms, ok := intField(r.Extra, "delay_ms"); ok && ms > 0 {
-		m.throttleDelay.Observe(float64(ms) / 1000)
-	}
-}
-
-// intField returns the value of the integer field key, the last one
-// reported winning, as on the session line.
-func intField(fs []zap.Field, key string) (n int64, ok bool) {
-	for _, f := range fs {
-		if f.Key != key {
-			continue
-		}
-		switch f.Type {
-		case zapcore.Int64Type, zapcore.Int32Type, zapcore.Int16Type, zapcore.Int8Type,
-			zapcore.Uint64Type, zapcore.Uint32Type, zapcore.Uint16Type, zapcore.Uint8Type:
-			n, ok = f.Integer, true
-		}
-	}
-	return n, ok
 }

@@ -7,18 +7,18 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
-	"go.uber.org/zap"
-
-	"github.com/popgate/popgate/proxy"
+	"github.com/popgate/popgate/session"
 )
 
 func TestSessionEnded(t *testing.T) {
 	m := New()
-	m.SessionEnded(&proxy.Record{Backend: "native", Result: proxy.ResultOK, RetrMsgs: 2, RetrBytes: 300,
-		Extra: []zap.Field{zap.Int("uidl_mapped", 3), zap.Int("uidl_unmapped", 1), zap.Int64("delay_ms", 1500)}})
-	m.SessionEnded(&proxy.Record{Backend: "native", Result: proxy.ResultOK, RetrMsgs: 1, RetrBytes: 50})
-	m.SessionEnded(&proxy.Record{Result: proxy.ResultProtocolError})
+	m.SessionEnded(&session.Record{Backend: "native", Result: session.ResultOK, RetrMsgs: 2, RetrBytes: 300,
+		Mapping:    &session.Mapping{Mapped: 3, Unmapped: 1},
+		Throttling: &session.Throttling{Delay: 1500 * time.Millisecond}})
+	m.SessionEnded(&session.Record{Backend: "native", Result: session.ResultOK, RetrMsgs: 1, RetrBytes: 50})
+	m.SessionEnded(&session.Record{Result: session.ResultProtocolError})
 
 	checkSamples(t, m, []want{
 		{"popgate_sessions_total", map[string]string{"backend": "native", "result": "ok"}, 2},

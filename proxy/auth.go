@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/popgate/popgate/pop3"
+	"github.com/popgate/popgate/session"
 )
 
 var (
@@ -32,7 +33,7 @@ var (
 
 // insecure reports whether RequireTLS forbids credentials on this session:
 // no TLS and a client address that is not loopback.
-func (s *session) insecure() bool {
+func (s *clientSession) insecure() bool {
 	if !s.o.RequireTLS || s.info.TLS != tlsNone {
 		return false
 	}
@@ -40,14 +41,14 @@ func (s *session) insecure() bool {
 	return err != nil || !ap.Addr().Unmap().IsLoopback()
 }
 
-func (s *session) quitAuthorization(c pop3.Command) {
+func (s *clientSession) quitAuthorization(c pop3.Command) {
 	s.w.OK("bye")
 	s.done = true
 }
 
 // credentialsAllowed checks the argument count of a command that carries
 // credentials, and that RequireTLS lets them be sent on this session.
-func (s *session) credentialsAllowed(c pop3.Command, n int) bool {
+func (s *clientSession) credentialsAllowed(c pop3.Command, n int) bool {
 	if !s.args(c, n) {
 		return false
 	}
@@ -58,7 +59,7 @@ func (s *session) credentialsAllowed(c pop3.Command, n int) bool {
 	return true
 }
 
-func (s *session) userCmd(c pop3.Command) {
+func (s *clientSession) userCmd(c pop3.Command) {
 	if !s.credentialsAllowed(c, 1) {
 		return
 	}
@@ -66,7 +67,7 @@ func (s *session) userCmd(c pop3.Command) {
 	s.w.OK("send PASS")
 }
 
-func (s *session) passCmd(c pop3.Command) {
+func (s *clientSession) passCmd(c pop3.Command) {
 	user := s.user
 	s.user = ""
 	if user == "" {
@@ -79,12 +80,12 @@ func (s *session) passCmd(c pop3.Command) {
 	s.login(pop3.Credentials{Mechanism: pop3.MechUser, User: user, Password: c.Args[0]})
 }
 
-func (s *session) apopCmd(c pop3.Command) {
+func (s *clientSession) apopCmd(c pop3.Command) {
 	if !s.credentialsAllowed(c, 2) {
 		return
 	}
 	_, op, err := s.srv.route(c.Args[0])
-	if ap, ok := op.(pop3.APOPer); err != nil || !ok || !ap.SupportsAPOP() {
+	if err != nil || !pop3.SupportsAPOP(op) {
 		s.reply(errAPOPRefused)
 		return
 	}
@@ -92,7 +93,7 @@ func (s *session) apopCmd(c pop3.Command) {
 }
 
 // authCmd implements AUTH (RFC 5034) with the PLAIN mechanism (RFC 4616).
-func (s *session) authCmd(c pop3.Command) {
+func (s *clientSession) authCmd(c pop3.Command) {
 	if len(c.Args) == 0 {
 		s.w.OK("SASL mechanisms follow")
 		s.w.Line("PLAIN")
@@ -147,7 +148,7 @@ func (s *session) authCmd(c pop3.Command) {
 
 // readSASLResponse sends an empty challenge and reads the client's answer.
 // Its content is never logged.
-func (s *session) readSASLResponse() (string, bool) {
+func (s *clientSession) readSASLResponse() (string, bool) {
 	s.w.Line("+ ")
 	if !s.flush() {
 		s.done = true
@@ -170,7 +171,7 @@ func (s *session) readSASLResponse() (string, bool) {
 // stlsCmd upgrades the connection (RFC 2595). The reader is reset over the
 // TLS connection, so any plaintext the client pipelined after STLS is
 // discarded and can never be taken for a command sent under TLS.
-func (s *session) stlsCmd(c pop3.Command) {
+func (s *clientSession) stlsCmd(c pop3.Command) {
 	switch {
 	case len(c.Args) != 0:
 		s.syntaxError(c)
@@ -203,17 +204,17 @@ func (s *session) stlsCmd(c pop3.Command) {
 
 // login routes the user, asks the gate, opens the maildrop and enters the
 // TRANSACTION state.
-func (s *session) login(cr pop3.Credentials) {
+func (s *clientSession) login(cr pop3.Credentials) {
 	cr.Client, cr.Local, cr.SessionID = s.info.Client, s.info.Local, s.info.ID
 	s.info.User, s.info.Mechanism, s.rec.User = cr.User, cr.Mechanism, cr.User
 	name, op, err := s.srv.route(cr.User)
 	s.info.Backend, s.rec.Backend = name, name
 	if err != nil {
 		s.reply(err)
-		s.setResult(ResultBackendError, s.cause(err))
+		s.setResult(session.ResultBackendError, s.cause(err))
 		return
 	}
-	var adm Admission
+	var adm session.Admission
 	if s.o.Gate != nil {
 		adm, err = s.o.Gate.Admit(s.ctx, &s.info)
 		if adm != nil {
@@ -221,7 +222,7 @@ func (s *session) login(cr pop3.Credentials) {
 		}
 		if err != nil {
 			s.reply(err)
-			s.setResult(ResultThrottled, s.cause(fmt.Errorf("login refused by policy: %w", err)))
+			s.setResult(session.ResultThrottled, s.cause(fmt.Errorf("login refused by policy: %w", err)))
 			return
 		}
 	}
@@ -238,7 +239,7 @@ func (s *session) login(cr pop3.Credentials) {
 	// below panics.
 	s.mbox, s.layers = m, []pop3.Mailbox{m}
 	for _, d := range s.o.Decorators {
-		m = d(s.ctx, &s.info, m)
+		m = d.Decorate(s.ctx, &s.info, m)
 		s.mbox, s.layers = m, addLayer(s.layers, m)
 	}
 	n, size, err := m.Stat(s.ctx)
@@ -249,7 +250,7 @@ func (s *session) login(cr pop3.Credentials) {
 		s.mbox, s.layers = nil, nil
 		closeQuietly(m)
 		s.reply(err)
-		s.setResult(ResultBackendError, s.cause(fmt.Errorf("stat after login: %w", err)))
+		s.setResult(session.ResultBackendError, s.cause(fmt.Errorf("stat after login: %w", err)))
 		return
 	}
 	if adm != nil {
@@ -265,7 +266,7 @@ func (s *session) login(cr pop3.Credentials) {
 }
 
 // openFailed answers a refused or failed Open.
-func (s *session) openFailed(err error) {
+func (s *clientSession) openFailed(err error) {
 	if pop3.CodeOf(err) == pop3.CodeAuth {
 		s.rec.Auth = "failed"
 		s.sleep(s.o.AuthFailDelay)
@@ -274,19 +275,19 @@ func (s *session) openFailed(err error) {
 			pe = pop3.ErrAuthFailed
 		}
 		s.reply(&pop3.Error{Code: pop3.CodeAuth, Text: pe.Text})
-		s.setResult(ResultAuthFailed, s.cause(fmt.Errorf("login refused: %w", err)))
+		s.setResult(session.ResultAuthFailed, s.cause(fmt.Errorf("login refused: %w", err)))
 		return
 	}
 	s.reply(err)
-	result := ResultBackendError
+	result := session.ResultBackendError
 	if pop3.CodeOf(err) == pop3.CodeLoginDelay {
-		result = ResultThrottled
+		result = session.ResultThrottled
 	}
 	s.setResult(result, s.cause(fmt.Errorf("open: %w", err)))
 }
 
 // sleep waits d, or less if the session is aborted.
-func (s *session) sleep(d time.Duration) {
+func (s *clientSession) sleep(d time.Duration) {
 	if d <= 0 {
 		return
 	}
@@ -299,7 +300,7 @@ func (s *session) sleep(d time.Duration) {
 }
 
 // addLayer appends m to the chain unless a decorator returned the Mailbox
-// it was given, so each FieldReporter and Capabler is asked once.
+// it was given, so each session.Reporter and Capabler is asked once.
 func addLayer(layers []pop3.Mailbox, m pop3.Mailbox) []pop3.Mailbox {
 	last := layers[len(layers)-1]
 	if t := reflect.TypeOf(m); t == reflect.TypeOf(last) && t.Comparable() && m == last {

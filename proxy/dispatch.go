@@ -7,30 +7,30 @@ import (
 )
 
 // handler runs one command; it writes the reply itself.
-type handler func(s *session, c pop3.Command)
+type handler func(s *clientSession, c pop3.Command)
 
 var authorizationCommands = map[string]handler{
-	"CAPA": (*session).capa,
-	"QUIT": (*session).quitAuthorization,
-	"USER": (*session).userCmd,
-	"PASS": (*session).passCmd,
-	"APOP": (*session).apopCmd,
-	"AUTH": (*session).authCmd,
-	"STLS": (*session).stlsCmd,
+	"CAPA": (*clientSession).capa,
+	"QUIT": (*clientSession).quitAuthorization,
+	"USER": (*clientSession).userCmd,
+	"PASS": (*clientSession).passCmd,
+	"APOP": (*clientSession).apopCmd,
+	"AUTH": (*clientSession).authCmd,
+	"STLS": (*clientSession).stlsCmd,
 }
 
 var transactionCommands = map[string]handler{
-	"CAPA": (*session).capa,
-	"QUIT": (*session).quitTransaction,
-	"STAT": (*session).stat,
-	"LIST": (*session).list,
-	"UIDL": (*session).uidl,
-	"RETR": (*session).retr,
-	"TOP":  (*session).top,
-	"DELE": (*session).dele,
-	"NOOP": (*session).noop,
-	"RSET": (*session).rset,
-	"LAST": (*session).lastCmd,
+	"CAPA": (*clientSession).capa,
+	"QUIT": (*clientSession).quitTransaction,
+	"STAT": (*clientSession).stat,
+	"LIST": (*clientSession).list,
+	"UIDL": (*clientSession).uidl,
+	"RETR": (*clientSession).retr,
+	"TOP":  (*clientSession).top,
+	"DELE": (*clientSession).dele,
+	"NOOP": (*clientSession).noop,
+	"RSET": (*clientSession).rset,
+	"LAST": (*clientSession).lastCmd,
 }
 
 var (
@@ -39,7 +39,7 @@ var (
 	errSyntax         = &pop3.Error{Text: "invalid arguments"}
 )
 
-func (s *session) dispatch(c pop3.Command) {
+func (s *clientSession) dispatch(c pop3.Command) {
 	cmds, other := authorizationCommands, transactionCommands
 	if s.state == stateTransaction {
 		cmds, other = other, cmds
@@ -64,12 +64,12 @@ func (s *session) dispatch(c pop3.Command) {
 }
 
 // syntaxError answers bad arguments without reaching the backend.
-func (s *session) syntaxError(c pop3.Command) {
+func (s *clientSession) syntaxError(c pop3.Command) {
 	s.done = !s.protocolError(errSyntax, "bad arguments to "+c.Name)
 }
 
 // args reports whether c has n arguments, answering a syntax error if not.
-func (s *session) args(c pop3.Command, n int) bool {
+func (s *clientSession) args(c pop3.Command, n int) bool {
 	if len(c.Args) != n {
 		s.syntaxError(c)
 		return false
@@ -78,7 +78,7 @@ func (s *session) args(c pop3.Command, n int) bool {
 }
 
 // capa lists the capabilities of the current state (RFC 2449 section 5).
-func (s *session) capa(c pop3.Command) {
+func (s *clientSession) capa(c pop3.Command) {
 	if !s.args(c, 0) {
 		return
 	}
@@ -89,7 +89,7 @@ func (s *session) capa(c pop3.Command) {
 	s.w.Line(".")
 }
 
-func (s *session) capabilities() []string {
+func (s *clientSession) capabilities() []string {
 	caps := []string{"TOP", "UIDL", "RESP-CODES", "PIPELINING"}
 	add := func(lines []string) {
 		for _, l := range lines {

@@ -6,7 +6,8 @@
 // "session" log line.
 //
 // The package knows nothing about what sits behind a Mailbox: backends,
-// decorators and login policy are handed in through Options.
+// decorators and login policy are handed in through Options, the latter
+// two as the hooks of package session.
 //
 // Behaviour worth knowing:
 //
@@ -14,8 +15,8 @@
 //     -ERR and the connection is closed; after login, MaxProtocolErrors
 //     consecutive protocol errors close it. Backend -ERR replies such as "no
 //     such message" are not protocol errors.
-//   - RETR answers "+OK <n> octets" when the body reader has a
-//     Size() int64 method (octets as sent, CRLF line ends), and
+//   - RETR answers "+OK <n> octets" when the body reader is a pop3.Sizer
+//     (octets as sent, CRLF line ends), and
 //     "+OK message follows" otherwise; the proxy never asks the backend for
 //     a LIST just to fill in the status line.
 //   - LAST (RFC 1725) is emulated: the highest message number sent by RETR

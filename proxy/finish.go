@@ -8,11 +8,12 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/popgate/popgate/pop3"
+	"github.com/popgate/popgate/session"
 )
 
 // recoverPanic turns a panic in the session into a SYS/TEMP reply and one
 // Error log with the stack; the server keeps running.
-func (s *session) recoverPanic() {
+func (s *clientSession) recoverPanic() {
 	v := recover()
 	if v == nil {
 		return
@@ -20,10 +21,10 @@ func (s *session) recoverPanic() {
 	s.srv.log.Error("session panic", zap.String("session", s.info.ID), zap.Any("panic", v), zap.ByteString("stack", debug.Stack()))
 	s.reply(pop3.ErrInternal)
 	s.flushWithin(time.Second)
-	result := ResultProtocolError
+	result := session.ResultProtocolError
 	if s.mbox != nil {
 		// Most likely the Mailbox chain; it is closed without UPDATE.
-		result = ResultBackendError
+		result = session.ResultBackendError
 	}
 	s.setResult(result, s.cause(fmt.Errorf("panic: %v", v)))
 }
@@ -39,12 +40,9 @@ func closeQuietly(m pop3.Mailbox) (err error) {
 }
 
 // finish releases everything and writes the session line.
-func (s *session) finish() {
-	var extra []zap.Field
+func (s *clientSession) finish() {
 	for _, m := range s.layers {
-		if fr, ok := m.(FieldReporter); ok {
-			extra = append(extra, fr.SessionFields()...)
-		}
+		session.Report(m, &s.rec)
 	}
 	if s.mbox != nil {
 		if err := closeQuietly(s.mbox); err != nil {
@@ -60,7 +58,7 @@ func (s *session) finish() {
 		a.Release()
 	}
 	if n := len(s.adms); n > 0 {
-		extra = append(extra, s.adms[n-1].SessionFields()...)
+		s.adms[n-1].Report(&s.rec)
 	}
 	s.cancel()
 	s.conn.Close()
@@ -71,9 +69,8 @@ func (s *session) finish() {
 	s.rec.Via = addrString(s.info.Via)
 	s.rec.Duration = time.Since(s.rec.Start)
 	if s.rec.Result == "" {
-		s.rec.Result = ResultOK
+		s.rec.Result = session.ResultOK
 	}
-	s.rec.Extra = extra
 	s.srv.log.Info("session", s.rec.Fields()...)
 	if s.o.OnSessionEnd != nil {
 		s.o.OnSessionEnd(&s.rec)

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/popgate/popgate/internal/pop3test"
+	"github.com/popgate/popgate/session"
 )
 
 // FuzzSession plays fuzzed client input into a session over the fake
@@ -45,9 +46,9 @@ func FuzzSession(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	ends := make(chan *Record, 1)
+	ends := make(chan *session.Record, 1)
 	env := startServer(f, func(o *Options, _ *pop3test.Mailbox) {
-		o.OnSessionEnd = func(r *Record) { ends <- r }
+		o.OnSessionEnd = func(r *session.Record) { ends <- r }
 	})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		conn, err := net.DialTimeout("tcp", env.addr, 5*time.Second)

@@ -5,11 +5,11 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-
-	"go.uber.org/zap"
+	"time"
 
 	"github.com/popgate/popgate/internal/pop3test"
 	"github.com/popgate/popgate/pop3"
+	"github.com/popgate/popgate/session"
 )
 
 // testGate refuses alice with LOGIN-DELAY and admits everyone else.
@@ -21,7 +21,7 @@ type testGate struct {
 
 func (g *testGate) Caps() []string { return []string{"LOGIN-DELAY 900 USER"} }
 
-func (g *testGate) Admit(ctx context.Context, s *SessionInfo) (Admission, error) {
+func (g *testGate) Admit(ctx context.Context, s *session.Info) (session.Admission, error) {
 	g.admitted.Add(1)
 	adm := &testAdmission{g: g}
 	if s.User == "alice" {
@@ -39,28 +39,28 @@ func (a *testAdmission) Authenticated(err error, msgs int, size int64) {
 func (a *testAdmission) Mailbox(m pop3.Mailbox) pop3.Mailbox { return m }
 func (a *testAdmission) Caps() []string                      { return []string{"LOGIN-DELAY 300"} }
 func (a *testAdmission) Release()                            { a.g.released.Add(1) }
-func (a *testAdmission) SessionFields() []zap.Field {
-	return []zap.Field{zap.Int("penalty", 7), zap.Int64("delay_ms", 1500), zap.String("throttle_reason", "hog")}
+func (a *testAdmission) Report(r *session.Record) {
+	r.Throttling = &session.Throttling{Penalty: 7, Delay: 1500 * time.Millisecond, Reason: "hog"}
 }
 
 // mapped is a decorator that reports uidl_mapped and adds a capability.
 type mapped struct{ pop3.Mailbox }
 
-func (mapped) SessionFields() []zap.Field { return []zap.Field{zap.Int("uidl_mapped", 2)} }
-func (mapped) Caps() []string             { return []string{"EXPIRE NEVER"} }
+func (mapped) Report(r *session.Record) { r.Mapping = &session.Mapping{Mapped: 2} }
+func (mapped) Caps() []string           { return []string{"EXPIRE NEVER"} }
 
 func TestGateAndDecorators(t *testing.T) {
 	g := &testGate{}
 	var decorated atomic.Int32
 	env := startServer(t, func(o *Options, _ *pop3test.Mailbox) {
 		o.Gate = g
-		o.Decorators = []Decorator{func(ctx context.Context, s *SessionInfo, m pop3.Mailbox) pop3.Mailbox {
+		o.Decorators = []session.Decorator{session.DecoratorFunc(func(ctx context.Context, s *session.Info, m pop3.Mailbox) pop3.Mailbox {
 			if s.User == "bob" && s.Backend == "fake" {
 				decorated.Add(1)
 				return mapped{m}
 			}
 			return m
-		}}
+		})}
 	})
 	c := newClient(t, env.dial(t))
 	c.expect("+OK *")
@@ -122,7 +122,7 @@ func TestThrottledResult(t *testing.T) {
 	c.send("QUIT")
 	c.expect("+OK bye")
 	m := env.sessionLines(t, 1)[0].ContextMap()
-	if m["result"] != ResultThrottled || !strings.Contains(m["error"].(string), "user alice") {
+	if m["result"] != session.ResultThrottled || !strings.Contains(m["error"].(string), "user alice") {
 		t.Errorf("result %v error %v", m["result"], m["error"])
 	}
 	if n := len(env.opener.Credentials()); n != 0 {

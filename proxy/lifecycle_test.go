@@ -14,6 +14,7 @@ import (
 
 	"github.com/popgate/popgate/internal/pop3test"
 	"github.com/popgate/popgate/pop3"
+	"github.com/popgate/popgate/session"
 )
 
 // expectClosed checks that the server closes the connection.
@@ -38,7 +39,7 @@ func TestIdleTimeout(t *testing.T) {
 	c.expect("-ERR [SYS/TEMP] idle timeout")
 	c.expectClosed()
 	line := env.sessionLines(t, 1)[0].ContextMap()
-	if line["result"] != ResultTimeout {
+	if line["result"] != session.ResultTimeout {
 		t.Errorf("result %v, want timeout", line["result"])
 	}
 	if !m.Closed() || m.Updated() {
@@ -55,7 +56,7 @@ func TestPanicRecovery(t *testing.T) {
 	c.expect("-ERR [SYS/TEMP] internal error")
 	c.expectClosed()
 	line := env.sessionLines(t, 1)[0].ContextMap()
-	if line["result"] != ResultBackendError || !strings.Contains(line["error"].(string), "panic") {
+	if line["result"] != session.ResultBackendError || !strings.Contains(line["error"].(string), "panic") {
 		t.Errorf("result %v error %v, want backend_error with the panic", line["result"], line["error"])
 	}
 	if !m.Closed() || m.Updated() {
@@ -83,7 +84,7 @@ func TestBodyFailureMidMessage(t *testing.T) {
 		t.Errorf("after a failing body got %q, %v; want a truncated block and EOF", rest, err)
 	}
 	line := env.sessionLines(t, 1)[0].ContextMap()
-	if line["result"] != ResultBackendError || !strings.Contains(line["error"].(string), "disk on fire") {
+	if line["result"] != session.ResultBackendError || !strings.Contains(line["error"].(string), "disk on fire") {
 		t.Errorf("result %v error %v, want backend_error naming the cause", line["result"], line["error"])
 	}
 }
@@ -115,7 +116,7 @@ func TestUpdateFailure(t *testing.T) {
 	c.send("QUIT")
 	c.expect("-ERR [SYS/TEMP] deletions not committed")
 	line := env.sessionLines(t, 1)[0].ContextMap()
-	if line["result"] != ResultBackendError || !strings.Contains(line["error"].(string), "not committed") {
+	if line["result"] != session.ResultBackendError || !strings.Contains(line["error"].(string), "not committed") {
 		t.Errorf("result %v error %v", line["result"], line["error"])
 	}
 	if line["deleted_msgs"] != int64(0) {
@@ -129,9 +130,9 @@ func TestOpenErrors(t *testing.T) {
 		reply  string
 		result string
 	}{
-		{errors.New("dial tcp 10.0.0.5:110: connection refused"), "-ERR [SYS/TEMP] internal error", ResultBackendError},
-		{&pop3.Error{Code: pop3.CodeInUse, Text: "mailbox locked"}, "-ERR [IN-USE] mailbox locked", ResultBackendError},
-		{&pop3.Error{Code: pop3.CodeLoginDelay, Text: "wait"}, "-ERR [LOGIN-DELAY] wait", ResultThrottled},
+		{errors.New("dial tcp 10.0.0.5:110: connection refused"), "-ERR [SYS/TEMP] internal error", session.ResultBackendError},
+		{&pop3.Error{Code: pop3.CodeInUse, Text: "mailbox locked"}, "-ERR [IN-USE] mailbox locked", session.ResultBackendError},
+		{&pop3.Error{Code: pop3.CodeLoginDelay, Text: "wait"}, "-ERR [LOGIN-DELAY] wait", session.ResultThrottled},
 	}
 	for _, tt := range tests {
 		env := startServer(t, func(o *Options, _ *pop3test.Mailbox) { fakeOpener(o).Err = tt.err })
@@ -163,7 +164,7 @@ func TestUnknownBackend(t *testing.T) {
 	c.expect("+OK 3 messages*")
 	c.send("QUIT")
 	c.expect("+OK *")
-	if line := env.sessionLines(t, 1)[0].ContextMap(); line["result"] != ResultOK || line["user"] != "alice" {
+	if line := env.sessionLines(t, 1)[0].ContextMap(); line["result"] != session.ResultOK || line["user"] != "alice" {
 		t.Errorf("after a failed then good login: result %v user %v", line["result"], line["user"])
 	}
 }
@@ -303,7 +304,7 @@ func TestStalledReader(t *testing.T) {
 	m := <-env.boxes
 	c.send("RETR 1")
 	line := env.sessionLines(t, 1)[0].ContextMap()
-	if line["result"] != ResultClientGone || !strings.Contains(line["error"].(string), "write to client") {
+	if line["result"] != session.ResultClientGone || !strings.Contains(line["error"].(string), "write to client") {
 		t.Errorf("result %v error %v, want client_gone on write", line["result"], line["error"])
 	}
 	if !m.Closed() || m.Updated() {

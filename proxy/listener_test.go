@@ -12,6 +12,7 @@ import (
 	proxyproto "github.com/pires/go-proxyproto"
 
 	"github.com/popgate/popgate/internal/pop3test"
+	"github.com/popgate/popgate/session"
 )
 
 func TestImplicitTLS(t *testing.T) {
@@ -38,7 +39,7 @@ func TestImplicitTLS(t *testing.T) {
 	c.auth("+OK 3 messages*")
 	c.send("QUIT")
 	c.expect("+OK bye*")
-	if line := env.sessionLines(t, 1)[0].ContextMap(); line["tls"] != "implicit" || line["result"] != ResultOK {
+	if line := env.sessionLines(t, 1)[0].ContextMap(); line["tls"] != "implicit" || line["result"] != session.ResultOK {
 		t.Errorf("tls %v result %v, want implicit/ok", line["tls"], line["result"])
 	}
 }
@@ -125,7 +126,7 @@ func TestProxyV2Untrusted(t *testing.T) {
 	c.send("USER bob")
 	c.expectClosed()
 	line := env.sessionLines(t, 1)[0].ContextMap()
-	if line["result"] != ResultProtocolError {
+	if line["result"] != session.ResultProtocolError {
 		t.Errorf("result = %v, want protocol_error", line["result"])
 	}
 	if e := line["error"].(string); !strings.Contains(e, "untrusted peer "+conn.LocalAddr().String()) {
@@ -149,7 +150,7 @@ func TestProxyMalformedFromTrusted(t *testing.T) {
 	c.expect("+OK *")
 	c.expectClosed()
 	line := env.sessionLines(t, 1)[0].ContextMap()
-	if line["result"] != ResultProtocolError || !strings.Contains(line["error"].(string), "malformed PROXY header from 127.0.0.1:") {
+	if line["result"] != session.ResultProtocolError || !strings.Contains(line["error"].(string), "malformed PROXY header from 127.0.0.1:") {
 		t.Errorf("result %v error %v", line["result"], line["error"])
 	}
 }
@@ -194,7 +195,7 @@ func TestProxyUntrustedImplicitTLS(t *testing.T) {
 		t.Fatal("TLS handshake succeeded after an untrusted PROXY header")
 	}
 	line := env.sessionLines(t, 1)[0].ContextMap()
-	if line["result"] != ResultProtocolError || !strings.Contains(line["error"].(string), "untrusted peer") {
+	if line["result"] != session.ResultProtocolError || !strings.Contains(line["error"].(string), "untrusted peer") {
 		t.Errorf("result %v error %v", line["result"], line["error"])
 	}
 }

@@ -1,15 +1,14 @@
 package proxy
 
 import (
-	"context"
 	"crypto/tls"
-	"net"
 	"net/netip"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/popgate/popgate/pop3"
+	"github.com/popgate/popgate/session"
 )
 
 // Defaults for the zero values of Options.
@@ -30,21 +29,6 @@ const (
 	tlsHandshakeTimeout = 30 * time.Second
 )
 
-// SessionInfo describes a client session to routers, decorators and gates.
-// Fields are filled in as they become known.
-type SessionInfo struct {
-	ID      string
-	User    string
-	Backend string
-	// Client is the client's address (from the PROXY header when one was
-	// used), Via the balancer that sent the header, Local the address the
-	// client connected to.
-	Client, Via, Local net.Addr
-	// TLS is "none", "stls" or "implicit".
-	TLS       string
-	Mechanism pop3.Mechanism
-}
-
 // Router maps a user to a backend name. ok=false means Options.DefaultBackend.
 type Router interface {
 	Route(user string) (backend string, ok bool)
@@ -56,19 +40,6 @@ type RouterFunc func(user string) (string, bool)
 // Route calls f.
 func (f RouterFunc) Route(user string) (string, bool) { return f(user) }
 
-// Decorator wraps a freshly opened Mailbox, for example to map UIDLs. It
-// returns m itself when it has nothing to do for this session.
-type Decorator func(ctx context.Context, s *SessionInfo, m pop3.Mailbox) pop3.Mailbox
-
-// FieldReporter is implemented by anything in a session's Mailbox chain (or
-// a gate Admission) that adds fields to the session line, such as
-// uidl_mapped. A reported field replaces the session line's default for the
-// same key (uidl_mapped, penalty and delay_ms default to 0). SessionFields
-// is called once, at the end of the session.
-type FieldReporter interface {
-	SessionFields() []zap.Field
-}
-
 // Options configure a Server. Zero values mean the documented defaults.
 type Options struct {
 	// Backends are the maildrop openers by name; DefaultBackend names the
@@ -77,9 +48,9 @@ type Options struct {
 	DefaultBackend string
 	Router         Router
 	// Decorators wrap each opened Mailbox, first one innermost.
-	Decorators []Decorator
+	Decorators []session.Decorator
 	// Gate is the login policy (throttling, admission); nil means none.
-	Gate Gate
+	Gate session.Gate
 
 	// TLSConfig enables STLS on Serve and is required by ServeTLS.
 	TLSConfig *tls.Config
@@ -108,5 +79,5 @@ type Options struct {
 	// credentials redacted); default zap.NewNop().
 	Logger *zap.Logger
 	// OnSessionEnd is called once per connection after its line is logged.
-	OnSessionEnd func(r *Record)
+	OnSessionEnd func(r *session.Record)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/popgate/popgate/internal/pop3test"
 	"github.com/popgate/popgate/internal/testpeer"
+	"github.com/popgate/popgate/session"
 )
 
 // trickyMessages are testpeer's tricky messages as a backend stores them:
@@ -57,7 +58,7 @@ func TestRealClients(t *testing.T) {
 				}
 			}
 			for _, e := range env.sessionLines(t, 1) {
-				if r := e.ContextMap()["result"]; r != ResultOK {
+				if r := e.ContextMap()["result"]; r != session.ResultOK {
 					t.Errorf("session result %v: %v", r, e.ContextMap()["error"])
 				}
 			}

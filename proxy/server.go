@@ -29,7 +29,7 @@ type Server struct {
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
-	sessions  map[*session]struct{}
+	sessions  map[*clientSession]struct{}
 	wg        sync.WaitGroup // sessions
 }
 
@@ -66,7 +66,7 @@ func New(o Options) (*Server, error) {
 		o:         o,
 		log:       o.Logger,
 		listeners: map[net.Listener]struct{}{},
-		sessions:  map[*session]struct{}{},
+		sessions:  map[*clientSession]struct{}{},
 	}, nil
 }
 
@@ -145,7 +145,7 @@ func (s *Server) track(l net.Listener, add bool) bool {
 	return true
 }
 
-func (s *Server) add(sess *session) bool {
+func (s *Server) add(sess *clientSession) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed.Load() {
@@ -156,7 +156,7 @@ func (s *Server) add(sess *session) bool {
 	return true
 }
 
-func (s *Server) remove(sess *session) {
+func (s *Server) remove(sess *clientSession) {
 	s.mu.Lock()
 	delete(s.sessions, sess)
 	s.mu.Unlock()

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/popgate/popgate/pop3"
+	"github.com/popgate/popgate/session"
 )
 
 type state int
@@ -27,7 +28,7 @@ const (
 )
 
 // session is one client connection.
-type session struct {
+type clientSession struct {
 	srv *Server
 	o   *Options
 
@@ -40,14 +41,14 @@ type session struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	info         SessionInfo
-	rec          Record
+	info         session.Info
+	rec          session.Record
 	timestamp    string // the greeting's APOP challenge
 	state        state
 	user         string // name given by USER, waiting for PASS
 	mbox         pop3.Mailbox
 	layers       []pop3.Mailbox // every Mailbox in the chain, innermost first
-	adms         []Admission
+	adms         []session.Admission
 	writeTimeout time.Duration // for each write; shortened for last words
 	errs         int           // consecutive protocol errors
 	last         int           // LAST (RFC 1725)
@@ -61,18 +62,18 @@ type session struct {
 // pid goes into every APOP timestamp; os.Getpid is a system call each time.
 var pid = os.Getpid()
 
-func (s *Server) newSession(c net.Conn, mode string) *session {
+func (s *Server) newSession(c net.Conn, mode string) *clientSession {
 	pc, raw := connParts(c)
 	id := s.sessionID()
 	ctx, cancel := context.WithCancel(context.Background())
-	sess := &session{
+	sess := &clientSession{
 		srv: s, o: &s.o,
 		conn: c, pc: pc, raw: raw,
 		ctx: ctx, cancel: cancel,
 		timestamp: fmt.Sprintf("<%d.%d@%s>", pid, time.Now().UnixNano(), s.o.Hostname),
 	}
-	sess.info = SessionInfo{ID: id, TLS: mode, Client: raw.RemoteAddr(), Local: raw.LocalAddr()}
-	sess.rec = Record{Session: id, TLS: mode, Auth: "none", Start: time.Now()}
+	sess.info = session.Info{ID: id, TLS: mode, Client: raw.RemoteAddr(), Local: raw.LocalAddr()}
+	sess.rec = session.Record{Session: id, TLS: mode, Auth: "none", Start: time.Now()}
 	sess.r = pop3.NewReader(c)
 	// Until the first read has settled the PROXY header, plain-text replies
 	// go straight to the socket: the greeting must not wait for it.
@@ -90,7 +91,7 @@ func (s *Server) newSession(c net.Conn, mode string) *session {
 // readCommand).
 //
 //go:noinline
-func (s *session) greet() {
+func (s *clientSession) greet() {
 	s.w.OK(s.o.Hostname + " POP3 ready " + s.timestamp)
 }
 
@@ -98,7 +99,7 @@ func (s *session) greet() {
 // own: a clone with the session id costs about 2 KiB, as much as the rest of
 // an idle session's heap, so each entry adds the id itself, and fields are
 // built only for entries that are logged.
-func (s *session) check(lvl zapcore.Level, msg string) *zapcore.CheckedEntry {
+func (s *clientSession) check(lvl zapcore.Level, msg string) *zapcore.CheckedEntry {
 	return s.srv.log.Check(lvl, msg)
 }
 
@@ -111,7 +112,7 @@ func (s *Server) sessionID() string {
 // a slow but live client is not.
 type deadlineWriter struct {
 	c net.Conn
-	s *session
+	s *clientSession
 }
 
 func (w deadlineWriter) Write(p []byte) (int, error) {
@@ -121,18 +122,18 @@ func (w deadlineWriter) Write(p []byte) (int, error) {
 
 // idleUnauthenticated reports whether the session may be closed at once on
 // shutdown.
-func (s *session) idleUnauthenticated() bool { return s.waiting.Load() }
+func (s *clientSession) idleUnauthenticated() bool { return s.waiting.Load() }
 
 // abort closes the connection from another goroutine; the session then
 // ends without UPDATE.
-func (s *session) abort() {
+func (s *clientSession) abort() {
 	if !s.aborted.Swap(true) {
 		s.cancel()
 		s.raw.Close()
 	}
 }
 
-func (s *session) serve() {
+func (s *clientSession) serve() {
 	defer s.srv.remove(s)
 	defer s.finish()
 	defer s.recoverPanic()
@@ -153,13 +154,13 @@ func (s *session) serve() {
 }
 
 // handshake runs the TLS handshake under its own deadline.
-func (s *session) handshake(tc *tls.Conn) error {
+func (s *clientSession) handshake(tc *tls.Conn) error {
 	tc.SetDeadline(time.Now().Add(tlsHandshakeTimeout))
 	err := tc.HandshakeContext(s.ctx)
 	tc.SetDeadline(time.Time{})
 	s.resolveAddrs()
 	if err != nil {
-		s.setResult(ResultProtocolError, s.proxyHeaderError(err, fmt.Errorf("TLS handshake: %w", err)))
+		s.setResult(session.ResultProtocolError, s.proxyHeaderError(err, fmt.Errorf("TLS handshake: %w", err)))
 	}
 	return err
 }
@@ -167,7 +168,7 @@ func (s *session) handshake(tc *tls.Conn) error {
 // readCommand flushes pending replies when the client has nothing more
 // pipelined, then reads and parses one command. It returns ok=false when the
 // session must end.
-func (s *session) readCommand() (pop3.Command, bool) {
+func (s *clientSession) readCommand() (pop3.Command, bool) {
 	for {
 		if !s.beforeRead() {
 			return pop3.Command{}, false
@@ -196,7 +197,7 @@ func (s *session) readCommand() (pop3.Command, bool) {
 // must end.
 //
 //go:noinline
-func (s *session) beforeRead() bool {
+func (s *clientSession) beforeRead() bool {
 	if s.r.Buffered() == 0 && !s.flush() {
 		return false
 	}
@@ -209,7 +210,7 @@ func (s *session) beforeRead() bool {
 // that a session waiting on its backend holds none.
 //
 //go:noinline
-func (s *session) parseCommand(line []byte) (pop3.Command, error) {
+func (s *clientSession) parseCommand(line []byte) (pop3.Command, error) {
 	cmd, err := pop3.ParseCommand(line)
 	s.r.Release()
 	if err == nil {
@@ -222,7 +223,7 @@ func (s *session) parseCommand(line []byte) (pop3.Command, error) {
 // returns true when the session goes on with the next command.
 //
 //go:noinline
-func (s *session) commandFailed(err error) bool {
+func (s *clientSession) commandFailed(err error) bool {
 	switch {
 	case errors.Is(err, pop3.ErrLineTooLong):
 		return s.protocolError(err, "line too long")
@@ -242,21 +243,21 @@ func (s *session) commandFailed(err error) bool {
 // frame for the same reason.
 //
 //go:noinline
-func (s *session) traceCommand(cmd pop3.Command) {
+func (s *clientSession) traceCommand(cmd pop3.Command) {
 	if ce := s.check(zap.DebugLevel, "command"); ce != nil {
 		ce.Write(zap.String("session", s.info.ID), zap.Stringer("command", cmd))
 	}
 }
 
 //go:noinline
-func (s *session) traceMalformed(err error) {
+func (s *clientSession) traceMalformed(err error) {
 	if ce := s.check(zap.DebugLevel, "malformed command"); ce != nil {
 		ce.Write(zap.String("session", s.info.ID), zap.Error(err))
 	}
 }
 
 // readFailed classifies the end of the command stream.
-func (s *session) readFailed(err error) {
+func (s *clientSession) readFailed(err error) {
 	var ne net.Error
 	switch {
 	case s.aborted.Load():
@@ -264,23 +265,23 @@ func (s *session) readFailed(err error) {
 	case errors.As(err, &ne) && ne.Timeout():
 		s.reply(&pop3.Error{Code: pop3.CodeSysTemp, Text: "idle timeout"})
 		s.flushWithin(time.Second)
-		s.setResult(ResultTimeout, s.cause(fmt.Errorf("client idle for %s", s.o.IdleTimeout)))
+		s.setResult(session.ResultTimeout, s.cause(fmt.Errorf("client idle for %s", s.o.IdleTimeout)))
 	case s.isProxyHeaderError(err):
-		s.setResult(ResultProtocolError, s.proxyHeaderError(err, err))
+		s.setResult(session.ResultProtocolError, s.proxyHeaderError(err, err))
 	default:
 		if s.rec.Result == "" {
-			s.setResult(ResultClientGone, s.cause(fmt.Errorf("client closed the connection: %w", err)))
+			s.setResult(session.ResultClientGone, s.cause(fmt.Errorf("client closed the connection: %w", err)))
 		}
 	}
 }
 
-func (s *session) isProxyHeaderError(err error) bool {
+func (s *clientSession) isProxyHeaderError(err error) bool {
 	// go-proxyproto's errors are unexported-type sentinels sharing a prefix.
 	return s.pc != nil && strings.HasPrefix(err.Error(), "proxyproto: ")
 }
 
 // proxyHeaderError names the peer in a refused PROXY header's cause.
-func (s *session) proxyHeaderError(err, fallback error) error {
+func (s *clientSession) proxyHeaderError(err, fallback error) error {
 	if !s.isProxyHeaderError(err) {
 		return s.cause(fallback)
 	}
@@ -292,7 +293,7 @@ func (s *session) proxyHeaderError(err, fallback error) error {
 
 // resolveAddrs records the client address once the PROXY header (if any)
 // has been read, which the first read does. Asking earlier would block.
-func (s *session) resolveAddrs() {
+func (s *clientSession) resolveAddrs() {
 	if s.addrsSeen {
 		return
 	}
@@ -313,10 +314,10 @@ func (s *session) resolveAddrs() {
 }
 
 // flush sends pending replies; false means the client is gone.
-func (s *session) flush() bool {
+func (s *clientSession) flush() bool {
 	if err := s.w.Flush(); err != nil {
 		if s.rec.Result == "" {
-			s.setResult(ResultClientGone, s.cause(fmt.Errorf("write to client: %w", err)))
+			s.setResult(session.ResultClientGone, s.cause(fmt.Errorf("write to client: %w", err)))
 		}
 		return false
 	}
@@ -324,25 +325,25 @@ func (s *session) flush() bool {
 }
 
 // flushWithin makes a best-effort last write to a client that may not read.
-func (s *session) flushWithin(d time.Duration) {
+func (s *clientSession) flushWithin(d time.Duration) {
 	s.writeTimeout = d
 	s.w.Flush()
 }
 
 // reply writes a status line for err: an *pop3.Error as is, anything else
 // as an internal error.
-func (s *session) reply(err error) {
+func (s *clientSession) reply(err error) {
 	s.w.Error(err)
 }
 
 // protocolError answers a client mistake and counts it; false means the
 // limit was reached and the session must end.
-func (s *session) protocolError(err error, what string) bool {
+func (s *clientSession) protocolError(err error, what string) bool {
 	s.errs++
 	s.reply(err)
 	if s.errs >= s.o.MaxProtocolErrors {
 		s.flushWithin(time.Second)
-		s.setResult(ResultProtocolError, s.cause(fmt.Errorf("%d protocol errors in a row, last: %s", s.errs, what)))
+		s.setResult(session.ResultProtocolError, s.cause(fmt.Errorf("%d protocol errors in a row, last: %s", s.errs, what)))
 		return false
 	}
 	return true
@@ -350,21 +351,21 @@ func (s *session) protocolError(err error, what string) bool {
 
 // closeGarbage ends a session that spoke something other than POP3 before
 // login (a cross-protocol attack, or a confused client).
-func (s *session) closeGarbage(err error, what string) {
+func (s *clientSession) closeGarbage(err error, what string) {
 	s.reply(err)
 	s.flushWithin(time.Second)
-	s.setResult(ResultProtocolError, s.cause(errors.New(what)))
+	s.setResult(session.ResultProtocolError, s.cause(errors.New(what)))
 	s.done = true
 }
 
 // setResult records how the session is going; a later login success clears it.
-func (s *session) setResult(result string, err error) {
+func (s *clientSession) setResult(result string, err error) {
 	s.rec.Result = result
 	s.rec.Err = err
 }
 
 // cause prefixes err with the backend and user, when known.
-func (s *session) cause(err error) error {
+func (s *clientSession) cause(err error) error {
 	var p []string
 	if s.info.Backend != "" {
 		p = append(p, "backend "+s.info.Backend)

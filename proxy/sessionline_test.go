@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/popgate/popgate/session"
 	"go.uber.org/zap/zapcore"
 )
 
@@ -22,9 +23,9 @@ var sessionKeys = []string{
 }
 
 func TestSessionLineFields(t *testing.T) {
-	ended := make(chan *Record, 1)
+	ended := make(chan *session.Record, 1)
 	env := startServer(t, func(o *Options, _ *pop3test.Mailbox) {
-		o.OnSessionEnd = func(r *Record) { ended <- r }
+		o.OnSessionEnd = func(r *session.Record) { ended <- r }
 	})
 	c := newClient(t, env.dial(t))
 	c.login()
@@ -68,7 +69,7 @@ func TestSessionLineFields(t *testing.T) {
 	}
 	select {
 	case r := <-ended:
-		if r.Session != m["session"] || r.Result != ResultOK {
+		if r.Session != m["session"] || r.Result != session.ResultOK {
 			t.Errorf("OnSessionEnd got session %q result %q, logged %q", r.Session, r.Result, m["session"])
 		}
 	case <-time.After(5 * time.Second):
@@ -87,7 +88,7 @@ func TestSessionLineAuthFailed(t *testing.T) {
 	c.send("QUIT")
 	c.expect("+OK bye")
 	m := env.sessionLines(t, 1)[0].ContextMap()
-	if m["result"] != ResultAuthFailed || m["auth"] != "failed" {
+	if m["result"] != session.ResultAuthFailed || m["auth"] != "failed" {
 		t.Errorf("result %v auth %v, want auth_failed/failed", m["result"], m["auth"])
 	}
 	if e := m["error"].(string); !strings.Contains(e, "backend fake") || !strings.Contains(e, "user bob") {

@@ -10,23 +10,24 @@ import (
 	"sync"
 
 	"github.com/popgate/popgate/pop3"
+	"github.com/popgate/popgate/session"
 )
 
 // mailboxError answers a failed Mailbox call. Failures of the backend itself
 // (anything but a plain -ERR such as "no such message") are kept for the
 // session line.
-func (s *session) mailboxError(op string, err error) {
+func (s *clientSession) mailboxError(op string, err error) {
 	s.reply(err)
 	var pe *pop3.Error
 	if errors.As(err, &pe) && (pe.Code == pop3.CodeNone || pe.Code == pop3.CodeAuth) {
 		return
 	}
-	s.setResult(ResultBackendError, s.cause(fmt.Errorf("%s: %w", op, err)))
+	s.setResult(session.ResultBackendError, s.cause(fmt.Errorf("%s: %w", op, err)))
 }
 
 // msgCmd checks that c has n arguments, the first a message number, and
 // returns that number.
-func (s *session) msgCmd(c pop3.Command, n int) (int, bool) {
+func (s *clientSession) msgCmd(c pop3.Command, n int) (int, bool) {
 	if !s.args(c, n) {
 		return 0, false
 	}
@@ -38,7 +39,7 @@ func (s *session) msgCmd(c pop3.Command, n int) (int, bool) {
 func opName(c pop3.Command) string { return strings.ToLower(c.String()) }
 
 // msgArg parses argument i as a message number.
-func (s *session) msgArg(c pop3.Command, i int) (int, bool) {
+func (s *clientSession) msgArg(c pop3.Command, i int) (int, bool) {
 	n, ok := pop3.MsgNum(c.Args[i])
 	if !ok {
 		s.done = !s.protocolError(&pop3.Error{Text: "invalid message number"}, "bad message number to "+c.Name)
@@ -46,7 +47,7 @@ func (s *session) msgArg(c pop3.Command, i int) (int, bool) {
 	return n, ok
 }
 
-func (s *session) stat(c pop3.Command) {
+func (s *clientSession) stat(c pop3.Command) {
 	if !s.args(c, 0) {
 		return
 	}
@@ -58,11 +59,11 @@ func (s *session) stat(c pop3.Command) {
 	s.w.OK(fmt.Sprintf("%d %d", n, size))
 }
 
-func (s *session) list(c pop3.Command) { s.listing(c, false) }
-func (s *session) uidl(c pop3.Command) { s.listing(c, true) }
+func (s *clientSession) list(c pop3.Command) { s.listing(c, false) }
+func (s *clientSession) uidl(c pop3.Command) { s.listing(c, true) }
 
 // listing serves LIST and UIDL, with or without a message number.
-func (s *session) listing(c pop3.Command, uids bool) {
+func (s *clientSession) listing(c pop3.Command, uids bool) {
 	if len(c.Args) > 1 {
 		s.syntaxError(c)
 		return
@@ -98,14 +99,14 @@ func (s *session) listing(c pop3.Command, uids bool) {
 	s.w.Line(".")
 }
 
-func (s *session) retr(c pop3.Command) {
+func (s *clientSession) retr(c pop3.Command) {
 	n, ok := s.msgCmd(c, 1)
 	if ok && s.message(c, n, s.mbox.Retr) {
 		s.last = max(s.last, n)
 	}
 }
 
-func (s *session) top(c pop3.Command) {
+func (s *clientSession) top(c pop3.Command) {
 	n, ok := s.msgCmd(c, 2)
 	if !ok {
 		return
@@ -122,7 +123,7 @@ func (s *session) top(c pop3.Command) {
 
 // message opens message n with open and streams it to the client,
 // reporting whether it was sent whole.
-func (s *session) message(c pop3.Command, n int, open func(context.Context, int) (io.ReadCloser, error)) bool {
+func (s *clientSession) message(c pop3.Command, n int, open func(context.Context, int) (io.ReadCloser, error)) bool {
 	rc, err := open(s.ctx, n)
 	if err != nil {
 		s.mailboxError(opName(c), err)
@@ -130,10 +131,6 @@ func (s *session) message(c pop3.Command, n int, open func(context.Context, int)
 	}
 	return s.sendBody(rc, c)
 }
-
-// sizer is implemented by message readers that know their length, so RETR
-// can announce it without asking the backend for a LIST first.
-type sizer interface{ Size() int64 }
 
 // readErrRecorder remembers a read error, to tell a failing backend from a
 // client that went away while a message streams.
@@ -157,10 +154,10 @@ var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return 
 // sendBody streams a message as a multi-line reply. The buffered writer
 // flushes as it fills, so a large message never sits in memory. A failure
 // halfway cannot be reported to the client, so it ends the session.
-func (s *session) sendBody(rc io.ReadCloser, c pop3.Command) bool {
+func (s *clientSession) sendBody(rc io.ReadCloser, c pop3.Command) bool {
 	defer rc.Close()
 	status := "message follows"
-	if sz, ok := rc.(sizer); ok {
+	if sz, ok := rc.(pop3.Sizer); ok {
 		status = strconv.FormatInt(sz.Size(), 10) + " octets"
 	}
 	s.w.OK(status)
@@ -175,11 +172,11 @@ func (s *session) sendBody(rc io.ReadCloser, c pop3.Command) bool {
 	}
 	switch {
 	case src.err != nil:
-		s.setResult(ResultBackendError, s.cause(fmt.Errorf("%s: message body: %w", opName(c), src.err)))
+		s.setResult(session.ResultBackendError, s.cause(fmt.Errorf("%s: message body: %w", opName(c), src.err)))
 		s.done = true
 		return false
 	case err != nil:
-		s.setResult(ResultClientGone, s.cause(fmt.Errorf("%s: write to client: %w", opName(c), err)))
+		s.setResult(session.ResultClientGone, s.cause(fmt.Errorf("%s: write to client: %w", opName(c), err)))
 		s.done = true
 		return false
 	}
@@ -187,7 +184,7 @@ func (s *session) sendBody(rc io.ReadCloser, c pop3.Command) bool {
 	return true
 }
 
-func (s *session) dele(c pop3.Command) {
+func (s *clientSession) dele(c pop3.Command) {
 	n, ok := s.msgCmd(c, 1)
 	if !ok {
 		return
@@ -199,7 +196,7 @@ func (s *session) dele(c pop3.Command) {
 	s.w.OK("message " + c.Args[0] + " deleted")
 }
 
-func (s *session) noop(c pop3.Command) {
+func (s *clientSession) noop(c pop3.Command) {
 	if !s.args(c, 0) {
 		return
 	}
@@ -210,7 +207,7 @@ func (s *session) noop(c pop3.Command) {
 	s.w.OK("")
 }
 
-func (s *session) rset(c pop3.Command) {
+func (s *clientSession) rset(c pop3.Command) {
 	if !s.args(c, 0) {
 		return
 	}
@@ -225,7 +222,7 @@ func (s *session) rset(c pop3.Command) {
 // lastCmd emulates LAST (RFC 1725): the highest message number retrieved
 // by RETR in this session, 0 after RSET. Old clients use it to skip
 // messages they already have.
-func (s *session) lastCmd(c pop3.Command) {
+func (s *clientSession) lastCmd(c pop3.Command) {
 	if !s.args(c, 0) {
 		return
 	}
@@ -233,7 +230,7 @@ func (s *session) lastCmd(c pop3.Command) {
 }
 
 // quitTransaction enters the UPDATE state (RFC 1939 section 6).
-func (s *session) quitTransaction(c pop3.Command) {
+func (s *clientSession) quitTransaction(c pop3.Command) {
 	s.done = true
 	m := s.mbox
 	s.mbox = nil // released by Update, whatever its outcome
@@ -245,7 +242,7 @@ func (s *session) quitTransaction(c pop3.Command) {
 			pe = &pop3.Error{Code: pop3.CodeSysTemp, Text: "deletions not committed"}
 		}
 		s.reply(pe)
-		s.setResult(ResultBackendError, s.cause(fmt.Errorf("update, deletions not committed: %w", err)))
+		s.setResult(session.ResultBackendError, s.cause(fmt.Errorf("update, deletions not committed: %w", err)))
 		return
 	}
 	s.rec.DeletedMsgs, s.rec.DeletedBytes = res.DeletedMsgs, res.DeletedBytes

@@ -1,13 +1,12 @@
 package rewrite
 
 import (
+	"context"
 	"slices"
 	"sync"
 
-	"go.uber.org/zap"
-
 	"github.com/popgate/popgate/pop3"
-	"github.com/popgate/popgate/store"
+	"github.com/popgate/popgate/session"
 )
 
 // Decorator chooses, per session, between learning and mapping. Its
@@ -28,42 +27,30 @@ func LegacyNamed(names ...string) func(string) bool {
 	return func(b string) bool { return slices.Contains(names, b) }
 }
 
-// Decorate wraps m, a session's Mailbox for user on backend, in a Learner
-// or a Mapper. The result has the shape of a proxy.Decorator's:
-//
-//	func(ctx context.Context, s *proxy.SessionInfo, m pop3.Mailbox) pop3.Mailbox {
-//		return d.Decorate(m, s.User, s.Backend)
-//	}
-func (d *Decorator) Decorate(m pop3.Mailbox, user, backend string) pop3.Mailbox {
+// NewDecorator returns a Decorator with options o that learns from the
+// sessions on the legacy backends and maps those on every other one.
+func NewDecorator(o Options, legacy ...string) *Decorator {
+	d := &Decorator{Options: o, IsLegacy: LegacyNamed(slices.Clone(legacy)...)}
+	d.record()
+	return d
+}
+
+var _ session.Decorator = (*Decorator)(nil)
+
+// Decorate wraps m, the Mailbox of session s, in a Learner or a Mapper.
+func (d *Decorator) Decorate(_ context.Context, s *session.Info, m pop3.Mailbox) pop3.Mailbox {
+	return d.wrap(m, s.User, s.Backend)
+}
+
+// wrap wraps m, a session's Mailbox for user on backend, in a Learner or
+// a Mapper.
+func (d *Decorator) wrap(m pop3.Mailbox, user, backend string) pop3.Mailbox {
 	if d.IsLegacy != nil && d.IsLegacy(backend) {
 		l := Learn(m, user, backend, d.Options)
 		l.rec = d.record()
 		return l
 	}
 	return Map(m, user, backend, d.Options)
-}
-
-// FromConfig returns the Decorator for c, or nil when c.Disable is set.
-// pop3Backends names the configured pop3:// and pop3s:// backends: they are
-// the legacy ones when c.LearnFrom is empty.
-func FromConfig(c Config, st store.UIDLStore, log *zap.Logger, pop3Backends []string) *Decorator {
-	if c.Disable {
-		return nil
-	}
-	legacy := c.LearnFrom
-	if len(legacy) == 0 {
-		legacy = pop3Backends
-	}
-	recheck := c.Recheck
-	if recheck <= 0 {
-		recheck = -1 // Options: zero means the default, negative none
-	}
-	d := &Decorator{
-		Options:  Options{Store: st, Budget: c.Budget, BudgetTime: c.BudgetTime, Recheck: recheck, Logger: log},
-		IsLegacy: LegacyNamed(slices.Clone(legacy)...),
-	}
-	d.record()
-	return d
 }
 
 // record returns the Decorator's record of complete learns, creating it at

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/popgate/popgate/pop3"
+	"github.com/popgate/popgate/session"
 	"github.com/popgate/popgate/store"
 )
 
@@ -222,16 +223,12 @@ func (l *Learner) Close() error {
 	return l.Mailbox.Close()
 }
 
-// SessionFields reports how much was learned, for the session line, and
-// uidl_unchanged=true when Update skipped learning.
-func (l *Learner) SessionFields() []zap.Field {
+// Report puts how much was learned on the session line (uidl_learned,
+// uidl_fetched, and uidl_unchanged when Update skipped learning).
+func (l *Learner) Report(r *session.Record) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	f := []zap.Field{zap.Int("uidl_learned", len(l.fps)), zap.Int("uidl_fetched", l.fetched)}
-	if l.unchanged {
-		f = append(f, zap.Bool("uidl_unchanged", true))
-	}
-	return f
+	r.Learning = &session.Learning{Learned: len(l.fps), Fetched: l.fetched, Unchanged: l.unchanged}
 }
 
 // learnRest fetches "TOP n 0" for messages whose fingerprint is neither

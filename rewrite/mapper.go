@@ -10,14 +10,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/popgate/popgate/pop3"
+	"github.com/popgate/popgate/session"
 	"github.com/popgate/popgate/store"
 )
-
-// HeaderReader is an optional fast path for a Mailbox that can read a
-// message's header block more cheaply than "TOP n 0" (the native backend).
-type HeaderReader interface {
-	Headers(ctx context.Context, n int) (io.ReadCloser, error)
-}
 
 // errUIDLUnavailable is what the client sees when the map cannot be read:
 // failing the UIDL command makes the client retry later instead of
@@ -97,11 +92,12 @@ func (m *Mapper) covers(list []pop3.MsgInfo) bool {
 	return true
 }
 
-// SessionFields reports the mapping for the session line.
-func (m *Mapper) SessionFields() []zap.Field {
+// Report puts the mapping on the session line (uidl_mapped,
+// uidl_unmapped).
+func (m *Mapper) Report(r *session.Record) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return []zap.Field{zap.Int("uidl_mapped", m.mapped), zap.Int("uidl_unmapped", m.unmapped)}
+	r.Mapping = &session.Mapping{Mapped: m.mapped, Unmapped: m.unmapped}
 }
 
 // resolve maps every message of the maildrop; list is the backend's full
@@ -224,21 +220,14 @@ func (m *Mapper) unavailable(err error) error {
 		Err: fmt.Errorf("uidl map of %s on %s: %w", m.user, m.backend, err)}
 }
 
-// fingerprint reads message n's headers: from HeaderReader when the
-// backend has it, else "TOP n 0", else RETR for a backend without TOP (as
+// fingerprint reads message n's headers with "TOP n 0", or with RETR for a backend without TOP (as
 // Dovecot's pop3c does). A refusal for this message alone (a permanent
 // *pop3.Error) leaves it without a fingerprint, so it gets a new UIDL and
 // is retried next session; anything else fails the command.
 func (m *Mapper) fingerprint(ctx context.Context, n int) (string, error) {
-	var fp string
-	var err error
-	if hr, ok := m.Mailbox.(HeaderReader); ok {
-		fp, err = fingerprintOf(hr.Headers(ctx, n))
-	} else {
-		fp, err = fingerprintOf(m.Mailbox.Top(ctx, n, 0))
-		if refused(err) {
-			fp, err = fingerprintOf(m.Mailbox.Retr(ctx, n))
-		}
+	fp, err := fingerprintOf(m.Mailbox.Top(ctx, n, 0))
+	if refused(err) {
+		fp, err = fingerprintOf(m.Mailbox.Retr(ctx, n))
 	}
 	switch {
 	case err == nil:

@@ -82,7 +82,7 @@ func (e *recheckEnv) session(user string, m *pop3test.Mailbox, client func(l *Le
 	e.t.Helper()
 	ctx := context.Background()
 	reads, writes := e.st.reads.Load(), e.st.writes.Load()
-	l, ok := e.d.Decorate(m, user, "legacy").(*Learner)
+	l, ok := e.d.wrap(m, user, "legacy").(*Learner)
 	if !ok {
 		e.t.Error("legacy session not learned from")
 		return sessionCost{}
@@ -102,11 +102,7 @@ func (e *recheckEnv) session(user string, m *pop3test.Mailbox, client func(l *Le
 			c.top++
 		}
 	}
-	for _, f := range l.SessionFields() {
-		if f.Key == "uidl_unchanged" {
-			c.unchanged = f.Integer == 1
-		}
-	}
+	c.unchanged = report(l).Learning.Unchanged
 	return c
 }
 
@@ -299,14 +295,12 @@ func TestRecheckOff(t *testing.T) {
 			t.Errorf("session with Recheck off %+v, want a full learn", c)
 		}
 	}
-	for _, recheck := range []time.Duration{0, -time.Second} {
-		if d := FromConfig(Config{Recheck: recheck}, memstore.New(), nil, []string{"legacy"}); d.record() != nil {
-			t.Errorf("POPGATE_UIDL_RECHECK=%v kept a record", recheck)
-		}
+	if d := NewDecorator(Options{Store: memstore.New(), Recheck: -1}, "legacy"); d.record() != nil {
+		t.Errorf("Recheck -1 kept a record")
 	}
-	d := FromConfig(Config{Recheck: time.Minute}, memstore.New(), nil, []string{"legacy"})
+	d := NewDecorator(Options{Store: memstore.New(), Recheck: time.Minute}, "legacy")
 	if rec := d.record(); rec == nil || rec.window != time.Minute {
-		t.Errorf("POPGATE_UIDL_RECHECK=1m: record %+v, want a 1m window", rec)
+		t.Errorf("Recheck 1m: record %+v, want a 1m window", rec)
 	}
 }
 

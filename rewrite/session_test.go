@@ -15,6 +15,7 @@ import (
 
 	"github.com/popgate/popgate/internal/pop3test"
 	"github.com/popgate/popgate/pop3"
+	"github.com/popgate/popgate/session"
 	"github.com/popgate/popgate/store"
 	"github.com/popgate/popgate/store/memstore"
 )
@@ -110,9 +111,8 @@ func TestLearnerLearnsFromTrafficAndAtQuit(t *testing.T) {
 	if tops != 3 {
 		t.Errorf("%d TOP calls, want 3 (one by the client, two within the budget)", tops)
 	}
-	fields := l.SessionFields()
-	if fields[0].Integer != 4 {
-		t.Errorf("uidl_learned = %d, want 4", fields[0].Integer)
+	if got := report(l).Learning; got == nil || got.Learned != 4 {
+		t.Errorf("Learning = %+v, want 4 learned", got)
 	}
 }
 
@@ -217,9 +217,8 @@ func TestMapperServesLegacyUIDLs(t *testing.T) {
 	if one, err := m.Uidl(ctx, 2); err != nil || len(one) != 1 || one[0].UID != "legacy-2" {
 		t.Errorf("UIDL 2 = %v, %v; want legacy-2", one, err)
 	}
-	f := m.SessionFields()
-	if f[0].Key != "uidl_mapped" || f[0].Integer != 3 || f[1].Key != "uidl_unmapped" || f[1].Integer != 1 {
-		t.Errorf("SessionFields = %v, want 3 mapped, 1 unmapped", f)
+	if got := report(m).Mapping; got == nil || *got != (session.Mapping{Mapped: 3, Unmapped: 1}) {
+		t.Errorf("Mapping = %+v, want 3 mapped, 1 unmapped", got)
 	}
 	warns := logs.FilterField(zap.String("user", "erin")).FilterField(zap.Int("msg", 3)).All()
 	if len(warns) != 1 {
@@ -263,8 +262,8 @@ func TestMapperPassesThroughUsersNeverOnLegacy(t *testing.T) {
 	if slices.Contains(inner.Calls(), "Top") {
 		t.Error("headers fetched for a user with no legacy map")
 	}
-	if f := m.SessionFields(); f[0].Integer != 0 || f[1].Integer != 3 {
-		t.Errorf("SessionFields = %v, want 0 mapped, 3 unmapped", f)
+	if got := report(m).Mapping; got == nil || *got != (session.Mapping{Mapped: 0, Unmapped: 3}) {
+		t.Errorf("Mapping = %+v, want 0 mapped, 3 unmapped", got)
 	}
 }
 
@@ -274,21 +273,14 @@ func (failingStore) Legacy(context.Context, string) ([]store.Entry, error) {
 	return nil, errors.New("disk on fire")
 }
 
-func TestFromConfig(t *testing.T) {
-	st := memstore.New()
-	if d := FromConfig(Config{Disable: true}, st, nil, []string{"legacy"}); d != nil {
-		t.Error("disabled config gave a decorator")
+func TestNewDecorator(t *testing.T) {
+	d := NewDecorator(Options{Store: memstore.New()}, "old")
+	var dec session.Decorator = d
+	if _, ok := dec.Decorate(context.Background(), &session.Info{User: "u", Backend: "old"}, legacyMailbox(1)).(*Learner); !ok {
+		t.Error("legacy backend not learned from")
 	}
-	d := FromConfig(Config{}, st, nil, []string{"old"})
-	if _, ok := d.Decorate(legacyMailbox(1), "u", "old").(*Learner); !ok {
-		t.Error("pop3 backend not learned from when LEARN_FROM is empty")
-	}
-	if _, ok := d.Decorate(legacyMailbox(1), "u", "native").(*Mapper); !ok {
+	if _, ok := dec.Decorate(context.Background(), &session.Info{User: "u", Backend: "native"}, legacyMailbox(1)).(*Mapper); !ok {
 		t.Error("native backend not mapped")
-	}
-	d = FromConfig(Config{LearnFrom: []string{"qpopper"}}, st, nil, []string{"old"})
-	if _, ok := d.Decorate(legacyMailbox(1), "u", "old").(*Mapper); !ok {
-		t.Error("LEARN_FROM did not override the pop3 backends")
 	}
 }
 
@@ -332,7 +324,7 @@ func TestLearnerKeepsBodySize(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rc.Close()
-	s, ok := rc.(interface{ Size() int64 })
+	s, ok := rc.(pop3.Sizer)
 	if !ok || s.Size() != int64(len(testMessage(1))) {
 		t.Errorf("RETR body through the learner lost its Size (ok=%v)", ok)
 	}
@@ -367,4 +359,11 @@ func TestMapperDropsPairsOfRemovedMessages(t *testing.T) {
 	if pairs, _ := st.Pairs(ctx, "erin", "native"); len(pairs) != 2 {
 		t.Errorf("pairs after a DELE in the session: %v, want a and c kept", pairs)
 	}
+}
+
+// report returns what r puts on the session line.
+func report(r session.Reporter) session.Record {
+	var rec session.Record
+	r.Report(&rec)
+	return rec
 }

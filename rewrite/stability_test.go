@@ -68,8 +68,8 @@ func TestMapperStableAcrossSessions(t *testing.T) {
 				}
 				seen[uid] = mi.UID
 			}
-			if f := m.SessionFields(); session == 0 && f[0].Integer != int64(nLegacy) {
-				t.Fatalf("case %d: %d of %d legacy messages mapped", i, f[0].Integer, nLegacy)
+			if mp := report(m).Mapping; session == 0 && mp.Mapped != nLegacy {
+				t.Fatalf("case %d: %d of %d legacy messages mapped", i, mp.Mapped, nLegacy)
 			}
 			// Between sessions: one message is deleted, one arrives.
 			if len(moved.Messages) > 1 {

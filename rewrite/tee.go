@@ -3,6 +3,8 @@ package rewrite
 import (
 	"errors"
 	"io"
+
+	"github.com/popgate/popgate/pop3"
 )
 
 // headerTee passes a message body through while fingerprinting its headers,
@@ -17,21 +19,8 @@ type headerTee struct {
 // newHeaderTee wraps rc. A reader that knows its length (the proxy
 // announces "+OK n octets" from it) keeps that method.
 func newHeaderTee(rc io.ReadCloser, report func(string)) io.ReadCloser {
-	t := &headerTee{rc: rc, f: NewFingerprinter(), report: report}
-	if s, ok := rc.(sizer); ok {
-		return sizedTee{t, s}
-	}
-	return t
+	return pop3.KeepSize(&headerTee{rc: rc, f: NewFingerprinter(), report: report}, rc)
 }
-
-type sizer interface{ Size() int64 }
-
-type sizedTee struct {
-	*headerTee
-	s sizer
-}
-
-func (t sizedTee) Size() int64 { return t.s.Size() }
 
 func (t *headerTee) Read(p []byte) (int, error) {
 	n, err := t.rc.Read(p)

@@ -18,9 +18,14 @@ import (
 // manual clock, with no login delay so that only the queue waits. The
 // users named "hog*" have a remembered penalty.
 func queueTest(t *testing.T, max int) (*Throttle, *manualClock) {
+	return queueTestMode(t, max, ModeOn)
+}
+
+func queueTestMode(t *testing.T, max int, mode Mode) (*Throttle, *manualClock) {
 	t.Helper()
 	c := newManualClock()
 	cfg := DefaultConfig()
+	cfg.Mode = mode
 	cfg.DelayPerLevel = 0
 	state, _ := NewLRUState(100)
 	for _, u := range []string{"hog1", "hog2"} {
@@ -44,7 +49,7 @@ func admitAsync(ctx context.Context, wg *sync.WaitGroup, th *Throttle, user stri
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		tk, err := th.Admit(ctx, user, "legacy", clientA)
+		tk, err := th.AdmitUser(ctx, user, "legacy", clientA)
 		out <- admitted{user, tk, err}
 	}()
 }
@@ -63,7 +68,7 @@ func next(t *testing.T, out <-chan admitted) admitted {
 func TestQueueAdmitsLowerLevelsFirstThenFIFO(t *testing.T) {
 	th, _ := queueTest(t, 1)
 	ctx := context.Background()
-	first, err := th.Admit(ctx, "first", "legacy", clientA)
+	first, err := th.AdmitUser(ctx, "first", "legacy", clientA)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,9 +109,17 @@ func containsReason(reason, r string) bool {
 }
 
 func TestQueueTimeoutAnswersSysTemp(t *testing.T) {
-	th, clock := queueTest(t, 1)
+	for _, mode := range []Mode{ModeOn, ModeOff} {
+		t.Run(string(mode), func(t *testing.T) { testQueueTimeout(t, mode) })
+	}
+}
+
+// testQueueTimeout: a backend's session limit holds with throttling off
+// too, which only stops the penalties.
+func testQueueTimeout(t *testing.T, mode Mode) {
+	th, clock := queueTestMode(t, 1, mode)
 	ctx := context.Background()
-	holder, err := th.Admit(ctx, "holder", "legacy", clientA)
+	holder, err := th.AdmitUser(ctx, "holder", "legacy", clientA)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +150,7 @@ func TestQueueTimeoutAnswersSysTemp(t *testing.T) {
 
 func TestQueueWaitEndsWithContext(t *testing.T) {
 	th, _ := queueTest(t, 1)
-	holder, _ := th.Admit(context.Background(), "holder", "legacy", clientA)
+	holder, _ := th.AdmitUser(context.Background(), "holder", "legacy", clientA)
 	defer holder.Release()
 	ctx, cancel := context.WithCancel(context.Background())
 	out := make(chan admitted, 1)
@@ -168,7 +181,7 @@ func TestQueueNeverExceedsMaxSessions(t *testing.T) {
 			if i%4 == 0 {
 				user = "hog1"
 			}
-			tk, err := th.Admit(context.Background(), user, "legacy", clientA)
+			tk, err := th.AdmitUser(context.Background(), user, "legacy", clientA)
 			if err != nil {
 				t.Errorf("Admit: %v", err)
 				return
@@ -193,7 +206,7 @@ func TestUnlimitedBackendNeverQueues(t *testing.T) {
 	th, _ := queueTest(t, 1)
 	var tickets []*Ticket
 	for range 20 {
-		tk, err := th.Admit(context.Background(), "u", "native", clientA)
+		tk, err := th.AdmitUser(context.Background(), "u", "native", clientA)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -213,7 +226,7 @@ func TestPenalisedSessionsShareAQuarterOfTheSlots(t *testing.T) {
 	th.state.Put("hog3", UserState{LastLogin: epoch.Add(-time.Minute), Msgs: 10, Bytes: 800 << 20})
 	var hogs []*Ticket
 	for _, u := range []string{"hog1", "hog2"} {
-		tk, err := th.Admit(ctx, u, "legacy", clientA)
+		tk, err := th.AdmitUser(ctx, u, "legacy", clientA)
 		if err != nil || tk.Decision().Level == 0 {
 			t.Fatalf("Admit(%s): level %d, %v", u, tk.Decision().Level, err)
 		}
@@ -229,7 +242,7 @@ func TestPenalisedSessionsShareAQuarterOfTheSlots(t *testing.T) {
 	}
 	var calm []*Ticket
 	for range 6 {
-		tk, err := th.Admit(ctx, "alice", "legacy", clientA)
+		tk, err := th.AdmitUser(ctx, "alice", "legacy", clientA)
 		if err != nil || containsReason(tk.Decision().Reason, ReasonQueue) {
 			t.Fatalf("alice at level 0: %+v, %v; want a slot at once", tk.Decision(), err)
 		}
@@ -259,7 +272,7 @@ func TestSlotIsReleasedAtTheLevelItWasTakenAt(t *testing.T) {
 	th, clock := newTest(t, nil, Options{MaxSessions: map[string]int{"legacy": 4}})
 	poll(t, th, "hog", 800<<20)
 	clock.Advance(time.Minute)
-	tk, err := th.Admit(context.Background(), "hog", "legacy", clientA)
+	tk, err := th.AdmitUser(context.Background(), "hog", "legacy", clientA)
 	if err != nil || tk.Decision().Level == 0 {
 		t.Fatalf("Admit: level %d, %v", tk.Decision().Level, err)
 	}

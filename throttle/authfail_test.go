@@ -16,7 +16,7 @@ import (
 func attempt(t *testing.T, th *Throttle, clock *autoClock, user string, client net.Addr, right bool) (time.Duration, error) {
 	t.Helper()
 	clock.takeSleeps()
-	tk, err := th.Admit(context.Background(), user, "legacy", client)
+	tk, err := th.AdmitUser(context.Background(), user, "legacy", client)
 	var slept time.Duration
 	for _, d := range clock.takeSleeps() {
 		slept += d
@@ -124,7 +124,7 @@ func TestClientLimitAcrossUsers(t *testing.T) {
 func TestOnlyAuthErrorsCount(t *testing.T) {
 	th, clock := newTest(t, nil, Options{})
 	for range 3 {
-		tk, err := th.Admit(context.Background(), "alice", "legacy", clientA)
+		tk, err := th.AdmitUser(context.Background(), "alice", "legacy", clientA)
 		if err != nil {
 			t.Fatal(err)
 		}

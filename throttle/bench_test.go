@@ -25,7 +25,7 @@ func BenchmarkAdmit(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		i := 0
 		for pb.Next() {
-			tk, err := th.Admit(ctx, users[i%len(users)], "legacy", client)
+			tk, err := th.AdmitUser(ctx, users[i%len(users)], "legacy", client)
 			if err != nil {
 				b.Fatal(err)
 			}

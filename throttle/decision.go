@@ -3,8 +3,6 @@ package throttle
 import (
 	"strings"
 	"time"
-
-	"go.uber.org/zap"
 )
 
 // Decision is what the throttle did to one session, for its session line.
@@ -17,16 +15,6 @@ type Decision struct {
 	// Reason lists what caused a penalty or delay, joined with "+":
 	// "size", "frequency", "auth_failures", "queue"; empty if none.
 	Reason string
-}
-
-// Fields returns the session line fields penalty, delay_ms and
-// throttle_reason.
-func (d Decision) Fields() []zap.Field {
-	return []zap.Field{
-		zap.Int("penalty", d.Level),
-		zap.Int64("delay_ms", d.Delay.Milliseconds()),
-		zap.String("throttle_reason", d.Reason),
-	}
 }
 
 // addReason appends r to the Reason unless it is already there.

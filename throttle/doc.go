@@ -6,18 +6,18 @@
 //
 // A session goes through it like this:
 //
-//	t.CapsBeforeLogin()                            // CAPA before login
-//	tk, err := t.Admit(ctx, user, backend, client) // before the backend login
-//	mb, err := opener.Open(ctx, creds)             // then STAT
-//	tk.Authenticated(err, msgs, bytes)             // counts [AUTH] failures; sets the final level
-//	mb = tk.Mailbox(mb)                            // shaping; remembers what UPDATE leaves
-//	tk.Caps()                                      // CAPA after login
-//	tk.Release()                                   // always, when the session ends
-//	log.Info("session", tk.SessionFields()...)
+//	t.Caps()                                           // CAPA before login
+//	tk, err := t.AdmitUser(ctx, user, backend, client) // before the backend login
+//	mb, err := opener.Open(ctx, creds)                 // then STAT
+//	tk.Authenticated(err, msgs, bytes)                 // counts [AUTH] failures; sets the final level
+//	mb = tk.Mailbox(mb)                                // shaping; remembers what UPDATE leaves
+//	tk.Caps()                                          // CAPA after login
+//	tk.Release()                                       // always, when the session ends
+//	tk.Report(&record)                                 // penalty, delay and reason for the session line
 //
-// Ticket has the method set of the proxy's Admission hook, so a gate in
-// cmd only has to turn the proxy's session information into Admit's
-// arguments (see gate.go).
+// Throttle is a session.Gate and Ticket a session.Admission: the proxy
+// calls them directly, Admit taking the user, backend and client address
+// from the session.Info (see gate.go).
 //
 // # The penalty level
 //
@@ -80,29 +80,13 @@
 // own LRUs, so spraying made-up user names cannot evict the penalties of
 // real users.
 //
-// # Environment
+// # Settings
 //
-// The config package embeds Config with envPrefix "THROTTLE_". Variables and
-// defaults (sizes take K, M or G suffixes, powers of 1024; durations are Go
-// durations):
+// Config holds the thresholds, each documented on its field; DefaultConfig
+// has the defaults, and the config package fills a Config in from the
+// environment. With Mode off nobody is penalised, but the admission queue
+// still enforces the backends' session limits.
 //
-//	POPGATE_THROTTLE                      on      "off" disables every effect, the admission queue included (read by the config package into Config.Mode)
-//	POPGATE_THROTTLE_SOFT_BYTES           50M     maildrop bytes above which a user may be penalised (0: ignore bytes)
-//	POPGATE_THROTTLE_SOFT_MSGS            5000    maildrop messages above which a user may be penalised (0: ignore count)
-//	POPGATE_THROTTLE_MIN_POLL_INTERVAL    5m      polling at least this far apart is never penalised
-//	POPGATE_THROTTLE_MAX_LEVEL            8       highest penalty level
-//	POPGATE_THROTTLE_DELAY_PER_LEVEL      5s      login delay per level
-//	POPGATE_THROTTLE_MAX_DELAY            60s     cap on the login delay
-//	POPGATE_THROTTLE_BANDWIDTH            256K    bytes/s of RETR/TOP at level 1, divided by the level (0: no shaping)
-//	POPGATE_THROTTLE_ENFORCE_LOGIN_DELAY  false   refuse penalised logins with [LOGIN-DELAY] instead of delaying them
-//	POPGATE_THROTTLE_QUEUE_TIMEOUT        30s     longest wait for a backend session slot before [SYS/TEMP]
-//	POPGATE_THROTTLE_STATE_SIZE           100000  users (and client addresses) remembered
-//	POPGATE_THROTTLE_AUTH_FAIL_DELAY      1s      delay after the first failed login, doubled per further failure
-//	POPGATE_THROTTLE_AUTH_FAIL_MAX_DELAY  30s     cap on the failed-login delay
-//	POPGATE_THROTTLE_AUTH_FAIL_LIMIT      10      failures against one user from one client before refusal
-//	POPGATE_THROTTLE_AUTH_FAIL_CLIENT_LIMIT 50    failures from one client address before refusal
-//	POPGATE_THROTTLE_AUTH_FAIL_WINDOW     15m     failures are forgotten this long after the last one
-//
-// A backend's session limit comes from its URL (?max_sessions=N) and is
+// A backend's session limit comes from its URL (max_sessions) and is
 // handed in through Options.MaxSessions.
 package throttle

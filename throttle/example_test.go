@@ -26,7 +26,7 @@ func ExampleThrottle_Admit() {
 	client := &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 50000}
 	poll := func(bytes int64, deleteAll bool) {
 		slept = 0
-		tk, err := th.Admit(context.Background(), "hog", "legacy", client)
+		tk, err := th.AdmitUser(context.Background(), "hog", "legacy", client)
 		if err != nil {
 			panic(err)
 		}

@@ -2,29 +2,25 @@ package throttle
 
 import (
 	"context"
-	"io"
-
-	"go.uber.org/zap"
 
 	"github.com/popgate/popgate/pop3"
+	"github.com/popgate/popgate/session"
 )
 
-// The methods below give Ticket the method set of proxy.Admission, which
-// throttle may not import. proxy.Gate itself takes a *proxy.SessionInfo,
-// so the importer bridges the two (throttleGate in cmd/popgate), passing
-// on Admit's Ticket, which is never nil.
+// Throttle is the proxy's login gate and Ticket its admission: they
+// implement session.Gate and session.Admission.
+var (
+	_ session.Gate      = (*Throttle)(nil)
+	_ session.Admission = (*Ticket)(nil)
+)
 
-// admission is proxy.Admission as of this writing, checked here so that a
-// change on this side shows up at once.
-type admission interface {
-	Authenticated(err error, msgs int, size int64)
-	Mailbox(m pop3.Mailbox) pop3.Mailbox
-	Caps() []string
-	Release()
-	SessionFields() []zap.Field
+// Admit is the gate's hook: it admits the session's user on its backend
+// from its client address (see AdmitUser). The Admission is never nil: on
+// a refusal it still carries the Decision for the session line, and the
+// caller releases it.
+func (t *Throttle) Admit(ctx context.Context, s *session.Info) (session.Admission, error) {
+	return t.AdmitUser(ctx, s.User, s.Backend, s.Client)
 }
-
-var _ admission = (*Ticket)(nil)
 
 // Authenticated reports the outcome of the backend login: on success
 // (err == nil) msgs and size are the maildrop from STAT and it calls
@@ -52,9 +48,15 @@ func (tk *Ticket) Mailbox(m pop3.Mailbox) pop3.Mailbox {
 	return m
 }
 
-// SessionFields returns penalty, delay_ms and throttle_reason for the
-// session line.
-func (tk *Ticket) SessionFields() []zap.Field { return tk.d.Fields() }
+// Report puts the Decision on the session line (penalty, delay_ms and
+// throttle_reason). With throttling off only a wait for a session slot
+// is worth reporting.
+func (tk *Ticket) Report(r *session.Record) {
+	if !tk.t.Enabled() && tk.d.Reason == "" {
+		return
+	}
+	r.Throttling = &session.Throttling{Penalty: tk.d.Level, Delay: tk.d.Delay, Reason: tk.d.Reason}
+}
 
 // updateRecorder passes UPDATE's result to the ticket.
 type updateRecorder struct {
@@ -71,18 +73,4 @@ func (u *updateRecorder) Update(ctx context.Context) (pop3.UpdateResult, error) 
 }
 
 // Caps passes on the wrapped Mailbox's capabilities.
-func (u *updateRecorder) Caps() []string {
-	if c, ok := u.Mailbox.(pop3.Capabler); ok {
-		return c.Caps()
-	}
-	return nil
-}
-
-// sizedReader keeps the Size of a wrapped message reader visible, so the
-// proxy can still announce a RETR's length.
-type sizedReader struct {
-	io.ReadCloser
-	size interface{ Size() int64 }
-}
-
-func (r sizedReader) Size() int64 { return r.size.Size() }
+func (u *updateRecorder) Caps() []string { return pop3.CapsOf(u.Mailbox) }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/popgate/popgate/pop3"
+	"github.com/popgate/popgate/session"
 )
 
 // sizedBody is a message reader that knows its length.
@@ -29,19 +30,19 @@ func (m *sizedMailbox) Update(context.Context) (pop3.UpdateResult, error) {
 func TestTicketAsAdmission(t *testing.T) {
 	th, clock := newTest(t, nil, Options{})
 	ctx := context.Background()
-	session := func(size int64) (*Ticket, pop3.Mailbox) {
-		tk, err := th.Admit(ctx, "hog", "legacy", clientA)
+	poll := func(size int64) (*Ticket, pop3.Mailbox) {
+		tk, err := th.AdmitUser(ctx, "hog", "legacy", clientA)
 		if err != nil {
 			t.Fatalf("Admit: %v", err)
 		}
 		tk.Authenticated(nil, 10, size)
 		return tk, tk.Mailbox(&sizedMailbox{fakeMailbox{body: make([]byte, 4096)}})
 	}
-	tk, _ := session(800 << 20)
+	tk, _ := poll(800 << 20)
 	tk.Release()
 	clock.Advance(time.Minute)
 
-	tk, m := session(800 << 20)
+	tk, m := poll(800 << 20)
 	if tk.Decision().Level == 0 {
 		t.Fatal("hog polling every minute is at level 0")
 	}
@@ -49,16 +50,17 @@ func TestTicketAsAdmission(t *testing.T) {
 		t.Errorf("the hog's mailbox is %T, want it shaped", m)
 	}
 	r, _ := m.Retr(ctx, 1)
-	if sz, ok := r.(interface{ Size() int64 }); !ok || sz.Size() != 4096 {
+	if sz, ok := r.(pop3.Sizer); !ok || sz.Size() != 4096 {
 		t.Errorf("shaped reader %T lost the message size", r)
 	}
 	r.Close()
 	if _, err := m.Update(ctx); err != nil {
 		t.Fatal(err)
 	}
-	fields := tk.SessionFields()
-	if fields[0].Key != "penalty" || fields[0].Integer != int64(tk.Decision().Level) {
-		t.Errorf("SessionFields = %+v", fields)
+	var rec session.Record
+	tk.Report(&rec)
+	if rec.Throttling == nil || rec.Throttling.Penalty != tk.Decision().Level {
+		t.Errorf("Report gave %+v, want penalty %d", rec.Throttling, tk.Decision().Level)
 	}
 	tk.Release()
 	if st, _ := th.Show("hog"); st.Bytes != 10 || st.Msgs != 1 {
@@ -66,7 +68,7 @@ func TestTicketAsAdmission(t *testing.T) {
 	}
 
 	clock.Advance(time.Minute)
-	tk, err := th.Admit(ctx, "hog", "legacy", clientA)
+	tk, err := th.AdmitUser(ctx, "hog", "legacy", clientA)
 	if err != nil || tk.Decision().Level != 0 || tk.Decision().Delay != 0 {
 		t.Errorf("next poll after cleanup: %+v, %v; want full speed", tk.Decision(), err)
 	}

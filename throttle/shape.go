@@ -3,6 +3,7 @@ package throttle
 import (
 	"context"
 	"io"
+	"slices"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -57,20 +58,12 @@ func (s *shaped) Top(ctx context.Context, n, lines int) (io.ReadCloser, error) {
 // pace wraps a message reader in the session's limiter, keeping its Size
 // if it has one.
 func (s *shaped) pace(ctx context.Context, r io.ReadCloser) io.ReadCloser {
-	sr := &shapedReader{ctx: ctx, r: r, s: s}
-	if sz, ok := r.(interface{ Size() int64 }); ok {
-		return sizedReader{ReadCloser: sr, size: sz}
-	}
-	return sr
+	return pop3.KeepSize(&shapedReader{ctx: ctx, r: r, s: s}, r)
 }
 
 // Caps returns the wrapped Mailbox's capabilities plus the throttle's.
 func (s *shaped) Caps() []string {
-	var caps []string
-	if c, ok := s.Mailbox.(pop3.Capabler); ok {
-		caps = append(caps, c.Caps()...)
-	}
-	return append(caps, s.caps...)
+	return slices.Concat(pop3.CapsOf(s.Mailbox), s.caps)
 }
 
 // shapedReader pays for each chunk after reading it, so it never reserves

@@ -135,7 +135,7 @@ func TestShapedCaps(t *testing.T) {
 	th, clock := newTest(t, nil, Options{})
 	poll(t, th, "hog", 800<<20)
 	clock.Advance(time.Minute)
-	tk, _ := th.Admit(context.Background(), "hog", "legacy", clientA)
+	tk, _ := th.AdmitUser(context.Background(), "hog", "legacy", clientA)
 	tk.Opened(1, 800<<20)
 	defer tk.Release()
 	d := tk.Mailbox(fm)
@@ -143,7 +143,7 @@ func TestShapedCaps(t *testing.T) {
 		t.Errorf("Caps of a decorated hog mailbox = %q", got)
 	}
 
-	calm, _ := th.Admit(context.Background(), "calm", "legacy", clientA)
+	calm, _ := th.AdmitUser(context.Background(), "calm", "legacy", clientA)
 	calm.Opened(1, 100)
 	defer calm.Release()
 	if _, ok := calm.Mailbox(fm).(*shaped); ok {

@@ -75,18 +75,20 @@ func New(cfg Config, o Options) (*Throttle, error) {
 // Enabled reports whether the throttle does anything at all.
 func (t *Throttle) Enabled() bool { return t.cfg.Enabled() }
 
-// Admit is called once the client has sent its credentials and before the
+// AdmitUser is called once the client has sent its credentials and before the
 // backend login. It refuses clients with too many failed logins and (with
 // EnforceLoginDelay) penalised users, sleeps the failed-login and login
-// delays, then waits for a session slot on backend. The returned Ticket is
-// never nil: on error it holds nothing but its Decision, for the session
-// line. On success the caller must call Release when the session ends.
-func (t *Throttle) Admit(ctx context.Context, user, backend string, client net.Addr) (*Ticket, error) {
+// delays, then waits for a session slot on backend. With throttling off it
+// only waits for the slot: a backend's session limit holds either way. The
+// returned Ticket is never nil: on error it holds nothing but its
+// Decision, for the session line. On success the caller must call Release
+// when the session ends.
+func (t *Throttle) AdmitUser(ctx context.Context, user, backend string, client net.Addr) (*Ticket, error) {
 	tk := &Ticket{t: t, user: user, client: clientKey(client), backend: backend}
-	if !t.Enabled() {
-		return tk, nil
-	}
 	start := t.now()
+	if !t.Enabled() {
+		return tk, t.admitSlot(ctx, tk, start)
+	}
 
 	verdict := t.auth.check(user, tk.client, start)
 	if verdict.refused != "" {
@@ -117,11 +119,17 @@ func (t *Throttle) Admit(ctx context.Context, user, backend string, client net.A
 		}
 	}
 
+	return tk, t.admitSlot(ctx, tk, start)
+}
+
+// admitSlot waits for a session slot for tk; the login's Delay then runs
+// from start to when it got (or gave up on) one.
+func (t *Throttle) admitSlot(ctx context.Context, tk *Ticket, start time.Time) error {
 	queued, err := t.acquire(ctx, tk)
 	if queued {
 		tk.d.Delay = t.now().Sub(start)
 	}
-	return tk, err
+	return err
 }
 
 // acquire takes a session slot on the ticket's backend for it, reporting
@@ -178,10 +186,10 @@ func (t *Throttle) Show(user string) (UserState, int) {
 	return st, t.cfg.level(st.Msgs, st.Bytes, sinceLogin(t.now(), st))
 }
 
-// CapsBeforeLogin returns the capabilities to add to CAPA in the
+// Caps returns the capabilities to add to CAPA in the
 // AUTHORIZATION state: LOGIN-DELAY with the smallest value any user gets,
 // marked USER because it varies per user (RFC 2449 section 6.8).
-func (t *Throttle) CapsBeforeLogin() []string {
+func (t *Throttle) Caps() []string {
 	if !t.Enabled() {
 		return nil
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/popgate/popgate/pop3"
+	"github.com/popgate/popgate/session"
 )
 
 var (
@@ -36,7 +37,7 @@ func newTest(t *testing.T, edit func(*Config), o Options) (*Throttle, *autoClock
 // returning the Decision of the login.
 func poll(t *testing.T, th *Throttle, user string, bytes int64) (Decision, error) {
 	t.Helper()
-	tk, err := th.Admit(context.Background(), user, "legacy", clientA)
+	tk, err := th.AdmitUser(context.Background(), user, "legacy", clientA)
 	if err != nil {
 		return tk.Decision(), err
 	}
@@ -57,7 +58,7 @@ func TestHogIsDelayedAndRecoversAfterCleanup(t *testing.T) {
 	clock.takeSleeps()
 
 	clock.Advance(time.Minute)
-	tk, err := th.Admit(ctx, "hog", "legacy", clientA)
+	tk, err := th.AdmitUser(ctx, "hog", "legacy", clientA)
 	if err != nil {
 		t.Fatalf("Admit: %v", err)
 	}
@@ -106,7 +107,7 @@ func TestLevelSeenAtAdmitComesFromTheLastSession(t *testing.T) {
 	clock.Advance(time.Minute)
 	// Small at the last session, so admitted at level 0, but STAT now shows
 	// a huge maildrop polled a minute later: the session's level rises.
-	tk, err := th.Admit(context.Background(), "u", "legacy", clientA)
+	tk, err := th.AdmitUser(context.Background(), "u", "legacy", clientA)
 	if err != nil || tk.Decision().Level != 0 {
 		t.Fatalf("Admit: level %d, %v; want 0", tk.Decision().Level, err)
 	}
@@ -126,7 +127,7 @@ func TestEnforceLoginDelayRefusesInsteadOfWaiting(t *testing.T) {
 	poll(t, th, "hog", 800<<20)
 	clock.Advance(time.Minute)
 	clock.takeSleeps()
-	tk, err := th.Admit(context.Background(), "hog", "legacy", clientA)
+	tk, err := th.AdmitUser(context.Background(), "hog", "legacy", clientA)
 	if pop3.CodeOf(err) != pop3.CodeLoginDelay || !errors.Is(err, ErrLoginTooSoon) {
 		t.Fatalf("Admit = %v, want [LOGIN-DELAY] carrying ErrLoginTooSoon", err)
 	}
@@ -150,18 +151,18 @@ func TestEnforceLoginDelayRefusesInsteadOfWaiting(t *testing.T) {
 
 func TestLoginDelayCapabilities(t *testing.T) {
 	th, clock := newTest(t, nil, Options{})
-	if got := th.CapsBeforeLogin(); !slices.Equal(got, []string{"LOGIN-DELAY 0 USER"}) {
-		t.Errorf("CapsBeforeLogin = %q", got)
+	if got := th.Caps(); !slices.Equal(got, []string{"LOGIN-DELAY 0 USER"}) {
+		t.Errorf("Caps = %q", got)
 	}
 	poll(t, th, "hog", 800<<20)
-	tk, _ := th.Admit(context.Background(), "calm", "legacy", clientA)
+	tk, _ := th.AdmitUser(context.Background(), "calm", "legacy", clientA)
 	tk.Opened(1, 1000)
 	if got := tk.Caps(); !slices.Equal(got, []string{"LOGIN-DELAY 0"}) {
 		t.Errorf("Caps of a user at level 0 = %q", got)
 	}
 	tk.Release()
 	clock.Advance(time.Minute)
-	tk, _ = th.Admit(context.Background(), "hog", "legacy", clientA)
+	tk, _ = th.AdmitUser(context.Background(), "hog", "legacy", clientA)
 	tk.Opened(1, 800<<20)
 	defer tk.Release()
 	if got := tk.Caps(); !slices.Equal(got, []string{"LOGIN-DELAY 300"}) {
@@ -169,11 +170,14 @@ func TestLoginDelayCapabilities(t *testing.T) {
 	}
 }
 
-func TestModeOffDoesNothing(t *testing.T) {
+// With throttling off nobody is penalised; each ticket here frees its
+// session slot at once, so the backend's limit of one never holds anyone
+// back (TestQueueTimeoutAnswersSysTemp shows that it still holds).
+func TestModeOffPenalisesNobody(t *testing.T) {
 	th, clock := newTest(t, func(c *Config) { c.Mode = ModeOff; c.EnforceLoginDelay = true },
 		Options{MaxSessions: map[string]int{"legacy": 1}})
 	for range 3 {
-		tk, err := th.Admit(context.Background(), "hog", "legacy", clientA)
+		tk, err := th.AdmitUser(context.Background(), "hog", "legacy", clientA)
 		if err != nil {
 			t.Fatalf("Admit: %v", err)
 		}
@@ -190,20 +194,21 @@ func TestModeOffDoesNothing(t *testing.T) {
 	if s := clock.takeSleeps(); len(s) != 0 {
 		t.Errorf("slept %v with throttling off", s)
 	}
-	if th.CapsBeforeLogin() != nil {
-		t.Errorf("CapsBeforeLogin = %q with throttling off", th.CapsBeforeLogin())
+	if th.Caps() != nil {
+		t.Errorf("Caps = %q with throttling off", th.Caps())
 	}
 }
 
-func TestDecisionFields(t *testing.T) {
-	d := Decision{Level: 3, Delay: 1500 * time.Millisecond}
-	d.addReason(ReasonSize)
-	d.addReason(ReasonFrequency)
-	d.addReason(ReasonSize)
-	d.addReason(ReasonQueue)
-	f := d.Fields()
-	if len(f) != 3 || f[0].Key != "penalty" || f[0].Integer != 3 || f[1].Key != "delay_ms" || f[1].Integer != 1500 ||
-		f[2].Key != "throttle_reason" || f[2].String != "size+frequency+queue" {
-		t.Errorf("Fields = %+v", f)
+func TestDecisionReport(t *testing.T) {
+	th, _ := newTest(t, nil, Options{})
+	tk := &Ticket{t: th, d: Decision{Level: 3, Delay: 1500 * time.Millisecond}}
+	tk.d.addReason(ReasonSize)
+	tk.d.addReason(ReasonFrequency)
+	tk.d.addReason(ReasonSize)
+	tk.d.addReason(ReasonQueue)
+	var r session.Record
+	tk.Report(&r)
+	if want := (session.Throttling{Penalty: 3, Delay: 1500 * time.Millisecond, Reason: "size+frequency+queue"}); r.Throttling == nil || *r.Throttling != want {
+		t.Errorf("Report gave %+v, want %+v", r.Throttling, want)
 	}
 }

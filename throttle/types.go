@@ -48,7 +48,7 @@ func (b ByteSize) String() string {
 	return strconv.FormatInt(int64(b), 10)
 }
 
-// Mode is the POPGATE_THROTTLE switch.
+// Mode switches the penalties on or off.
 type Mode string
 
 // Modes. The empty Mode means ModeOn.

@@ -31,9 +31,6 @@ func New(o Options) *Backend { return &Backend{o: o, caps: capsCache{now: time.N
 // Name returns the backend's name.
 func (b *Backend) Name() string { return b.o.Name }
 
-// MaxSessions returns the configured session limit; zero means unlimited.
-func (b *Backend) MaxSessions() int { return b.o.MaxSessions }
-
 // SupportsAPOP reports false: an APOP digest is computed over popgate's
 // greeting, not the server's, so it cannot be relayed.
 func (b *Backend) SupportsAPOP() bool { return false }

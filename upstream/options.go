@@ -41,10 +41,6 @@ type Options struct {
 	// CommandTimeout bounds the wait for each response, and for each read
 	// of a message body. Zero means DefaultCommandTimeout.
 	CommandTimeout time.Duration
-	// MaxSessions is the most concurrent sessions the server should see;
-	// zero means unlimited. It is carried here for the admission code,
-	// which enforces it; the Backend itself does not.
-	MaxSessions int
 	// Dial opens the TCP connection. Nil means a net.Dialer.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }

@@ -15,10 +15,11 @@ import (
 //	pop3s://mail.example.org?tls_verify=false&timeout=30s
 //
 // The port defaults to 110 for pop3 and 995 for pop3s. Query parameters:
-// max_sessions (integer >= 0), proxy_protocol (v2 or none), dial_timeout and
-// timeout (Go durations > 0), starttls (boolean, pop3 only), tls_verify
-// (boolean) and server_name (the name to verify). An unknown parameter or a
-// bad value is an error naming the parameter.
+// proxy_protocol (v2 or none), dial_timeout and timeout (Go durations > 0),
+// starttls (boolean, pop3 only), tls_verify (boolean) and server_name (the
+// name to verify). An unknown parameter or a bad value is an error naming
+// the parameter. max_sessions is accepted and skipped: it limits every kind
+// of backend, in front of the backend.
 func FromURL(name string, u *url.URL) (Options, error) {
 	o := Options{Name: name}
 	fail := func(format string, args ...any) (Options, error) {
@@ -63,10 +64,8 @@ func FromURL(name string, u *url.URL) (Options, error) {
 		var err error
 		switch key {
 		case "max_sessions":
-			o.MaxSessions, err = strconv.Atoi(v)
-			if err == nil && o.MaxSessions < 0 {
-				err = fmt.Errorf("negative")
-			}
+			// Every kind of backend has it: the config package reads
+			// it, and the login gate in front of the backend enforces it.
 		case "proxy_protocol":
 			switch v {
 			case "v2":

@@ -23,7 +23,7 @@ func TestFromURL(t *testing.T) {
 			}
 		}},
 		{"pop3://[::1]:11110/?max_sessions=40&proxy_protocol=v2&dial_timeout=5s&timeout=90s", func(t *testing.T, o Options) {
-			if o.Addr != "[::1]:11110" || o.MaxSessions != 40 || !o.ProxyProtocol ||
+			if o.Addr != "[::1]:11110" || !o.ProxyProtocol ||
 				o.DialTimeout != 5*time.Second || o.CommandTimeout != 90*time.Second {
 				t.Errorf("got %+v", o)
 			}
@@ -68,8 +68,6 @@ func TestFromURLErrors(t *testing.T) {
 		{"pop3://user:pw@host", "credentials"},
 		{"pop3://host/INBOX", "host"},
 		{"pop3://host?bogus=1", "bogus"},
-		{"pop3://host?max_sessions=many", "max_sessions"},
-		{"pop3://host?max_sessions=-1", "max_sessions"},
 		{"pop3://host?proxy_protocol=v1", "proxy_protocol"},
 		{"pop3://host?dial_timeout=5", "dial_timeout"},
 		{"pop3://host?timeout=-1s", "timeout"},

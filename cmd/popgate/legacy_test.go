@@ -88,6 +88,13 @@ func TestDelegatedPasswords(t *testing.T) {
 	if msgs := testpeer.Poplib(t, addr, "bob", "new-bob-pw"); len(msgs) != 1 {
 		t.Errorf("bob got %d messages with his new password", len(msgs))
 	}
+	stopAndCheckResults(t, srv, map[string]int{"rachel ok": 1, "rachel auth_failed": 1, "bob auth_failed": 1, "bob ok": 1})
+}
+
+// stopAndCheckResults stops srv and compares its session lines, counted by
+// "user result", with want.
+func stopAndCheckResults(t *testing.T, srv *server, want map[string]int) {
+	t.Helper()
 	if code := srv.stop(t); code != exitOK {
 		t.Fatalf("exit %d", code)
 	}
@@ -95,7 +102,6 @@ func TestDelegatedPasswords(t *testing.T) {
 	for _, l := range srv.stdout.logLines(t, "session") {
 		results[l["user"].(string)+" "+l["result"].(string)]++
 	}
-	want := map[string]int{"rachel ok": 1, "rachel auth_failed": 1, "bob auth_failed": 1, "bob ok": 1}
 	for k, n := range want {
 		if results[k] != n {
 			t.Errorf("session results %v, want %v", results, want)
@@ -113,4 +119,36 @@ func TestCheckConfigAuthBackendMustBeLegacy(t *testing.T) {
 	if code != exitUsage || !strings.Contains(stdout+stderr, `auth_backend "a" is not a pop3://`) {
 		t.Errorf("check-config exit %d, output:\n%s%s", code, stdout, stderr)
 	}
+}
+
+// TestMaxSessionsWithThrottleOff: a pop3:// backend's max_sessions holds
+// with POPGATE_THROTTLE=off too. While one session is open on a backend
+// limited to one, another user's login waits for the slot and is refused
+// with [SYS/TEMP] after POPGATE_THROTTLE_QUEUE_TIMEOUT; once the first
+// session has ended, the login goes through.
+func TestMaxSessionsWithThrottleOff(t *testing.T) {
+	dovecot := testpeer.StartDovecot(t, testpeer.DovecotOptions{Users: []testpeer.User{
+		{Name: "rachel", Password: "s3cret", Mbox: testpeer.SimpleMbox(1)},
+		{Name: "bob", Password: "hunter2", Mbox: testpeer.SimpleMbox(1)},
+	}})
+	srv := startServer(t, []string{
+		"POPGATE_LISTEN=127.0.0.1:0",
+		"POPGATE_BACKENDS=legacy=pop3://" + dovecot.Addr + "?max_sessions=1&timeout=20s",
+		"POPGATE_DATA_DIR=" + t.TempDir(),
+		"POPGATE_AUTH_FAIL_DELAY=0s",
+		"POPGATE_ADMIN_LISTEN=off",
+		"POPGATE_THROTTLE=off",
+		"POPGATE_THROTTLE_QUEUE_TIMEOUT=300ms",
+	}, hooks{})
+	addr := srv.addrs.Plain.String()
+
+	holder := testpeer.DialRaw(t, addr, "rachel", "s3cret")
+	if _, err := testpeer.NewPoplib(t, addr, "bob", "hunter2").TryPoll(); err == nil || !strings.Contains(err.Error(), "SYS/TEMP") {
+		t.Errorf("second session on a backend with max_sessions=1: %v, want [SYS/TEMP]", err)
+	}
+	holder.Quit()
+	if msgs := testpeer.Poplib(t, addr, "bob", "hunter2"); len(msgs) != 1 {
+		t.Errorf("bob got %d messages once the slot was free, want 1", len(msgs))
+	}
+	stopAndCheckResults(t, srv, map[string]int{"rachel ok": 1, "bob throttled": 1, "bob ok": 1})
 }

@@ -53,8 +53,9 @@ func TestCheckConfigReportsEveryProblem(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, errOut := runCmd(t, []string{
-		// max_sessions is checked by the upstream package, uidl by the native one.
-		"BACKENDS=legacy=pop3://127.0.0.1:11110?max_sessions=lots,native=maildir:///srv/%u?uidl=bogus",
+		// max_sessions is checked by config, proxy_protocol by the upstream
+		// package, uidl by the native one.
+		"BACKENDS=legacy=pop3://127.0.0.1:11110?proxy_protocol=v1,native=maildir:///srv/%u?uidl=bogus&max_sessions=lots",
 		"DEFAULT_BACKEND=legacy",
 		"IDLE_TIMEOUT=1m",
 		"ROUTES=" + routesFile,
@@ -68,7 +69,8 @@ func TestCheckConfigReportsEveryProblem(t *testing.T) {
 	for _, want := range []string{
 		"POPGATE_IDLE_TIMEOUT: 1m0s is too short: RFC 1939",
 		"POPGATE_BACKENDS: upstream legacy: ",
-		"max_sessions",
+		"proxy_protocol",
+		`POPGATE_BACKENDS: backend native: parameter max_sessions="lots"`,
 		"POPGATE_BACKENDS: backend native: ",
 		"uidl",
 		"POPGATE_ROUTES: " + routesFile + `:1: unknown backend "nowhere"`,

@@ -85,7 +85,7 @@ func nativeAuth(cfg config.Config, o backend.Options, legacy map[string]pop3.Ope
 
 // isLegacy reports whether name is a configured pop3:// or pop3s:// backend.
 func isLegacy(cfg config.Config, name string) bool {
-	return slices.Contains(legacyNames(cfg), name)
+	return slices.Contains(cfg.LegacyBackends(), name)
 }
 
 // nativeDataDir gives each native backend its own index directory: the

@@ -40,12 +40,9 @@ type operations struct {
 
 func newOperations(cfg config.Config, log *zap.Logger) *operations {
 	o := &operations{log: log, metrics: metrics.New(), Mux: http.NewServeMux()}
-	o.health = health.New(health.Options{
-		Interval: cfg.Ops.HealthInterval,
-		Timeout:  cfg.Ops.HealthTimeout,
-		Logger:   log,
-		OnChange: o.metrics.BackendUp,
-	})
+	ho := cfg.Ops.HealthOptions()
+	ho.Logger, ho.OnChange = log, o.metrics.BackendUp
+	o.health = health.New(ho)
 	o.Mux.Handle("GET /metrics", o.metrics.Handler())
 	o.Mux.Handle("GET /healthz", health.Healthz())
 	o.Mux.Handle("GET /readyz", o.health.Readyz(o.listening.Load))

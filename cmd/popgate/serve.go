@@ -72,7 +72,7 @@ func runServer(ctx context.Context, cfg config.Config, environ []string, log *za
 		return err
 	}
 	defer uidls.Close()
-	thr, err := newThrottle(cfg, openers)
+	thr, err := newThrottle(cfg)
 	if err != nil {
 		return err
 	}
@@ -85,21 +85,18 @@ func runServer(ctx context.Context, cfg config.Config, environ []string, log *za
 		TLSConfig:         tlsCfg,
 		RequireTLS:        cfg.RequireTLS,
 		ProxyProtocolFrom: []netip.Prefix(cfg.ProxyProtocolFrom),
-		IdleTimeout:       cfg.IdleTimeout,
-		AuthFailDelay:     cfg.AuthFailDelay,
+		IdleTimeout:       cfg.ProxyIdleTimeout(),
+		AuthFailDelay:     cfg.ProxyAuthFailDelay(),
 		Hostname:          cfg.Hostname,
 		Logger:            log,
 	}
 	if d := uidlDecorator(cfg, uidls, log); d != nil {
 		opts.Decorators = append(opts.Decorators, d)
 	}
-	if thr != nil {
-		opts.Gate = throttleGate{thr}
-		ops.watchThrottle(cfg.BackendNames(), thr.Sessions)
+	opts.Gate = thr
+	ops.watchThrottle(cfg.BackendNames(), thr.Sessions)
+	if thr.Enabled() {
 		ops.Mux.Handle("GET /throttle", thr.ShowHandler())
-	}
-	if cfg.AuthFailDelay == 0 {
-		opts.AuthFailDelay = -1 // proxy: zero means its default, negative none
 	}
 	var router *routes.Router
 	if cfg.Routes != "" {

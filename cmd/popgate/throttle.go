@@ -10,43 +10,14 @@ import (
 	"time"
 
 	"github.com/popgate/popgate/config"
-	"github.com/popgate/popgate/pop3"
-	"github.com/popgate/popgate/proxy"
 	"github.com/popgate/popgate/throttle"
 )
 
-// throttleGate adapts a throttle.Throttle to the proxy's login hook.
-type throttleGate struct{ t *throttle.Throttle }
-
-func (g throttleGate) Caps() []string { return g.t.CapsBeforeLogin() }
-
-func (g throttleGate) Admit(ctx context.Context, s *proxy.SessionInfo) (proxy.Admission, error) {
-	// The Ticket is never nil: on a refusal it still carries the decision
-	// for the session line, and the proxy releases it.
-	return g.t.Admit(ctx, s.User, s.Backend, s.Client)
-}
-
-var _ proxy.Gate = throttleGate{}
-
-// maxSessioner is implemented by backends with a session limit
-// (max_sessions in their URL).
-type maxSessioner interface{ MaxSessions() int }
-
-// newThrottle builds the throttle from the configuration, with each
-// backend's max_sessions as its admission limit. It returns nil when
-// POPGATE_THROTTLE=off.
-func newThrottle(cfg config.Config, openers map[string]pop3.Opener) (*throttle.Throttle, error) {
-	tc := cfg.ThrottleSettings()
-	if !tc.Enabled() {
-		return nil, nil
-	}
-	limits := map[string]int{}
-	for name, op := range openers {
-		if m, ok := op.(maxSessioner); ok && m.MaxSessions() > 0 {
-			limits[name] = m.MaxSessions()
-		}
-	}
-	return throttle.New(tc, throttle.Options{MaxSessions: limits})
+// newThrottle builds the login gate from the configuration, with each
+// backend's max_sessions as its admission limit. With POPGATE_THROTTLE=off
+// it penalises nobody but still enforces the limits.
+func newThrottle(cfg config.Config) (*throttle.Throttle, error) {
+	return throttle.New(cfg.ThrottleSettings(), throttle.Options{MaxSessions: cfg.SessionLimits()})
 }
 
 // throttleShow runs "popgate throttle show USER": the throttle's state lives

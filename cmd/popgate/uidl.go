@@ -11,8 +11,6 @@ import (
 
 	"github.com/popgate/popgate/config"
 	"github.com/popgate/popgate/migrate"
-	"github.com/popgate/popgate/pop3"
-	"github.com/popgate/popgate/proxy"
 	"github.com/popgate/popgate/rewrite"
 	"github.com/popgate/popgate/store"
 	"github.com/popgate/popgate/store/bolt"
@@ -33,29 +31,13 @@ func openUIDLStore(cfg config.Config) (store.UIDLStore, error) {
 // uidlDecorator returns the UIDL continuity decorator: sessions on legacy
 // backends are learned from, sessions on the others get legacy UIDLs. It
 // returns nil when POPGATE_UIDL_DISABLE is set.
-func uidlDecorator(cfg config.Config, st store.UIDLStore, log *zap.Logger) proxy.Decorator {
-	c := cfg.UIDL
-	if c.Budget == 0 {
-		c.Budget = -1 // rewrite: zero means its default, negative none
-	}
-	d := rewrite.FromConfig(c, st, log, legacyNames(cfg))
-	if d == nil {
+func uidlDecorator(cfg config.Config, st store.UIDLStore, log *zap.Logger) *rewrite.Decorator {
+	o, legacy, ok := cfg.UIDLOptions()
+	if !ok {
 		return nil
 	}
-	return func(_ context.Context, s *proxy.SessionInfo, m pop3.Mailbox) pop3.Mailbox {
-		return d.Decorate(m, s.User, s.Backend)
-	}
-}
-
-// legacyNames lists the pop3:// and pop3s:// backends.
-func legacyNames(cfg config.Config) []string {
-	var names []string
-	for _, b := range cfg.Backends {
-		if !b.Native() {
-			names = append(names, b.Name)
-		}
-	}
-	return names
+	o.Store, o.Logger = st, log
+	return rewrite.NewDecorator(o, legacy...)
 }
 
 // uidlCommand runs "popgate uidl import|show|verify".
@@ -76,7 +58,7 @@ func uidlCommand(ctx context.Context, args, environ []string, stdout, stderr io.
 		Getenv:   lookup(environ),
 		Stdin:    os.Stdin,
 	}
-	if names := legacyNames(cfg); len(names) > 0 {
+	if names := cfg.LegacyBackends(); len(names) > 0 {
 		env.LegacyBackend = names[0]
 		if len(cfg.UIDL.LearnFrom) > 0 {
 			env.LegacyBackend = cfg.UIDL.LearnFrom[0]

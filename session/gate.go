@@ -1,4 +1,4 @@
-package proxy
+package session
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 //	adm.Mailbox(m)               on success, to wrap the Mailbox
 //	adm.Caps()                   CAPA lines shown after login
 //	adm.Release()                once, at the end of the session
-//	adm.SessionFields()          once, for the session line (FieldReporter)
+//	adm.Report(rec)              once, for the session line
 //
 // A client that tries several logins in one session gets an Admit per try;
 // every Admission returned is released.
@@ -27,7 +27,7 @@ type Gate interface {
 	// sees as is; the session line then says result "throttled". It may
 	// return a non-nil Admission together with an error, so that the delay
 	// or penalty still reaches the session line; it is then released too.
-	Admit(ctx context.Context, s *SessionInfo) (Admission, error)
+	Admit(ctx context.Context, s *Info) (Admission, error)
 }
 
 // Admission is one admitted login attempt.
@@ -43,5 +43,5 @@ type Admission interface {
 	Caps() []string
 	// Release frees whatever Admit reserved. Called exactly once.
 	Release()
-	FieldReporter
+	Reporter
 }

@@ -1,0 +1,64 @@
+package pop3
+
+import (
+	"context"
+	"io"
+)
+
+// The optional capabilities below are declared here once, and wrappers
+// keep them with the helpers that follow, so that a Mailbox or Opener
+// wrapped by metrics, health, throttle or rewrite still shows them.
+
+// Sizer is implemented by a message reader (from Retr or Top) that knows
+// its length in octets as sent, CRLF line ends, before dot-stuffing, so
+// RETR can announce it without asking the backend for a LIST first.
+type Sizer interface {
+	Size() int64
+}
+
+// KeepSize returns r, a reader wrapping inner, with inner's Size when
+// inner is a Sizer.
+func KeepSize(r, inner io.ReadCloser) io.ReadCloser {
+	if s, ok := inner.(Sizer); ok {
+		return sizedReader{r, s}
+	}
+	return r
+}
+
+type sizedReader struct {
+	io.ReadCloser
+	Sizer
+}
+
+// CapsOf returns m's capabilities when m is a Capabler, else nil.
+func CapsOf(m Mailbox) []string {
+	if c, ok := m.(Capabler); ok {
+		return c.Caps()
+	}
+	return nil
+}
+
+// SupportsAPOP reports whether op is an APOPer that supports APOP.
+func SupportsAPOP(op Opener) bool {
+	ap, ok := op.(APOPer)
+	return ok && ap.SupportsAPOP()
+}
+
+// WrapOpener returns an Opener that opens with open and keeps inner's
+// optional capabilities: it is an APOPer answering as inner does.
+func WrapOpener(inner Opener, open OpenerFunc) Opener {
+	return wrappedOpener{inner: inner, open: open}
+}
+
+type wrappedOpener struct {
+	inner Opener
+	open  OpenerFunc
+}
+
+var _ APOPer = wrappedOpener{}
+
+func (w wrappedOpener) Open(ctx context.Context, c Credentials) (Mailbox, error) {
+	return w.open(ctx, c)
+}
+
+func (w wrappedOpener) SupportsAPOP() bool { return SupportsAPOP(w.inner) }
