@@ -25,7 +25,7 @@ type TLSFiles struct {
 // directory readable by the servers' unprivileged processes.
 func NewTLSFiles(t testing.TB) TLSFiles {
 	t.Helper()
-	files, err := writeTLSFiles(sharedTempDir(t))
+	files, err := writeTLSFiles(SharedTempDir(t))
 	if err != nil {
 		t.Fatalf("testpeer: tls: %v", err)
 	}
