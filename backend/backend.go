@@ -11,8 +11,8 @@ import (
 	"github.com/popgate/popgate/backend/lock"
 	"github.com/popgate/popgate/backend/maildir"
 	"github.com/popgate/popgate/backend/mbox"
-	"github.com/popgate/popgate/backend/uidl"
 	"github.com/popgate/popgate/pop3"
+	"github.com/popgate/popgate/uidl"
 )
 
 // Backend serves native maildrops. It is safe for concurrent use.

@@ -9,14 +9,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/popgate/popgate/backend/uidl"
 	"github.com/popgate/popgate/config"
 	"github.com/popgate/popgate/pop3"
+	"github.com/popgate/popgate/uidl"
 )
 
 func TestMboxSession(t *testing.T) {
 	dir := t.TempDir()
-	copyFile(t, "mbox/testdata/test.mbox", filepath.Join(dir, "rachel"))
+	copyFile(t, "../uidl/testdata/test.mbox", filepath.Join(dir, "rachel"))
 	b, _ := newTestBackend(t, KindMbox, dir+"/%u", "", uidl.Popa3d)
 	ctx := context.Background()
 	m := login(t, b, "rachel")
@@ -69,7 +69,7 @@ func TestMboxSession(t *testing.T) {
 
 func TestDuplicatesRenamed(t *testing.T) {
 	dir := t.TempDir()
-	copyFile(t, "mbox/testdata/edge.mbox", filepath.Join(dir, "bob"))
+	copyFile(t, "../uidl/testdata/edge.mbox", filepath.Join(dir, "bob"))
 	b, _ := newTestBackend(t, KindMbox, dir+"/%u", "", uidl.Popa3d)
 	m := login(t, b, "bob")
 	defer m.Close()
@@ -81,7 +81,7 @@ func TestDuplicatesRenamed(t *testing.T) {
 
 func TestInUse(t *testing.T) {
 	dir := t.TempDir()
-	copyFile(t, "mbox/testdata/test.mbox", filepath.Join(dir, "rachel"))
+	copyFile(t, "../uidl/testdata/test.mbox", filepath.Join(dir, "rachel"))
 	b, _ := newTestBackend(t, KindMbox, dir+"/%u", t.TempDir(), "")
 	m := login(t, b, "rachel")
 	_, err := open(b, "rachel")
@@ -113,7 +113,7 @@ func TestOpenErrors(t *testing.T) {
 	}
 
 	if os.Geteuid() != 0 {
-		copyFile(t, "mbox/testdata/test.mbox", filepath.Join(dir, "rachel"))
+		copyFile(t, "../uidl/testdata/test.mbox", filepath.Join(dir, "rachel"))
 		os.Chmod(filepath.Join(dir, "rachel"), 0)
 		_, err := open(b, "rachel")
 		if pop3.CodeOf(err) != pop3.CodeSysPerm || !strings.Contains(err.Error(), "open "+filepath.Join(dir, "rachel")+": permission denied") {

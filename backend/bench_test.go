@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/popgate/popgate/backend/uidl"
+	"github.com/popgate/popgate/uidl"
 )
 
 // benchSpool writes an mbox of n messages of about size bytes each.

@@ -20,8 +20,8 @@ import (
 
 	"github.com/popgate/popgate/backend/lock"
 	"github.com/popgate/popgate/backend/mbox"
-	"github.com/popgate/popgate/backend/uidl"
 	"github.com/popgate/popgate/pop3"
+	"github.com/popgate/popgate/uidl"
 )
 
 // The helper process roles of TestDeliveryDuringSessions.

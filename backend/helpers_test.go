@@ -9,8 +9,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/popgate/popgate/backend/uidl"
 	"github.com/popgate/popgate/pop3"
+	"github.com/popgate/popgate/uidl"
 )
 
 // stubAuth accepts every user whose password is "pw".

@@ -8,7 +8,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/popgate/popgate/backend/uidl"
+	"github.com/popgate/popgate/uidl"
 )
 
 func message(i int) string {

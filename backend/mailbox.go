@@ -7,8 +7,8 @@ import (
 	"sync"
 
 	"github.com/popgate/popgate/backend/mbox"
-	"github.com/popgate/popgate/backend/uidl"
 	"github.com/popgate/popgate/pop3"
+	"github.com/popgate/popgate/uidl"
 )
 
 // drop is one store's view of an open maildrop: a snapshot of its messages

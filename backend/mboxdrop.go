@@ -17,7 +17,8 @@ import (
 // that snapshot without holding the lock, so delivery goes on during the
 // session; the session lock keeps other POP sessions out. UPDATE takes the
 // spool lock again, re-reads the file (usually only what was appended), and
-// rewrites it without the deleted messages.
+// compacts it in place without the deleted messages. Both first finish a
+// compaction that a crash interrupted (mbox.Recover).
 type mboxDrop struct {
 	b    *Backend
 	path string
@@ -41,7 +42,7 @@ func (b *Backend) openMbox(ctx context.Context, path string) (*mboxDrop, error) 
 		f.Close()
 		return nil, fmt.Errorf("open %s: not a regular file", path)
 	}
-	idx, err := b.loadMbox(path, f)
+	idx, err := b.recoverAndLoad(path, f)
 	if rerr := l.Release(); err == nil && rerr != nil {
 		err = fmt.Errorf("unlock %s: %w", path, rerr)
 	}
@@ -51,6 +52,15 @@ func (b *Backend) openMbox(ctx context.Context, path string) (*mboxDrop, error) 
 	}
 	d.f, d.idx = f, idx
 	return d, nil
+}
+
+// recoverAndLoad finishes an interrupted rewrite of path, then brings its
+// index up to date; the caller holds the spool lock.
+func (b *Backend) recoverAndLoad(path string, f *os.File) (*mbox.Index, error) {
+	if _, err := mbox.Recover(f, mbox.JournalPath(path)); err != nil {
+		return nil, fmt.Errorf("recover %s: %w", path, err)
+	}
+	return b.loadMbox(path, f)
 }
 
 // loadMbox brings the cached index of path up to date; the caller holds
@@ -111,7 +121,7 @@ func (d *mboxDrop) commit(ctx context.Context, deleted, _ []bool) (int, int64, e
 	}
 	defer f.Close()
 	defer l.Release()
-	cur, err := d.b.loadMbox(d.path, f)
+	cur, err := d.b.recoverAndLoad(d.path, f)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -119,7 +129,9 @@ func (d *mboxDrop) commit(ctx context.Context, deleted, _ []bool) (int, int64, e
 	if len(drop) == 0 {
 		return summary(cur)
 	}
-	next, err := mbox.Rewrite(d.path, f, cur, func(i int) bool { return !drop[i] })
+	// Nothing arrived since the session's listing: all that is left was seen.
+	seen := cur.Dev == d.idx.Dev && cur.Ino == d.idx.Ino && cur.Size == d.idx.Size
+	next, _, err := mbox.Rewrite(d.path, f, cur, func(i int) bool { return !drop[i] }, seen)
 	if err != nil {
 		return 0, 0, fmt.Errorf("rewrite %s: %w", d.path, err)
 	}

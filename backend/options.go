@@ -4,8 +4,8 @@ import (
 	"context"
 	"time"
 
-	"github.com/popgate/popgate/backend/uidl"
 	"github.com/popgate/popgate/pop3"
+	"github.com/popgate/popgate/uidl"
 )
 
 // Kinds of maildrop store.

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/popgate/popgate/backend/uidl"
 	"github.com/popgate/popgate/internal/testpeer"
 	"github.com/popgate/popgate/pop3"
+	"github.com/popgate/popgate/uidl"
 )
 
 // rawPoll is one client poll over the network: USER, PASS, STAT, UIDL, QUIT.

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/popgate/popgate/backend/uidl"
 	"github.com/popgate/popgate/internal/testpeer"
 	"github.com/popgate/popgate/pop3"
+	"github.com/popgate/popgate/uidl"
 )
 
 // rawFetch logs in, lists UIDLs and retrieves every message over a plain
@@ -77,8 +77,8 @@ func TestSameAsPopa3d(t *testing.T) {
 	}
 	headerOnly := []byte("From a@b Sat Jan 10 10:00:00 2004\nSubject: headers only\nMessage-ID: <h@x>\n\nFrom a@b Sat Jan 10 10:00:01 2004\nSubject: next\n\nbody\n\n")
 	boxes := map[string][]byte{
-		"test":   read("mbox/testdata/test.mbox"),
-		"edge":   read("mbox/testdata/edge.mbox"),
+		"test":   read("../uidl/testdata/test.mbox"),
+		"edge":   read("../uidl/testdata/edge.mbox"),
 		"tricky": testpeer.TrickyMbox(),
 		"header": headerOnly,
 	}

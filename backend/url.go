@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/popgate/popgate/backend/uidl"
+	"github.com/popgate/popgate/uidl"
 )
 
 // FromURL turns a backend URL into Options: mbox:///var/mail/%u or

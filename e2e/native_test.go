@@ -9,9 +9,9 @@ import (
 
 	"github.com/popgate/popgate/backend"
 	"github.com/popgate/popgate/backend/auth"
-	"github.com/popgate/popgate/backend/uidl"
 	"github.com/popgate/popgate/internal/testpeer"
 	"github.com/popgate/popgate/pop3"
+	"github.com/popgate/popgate/uidl"
 )
 
 // nativeBackend serves mbox spools under dir (one file per user) with the

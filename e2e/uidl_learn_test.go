@@ -13,6 +13,7 @@ import (
 	"github.com/popgate/popgate/rewrite"
 	"github.com/popgate/popgate/store"
 	"github.com/popgate/popgate/store/memstore"
+	"github.com/popgate/popgate/uidl"
 	"github.com/popgate/popgate/upstream"
 )
 
@@ -43,7 +44,7 @@ func TestUIDLLearnAtQuitMatchesImport(t *testing.T) {
 	if err := os.WriteFile(path, srv.Mbox(t, "quit"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := migrate.Import(ctx, migrate.ImportOptions{Path: path, Scheme: migrate.SchemePopa3d, Store: imported}); err != nil {
+	if _, err := migrate.Import(ctx, migrate.ImportOptions{Path: path, Scheme: uidl.Popa3d, Store: imported}); err != nil {
 		t.Fatal(err)
 	}
 	got, want := uidlEntries(t, learned, login), uidlEntries(t, imported, login)

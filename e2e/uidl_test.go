@@ -13,6 +13,7 @@ import (
 
 	"github.com/popgate/popgate/internal/testpeer"
 	"github.com/popgate/popgate/migrate"
+	"github.com/popgate/popgate/uidl"
 	"github.com/popgate/popgate/upstream"
 )
 
@@ -186,9 +187,9 @@ func uidlImport(t *testing.T, stack *uidlStack, spool []byte, login string, xuid
 	if err := os.WriteFile(path, spool, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	scheme := migrate.SchemePopa3d
+	scheme := uidl.Popa3d
 	if xuidl {
-		scheme = migrate.SchemeXUIDL
+		scheme = uidl.XUIDL
 	}
 	sum, err := migrate.Import(context.Background(), migrate.ImportOptions{Path: path, Scheme: scheme, Store: stack.Store})
 	if err != nil {

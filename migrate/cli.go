@@ -14,6 +14,7 @@ import (
 	"github.com/popgate/popgate/pop3"
 	"github.com/popgate/popgate/store"
 	"github.com/popgate/popgate/store/bolt"
+	"github.com/popgate/popgate/uidl"
 	"github.com/popgate/popgate/upstream"
 )
 
@@ -117,7 +118,7 @@ func runImport(ctx context.Context, args []string, env Env, stdout, stderr io.Wr
 	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
 		return usageError{"import needs one PATH"}
 	}
-	sc, err := ParseScheme(*scheme)
+	sc, err := uidl.ParseLegacyScheme(*scheme)
 	if err != nil {
 		return usageError{err.Error()}
 	}

@@ -40,7 +40,7 @@ func TestCLIImportShowVerify(t *testing.T) {
 			return ""
 		}}
 
-	code, out, errOut := run(t, env, "import", "-scheme", "popa3d", "-user", "bob", "testdata/edge.mbox")
+	code, out, errOut := run(t, env, "import", "-scheme", "popa3d", "-user", "bob", "../uidl/testdata/edge.mbox")
 	if code != 0 || !strings.Contains(out, "users 1, messages 5, mapped 5, duplicates 2, problems 0") {
 		t.Fatalf("import: %d %q %q", code, out, errOut)
 	}
@@ -75,7 +75,7 @@ func TestCLIUsage(t *testing.T) {
 func TestCLIImportIntoDataDir(t *testing.T) {
 	dir := t.TempDir()
 	dir = filepath.Join(dir, "created")
-	code, _, errOut := run(t, Env{DataDir: dir}, "import", "-quiet", "-scheme", "popa3d", "testdata/test.mbox")
+	code, _, errOut := run(t, Env{DataDir: dir}, "import", "-quiet", "-scheme", "popa3d", "../uidl/testdata/test.mbox")
 	if code != 0 {
 		t.Fatalf("import: %d %q", code, errOut)
 	}

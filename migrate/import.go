@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/popgate/popgate/store"
+	"github.com/popgate/popgate/uidl"
 )
 
 // ImportOptions configure Import.
@@ -19,8 +20,8 @@ type ImportOptions struct {
 	Path string
 	// User names the user of a single spool file; default its file name.
 	User string
-	// Scheme is how the legacy server computed UIDLs; default SchemeAuto.
-	Scheme Scheme
+	// Scheme is how the legacy server computed UIDLs; default uidl.Auto.
+	Scheme uidl.Scheme
 	// Store receives the entries; required.
 	Store store.UIDLStore
 	// Progress receives a progress bar (a terminal) or periodic lines;
@@ -74,7 +75,7 @@ func Import(ctx context.Context, o ImportOptions) (Summary, error) {
 	}
 	scheme := o.Scheme
 	if scheme == "" {
-		scheme = SchemeAuto
+		scheme = uidl.Auto
 	}
 	files, err := spoolFiles(o.Path, o.User)
 	if err != nil {
@@ -134,9 +135,9 @@ func spoolFiles(path, user string) ([]spoolFile, error) {
 }
 
 // importSpool reads one spool and returns its entries. The spool is read
-// once: every scheme's UIDL is computed while scanning, so SchemeAuto is
-// settled afterwards.
-func importSpool(f spoolFile, scheme Scheme, sum *Summary, done *int64, prog *progress) ([]store.Entry, error) {
+// once and each message's headers once more: every scheme's UIDL is
+// computed while scanning, so uidl.Auto is settled afterwards.
+func importSpool(f spoolFile, scheme uidl.Scheme, sum *Summary, done *int64, prog *progress) ([]store.Entry, error) {
 	fh, err := os.Open(f.path)
 	if err != nil {
 		return nil, fmt.Errorf("import: %w", err)
@@ -146,9 +147,12 @@ func importSpool(f spoolFile, scheme Scheme, sum *Summary, done *int64, prog *pr
 	anyXUIDL := false
 	start := *done
 	var read int64
-	err = scanSpool(fh, &read, func(m spoolMsg) error {
+	err = scanSpool(fh, func(n int64) {
+		read = n
+		prog.update(start+read, sum.Messages)
+	}, func(m spoolMsg) error {
 		msgs = append(msgs, m)
-		anyXUIDL = anyXUIDL || m.HasXUIDL
+		anyXUIDL = anyXUIDL || m.IDs.HasXUIDL
 		prog.update(start+read, sum.Messages+len(msgs))
 		return nil
 	})
@@ -156,17 +160,17 @@ func importSpool(f spoolFile, scheme Scheme, sum *Summary, done *int64, prog *pr
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", f.path, err)
 	}
-	if scheme == SchemeAuto {
-		scheme = SchemePopa3d
+	if scheme == uidl.Auto {
+		scheme = uidl.Popa3d
 		if anyXUIDL { // it has been served by qpopper
-			scheme = SchemeXUIDL
+			scheme = uidl.XUIDL
 		}
 	}
 	entries := make([]store.Entry, 0, len(msgs))
 	seen := map[string]int{}
 	for _, m := range msgs {
 		sum.Messages++
-		u, err := scheme.legacyUIDL(m)
+		u, err := scheme.LegacyUIDL(m.IDs)
 		if err != nil {
 			sum.problem("%s message %d: %v", f.user, m.Seq, err)
 			continue

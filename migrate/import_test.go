@@ -12,6 +12,7 @@ import (
 	"github.com/popgate/popgate/rewrite"
 	"github.com/popgate/popgate/store"
 	"github.com/popgate/popgate/store/memstore"
+	"github.com/popgate/popgate/uidl"
 )
 
 // spoolDir makes a /var/mail-like directory: alice holds test.mbox, bob
@@ -19,7 +20,7 @@ import (
 func spoolDir(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	for user, src := range map[string]string{"alice": "testdata/test.mbox", "bob": "testdata/edge.mbox"} {
+	for user, src := range map[string]string{"alice": "../uidl/testdata/test.mbox", "bob": "../uidl/testdata/edge.mbox"} {
 		b, err := os.ReadFile(src)
 		if err != nil {
 			t.Fatal(err)
@@ -53,7 +54,7 @@ func present(t *testing.T, st store.UIDLStore, user string) map[int]store.Entry 
 
 func TestImportDirectoryPopa3d(t *testing.T) {
 	st := memstore.New()
-	sum, err := Import(context.Background(), ImportOptions{Path: spoolDir(t), Scheme: SchemePopa3d, Store: st})
+	sum, err := Import(context.Background(), ImportOptions{Path: spoolDir(t), Scheme: uidl.Popa3d, Store: st})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +68,7 @@ func TestImportDirectoryPopa3d(t *testing.T) {
 	}
 	// The fingerprint is the one a Learner computes from what the server
 	// sends: the message after its From_ line, with CRLF line ends.
-	raw, _ := os.ReadFile("testdata/test.mbox")
+	raw, _ := os.ReadFile("../uidl/testdata/test.mbox")
 	first := raw[bytes.IndexByte(raw, '\n')+1:]
 	served := strings.ReplaceAll(string(first), "\n", "\r\n")
 	if got, want := present(t, st, "alice")[1].Fingerprint, rewrite.FingerprintBytes([]byte(served)); got != want {
@@ -77,7 +78,7 @@ func TestImportDirectoryPopa3d(t *testing.T) {
 
 func TestImportAutoUsesStoredXUIDL(t *testing.T) {
 	st := memstore.New()
-	sum, err := Import(context.Background(), ImportOptions{Path: "testdata/test.mbox", User: "alice", Store: st})
+	sum, err := Import(context.Background(), ImportOptions{Path: "../uidl/testdata/test.mbox", User: "alice", Store: st})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,5 +16,5 @@
 // a new UIDL that never equals a legacy one; each is counted
 // (uidl_unmapped) and logged, and only that message changes.
 //
-// Of popgate's packages, rewrite imports only pop3 and store.
+// Of popgate's packages, rewrite imports only pop3, store and uidl.
 package rewrite

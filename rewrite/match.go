@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/popgate/popgate/store"
+	"github.com/popgate/popgate/uidl"
 )
 
 // Candidate is one message of a moved user's maildrop on the new backend.
@@ -113,9 +114,6 @@ func takeLegacy(byFP map[string][]store.Entry, fp string, used map[string]bool) 
 	return "", false
 }
 
-// maxUIDL is RFC 1939's limit on a unique-id's length.
-const maxUIDL = 70
-
 // NewUIDL returns the unique-id to show for a message without a legacy
 // counterpart whose backend unique-id is uid: uid itself when it is not
 // taken, otherwise "n-" + uid, then "n2-" + uid, "n3-" + uid, ... The
@@ -131,7 +129,7 @@ func NewUIDL(uid string, taken func(string) bool) string {
 		if i > 1 {
 			prefix = "n" + strconv.Itoa(i) + "-"
 		}
-		if len(prefix)+len(base) > maxUIDL {
+		if len(prefix)+len(base) > uidl.MaxLen {
 			sum := sha256.Sum256([]byte(uid))
 			base = hex.EncodeToString(sum[:16])
 		}

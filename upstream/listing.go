@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/popgate/popgate/backend/uidl"
 	"github.com/popgate/popgate/pop3"
+	"github.com/popgate/popgate/uidl"
 )
 
 // parseScan parses "n size" from a STAT reply or a LIST line. RFC 1939

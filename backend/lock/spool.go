@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"strconv"
 	"strings"
@@ -15,8 +16,13 @@ import (
 // StaleAge is how old a dotlock without a pid must be before it is broken.
 const StaleAge = 5 * time.Minute
 
-// pollInterval is how often a held lock is retried.
+// pollInterval is how often a held dotlock is retried.
 const pollInterval = 20 * time.Millisecond
+
+// backoffMax bounds the pause after the fcntl lock was found taken; the
+// pause grows from pollInterval and is jittered so that two processes
+// taking the locks in opposite orders do not retry in step.
+const backoffMax = 200 * time.Millisecond
 
 // ErrTimeout reports that a spool lock was not obtained in time.
 var ErrTimeout = errors.New("lock: timed out")
@@ -30,42 +36,63 @@ type Spool struct {
 // AcquireSpool locks the mbox at path: the dotlock path+".lock", then an
 // fcntl write lock on f when f is not nil (f must be open for writing). It
 // retries until timeout or ctx ends.
+//
+// Delivery agents take the two locks in different orders (procmail the
+// dotlock first, dovecot-lda and Python's mailbox the fcntl lock first), so
+// waiting for the second lock while holding the first could deadlock with
+// one of them. The fcntl lock is therefore only tried, never waited for:
+// when it is taken, the dotlock is given back and both are tried again
+// after a jittered pause.
 func AcquireSpool(ctx context.Context, path string, f *os.File, timeout time.Duration) (*Spool, error) {
 	deadline := time.Now().Add(timeout)
 	dot := path + ".lock"
+	backoff := pollInterval
 	for {
-		err := createDotlock(dot)
-		if err == nil {
-			break
+		if err := takeDotlock(ctx, dot, deadline); err != nil {
+			return nil, err
 		}
-		if !errors.Is(err, fs.ErrExist) {
-			return nil, fmt.Errorf("dotlock %s: %w", dot, err)
+		s := &Spool{dot: dot, f: f}
+		if f == nil {
+			return s, nil
 		}
-		if breakStale(dot) {
-			continue
-		}
-		if err := wait(ctx, deadline); err != nil {
-			return nil, fmt.Errorf("dotlock %s held by %s: %w", dot, holder(dot), err)
-		}
-	}
-	s := &Spool{dot: dot, f: f}
-	if f == nil {
-		return s, nil
-	}
-	for {
 		err := setlk(f, syscall.F_WRLCK)
 		if err == nil {
 			return s, nil
 		}
+		s.f = nil
+		s.Release()
 		if !errors.Is(err, syscall.EAGAIN) && !errors.Is(err, syscall.EACCES) {
-			s.Release()
 			return nil, fmt.Errorf("fcntl lock %s: %w", path, err)
 		}
-		if err := wait(ctx, deadline); err != nil {
-			s.Release()
-			return nil, fmt.Errorf("fcntl lock %s: %w", path, err)
+		if err := sleep(ctx, deadline, jitter(backoff)); err != nil {
+			return nil, fmt.Errorf("fcntl lock %s held by %s: %w", path, fcntlHolder(f), err)
+		}
+		backoff = min(2*backoff, backoffMax)
+	}
+}
+
+// takeDotlock creates dot, breaking it when stale, until deadline.
+func takeDotlock(ctx context.Context, dot string, deadline time.Time) error {
+	for {
+		err := createDotlock(dot)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("dotlock %s: %w", dot, err)
+		}
+		if breakStale(dot) {
+			continue
+		}
+		if err := sleep(ctx, deadline, jitter(pollInterval)); err != nil {
+			return fmt.Errorf("dotlock %s held by %s: %w", dot, holder(dot), err)
 		}
 	}
+}
+
+// jitter returns a pause between d/2 and 3d/2.
+func jitter(d time.Duration) time.Duration {
+	return d/2 + rand.N(d)
 }
 
 // OpenSpool opens the mbox at path with flag (O_CREATE makes it 0600) and
@@ -122,11 +149,13 @@ func setlk(f *os.File, typ int16) error {
 	return syscall.FcntlFlock(f.Fd(), syscall.F_SETLK, &lk)
 }
 
-func wait(ctx context.Context, deadline time.Time) error {
-	if time.Now().After(deadline) {
+// sleep pauses for d, or fails when the pause would pass deadline or ctx
+// ends first.
+func sleep(ctx context.Context, deadline time.Time, d time.Duration) error {
+	if time.Now().Add(d).After(deadline) {
 		return ErrTimeout
 	}
-	t := time.NewTimer(pollInterval)
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
@@ -136,18 +165,31 @@ func wait(ctx context.Context, deadline time.Time) error {
 	}
 }
 
+// fcntlHolder names the process holding a conflicting fcntl lock on f.
+func fcntlHolder(f *os.File) string {
+	lk := syscall.Flock_t{Type: syscall.F_WRLCK}
+	if err := syscall.FcntlFlock(f.Fd(), syscall.F_GETLK, &lk); err == nil && lk.Type != syscall.F_UNLCK && lk.Pid > 0 {
+		return "pid " + strconv.Itoa(int(lk.Pid))
+	}
+	return "another process"
+}
+
+// createDotlock creates dot holding our pid, all at once: the pid goes to
+// a file of our own that is then hard-linked to dot (liblockfile's way). A
+// process killed halfway never leaves an empty dotlock, which others could
+// only break after StaleAge.
 func createDotlock(dot string) error {
-	f, err := os.OpenFile(dot, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	tmp := fmt.Sprintf("%s.%d.%d", dot, os.Getpid(), rand.Uint32())
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return err
 	}
+	defer os.Remove(tmp)
 	_, werr := fmt.Fprintf(f, "%d\n", os.Getpid())
-	cerr := f.Close()
-	if err := errors.Join(werr, cerr); err != nil {
-		os.Remove(dot)
+	if err := errors.Join(werr, f.Close()); err != nil {
 		return err
 	}
-	return nil
+	return os.Link(tmp, dot)
 }
 
 // dotlockPid returns the pid written in a dotlock, or 0.

@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/popgate/popgate/backend/mbox"
-	"github.com/popgate/popgate/backend/uidl"
 	"github.com/popgate/popgate/pop3"
+	"github.com/popgate/popgate/uidl"
 )
 
 func TestParseName(t *testing.T) {

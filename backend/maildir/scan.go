@@ -14,7 +14,7 @@ import (
 	"strings"
 
 	"github.com/popgate/popgate/backend/mbox"
-	"github.com/popgate/popgate/backend/uidl"
+	"github.com/popgate/popgate/uidl"
 )
 
 // Msg is one message file.

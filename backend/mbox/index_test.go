@@ -6,10 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"syscall"
 	"testing"
 	"time"
 
-	"github.com/popgate/popgate/backend/uidl"
+	"github.com/popgate/popgate/uidl"
 )
 
 func genMsg(i int) string {
@@ -125,13 +126,16 @@ func TestRewrite(t *testing.T) {
 	path := filepath.Join(dir, "mbox")
 	content := "junk\n\n" + genMsg(1) + genMsg(2) + genMsg(3)
 	os.WriteFile(path, []byte(content), 0o640)
-	f, _ := os.Open(path)
+	past := time.Now().Add(-time.Hour)
+	os.Chtimes(path, past, past)
+	f, _ := os.OpenFile(path, os.O_RDWR, 0)
 	defer f.Close()
+	before, _ := f.Stat()
 	idx, _, _, err := Load(f, nil, Config{Scheme: uidl.Native})
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := Rewrite(path, f, idx, func(i int) bool { return i != 1 })
+	out, stats, err := Rewrite(path, f, idx, func(i int) bool { return i != 1 }, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,8 +143,18 @@ func TestRewrite(t *testing.T) {
 	if want := "junk\n\n" + genMsg(1) + genMsg(3); string(got) != want {
 		t.Fatalf("rewritten mailbox:\n%s\nwant:\n%s", got, want)
 	}
-	if st, _ := os.Stat(path); st.Mode().Perm() != 0o640 {
+	if stats.Moved != int64(len(genMsg(3))) {
+		t.Errorf("moved %d bytes, want the last message's %d", stats.Moved, len(genMsg(3)))
+	}
+	st, _ := os.Stat(path)
+	if st.Mode().Perm() != 0o640 {
 		t.Errorf("mode %v, want 0640", st.Mode().Perm())
+	}
+	if !os.SameFile(before, st) {
+		t.Error("the mailbox is another file now: a delivery agent holding it open would write to the old one")
+	}
+	if atime := time.Unix(st.Sys().(*syscall.Stat_t).Atim.Unix()); atime.Before(st.ModTime().Truncate(time.Second)) || !st.ModTime().After(past) {
+		t.Errorf("atime %v, mtime %v: want both now, so no new mail is announced", atime, st.ModTime())
 	}
 	if out.Msgs[1].UID != idx.Msgs[2].UID {
 		t.Error("kept message changed its UID")
@@ -153,5 +167,28 @@ func TestRewrite(t *testing.T) {
 	ents, _ := os.ReadDir(dir)
 	if len(ents) != 1 {
 		t.Errorf("left files behind: %v", ents)
+	}
+}
+
+// Mail that arrived during the session stays new for notifiers: the access
+// time is left older than the modification time.
+func TestRewriteKeepsNewMailNew(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mbox")
+	os.WriteFile(path, []byte(genMsg(1)+genMsg(2)), 0o600)
+	past := time.Now().Add(-time.Hour)
+	os.Chtimes(path, past, past)
+	f, _ := os.OpenFile(path, os.O_RDWR, 0)
+	defer f.Close()
+	idx, _, _, err := Load(f, nil, Config{Scheme: uidl.Native})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Rewrite(path, f, idx, func(i int) bool { return i == 1 }, false); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := os.Stat(path)
+	atime := time.Unix(st.Sys().(*syscall.Stat_t).Atim.Unix())
+	if !atime.Before(st.ModTime()) {
+		t.Errorf("atime %v not before mtime %v: the new mail would not be announced", atime, st.ModTime())
 	}
 }

@@ -11,7 +11,7 @@ import (
 	"hash"
 	"io"
 
-	"github.com/popgate/popgate/backend/uidl"
+	"github.com/popgate/popgate/uidl"
 )
 
 // Msg locates one message in an mbox file.

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"testing/iotest"
 
-	"github.com/popgate/popgate/backend/uidl"
 	"github.com/popgate/popgate/pop3"
+	"github.com/popgate/popgate/uidl"
 )
 
 func parseBytes(t testing.TB, data []byte, scheme uidl.Scheme) Result {
@@ -36,8 +36,8 @@ func TestPopa3dVectors(t *testing.T) {
 		file string
 		want []string
 	}{
-		{"testdata/test.mbox", []string{"5a1c96ef726da04b", "4caf80ee9caa6971", "6188f630301904cb", "b4f882b8be2b83e0", "10823bdaeca213cc"}},
-		{"testdata/edge.mbox", []string{"d98c1dd404b2008f", "d98c1dd404b2008f", "e969f85e5f2a579f", "d98c1dd404b2008f", "100e6a907106c693"}},
+		{"../../uidl/testdata/test.mbox", []string{"5a1c96ef726da04b", "4caf80ee9caa6971", "6188f630301904cb", "b4f882b8be2b83e0", "10823bdaeca213cc"}},
+		{"../../uidl/testdata/edge.mbox", []string{"d98c1dd404b2008f", "d98c1dd404b2008f", "e969f85e5f2a579f", "d98c1dd404b2008f", "100e6a907106c693"}},
 	} {
 		data, err := os.ReadFile(tc.file)
 		if err != nil {
@@ -51,7 +51,7 @@ func TestPopa3dVectors(t *testing.T) {
 }
 
 func TestXUIDLScheme(t *testing.T) {
-	data, err := os.ReadFile("testdata/test.mbox")
+	data, err := os.ReadFile("../../uidl/testdata/test.mbox")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func checkInvariants(t testing.TB, data []byte, res Result) {
 }
 
 func TestParseLayout(t *testing.T) {
-	data, _ := os.ReadFile("testdata/test.mbox")
+	data, _ := os.ReadFile("../../uidl/testdata/test.mbox")
 	res := parseBytes(t, data, uidl.Native)
 	if len(res.Msgs) != 5 {
 		t.Fatalf("got %d messages, want 5", len(res.Msgs))
@@ -228,7 +228,7 @@ func TestCRLFReaderAcrossReads(t *testing.T) {
 
 // Parsing from a From_ line offset gives the same messages as a full parse.
 func TestParseFromOffset(t *testing.T) {
-	data, _ := os.ReadFile("testdata/test.mbox")
+	data, _ := os.ReadFile("../../uidl/testdata/test.mbox")
 	full := parseBytes(t, data, uidl.Native)
 	at := full.Msgs[3].From
 	part, err := Parse(bytes.NewReader(data[at:]), at, Config{Scheme: uidl.Native})
@@ -241,7 +241,7 @@ func TestParseFromOffset(t *testing.T) {
 }
 
 func FuzzMboxParse(f *testing.F) {
-	for _, name := range []string{"testdata/test.mbox", "testdata/edge.mbox"} {
+	for _, name := range []string{"../../uidl/testdata/test.mbox", "../../uidl/testdata/edge.mbox"} {
 		data, _ := os.ReadFile(name)
 		f.Add(data)
 	}

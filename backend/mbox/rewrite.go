@@ -1,66 +1,40 @@
 package mbox
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"os"
-	"path/filepath"
 	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
-// TempPrefix starts the name of the temporary file a rewrite writes beside
-// the mailbox. A leftover one (after a crash) is harmless and can be removed.
+// TempPrefix starts the names of the files a rewrite keeps beside the
+// mailbox: its journal (JournalPath).
 const TempPrefix = ".popgate-"
 
-// Rewrite replaces the mailbox at path, whose current content f and idx
-// describe, with the messages for which keep returns true (and any
-// preamble). The caller holds the spool lock and idx must be fresh under it.
+// Rewrite removes from the mailbox at path, whose current content f and
+// idx describe, the messages for which keep returns false, in place
+// (Compact): the file keeps its inode, owner and mode, and a crash at any
+// instant is repaired by Recover. The caller holds the spool lock, idx is
+// fresh under it and any earlier journal has been recovered.
 //
-// The new content goes to a temporary file in the same directory, which is
-// synced, given the mailbox's owner and mode, and renamed over the mailbox:
-// a crash at any instant leaves either the old or the new mailbox, whole.
-// It returns the index of the new file.
-func Rewrite(path string, f *os.File, idx *Index, keep func(i int) bool) (*Index, error) {
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	sys, _ := st.Sys().(*syscall.Stat_t)
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, TempPrefix+filepath.Base(path)+"-*")
-	if err != nil {
-		return nil, err
-	}
-	done := false
-	defer func() {
-		if !done {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-
+// seen says that the reader was shown every message kept; the file's
+// access time is then set to its modification time, so that the check
+// "modified since last read" of mail notifiers and shells finds no new
+// mail. Otherwise mail that arrived meanwhile stays new. It returns the
+// index of the new content and what the compaction wrote.
+func Rewrite(path string, f *os.File, idx *Index, keep func(i int) bool, seen bool) (*Index, CompactStats, error) {
 	out := &Index{Config: idx.Config, Preamble: idx.Preamble}
-	var off int64
-	copyRange := func(from, to int64) error {
-		n, err := io.Copy(tmp, io.NewSectionReader(f, from, to-from))
-		off += n
-		if err == nil && n != to-from {
-			err = io.ErrUnexpectedEOF
-		}
-		return err
-	}
-	if err := copyRange(0, idx.Preamble); err != nil {
-		return nil, fmt.Errorf("copy to %s: %w", tmp.Name(), err)
-	}
+	spans := []Span{{0, idx.Preamble}}
+	off := idx.Preamble
 	for i, m := range idx.Msgs {
 		if !keep(i) {
 			continue
 		}
+		spans = append(spans, Span{m.From, m.End - m.From})
 		shift := off - m.From
-		if err := copyRange(m.From, m.End); err != nil {
-			return nil, fmt.Errorf("copy to %s: %w", tmp.Name(), err)
-		}
+		off += m.End - m.From
 		m.From += shift
 		m.Data += shift
 		m.DataEnd += shift
@@ -71,33 +45,42 @@ func Rewrite(path string, f *os.File, idx *Index, keep func(i int) bool) (*Index
 		}
 		out.Msgs = append(out.Msgs, m)
 	}
-	if err := tmp.Chmod(st.Mode().Perm()); err != nil {
-		return nil, err
-	}
-	if sys != nil && (int(sys.Uid) != os.Geteuid() || int(sys.Gid) != os.Getegid()) {
-		if err := tmp.Chown(int(sys.Uid), int(sys.Gid)); err != nil {
-			return nil, fmt.Errorf("keep owner of %s: %w", path, err)
-		}
-	}
-	if err := tmp.Sync(); err != nil {
-		return nil, err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return nil, err
-	}
-	done = true
-	defer tmp.Close()
-	if d, err := os.Open(dir); err == nil {
-		d.Sync() // make the rename durable; the data already is
-		d.Close()
-	}
-	nst, err := tmp.Stat()
+	stats, err := Compact(f, JournalPath(path), spans)
 	if err != nil {
-		return nil, errors.Join(err, tmp.Close())
+		return nil, stats, err
 	}
-	nsys := nst.Sys().(*syscall.Stat_t)
-	out.Dev, out.Ino, out.Size = uint64(nsys.Dev), nsys.Ino, nst.Size()
-	out.Mtime, out.Ctime = nst.ModTime().UnixNano(), nsys.Ctim.Nano()
-	res, _, _, err := finishIndex(tmp, out, Full, 0)
-	return res, err
+	out.Size = stats.NewSize
+	res, _, _, err := finishIndex(f, out, Full, 0)
+	if err != nil {
+		return nil, stats, err
+	}
+	// Reading the file (above, and while compacting) may have moved its
+	// access time past its modification time; set them last. Both "now"
+	// needs only write access, not ownership; for the other case a
+	// truncation to the same size sets the modification time alone.
+	var st os.FileInfo
+	var sys *syscall.Stat_t
+	if seen {
+		now := []unix.Timespec{{Nsec: unix.UTIME_NOW}, {Nsec: unix.UTIME_NOW}}
+		err = unix.UtimesNanoAt(unix.AT_FDCWD, path, now, unix.AT_SYMLINK_NOFOLLOW)
+	}
+	// File times tick coarsely (a few milliseconds): the last read and the
+	// truncation can get the same time, which does not count as new mail.
+	for try := 0; err == nil; try++ {
+		if st, err = f.Stat(); err != nil {
+			return nil, stats, err
+		}
+		sys = st.Sys().(*syscall.Stat_t)
+		if seen || try == 5 || time.Unix(sys.Atim.Unix()).Before(st.ModTime()) {
+			break
+		}
+		time.Sleep(time.Duration(try+1) * 2 * time.Millisecond)
+		err = f.Truncate(stats.NewSize)
+	}
+	if err != nil {
+		return nil, stats, fmt.Errorf("set times of %s: %w", path, err)
+	}
+	res.Dev, res.Ino = uint64(sys.Dev), sys.Ino
+	res.Mtime, res.Ctime = st.ModTime().UnixNano(), sys.Ctim.Nano()
+	return res, stats, nil
 }

@@ -98,7 +98,7 @@ func TestUIDLImportAndShow(t *testing.T) {
 	if err := os.MkdirAll(spools, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	mbox, err := os.ReadFile("../../migrate/testdata/test.mbox")
+	mbox, err := os.ReadFile("../../uidl/testdata/test.mbox")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,6 +59,19 @@ func TestParseScheme(t *testing.T) {
 	if _, err := ParseScheme("md5"); err == nil {
 		t.Error(`ParseScheme("md5") accepted`)
 	}
+	// The backend computes no qpopper hash; an import cannot know native.
+	if _, err := ParseScheme(string(QpopperHex)); err == nil {
+		t.Error("ParseScheme accepted qpopper-hex")
+	}
+	if s, err := ParseLegacyScheme(""); err != nil || s != Auto {
+		t.Errorf(`ParseLegacyScheme("") = %q, %v`, s, err)
+	}
+	if s, err := ParseLegacyScheme("qpopper-base80"); err != nil || s != QpopperBase80 {
+		t.Errorf(`ParseLegacyScheme("qpopper-base80") = %q, %v`, s, err)
+	}
+	if _, err := ParseLegacyScheme(string(Native)); err == nil {
+		t.Error("ParseLegacyScheme accepted native")
+	}
 }
 
 // Popa3d's hasher alone on edge.mbox message 3's header: Date before the
