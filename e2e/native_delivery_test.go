@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/popgate/popgate/backend/mbox"
-	"github.com/popgate/popgate/backend/uidl"
 	"github.com/popgate/popgate/internal/testpeer"
+	"github.com/popgate/popgate/uidl"
 )
 
 const (
@@ -140,6 +140,13 @@ func TestNativeMboxDeliveryAgentsAndKills(t *testing.T) {
 	}
 	gate.proc.stop(t)
 	t.Logf("popgate killed %d times, %d of them right after a QUIT was sent", gate.kills, gate.killsAtQuit)
+	unacked := 0
+	for _, u := range users {
+		unacked += u.unacked
+	}
+	if unacked == 0 {
+		t.Error("no kill landed between a QUIT and its reply: the test exercised too little")
+	}
 	for _, u := range users {
 		u.check(t)
 	}
@@ -203,12 +210,14 @@ func (u *spoolUser) deliverAll(ctx context.Context) {
 	}
 }
 
-// poll runs sessions one after another: retrieve up to 20 messages,
-// delete about three in four of those that are intact, and quit.
+// poll runs sessions one after another, 50–250 ms apart: retrieve up to
+// 20 messages, delete about three in four of those that are intact, and
+// quit. (Each session takes the spool lock twice; polling much faster
+// would mostly measure procmail's one-second LOCKSLEEP.)
 func (u *spoolUser) poll(ctx context.Context, addr string, quitSent chan<- struct{}) {
 	rng := rand.New(rand.NewPCG(rand.Uint64(), 1))
 	for ctx.Err() == nil {
-		time.Sleep(time.Duration(rng.IntN(20000)) * time.Microsecond)
+		time.Sleep(time.Duration(50+rng.IntN(200)) * time.Millisecond)
 		c, err := dialPOP(addr, u.name, "pw")
 		if err != nil {
 			u.refused("login", err)
@@ -393,8 +402,8 @@ func (u *spoolUser) check(t *testing.T) {
 	if len(u.badRetr) > 0 {
 		t.Errorf("%s: %d retrieved messages did not match their checksum: %s", u.name, len(u.badRetr), firstFew(u.badRetr))
 	}
-	if u.acked == 0 || u.unacked == 0 {
-		t.Errorf("%s: %d acknowledged and %d unacknowledged QUITs: the test exercised too little", u.name, u.acked, u.unacked)
+	if u.acked == 0 {
+		t.Errorf("%s: no QUIT acknowledged: the test exercised too little", u.name)
 	}
 }
 
@@ -484,12 +493,12 @@ func (g *killableGate) linesWith(text string) []string {
 	return out
 }
 
-// killAtRandom kills and restarts popgate until ctx ends: every 0.2–1.2 s,
+// killAtRandom kills and restarts popgate until ctx ends: every 0.1–0.6 s,
 // half of the time as soon as a client has sent QUIT (plus up to 2 ms).
 func (g *killableGate) killAtRandom(ctx context.Context, quitSent <-chan struct{}) {
 	rng := rand.New(rand.NewPCG(rand.Uint64(), 2))
 	for {
-		pause := time.NewTimer(time.Duration(200+rng.IntN(1000)) * time.Millisecond)
+		pause := time.NewTimer(time.Duration(100+rng.IntN(500)) * time.Millisecond)
 		select {
 		case <-ctx.Done():
 			pause.Stop()

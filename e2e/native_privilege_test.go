@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"github.com/popgate/popgate/backend/mbox"
-	"github.com/popgate/popgate/backend/uidl"
 	"github.com/popgate/popgate/internal/testpeer"
+	"github.com/popgate/popgate/uidl"
 )
 
 // TestNativeBackendAsServiceUser runs popgate as a service user whose only

@@ -146,6 +146,9 @@ func runAgent(ctx context.Context, owner *SystemUser, env []string, msg []byte, 
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "LC_ALL=C"}, env...)
 	cmd.SysProcAttr = agentAttr(owner)
 	cmd.Stdin = bytes.NewReader(msg)
+	// An agent stopped mid-delivery must remove its dotlock, which holds
+	// no pid that others could check: SIGTERM lets it, SIGKILL would not.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 5 * time.Second
 	out, err := cmd.CombinedOutput()
 	if err != nil {
