@@ -45,9 +45,17 @@ type popgateProc struct {
 // LISTEN_PID is the process's own pid (set by the shell that execs it).
 func startActivated(t *testing.T, bin string, sock *os.File, env []string) *popgateProc {
 	t.Helper()
+	return startActivatedAs(t, bin, sock, env, nil)
+}
+
+// startActivatedAs is startActivated running popgate as cred (nil: the
+// test's user).
+func startActivatedAs(t *testing.T, bin string, sock *os.File, env []string, cred *syscall.Credential) *popgateProc {
+	t.Helper()
 	cmd := exec.Command("/bin/sh", "-c", `LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES=plain exec "$0"`, bin)
 	cmd.Env = env
 	cmd.ExtraFiles = []*os.File{sock}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGKILL}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -158,26 +166,9 @@ func TestRestartUnderLoadDropsNoSession(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The test holds the socket, as a systemd socket unit would.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	sock, err := l.(*net.TCPListener).File()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sock.Close()
-	env := []string{
-		"PATH=" + os.Getenv("PATH"),
-		"POPGATE_LISTEN=" + l.Addr().String(),
-		"POPGATE_ADMIN_LISTEN=off",
-		"POPGATE_BACKENDS=native=maildir://" + dir + "/mail/%u",
-		"POPGATE_USERS_FILE=" + filepath.Join(dir, "users"),
-		"POPGATE_DATA_DIR=" + filepath.Join(dir, "data"),
-		"POPGATE_DRAIN_TIMEOUT=10s",
-	}
+	addr, sock := activationSocket(t)
+	env := append(nativeGateEnv(addr, "maildir://"+dir+"/mail/%u", filepath.Join(dir, "users"), filepath.Join(dir, "data")),
+		"POPGATE_DRAIN_TIMEOUT=10s")
 
 	old := startActivated(t, bin, sock, env)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -189,7 +180,7 @@ func TestRestartUnderLoadDropsNoSession(t *testing.T) {
 	res := make(chan result, 1)
 	go func() {
 		r, err := loadgen.Run(ctx, loadgen.Options{
-			Addr: l.Addr().String(), Users: creds, Clients: 4,
+			Addr: addr, Users: creds, Clients: 4,
 			Duration: 8 * time.Second, Sessions: 200000,
 			Script:  []loadgen.Step{{Op: "STAT"}, {Op: "UIDL"}, {Op: "RETR", Count: 2}},
 			Timeout: 20 * time.Second,
@@ -228,6 +219,37 @@ func TestRestartUnderLoadDropsNoSession(t *testing.T) {
 	}
 	replacement.stop(t)
 	t.Logf("%d sessions, %d by the old process", r.OK, old.count("session", "result", "ok"))
+}
+
+// activationSocket listens on a free loopback port and returns its address
+// and the listening socket to pass to popgate: the test holds it, as a
+// systemd socket unit would, so it outlives every popgate process.
+func activationSocket(t *testing.T) (string, *os.File) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	sock, err := l.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sock.Close() })
+	return l.Addr().String(), sock
+}
+
+// nativeGateEnv is popgate's environment for one native backend at
+// backendURL, listening on addr, without the admin listener.
+func nativeGateEnv(addr, backendURL, usersFile, dataDir string) []string {
+	return []string{
+		"PATH=" + os.Getenv("PATH"),
+		"POPGATE_LISTEN=" + addr,
+		"POPGATE_ADMIN_LISTEN=off",
+		"POPGATE_BACKENDS=native=" + backendURL,
+		"POPGATE_USERS_FILE=" + usersFile,
+		"POPGATE_DATA_DIR=" + dataDir,
+	}
 }
 
 // waitSessions waits until p has logged n successful sessions.

@@ -37,7 +37,7 @@ func StartDovecot(t testing.TB, o DovecotOptions) *Server {
 	if err != nil {
 		t.Fatalf("testpeer: dovecot: %v", err)
 	}
-	base := sharedTempDir(t)
+	base := SharedTempDir(t)
 	st := &dovecotStore{base: base, maildir: o.Maildir, owner: owner}
 	runDir := shortTempDir(t)
 	for _, dir := range []string{"state", "home"} {
@@ -175,9 +175,10 @@ func mailOwner() (mailUser, error) {
 	return mailUser{name: u.Username, group: g.Name, uid: uid, gid: gid}, nil
 }
 
-// sharedTempDir returns a fresh t.TempDir that other users can traverse, so
-// that Dovecot's unprivileged processes reach the homes inside it.
-func sharedTempDir(t testing.TB) string {
+// SharedTempDir returns a fresh t.TempDir that other users can traverse, so
+// that unprivileged processes (Dovecot's, a service user's) reach what is
+// inside it.
+func SharedTempDir(t testing.TB) string {
 	t.Helper()
 	dir := t.TempDir()
 	for _, d := range []string{dir, filepath.Dir(dir)} {

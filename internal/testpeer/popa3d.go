@@ -31,7 +31,7 @@ func StartPopa3d(t testing.TB, users []User) *Server {
 	st := &spoolStore{mailGID: mailGID, uids: map[string]int{}}
 	logins := map[string]string{}
 	for _, u := range users {
-		su, err := createSystemUser(u.Password)
+		su, err := createSystemUser(u.Password, "")
 		if err != nil {
 			t.Fatalf("testpeer: popa3d: user %s: %v", u.Name, err)
 		}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"testing"
 )
 
 // sysLockPath serialises changes to /etc/passwd and friends: test binaries
@@ -49,17 +50,26 @@ func uniqueUserName() string {
 	return "pgt" + hex.EncodeToString(b)
 }
 
-// createSystemUser adds a login-less system user with a password.
-func createSystemUser(password string) (systemUser, error) {
+// createSystemUser adds a login-less system user, with a password unless
+// it is empty, in its own new group or, when group is set, in that one.
+func createSystemUser(password, group string) (systemUser, error) {
 	if strings.ContainsAny(password, ":\n") {
 		return systemUser{}, fmt.Errorf("password may not contain ':' or newlines")
 	}
 	name := uniqueUserName()
+	args := []string{"--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin",
+		"--comment", ownerComment(os.Getpid())}
+	if group == "" {
+		args = append(args, "--user-group")
+	} else {
+		args = append(args, "--no-user-group", "--gid", group)
+	}
 	err := withSysLock(func() error {
-		if out, err := exec.Command("useradd", "--no-create-home", "--home-dir", "/nonexistent",
-			"--shell", "/usr/sbin/nologin", "--user-group",
-			"--comment", ownerComment(os.Getpid()), name).CombinedOutput(); err != nil {
+		if out, err := exec.Command("useradd", append(args, name)...).CombinedOutput(); err != nil {
 			return fmt.Errorf("useradd %s: %w: %s", name, err, out)
+		}
+		if password == "" {
+			return nil
 		}
 		cmd := exec.Command("chpasswd")
 		cmd.Stdin = strings.NewReader(name + ":" + password + "\n")
@@ -133,4 +143,58 @@ func removeStaleUsers() error {
 func processAlive(pid int) bool {
 	err := syscall.Kill(pid, 0)
 	return err == nil || err == syscall.EPERM
+}
+
+// SystemUser is a login-less account that lives as long as one test.
+type SystemUser struct {
+	Name     string
+	UID, GID int
+}
+
+// NewSystemUser creates an account with a unique name, in its own new group
+// or, when group is set, with that group (created if missing) as its only
+// one. It is removed when the test ends. It needs root.
+func NewSystemUser(t testing.TB, group string) SystemUser {
+	t.Helper()
+	RequireRoot(t, "creating system users")
+	err := withSysLock(func() error {
+		if err := removeStaleUsers(); err != nil {
+			return err
+		}
+		if _, err := lookupGroupID(group); group == "" || err == nil {
+			return nil
+		}
+		if out, err := exec.Command("groupadd", "--system", group).CombinedOutput(); err != nil {
+			return fmt.Errorf("groupadd %s: %w: %s", group, err, out)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("testpeer: %v", err)
+	}
+	su, err := createSystemUser("", group)
+	if err != nil {
+		t.Fatalf("testpeer: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := deleteSystemUser(su.name); err != nil {
+			t.Errorf("testpeer: %v", err)
+		}
+	})
+	return SystemUser{Name: su.name, UID: su.uid, GID: su.gid}
+}
+
+// Credential runs a process as the user, with its group and no other.
+func (u SystemUser) Credential() *syscall.Credential {
+	return &syscall.Credential{Uid: uint32(u.UID), Gid: uint32(u.GID), Groups: []uint32{}}
+}
+
+// Chown gives paths to the user and group gid.
+func (u SystemUser) Chown(t testing.TB, gid int, paths ...string) {
+	t.Helper()
+	for _, p := range paths {
+		if err := os.Lchown(p, u.UID, gid); err != nil {
+			t.Fatalf("testpeer: %v", err)
+		}
+	}
 }

@@ -20,7 +20,7 @@ type TLSFiles struct {
 func NewTLSFiles(t testing.TB) TLSFiles {
 	t.Helper()
 	c := testcert.New(t)
-	dir := sharedTempDir(t)
+	dir := SharedTempDir(t)
 	files := TLSFiles{
 		CAFile:   filepath.Join(dir, "ca.pem"),
 		CertFile: filepath.Join(dir, "cert.pem"),
