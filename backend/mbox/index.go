@@ -63,7 +63,7 @@ func Load(f *os.File, prev *Index, cfg Config) (*Index, Scan, int64, error) {
 			return prev, Unchanged, 0, nil
 		}
 		if n := len(prev.Msgs); n > 0 && id.Size > prev.Size {
-			if tail, err := tailSum(f, prev.Msgs[n-1].From, prev.Size); err == nil && tail == prev.Tail {
+			if tail, err := tailSum(f, prev.Msgs[n-1].From, prev.Size); err == nil && tail == prev.Tail && boundariesHold(f, prev.Msgs[:n-1]) {
 				last := prev.Msgs[n-1].From
 				res, err := Parse(io.NewSectionReader(f, last, id.Size-last), last, cfg)
 				if err != nil {
@@ -112,6 +112,28 @@ func tailSum(f io.ReaderAt, lastFrom, end int64) ([sha256.Size]byte, error) {
 	var sum [sha256.Size]byte
 	copy(sum[:], h.Sum(nil))
 	return sum, nil
+}
+
+// boundariesHold reports whether every message still starts where it did:
+// a "From " line after a newline. Some delivery agents (dovecot-lda) rewrite
+// headers of messages already in the file, in place, and may shift the
+// messages between the first and the last; an index with the old offsets
+// would then serve, and a rewrite would move, the wrong bytes. One small
+// read per message, paid only when the file grew.
+func boundariesHold(f io.ReaderAt, msgs []Msg) bool {
+	b := make([]byte, 6)
+	for _, m := range msgs {
+		if m.From == 0 {
+			if !StillThere(f, m) {
+				return false
+			}
+			continue
+		}
+		if n, _ := f.ReadAt(b, m.From-1); n != 6 || string(b) != "\nFrom " {
+			return false
+		}
+	}
+	return true
 }
 
 // StillThere reports whether message m of an index still starts where it

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -191,4 +192,27 @@ func TestRewriteKeepsNewMailNew(t *testing.T) {
 	if !atime.Before(st.ModTime()) {
 		t.Errorf("atime %v not before mtime %v: the new mail would not be announced", atime, st.ModTime())
 	}
+}
+
+// An agent that rewrites earlier messages in place and shifts the ones
+// between (dovecot-lda does) while the file grows forces a full parse, even
+// though the last message and the old end look as before.
+func TestLoadNoticesShiftedMessages(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mbox")
+	msgs := []string{genMsg(1), genMsg(2), genMsg(3), genMsg(4)}
+	os.WriteFile(path, []byte(strings.Join(msgs, "")), 0o600)
+	prev, _, _ := load(t, path, nil)
+	// Message 1 gains a header and message 2 loses as many bytes, so
+	// messages 3 and 4 stay where they were; then one is appended.
+	msgs[0] = strings.Replace(msgs[0], "Subject:", "X-UID: 7\nSubject:", 1)
+	msgs[1] = strings.Replace(msgs[1], "From inside a body\n", "From insi\n", 1)
+	if len(msgs[0])+len(msgs[1]) != len(genMsg(1))+len(genMsg(2)) {
+		t.Fatal("test messages do not keep the later offsets")
+	}
+	os.WriteFile(path, []byte(strings.Join(msgs, "")+genMsg(5)), 0o600)
+	idx, scan, _ := load(t, path, prev)
+	if scan != Full {
+		t.Errorf("scan = %v, want full", scan)
+	}
+	sameAsFull(t, path, idx)
 }
