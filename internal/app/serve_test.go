@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"bytes"
@@ -55,7 +55,7 @@ func (s *syncBuffer) logLines(t *testing.T, msg string) []map[string]any {
 
 // server is popgate running in the test through runWith.
 type server struct {
-	addrs          boundAddrs
+	addrs          Addrs
 	stdout, stderr *syncBuffer
 	cancel         context.CancelFunc
 	done           chan int
@@ -64,13 +64,13 @@ type server struct {
 // startServer runs serve with environ (full variable names) and waits until
 // it listens. The server is stopped at the end of the test if stop was not
 // called.
-func startServer(t *testing.T, environ []string, h hooks) *server {
+func startServer(t *testing.T, environ []string, h Hooks) *server {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &server{stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}
-	bound := make(chan boundAddrs, 1)
-	h.listening = func(a boundAddrs) { bound <- a }
-	go func() { s.done <- runWith(ctx, []string{"popgate"}, environ, s.stdout, s.stderr, h) }()
+	bound := make(chan Addrs, 1)
+	h.Listening = func(a Addrs) { bound <- a }
+	go func() { s.done <- RunWithHooks(ctx, []string{"popgate"}, environ, s.stdout, s.stderr, h) }()
 	t.Cleanup(func() { s.stop(t) })
 	select {
 	case s.addrs = <-bound:
@@ -153,7 +153,7 @@ func TestServeEndToEnd(t *testing.T) {
 		"POPGATE_DRAIN_TIMEOUT=5s",
 	}
 	reload := make(chan struct{})
-	srv := startServer(t, environ, hooks{reload: reload})
+	srv := startServer(t, environ, Hooks{Reload: reload})
 	addrs, stdout, stderr := srv.addrs, srv.stdout, srv.stderr
 	if addrs.TLS != nil {
 		t.Errorf("a TLS listener was opened: %v", addrs.TLS)
@@ -205,7 +205,7 @@ func TestServeEndToEnd(t *testing.T) {
 func TestServeEmbeddedDefault(t *testing.T) {
 	dataDir := filepath.Join(t.TempDir(), "popgate-data")
 	environ := []string{"POPGATE_LISTEN=127.0.0.1:0", "POPGATE_DATA_DIR=" + dataDir}
-	srv := startServer(t, environ, hooks{})
+	srv := startServer(t, environ, Hooks{})
 	addr, stderr := srv.addrs.Plain.String(), srv.stderr
 	if !strings.Contains(stderr.String(), "curl -u demo:demo pop3://"+addr+"/1") {
 		t.Errorf("no demo hint on stderr:\n%s", stderr.String())
@@ -261,7 +261,7 @@ func TestSIGHUPWithABadRoutesFile(t *testing.T) {
 		"POPGATE_ROUTES=" + routesFile,
 		"POPGATE_USERS_FILE=" + users,
 		"POPGATE_DATA_DIR=" + filepath.Join(dir, "data"),
-	}, hooks{})
+	}, Hooks{})
 	if err := os.WriteFile(routesFile, []byte("# oops\nalice new\nbob elsewhere\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}

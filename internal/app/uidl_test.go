@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"bytes"
@@ -53,7 +53,7 @@ func TestServeMovesUserKeepingUIDLs(t *testing.T) {
 		"POPGATE_DATA_DIR=" + filepath.Join(dir, "data"),
 		"POPGATE_AUTH_FAIL_DELAY=0s",
 		"POPGATE_ADMIN_LISTEN=off",
-	}, hooks{reload: reload})
+	}, Hooks{Reload: reload})
 	addr := srv.addrs.Plain.String()
 
 	client := testpeer.NewPoplib(t, addr, "rachel", "pw")

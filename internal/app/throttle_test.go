@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"encoding/json"
@@ -38,7 +38,7 @@ func TestThrottleSlowsAHogAndForgives(t *testing.T) {
 		"POPGATE_THROTTLE_MIN_POLL_INTERVAL=1m",
 		"POPGATE_THROTTLE_DELAY_PER_LEVEL=20ms",
 		"POPGATE_THROTTLE_MAX_DELAY=200ms",
-	}, hooks{})
+	}, Hooks{})
 	addr := srv.addrs.Plain.String()
 	for range 3 {
 		testpeer.Poplib(t, addr, "hog", "pw")
