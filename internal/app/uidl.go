@@ -1,22 +1,19 @@
 package app
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"os"
-	"strings"
 
 	"go.uber.org/zap"
 
 	"github.com/popgate/popgate/config"
-	"github.com/popgate/popgate/migrate"
 	"github.com/popgate/popgate/rewrite"
 	"github.com/popgate/popgate/store"
 	"github.com/popgate/popgate/store/bolt"
 )
 
-// openUIDLStore opens the UIDL map of POPGATE_STORE.
+// openUIDLStore opens the UIDL map of POPGATE_STORE, for the server and for
+// "popgate uidl".
 func openUIDLStore(cfg config.Config) (store.UIDLStore, error) {
 	if err := os.MkdirAll(cfg.Store.Location, 0o700); err != nil {
 		return nil, fmt.Errorf("UIDL store: %w", err)
@@ -38,43 +35,4 @@ func uidlDecorator(cfg config.Config, st store.UIDLStore, log *zap.Logger) *rewr
 	}
 	o.Store, o.Logger = st, log
 	return rewrite.NewDecorator(o, legacy...)
-}
-
-// uidlCommand runs "popgate uidl import|show|verify".
-func uidlCommand(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
-	cfg, _, ok := loadConfig(environ, stderr)
-	if !ok {
-		return exitUsage
-	}
-	openers, closer, err := openBackends(cfg)
-	if err != nil {
-		fmt.Fprintf(stderr, "popgate: %v\n", err)
-		return exitFailure
-	}
-	defer closer.Close()
-	env := migrate.Env{
-		DataDir:  cfg.Store.Location,
-		Backends: openers,
-		Getenv:   lookup(environ),
-		Stdin:    os.Stdin,
-	}
-	if names := cfg.LegacyBackends(); len(names) > 0 {
-		env.LegacyBackend = names[0]
-		if len(cfg.UIDL.LearnFrom) > 0 {
-			env.LegacyBackend = cfg.UIDL.LearnFrom[0]
-		}
-	}
-	return migrate.Main(ctx, args, env, stdout, stderr)
-}
-
-// lookup reads a variable from environ (os.Environ form).
-func lookup(environ []string) func(string) string {
-	return func(name string) string {
-		for _, kv := range environ {
-			if k, v, ok := strings.Cut(kv, "="); ok && k == name {
-				return v
-			}
-		}
-		return ""
-	}
 }
