@@ -42,7 +42,7 @@ func TestServeRelaysToDovecot(t *testing.T) {
 	if code := srv.stop(t); code != exitOK {
 		t.Fatalf("exit %d", code)
 	}
-	lines := srv.stdout.logLines(t, "session")
+	lines := srv.stdout.Lines(t, "session")
 	if len(lines) != 1 || lines[0]["backend"] != "legacy" || lines[0]["result"] != "ok" {
 		t.Errorf("session lines: %v", lines)
 	}
@@ -99,7 +99,7 @@ func stopAndCheckResults(t *testing.T, srv *server, want map[string]int) {
 		t.Fatalf("exit %d", code)
 	}
 	results := map[string]int{}
-	for _, l := range srv.stdout.logLines(t, "session") {
+	for _, l := range srv.stdout.Lines(t, "session") {
 		results[l["user"].(string)+" "+l["result"].(string)]++
 	}
 	for k, n := range want {

@@ -219,7 +219,7 @@ func TestUnhealthyBackendFailsFast(t *testing.T) {
 			m[`popgate_logins_total{backend="legacy",outcome="unavailable"}`], m[`popgate_backend_up{backend="legacy"}`])
 	}
 	pop3test.Eventually(t, "the refused session's line", func() bool {
-		for _, l := range srv.stdout.logLines(t, "session") {
+		for _, l := range srv.stdout.Lines(t, "session") {
 			if l["result"] == "backend_error" {
 				return strings.Contains(l["error"].(string), "legacy") && strings.Contains(l["error"].(string), "health check")
 			}
@@ -263,7 +263,7 @@ func TestTwoServersShareAPort(t *testing.T) {
 		}
 	}
 	pop3test.Eventually(t, "the second server's five session lines", func() bool {
-		return len(second.stdout.logLines(t, "session")) == 5
+		return len(second.stdout.Lines(t, "session")) == 5
 	})
 }
 

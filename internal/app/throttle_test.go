@@ -63,7 +63,7 @@ func TestThrottleSlowsAHogAndForgives(t *testing.T) {
 	}
 
 	var hog, calm []map[string]any
-	for _, l := range srv.stdout.logLines(t, "session") {
+	for _, l := range srv.stdout.Lines(t, "session") {
 		switch l["user"] {
 		case "hog":
 			hog = append(hog, l)

@@ -81,7 +81,7 @@ func TestServeTLS(t *testing.T) {
 	if code := srv.stop(t); code != exitOK {
 		t.Fatalf("exit %d", code)
 	}
-	lines := srv.stdout.logLines(t, "session")
+	lines := srv.stdout.Lines(t, "session")
 	if len(lines) != 2 {
 		t.Fatalf("%d session lines:\n%s", len(lines), srv.stdout.String())
 	}

@@ -81,7 +81,7 @@ func TestServeMovesUserKeepingUIDLs(t *testing.T) {
 	if code := srv.stop(t); code != exitOK {
 		t.Fatalf("exit %d", code)
 	}
-	lines := srv.stdout.logLines(t, "session")
+	lines := srv.stdout.Lines(t, "session")
 	if len(lines) != 3 {
 		t.Fatalf("%d session lines, want 3", len(lines))
 	}
