@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"golang.org/x/crypto/bcrypt"
@@ -10,16 +12,20 @@ import (
 	"github.com/popgate/popgate/internal/testpeer"
 )
 
-// usersFile writes a users file holding user:pass (bcrypt) and returns its
-// path.
-func usersFile(t *testing.T, user, pass string) string {
+// usersFile writes a users file of the given users and passwords (bcrypt)
+// and returns its path.
+func usersFile(t *testing.T, passwords map[string]string) string {
 	t.Helper()
-	hash, err := bcrypt.GenerateFromPassword([]byte(pass), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
+	var b strings.Builder
+	for user, pass := range passwords {
+		hash, err := bcrypt.GenerateFromPassword([]byte(pass), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "%s:%s\n", user, hash)
 	}
 	path := filepath.Join(t.TempDir(), "users")
-	if err := os.WriteFile(path, []byte(user+":"+string(hash)+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -40,7 +46,7 @@ func TestNativeBackendMatchesPopa3d(t *testing.T) {
 		t.Fatal(err)
 	}
 	gate := startRelay(t, "BACKENDS=native="+mboxURL(spools, "uidl=popa3d"), "DEFAULT_BACKEND=native",
-		"USERS_FILE="+usersFile(t, user, "pw"))
+		"USERS_FILE="+usersFile(t, map[string]string{user: "pw"}))
 
 	for _, c := range testpeer.Clients() {
 		t.Run(c.Name, func(t *testing.T) {

@@ -44,6 +44,13 @@ var relayDefaults = []string{
 // stops it at the end of the test.
 func startRelay(t testing.TB, vars ...string) *relayGate {
 	t.Helper()
+	return startRelayWith(t, app.Hooks{}, vars...)
+}
+
+// startRelayWith is startRelay with hooks into the server; the listening
+// and reload hooks are the gate's own.
+func startRelayWith(t testing.TB, h app.Hooks, vars ...string) *relayGate {
+	t.Helper()
 	g := &relayGate{DataDir: t.TempDir(), out: &logtest.Buffer{}, errOut: &logtest.Buffer{},
 		reload: make(chan struct{}), done: make(chan int, 1)}
 	set := map[string]string{"DATA_DIR": g.DataDir}
@@ -60,13 +67,16 @@ func startRelay(t testing.TB, vars ...string) *relayGate {
 	ctx, cancel := context.WithCancel(context.Background())
 	g.cancel = cancel
 	bound := make(chan app.Addrs, 1)
-	h := app.Hooks{Listening: func(a app.Addrs) { bound <- a }, Reload: g.reload}
+	h.Listening, h.Reload = func(a app.Addrs) { bound <- a }, g.reload
 	go func() {
 		g.done <- app.RunWithHooks(ctx, []string{"popgate"}, environ, g.out, g.errOut, h)
 	}()
 	t.Cleanup(func() {
 		if code := g.stop(t); code != 0 {
 			t.Errorf("popgate exited with %d:\n%s", code, g.errOut.String())
+		}
+		if t.Failed() {
+			g.logProblems(t)
 		}
 	})
 	select {
@@ -127,5 +137,14 @@ func (g *relayGate) sessionLines(t testing.TB, n int) []map[string]any {
 			t.Fatalf("%d session lines logged, want %d", len(lines), n)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// logProblems copies the server's warnings and errors to the test log.
+func (g *relayGate) logProblems(t testing.TB) {
+	for line := range strings.Lines(g.out.String()) {
+		if strings.Contains(line, `"level":"warn"`) || strings.Contains(line, `"level":"error"`) {
+			t.Log(strings.TrimRight(line, "\n"))
+		}
 	}
 }

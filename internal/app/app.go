@@ -8,6 +8,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+
+	"github.com/popgate/popgate/store"
 )
 
 // Exit codes.
@@ -29,6 +31,10 @@ type Hooks struct {
 	Listening func(addrs Addrs)
 	// Reload, when set, replaces SIGHUP as the routes reload trigger.
 	Reload <-chan struct{}
+	// UIDLStore is called with the UIDL map once it is open, for callers
+	// that read or seed it while the server runs (the file is locked
+	// against a second opener).
+	UIDLStore func(store.UIDLStore)
 }
 
 // RunWithHooks is Run with hooks into the server it starts.

@@ -72,6 +72,9 @@ func runServer(ctx context.Context, cfg config.Config, environ []string, log *za
 		return err
 	}
 	defer uidls.Close()
+	if h.UIDLStore != nil {
+		h.UIDLStore(uidls)
+	}
 	thr, err := newThrottle(cfg)
 	if err != nil {
 		return err
