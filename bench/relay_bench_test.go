@@ -56,7 +56,7 @@ func startLegacy(tb testing.TB, msg []byte) *legacyServer {
 }
 
 // startRelay runs popgate's proxy with an upstream backend pointing at
-// legacy, as cmd/popgate wires them for pop3:// backends.
+// legacy, as internal/app wires them for pop3:// backends.
 func startRelay(tb testing.TB, legacy string) string {
 	tb.Helper()
 	srv, err := proxy.New(proxy.Options{

@@ -7,8 +7,6 @@ import (
 
 	"github.com/popgate/popgate/internal/pop3test"
 	"github.com/popgate/popgate/internal/testpeer"
-	"github.com/popgate/popgate/pop3"
-	"github.com/popgate/popgate/upstream"
 )
 
 // loginThen is a legacy server that accepts any login, answers STAT, and
@@ -87,8 +85,7 @@ func TestBackendFaults(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			be := upstream.New(upstream.Options{Name: "legacy", Addr: tt.addr, DialTimeout: time.Second, CommandTimeout: time.Second})
-			gate := startRelay(t, map[string]pop3.Opener{"legacy": be}, "legacy")
+			gate := startRelay(t, "BACKENDS=legacy=pop3://"+tt.addr+"?dial_timeout=1s&timeout=1s", "DEFAULT_BACKEND=legacy")
 			start := time.Now()
 			rc := testpeer.Dial(t, gate.Addr)
 			tt.client(t, rc)

@@ -1,44 +1,34 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/popgate/popgate/backend"
-	"github.com/popgate/popgate/backend/auth"
 	"github.com/popgate/popgate/internal/testpeer"
-	"github.com/popgate/popgate/pop3"
-	"github.com/popgate/popgate/uidl"
 )
 
-// nativeBackend serves mbox spools under dir (one file per user) with the
-// given UIDL scheme, for users in a users file holding user:pass.
-func nativeBackend(t *testing.T, dir, user, pass string, scheme uidl.Scheme) pop3.Opener {
+// usersFile writes a users file of the given users and passwords (bcrypt)
+// and returns its path.
+func usersFile(t *testing.T, passwords map[string]string) string {
 	t.Helper()
-	hash, err := bcrypt.GenerateFromPassword([]byte(pass), bcrypt.MinCost)
-	if err != nil {
+	var b strings.Builder
+	for user, pass := range passwords {
+		hash, err := bcrypt.GenerateFromPassword([]byte(pass), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "%s:%s\n", user, hash)
+	}
+	path := filepath.Join(t.TempDir(), "users")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	users := filepath.Join(t.TempDir(), "users")
-	if err := os.WriteFile(users, []byte(user+":"+string(hash)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	uf, err := auth.LoadUsersFile(users)
-	if err != nil {
-		t.Fatal(err)
-	}
-	be, err := backend.New(backend.Options{
-		Name: "native", Kind: backend.KindMbox, PathPattern: filepath.Join(dir, "%u"),
-		UIDL: scheme, Auth: uf, DataDir: t.TempDir(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { be.Close() })
-	return be
+	return path
 }
 
 // TestNativeBackendMatchesPopa3d gives every real client the same mbox
@@ -55,7 +45,8 @@ func TestNativeBackendMatchesPopa3d(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(spools, user), mbox, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	gate := startRelay(t, map[string]pop3.Opener{"native": nativeBackend(t, spools, user, "pw", uidl.Popa3d)}, "native")
+	gate := startRelay(t, "BACKENDS=native="+mboxURL(spools, "uidl=popa3d"), "DEFAULT_BACKEND=native",
+		"USERS_FILE="+usersFile(t, map[string]string{user: "pw"}))
 
 	for _, c := range testpeer.Clients() {
 		t.Run(c.Name, func(t *testing.T) {

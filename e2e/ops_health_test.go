@@ -1,31 +1,22 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/popgate/popgate/health"
 	"github.com/popgate/popgate/internal/pop3test"
 	"github.com/popgate/popgate/internal/testpeer"
-	"github.com/popgate/popgate/metrics"
-	"github.com/popgate/popgate/pop3"
-	"github.com/popgate/popgate/proxy"
 	"github.com/popgate/popgate/session"
-	"github.com/popgate/popgate/upstream"
 )
 
-// opsGate is a relay in front of one legacy backend, wired as cmd/popgate
-// wires it: health-checked, timed, with the admin endpoints on a test
-// HTTP server.
+// opsGate is popgate in front of one legacy backend with its admin
+// endpoints on a free port and the given health check interval.
 type opsGate struct {
 	*relayGate
 	admin string
@@ -33,26 +24,9 @@ type opsGate struct {
 
 func startOpsGate(t *testing.T, name, addr string, interval time.Duration) *opsGate {
 	t.Helper()
-	m := metrics.New()
-	be := upstream.New(upstream.Options{Name: name, Addr: addr, DialTimeout: 5 * time.Second, CommandTimeout: 20 * time.Second})
-	hc := health.New(health.Options{Interval: interval, Timeout: 2 * time.Second, OnChange: m.BackendUp})
-	hc.Add(name, be.Probe)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { hc.Run(ctx) })
-	t.Cleanup(func() { cancel(); wg.Wait() })
-
-	op := m.WrapOpener(name, hc.Guard(name, be))
-	g := startRelay(t, map[string]pop3.Opener{name: op}, name, func(o *proxy.Options) {
-		prev := o.OnSessionEnd
-		o.OnSessionEnd = func(r *session.Record) { m.SessionEnded(r); prev(r) }
-	})
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", m.Handler())
-	mux.Handle("/readyz", hc.Readyz(func() bool { return true }))
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	return &opsGate{relayGate: g, admin: srv.URL}
+	g := startRelay(t, "BACKENDS="+name+"="+legacyURL(addr), "DEFAULT_BACKEND="+name,
+		"ADMIN_LISTEN=127.0.0.1:0", "HEALTH_INTERVAL="+interval.String(), "HEALTH_TIMEOUT=2s")
+	return &opsGate{relayGate: g, admin: "http://" + g.Admin}
 }
 
 // get returns the status and body of an admin endpoint.
@@ -133,12 +107,11 @@ func TestMetricsAndHealthWithDovecot(t *testing.T) {
 		t.Errorf("login with Dovecot down: %q", got)
 	}
 	rc.Close()
-	pop3test.Eventually(t, "the refused session's record", func() bool {
-		g.mu.Lock()
-		defer g.mu.Unlock()
-		last := g.records[len(g.records)-1]
-		return last.Result == session.ResultBackendError && errors.Is(last.Err, health.ErrUnavailable)
-	})
+	lines := g.sessionLines(t, 2)
+	last := lines[len(lines)-1]
+	if errText, _ := last["error"].(string); last["result"] != session.ResultBackendError || !strings.Contains(errText, health.ErrUnavailable.Error()) {
+		t.Errorf("the refused session's line: %v", last)
+	}
 	if got := g.metric(t, `popgate_logins_total{backend="legacy",outcome="unavailable"}`); got != 1 {
 		t.Errorf("unavailable logins = %v", got)
 	}

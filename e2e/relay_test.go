@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/popgate/popgate/internal/testpeer"
-	"github.com/popgate/popgate/pop3"
 )
 
 // legacyServers starts each legacy server the relay must be invisible in
@@ -28,7 +27,7 @@ func TestClientsSeeTheSameThroughPopgate(t *testing.T) {
 	for name, srv := range legacyServers(t, testpeer.TrickyMbox()) {
 		t.Run(name, func(t *testing.T) {
 			user := srv.Login("rachel")
-			gate := startRelay(t, map[string]pop3.Opener{"legacy": legacy("legacy", srv.Addr)}, "legacy")
+			gate := startRelay(t, "BACKENDS=legacy="+legacyURL(srv.Addr), "DEFAULT_BACKEND=legacy")
 			for _, c := range testpeer.Clients() {
 				t.Run(c.Name, func(t *testing.T) {
 					direct, derr := c.New(t, srv.Addr, user, "s3cret pass").TryPoll()

@@ -10,10 +10,6 @@ import (
 
 	"github.com/popgate/popgate/internal/testpeer"
 	"github.com/popgate/popgate/loadgen"
-	"github.com/popgate/popgate/pop3"
-	"github.com/popgate/popgate/proxy"
-	"github.com/popgate/popgate/throttle"
-	"github.com/popgate/popgate/upstream"
 )
 
 // BenchmarkThrottleHogs measures normal users' session latency through
@@ -56,21 +52,16 @@ func BenchmarkThrottleHogs(b *testing.B) {
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			for b.Loop() {
-				cfg := throttle.DefaultConfig()
-				cfg.SoftBytes, cfg.SoftMsgs = 2<<20, 500
-				cfg.EnforceLoginDelay = tc.enforce
-				if !tc.throttle {
+				vars := []string{"BACKENDS=legacy=pop3://" + dovecot.Addr + "?max_sessions=4&timeout=1m", "DEFAULT_BACKEND=legacy",
+					"THROTTLE_SOFT_BYTES=2M", "THROTTLE_SOFT_MSGS=500", fmt.Sprintf("THROTTLE_ENFORCE_LOGIN_DELAY=%t", tc.enforce)}
+				if tc.throttle {
+					vars = append(vars, "THROTTLE=on")
+				} else {
 					// Without throttling the backend limit still holds,
 					// first come first served, and nobody gives up.
-					cfg.Mode, cfg.QueueTimeout = throttle.ModeOff, 10*time.Minute
+					vars = append(vars, "THROTTLE=off", "THROTTLE_QUEUE_TIMEOUT=10m")
 				}
-				limits := map[string]int{"legacy": 4}
-				thr, err := throttle.New(cfg, throttle.Options{MaxSessions: limits})
-				if err != nil {
-					b.Fatal(err)
-				}
-				be := upstream.New(upstream.Options{Name: "legacy", Addr: dovecot.Addr, CommandTimeout: time.Minute})
-				gate := startRelay(b, map[string]pop3.Opener{"legacy": be}, "legacy", func(o *proxy.Options) { o.Gate = thr })
+				gate := startRelay(b, vars...)
 
 				ctx, stopHogs := context.WithCancel(context.Background())
 				var wg sync.WaitGroup

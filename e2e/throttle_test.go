@@ -10,10 +10,6 @@ import (
 
 	"github.com/popgate/popgate/internal/testpeer"
 	"github.com/popgate/popgate/loadgen"
-	"github.com/popgate/popgate/pop3"
-	"github.com/popgate/popgate/proxy"
-	"github.com/popgate/popgate/throttle"
-	"github.com/popgate/popgate/upstream"
 )
 
 // TestThrottleShieldsDovecot puts popgate with throttling in front of a real
@@ -34,19 +30,9 @@ func TestThrottleShieldsDovecot(t *testing.T) {
 	}
 	dovecot := testpeer.StartDovecot(t, testpeer.DovecotOptions{Users: users})
 
-	cfg := throttle.DefaultConfig()
-	cfg.SoftMsgs = 50
-	cfg.MinPollInterval = time.Minute
-	cfg.DelayPerLevel = 50 * time.Millisecond
-	cfg.MaxDelay = 400 * time.Millisecond
-	cfg.Bandwidth = 1 << 20
-	cfg.QueueTimeout = 20 * time.Second
-	thr, err := throttle.New(cfg, throttle.Options{MaxSessions: map[string]int{"legacy": 2}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	be := upstream.New(upstream.Options{Name: "legacy", Addr: dovecot.Addr, CommandTimeout: 20 * time.Second})
-	gate := startRelay(t, map[string]pop3.Opener{"legacy": be}, "legacy", func(o *proxy.Options) { o.Gate = thr })
+	gate := startRelay(t, "BACKENDS=legacy=pop3://"+dovecot.Addr+"?max_sessions=2&timeout=20s", "DEFAULT_BACKEND=legacy",
+		"THROTTLE=on", "THROTTLE_SOFT_MSGS=50", "THROTTLE_MIN_POLL_INTERVAL=1m", "THROTTLE_DELAY_PER_LEVEL=50ms",
+		"THROTTLE_MAX_DELAY=400ms", "THROTTLE_BANDWIDTH=1M", "THROTTLE_QUEUE_TIMEOUT=20s")
 
 	script, _ := loadgen.ParseScript("stat,uidl,retr:all")
 	normalLoad := func() *loadgen.Report {

@@ -1,10 +1,7 @@
 package e2e
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,112 +9,70 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest/observer"
-
-	"github.com/popgate/popgate/backend"
+	"github.com/popgate/popgate/internal/app"
 	"github.com/popgate/popgate/internal/testpeer"
-	"github.com/popgate/popgate/pop3"
-	"github.com/popgate/popgate/proxy"
-	"github.com/popgate/popgate/rewrite"
-	"github.com/popgate/popgate/session"
 	"github.com/popgate/popgate/store"
-	"github.com/popgate/popgate/store/bolt"
-	"github.com/popgate/popgate/upstream"
 )
 
-// uidlStack is popgate assembled for UIDL continuity: the legacy server
-// behind the "legacy" backend (learned from), a native mbox backend and
-// optionally a Dovecot Maildir server (both mapped), a routes table the
-// test edits to move users, and a bbolt store.
+// uidlStack is popgate configured for UIDL continuity: the legacy server
+// behind the "legacy" backend (learned from), "direct" to the same server
+// without learning, a native mbox backend and optionally a Dovecot Maildir
+// server (both mapped), and a routes file the test edits to move users.
 type uidlStack struct {
-	Addr      string
+	*relayGate
+	// Store is the server's UIDL map.
 	Store     store.UIDLStore
 	NativeDir string
-	logs      *observer.ObservedLogs
 
-	mu     sync.Mutex
-	routes map[string]string
-}
-
-type uidlPasswords map[string]string
-
-func (p uidlPasswords) Authenticate(ctx context.Context, c pop3.Credentials) error {
-	if want, ok := p[c.User]; !ok || c.Password != want {
-		return pop3.ErrAuthFailed
-	}
-	return nil
+	mu         sync.Mutex
+	routes     map[string]string
+	routesFile string
 }
 
 func startUIDLStack(t *testing.T, legacyAddr string, passwords map[string]string, dovecotAddr string) *uidlStack {
 	t.Helper()
-	st, err := bolt.Open(t.TempDir())
-	if err != nil {
+	s := &uidlStack{NativeDir: t.TempDir(), routes: map[string]string{}}
+	s.routesFile = filepath.Join(t.TempDir(), "routes")
+	if err := os.WriteFile(s.routesFile, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() })
-	s := &uidlStack{Store: st, NativeDir: t.TempDir(), routes: map[string]string{}}
-	native, err := backend.New(backend.Options{Name: "native", Kind: backend.KindMbox,
-		PathPattern: filepath.Join(s.NativeDir, "%u"), Auth: uidlPasswords(passwords), DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { native.Close() })
-	backends := map[string]pop3.Opener{
-		"legacy": upstream.New(upstream.Options{Name: "legacy", Addr: legacyAddr, CommandTimeout: 20 * time.Second}),
-		"native": native,
-		// direct is the legacy server without learning, for clients
-		// whose state must come from the legacy server alone.
-		"direct": upstream.New(upstream.Options{Name: "direct", Addr: legacyAddr, CommandTimeout: 20 * time.Second}),
+	backends := []string{
+		"legacy=pop3://" + legacyAddr + "?timeout=20s",
+		"native=" + mboxURL(s.NativeDir),
+		"direct=pop3://" + legacyAddr + "?timeout=20s",
 	}
 	if dovecotAddr != "" {
-		backends["dovecot"] = upstream.New(upstream.Options{Name: "dovecot", Addr: dovecotAddr, CommandTimeout: 20 * time.Second})
+		backends = append(backends, "dovecot=pop3://"+dovecotAddr+"?timeout=20s")
 	}
-	core, logs := observer.New(zapcore.InfoLevel)
-	s.logs = logs
-	log := zap.New(zapcore.NewTee(core, zapcore.NewCore(zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig()), zapcore.AddSync(uidlTestWriter{t}), zapcore.WarnLevel)))
-	rw := rewrite.NewDecorator(rewrite.Options{Store: st, Logger: log}, "legacy")
-	srv, err := proxy.New(proxy.Options{
-		Backends:       backends,
-		DefaultBackend: "legacy",
-		Router: proxy.RouterFunc(func(user string) (string, bool) {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			b, ok := s.routes[user]
-			return b, ok
-		}),
-		Decorators:    []session.Decorator{rw},
-		AuthFailDelay: -1,
-		Hostname:      "popgate.test",
-		Logger:        log,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		if err := <-done; err != nil && !errors.Is(err, proxy.ErrServerClosed) {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	s.Addr = ln.Addr().String()
+	opened := make(chan store.UIDLStore, 1)
+	s.relayGate = startRelayWith(t, app.Hooks{UIDLStore: func(st store.UIDLStore) { opened <- st }},
+		"BACKENDS="+strings.Join(backends, ","), "DEFAULT_BACKEND=legacy", "ROUTES="+s.routesFile,
+		"USERS_FILE="+usersFile(t, passwords), "UIDL_LEARN_FROM=legacy")
+	s.Store = <-opened
 	return s
 }
 
-// route moves user to backend for the next session.
-func (s *uidlStack) route(user, backend string) {
+// route moves user to backend for the next session: it rewrites the routes
+// file and reloads it. The second reload is a barrier: its trigger is taken
+// only once the first reload is done.
+func (s *uidlStack) route(t *testing.T, user, backend string) {
+	t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.routes[user] = backend
+	var b strings.Builder
+	for u, be := range s.routes {
+		fmt.Fprintf(&b, "%s %s\n", u, be)
+	}
+	tmp := s.routesFile + ".new"
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, s.routesFile); err != nil {
+		t.Fatal(err)
+	}
+	s.reloadRoutes()
+	s.reloadRoutes()
 }
 
 // sessionOn waits for user's first session line on backend: the proxy
@@ -126,23 +81,16 @@ func (s *uidlStack) sessionOn(t *testing.T, user, backend string) map[string]any
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		lines := s.logs.FilterMessage("session").FilterField(zap.String("user", user)).FilterField(zap.String("backend", backend)).All()
-		if len(lines) > 0 {
-			return lines[0].ContextMap()
+		for _, l := range s.out.Lines(t, "session") {
+			if l["user"] == user && l["backend"] == backend {
+				return l
+			}
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("no session line for %s on %s", user, backend)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// uidlTestWriter sends warnings (unmatched messages) to the test log.
-type uidlTestWriter struct{ t *testing.T }
-
-func (w uidlTestWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }
 
 // uidlMessage is message i of the legacy spool (LF line ends).

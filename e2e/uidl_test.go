@@ -114,7 +114,7 @@ func uidlContinuity(t *testing.T, legacyKind string) {
 			if sc.importOnly {
 				// "direct" relays to the legacy server without learning, so
 				// the client's state is what the legacy server showed it.
-				stack.route(login, "direct")
+				stack.route(t, login, "direct")
 			}
 			if before := client.Poll(); len(before) != uidlOldCount {
 				t.Fatalf("before the move: %d messages, want %d", len(before), uidlOldCount)
@@ -135,7 +135,7 @@ func uidlContinuity(t *testing.T, legacyKind string) {
 			case "dovecot":
 				dovecot.SetMbox(t, login, spool)
 			}
-			stack.route(login, sc.target)
+			stack.route(t, login, sc.target)
 			for i := 1; i <= uidlNewCount; i++ {
 				msg := uidlNewMessage(sc.tag(), i)
 				if sc.target == "native" {
@@ -155,7 +155,7 @@ func uidlContinuity(t *testing.T, legacyKind string) {
 				t.Errorf("after the move the client fetched %q, want exactly %q", subjects, want)
 			}
 			line := stack.sessionOn(t, login, sc.target)
-			if line["uidl_mapped"] != int64(uidlOldCount) || line["uidl_unmapped"] != int64(uidlNewCount) {
+			if num(line["uidl_mapped"]) != uidlOldCount || num(line["uidl_unmapped"]) != uidlNewCount {
 				t.Errorf("session line uidl_mapped=%v uidl_unmapped=%v, want %d, %d",
 					line["uidl_mapped"], line["uidl_unmapped"], uidlOldCount, uidlNewCount)
 			}

@@ -1,4 +1,4 @@
-// Package logging builds popgate's root zap logger. Only cmd/popgate calls
+// Package logging builds popgate's root zap logger. Only internal/app calls
 // it; everything else is handed a *zap.Logger.
 package logging
 

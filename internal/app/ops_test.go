@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"encoding/json"
@@ -85,7 +85,7 @@ func TestMetricsMoveDuringRealSessions(t *testing.T) {
 		"POPGATE_USERS_FILE=" + users,
 		"POPGATE_DATA_DIR=" + filepath.Join(dir, "data"),
 		"POPGATE_AUTH_FAIL_DELAY=0s",
-	}, hooks{reload: reload})
+	}, Hooks{Reload: reload})
 	admin := srv.addrs.Admin
 	if admin == nil {
 		t.Fatal("no admin address")
@@ -194,7 +194,7 @@ func TestUnhealthyBackendFailsFast(t *testing.T) {
 		"POPGATE_AUTH_FAIL_DELAY=0s",
 		"POPGATE_HEALTH_INTERVAL=50ms",
 		"POPGATE_HEALTH_TIMEOUT=1s",
-	}, hooks{})
+	}, Hooks{})
 	pop := srv.addrs.Plain.String()
 	ready := func() (bool, string) {
 		body, code := adminGet(t, srv.addrs.Admin, "/readyz")
@@ -219,7 +219,7 @@ func TestUnhealthyBackendFailsFast(t *testing.T) {
 			m[`popgate_logins_total{backend="legacy",outcome="unavailable"}`], m[`popgate_backend_up{backend="legacy"}`])
 	}
 	pop3test.Eventually(t, "the refused session's line", func() bool {
-		for _, l := range srv.stdout.logLines(t, "session") {
+		for _, l := range srv.stdout.Lines(t, "session") {
 			if l["result"] == "backend_error" {
 				return strings.Contains(l["error"].(string), "legacy") && strings.Contains(l["error"].(string), "health check")
 			}
@@ -248,9 +248,9 @@ func TestTwoServersShareAPort(t *testing.T) {
 			"POPGATE_AUTH_FAIL_DELAY=0s",
 		}
 	}
-	first := startServer(t, env("127.0.0.1:0", "127.0.0.1:0"), hooks{})
+	first := startServer(t, env("127.0.0.1:0", "127.0.0.1:0"), Hooks{})
 	pop, admin := first.addrs.Plain.String(), first.addrs.Admin.String()
-	second := startServer(t, env(pop, admin), hooks{})
+	second := startServer(t, env(pop, admin), Hooks{})
 	if second.addrs.Plain.String() != pop || second.addrs.Admin.String() != admin {
 		t.Fatalf("second server on %v and %v, want %s and %s", second.addrs.Plain, second.addrs.Admin, pop, admin)
 	}
@@ -263,7 +263,7 @@ func TestTwoServersShareAPort(t *testing.T) {
 		}
 	}
 	pop3test.Eventually(t, "the second server's five session lines", func() bool {
-		return len(second.stdout.logLines(t, "session")) == 5
+		return len(second.stdout.Lines(t, "session")) == 5
 	})
 }
 
@@ -305,7 +305,7 @@ func TestHealthSubcommand(t *testing.T) {
 		"POPGATE_BACKENDS=legacy=pop3://" + fake.Addr,
 		"POPGATE_DATA_DIR=" + t.TempDir(),
 		"POPGATE_HEALTH_INTERVAL=50ms",
-	}, hooks{})
+	}, Hooks{})
 	_, port, _ := net.SplitHostPort(srv.addrs.Admin.String())
 	// The server's own configuration, as a container health check sees it.
 	vars := []string{"ADMIN_LISTEN=0.0.0.0:" + port}
@@ -357,7 +357,7 @@ func TestSessionLinesReachSyslog(t *testing.T) {
 		"POPGATE_BACKENDS=legacy=pop3://" + fake.Addr,
 		"POPGATE_DATA_DIR=" + t.TempDir(),
 		"POPGATE_SYSLOG=udp://" + pc.LocalAddr().String(),
-	}, hooks{})
+	}, Hooks{})
 	if got := loginOnce(t, srv.addrs.Plain.String(), "alice", "pw"); !strings.HasPrefix(got, "+OK") {
 		t.Fatalf("login: %q", got)
 	}

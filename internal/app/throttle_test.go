@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"encoding/json"
@@ -38,7 +38,7 @@ func TestThrottleSlowsAHogAndForgives(t *testing.T) {
 		"POPGATE_THROTTLE_MIN_POLL_INTERVAL=1m",
 		"POPGATE_THROTTLE_DELAY_PER_LEVEL=20ms",
 		"POPGATE_THROTTLE_MAX_DELAY=200ms",
-	}, hooks{})
+	}, Hooks{})
 	addr := srv.addrs.Plain.String()
 	for range 3 {
 		testpeer.Poplib(t, addr, "hog", "pw")
@@ -63,7 +63,7 @@ func TestThrottleSlowsAHogAndForgives(t *testing.T) {
 	}
 
 	var hog, calm []map[string]any
-	for _, l := range srv.stdout.logLines(t, "session") {
+	for _, l := range srv.stdout.Lines(t, "session") {
 		switch l["user"] {
 		case "hog":
 			hog = append(hog, l)

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"crypto/tls"
@@ -46,7 +46,7 @@ func TestServeTLS(t *testing.T) {
 		"POPGATE_USERS_FILE=" + users,
 		"POPGATE_DATA_DIR=" + filepath.Join(dir, "data"),
 		"POPGATE_AUTH_FAIL_DELAY=0s",
-	}, hooks{})
+	}, Hooks{})
 	if srv.addrs.TLS == nil || srv.addrs.Plain == nil {
 		t.Fatalf("listeners: %+v", srv.addrs)
 	}
@@ -81,7 +81,7 @@ func TestServeTLS(t *testing.T) {
 	if code := srv.stop(t); code != exitOK {
 		t.Fatalf("exit %d", code)
 	}
-	lines := srv.stdout.logLines(t, "session")
+	lines := srv.stdout.Lines(t, "session")
 	if len(lines) != 2 {
 		t.Fatalf("%d session lines:\n%s", len(lines), srv.stdout.String())
 	}

@@ -1,15 +1,17 @@
-package main
+package app
 
 import "runtime/debug"
 
-// buildVersion may be set with -ldflags "-X main.buildVersion=v1.2.3".
-var buildVersion = ""
+// Version is the release "popgate version" reports; cmd/popgate sets it from
+// its link-time buildVersion. When empty, the module version and VCS
+// revision the binary was built from are reported instead.
+var Version = ""
 
 // version returns the release, or the module version and VCS revision the
 // binary was built from.
 func version() string {
-	if buildVersion != "" {
-		return buildVersion
+	if Version != "" {
+		return Version
 	}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"bytes"
@@ -28,7 +28,7 @@ func TestServeRelaysToDovecot(t *testing.T) {
 		"POPGATE_DATA_DIR=" + t.TempDir(),
 		"POPGATE_AUTH_FAIL_DELAY=0s",
 		"POPGATE_ADMIN_LISTEN=off",
-	}, hooks{})
+	}, Hooks{})
 	via := testpeer.Poplib(t, srv.addrs.Plain.String(), "rachel", "s3cret")
 	if len(via) != len(direct) {
 		t.Fatalf("%d messages through popgate, %d directly", len(via), len(direct))
@@ -42,7 +42,7 @@ func TestServeRelaysToDovecot(t *testing.T) {
 	if code := srv.stop(t); code != exitOK {
 		t.Fatalf("exit %d", code)
 	}
-	lines := srv.stdout.logLines(t, "session")
+	lines := srv.stdout.Lines(t, "session")
 	if len(lines) != 1 || lines[0]["backend"] != "legacy" || lines[0]["result"] != "ok" {
 		t.Errorf("session lines: %v", lines)
 	}
@@ -73,7 +73,7 @@ func TestDelegatedPasswords(t *testing.T) {
 		"POPGATE_DATA_DIR=" + data,
 		"POPGATE_AUTH_FAIL_DELAY=0s",
 		"POPGATE_ADMIN_LISTEN=off",
-	}, hooks{})
+	}, Hooks{})
 	addr := srv.addrs.Plain.String()
 
 	msgs := testpeer.Poplib(t, addr, "rachel", "legacy-pw")
@@ -99,7 +99,7 @@ func stopAndCheckResults(t *testing.T, srv *server, want map[string]int) {
 		t.Fatalf("exit %d", code)
 	}
 	results := map[string]int{}
-	for _, l := range srv.stdout.logLines(t, "session") {
+	for _, l := range srv.stdout.Lines(t, "session") {
 		results[l["user"].(string)+" "+l["result"].(string)]++
 	}
 	for k, n := range want {
@@ -139,7 +139,7 @@ func TestMaxSessionsWithThrottleOff(t *testing.T) {
 		"POPGATE_ADMIN_LISTEN=off",
 		"POPGATE_THROTTLE=off",
 		"POPGATE_THROTTLE_QUEUE_TIMEOUT=300ms",
-	}, hooks{})
+	}, Hooks{})
 	addr := srv.addrs.Plain.String()
 
 	holder := testpeer.DialRaw(t, addr, "rachel", "s3cret")

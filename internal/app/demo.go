@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"fmt"
@@ -23,7 +23,7 @@ func seedDemo(cfg config.Config) (*demo.Info, error) {
 }
 
 // printHint tells a person at a terminal how to try the server.
-func printHint(w io.Writer, cfg config.Config, seeded *demo.Info, b boundAddrs) {
+func printHint(w io.Writer, cfg config.Config, seeded *demo.Info, b Addrs) {
 	if seeded != nil && b.Plain != nil {
 		fmt.Fprint(w, seeded.HowToConnect(b.Plain.String()))
 		return

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"bytes"
@@ -53,7 +53,7 @@ func TestServeMovesUserKeepingUIDLs(t *testing.T) {
 		"POPGATE_DATA_DIR=" + filepath.Join(dir, "data"),
 		"POPGATE_AUTH_FAIL_DELAY=0s",
 		"POPGATE_ADMIN_LISTEN=off",
-	}, hooks{reload: reload})
+	}, Hooks{Reload: reload})
 	addr := srv.addrs.Plain.String()
 
 	client := testpeer.NewPoplib(t, addr, "rachel", "pw")
@@ -81,7 +81,7 @@ func TestServeMovesUserKeepingUIDLs(t *testing.T) {
 	if code := srv.stop(t); code != exitOK {
 		t.Fatalf("exit %d", code)
 	}
-	lines := srv.stdout.logLines(t, "session")
+	lines := srv.stdout.Lines(t, "session")
 	if len(lines) != 3 {
 		t.Fatalf("%d session lines, want 3", len(lines))
 	}

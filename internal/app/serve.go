@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -18,13 +18,13 @@ import (
 	"github.com/popgate/popgate/routes"
 )
 
-// boundAddrs are the addresses the listeners got (nil when disabled).
-type boundAddrs struct {
+// Addrs are the addresses the listeners got (nil when disabled).
+type Addrs struct {
 	Plain, TLS, Admin net.Addr
 }
 
 // serve runs the POP3 server until ctx is done, then drains it.
-func serve(ctx context.Context, environ []string, stdout, stderr io.Writer, h hooks) int {
+func serve(ctx context.Context, environ []string, stdout, stderr io.Writer, h Hooks) int {
 	cfg, _, ok := loadConfig(environ, stderr)
 	if !ok {
 		return exitUsage
@@ -53,7 +53,7 @@ func serve(ctx context.Context, environ []string, stdout, stderr io.Writer, h ho
 
 // runServer builds the server from cfg, serves until ctx is done and shuts
 // down within the drain timeout.
-func runServer(ctx context.Context, cfg config.Config, environ []string, log *zap.Logger, stderr io.Writer, h hooks) error {
+func runServer(ctx context.Context, cfg config.Config, environ []string, log *zap.Logger, stderr io.Writer, h Hooks) error {
 	tlsCfg, err := tlsConfig(cfg)
 	if err != nil {
 		return err
@@ -72,6 +72,9 @@ func runServer(ctx context.Context, cfg config.Config, environ []string, log *za
 		return err
 	}
 	defer uidls.Close()
+	if h.UIDLStore != nil {
+		h.UIDLStore(uidls)
+	}
 	thr, err := newThrottle(cfg)
 	if err != nil {
 		return err
@@ -119,7 +122,7 @@ func runServer(ctx context.Context, cfg config.Config, environ []string, log *za
 	var (
 		wg    sync.WaitGroup
 		errc  = make(chan error, 2)
-		bound boundAddrs
+		bound Addrs
 	)
 	if plain != nil {
 		bound.Plain = plain.Addr()
@@ -141,10 +144,10 @@ func runServer(ctx context.Context, cfg config.Config, environ []string, log *za
 		zap.Strings("backends", cfg.BackendNames()), zap.String("default_backend", cfg.DefaultBackend))
 	printHint(stderr, cfg, seeded, bound)
 
-	stopReloads := reloadRoutes(router, log, h.reload, ops.metrics.RouteReload)
+	stopReloads := reloadRoutes(router, log, h.Reload, ops.metrics.RouteReload)
 	defer stopReloads()
-	if h.listening != nil {
-		h.listening(bound)
+	if h.Listening != nil {
+		h.Listening(bound)
 	}
 
 	var serveErr error

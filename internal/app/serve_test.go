@@ -1,62 +1,26 @@
-package main
+package app
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
+	"github.com/popgate/popgate/internal/logtest"
 	"github.com/popgate/popgate/internal/pop3test"
 	"github.com/popgate/popgate/internal/testpeer"
 )
 
-// syncBuffer is a bytes.Buffer safe for the logger and the test at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// logLines returns the JSON log lines whose msg is msg.
-func (s *syncBuffer) logLines(t *testing.T, msg string) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	for line := range strings.Lines(s.String()) {
-		var m map[string]any
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("log line is not JSON: %q", line)
-		}
-		if m["msg"] == msg {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-// server is popgate running in the test through runWith.
+// server is popgate running in the test through RunWithHooks.
 type server struct {
-	addrs          boundAddrs
-	stdout, stderr *syncBuffer
+	addrs          Addrs
+	stdout, stderr *logtest.Buffer
 	cancel         context.CancelFunc
 	done           chan int
 }
@@ -64,13 +28,13 @@ type server struct {
 // startServer runs serve with environ (full variable names) and waits until
 // it listens. The server is stopped at the end of the test if stop was not
 // called.
-func startServer(t *testing.T, environ []string, h hooks) *server {
+func startServer(t *testing.T, environ []string, h Hooks) *server {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &server{stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}
-	bound := make(chan boundAddrs, 1)
-	h.listening = func(a boundAddrs) { bound <- a }
-	go func() { s.done <- runWith(ctx, []string{"popgate"}, environ, s.stdout, s.stderr, h) }()
+	s := &server{stdout: &logtest.Buffer{}, stderr: &logtest.Buffer{}, cancel: cancel, done: make(chan int, 1)}
+	bound := make(chan Addrs, 1)
+	h.Listening = func(a Addrs) { bound <- a }
+	go func() { s.done <- RunWithHooks(ctx, []string{"popgate"}, environ, s.stdout, s.stderr, h) }()
 	t.Cleanup(func() { s.stop(t) })
 	select {
 	case s.addrs = <-bound:
@@ -153,7 +117,7 @@ func TestServeEndToEnd(t *testing.T) {
 		"POPGATE_DRAIN_TIMEOUT=5s",
 	}
 	reload := make(chan struct{})
-	srv := startServer(t, environ, hooks{reload: reload})
+	srv := startServer(t, environ, Hooks{Reload: reload})
 	addrs, stdout, stderr := srv.addrs, srv.stdout, srv.stderr
 	if addrs.TLS != nil {
 		t.Errorf("a TLS listener was opened: %v", addrs.TLS)
@@ -178,11 +142,11 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Errorf("exit %d:\n%s", code, stderr.String())
 	}
 
-	rl := stdout.logLines(t, "routes reloaded")[0]
+	rl := stdout.Lines(t, "routes reloaded")[0]
 	if rl["moved"] != float64(1) || !strings.Contains(rl["changes"].(string), "alice old->new") {
 		t.Errorf("reload line = %v", rl)
 	}
-	sessions := stdout.logLines(t, "session")
+	sessions := stdout.Lines(t, "session")
 	if len(sessions) != 2 {
 		t.Fatalf("%d session lines, want 2:\n%s", len(sessions), stdout.String())
 	}
@@ -194,7 +158,7 @@ func TestServeEndToEnd(t *testing.T) {
 	if strings.Contains(stdout.String(), "secret") {
 		t.Error("the password appears in the log")
 	}
-	if len(stdout.logLines(t, "popgate stopped")) != 1 {
+	if len(stdout.Lines(t, "popgate stopped")) != 1 {
 		t.Errorf("no clean stop logged:\n%s", stdout.String())
 	}
 }
@@ -205,7 +169,7 @@ func TestServeEndToEnd(t *testing.T) {
 func TestServeEmbeddedDefault(t *testing.T) {
 	dataDir := filepath.Join(t.TempDir(), "popgate-data")
 	environ := []string{"POPGATE_LISTEN=127.0.0.1:0", "POPGATE_DATA_DIR=" + dataDir}
-	srv := startServer(t, environ, hooks{})
+	srv := startServer(t, environ, Hooks{})
 	addr, stderr := srv.addrs.Plain.String(), srv.stderr
 	if !strings.Contains(stderr.String(), "curl -u demo:demo pop3://"+addr+"/1") {
 		t.Errorf("no demo hint on stderr:\n%s", stderr.String())
@@ -225,11 +189,11 @@ func TestServeEmbeddedDefault(t *testing.T) {
 
 // waitLog waits until the log has a line with message msg and the field
 // key set to value, and returns it.
-func waitLog(t *testing.T, b *syncBuffer, msg, key, value string) map[string]any {
+func waitLog(t *testing.T, b *logtest.Buffer, msg, key, value string) map[string]any {
 	t.Helper()
 	var found map[string]any
 	pop3test.Eventually(t, fmt.Sprintf("a %q line", msg), func() bool {
-		for _, l := range b.logLines(t, msg) {
+		for _, l := range b.Lines(t, msg) {
 			if l[key] == value {
 				found = l
 				return true
@@ -261,7 +225,7 @@ func TestSIGHUPWithABadRoutesFile(t *testing.T) {
 		"POPGATE_ROUTES=" + routesFile,
 		"POPGATE_USERS_FILE=" + users,
 		"POPGATE_DATA_DIR=" + filepath.Join(dir, "data"),
-	}, hooks{})
+	}, Hooks{})
 	if err := os.WriteFile(routesFile, []byte("# oops\nalice new\nbob elsewhere\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}

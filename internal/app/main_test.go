@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"bytes"
@@ -18,7 +18,7 @@ func runCmd(t *testing.T, vars []string, args ...string) (code int, stdout, stde
 		environ = append(environ, "POPGATE_"+v)
 	}
 	var out, errOut bytes.Buffer
-	code = run(context.Background(), append([]string{"popgate"}, args...), environ, &out, &errOut)
+	code = Run(context.Background(), append([]string{"popgate"}, args...), environ, &out, &errOut)
 	return code, out.String(), errOut.String()
 }
 

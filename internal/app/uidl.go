@@ -1,0 +1,38 @@
+package app
+
+import (
+	"fmt"
+	"os"
+
+	"go.uber.org/zap"
+
+	"github.com/popgate/popgate/config"
+	"github.com/popgate/popgate/rewrite"
+	"github.com/popgate/popgate/store"
+	"github.com/popgate/popgate/store/bolt"
+)
+
+// openUIDLStore opens the UIDL map of POPGATE_STORE, for the server and for
+// "popgate uidl".
+func openUIDLStore(cfg config.Config) (store.UIDLStore, error) {
+	if err := os.MkdirAll(cfg.Store.Location, 0o700); err != nil {
+		return nil, fmt.Errorf("UIDL store: %w", err)
+	}
+	st, err := bolt.Open(cfg.Store.Location)
+	if err != nil {
+		return nil, fmt.Errorf("UIDL store in %s: %w", cfg.Store.Location, err)
+	}
+	return st, nil
+}
+
+// uidlDecorator returns the UIDL continuity decorator: sessions on legacy
+// backends are learned from, sessions on the others get legacy UIDLs. It
+// returns nil when POPGATE_UIDL_DISABLE is set.
+func uidlDecorator(cfg config.Config, st store.UIDLStore, log *zap.Logger) *rewrite.Decorator {
+	o, legacy, ok := cfg.UIDLOptions()
+	if !ok {
+		return nil
+	}
+	o.Store, o.Logger = st, log
+	return rewrite.NewDecorator(o, legacy...)
+}
