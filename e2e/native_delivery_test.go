@@ -39,17 +39,118 @@ const (
 // way, deliver continuously into their own user's spool: dovecot-lda (fcntl,
 // then dotlock), procmail (dotlock, then fcntl) and a Python mailbox.mbox
 // that keeps the spool open across deliveries (fcntl, then dotlock, on the
-// already open file). Meanwhile one client per user retrieves, deletes and
-// quits through popgate, and popgate is SIGKILLed at random moments, half of
-// them right after a client sent QUIT so that some land in UPDATE, and
-// restarted on the same socket.
+// already open file). See runDeliveryAgentsAndKills.
+func TestNativeMboxDeliveryAgentsAndKills(t *testing.T) {
+	runDeliveryAgentsAndKills(t, mboxStore)
+}
+
+// TestNativeMaildirDeliveryAgentsAndKills is the same with the native
+// Maildir backend: the same agents write each message to tmp/ and rename it
+// into new/, while popgate moves messages to cur/ and unlinks the deleted
+// ones.
+func TestNativeMaildirDeliveryAgentsAndKills(t *testing.T) {
+	runDeliveryAgentsAndKills(t, maildirStore)
+}
+
+// deliveryStore is the kind of maildrop the agents deliver into.
+type deliveryStore struct {
+	scheme string // of the backend URL
+	// create makes the empty maildrop name in dir and returns the path
+	// the agents deliver to.
+	create func(t *testing.T, dir, name string, owner *testpeer.SystemUser) string
+	// read returns every message in the maildrop at path.
+	read func(t *testing.T, path string) []storedMsg
+}
+
+// storedMsg is one message as found in a maildrop, and where.
+type storedMsg struct {
+	where   string
+	content []byte
+}
+
+var mboxStore = deliveryStore{
+	scheme: "mbox",
+	create: func(t *testing.T, dir, name string, owner *testpeer.SystemUser) string {
+		spool := filepath.Join(dir, name)
+		if err := os.WriteFile(spool, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if owner != nil {
+			owner.Chown(t, owner.GID, spool)
+		}
+		return spool
+	},
+	read: func(t *testing.T, spool string) []storedMsg {
+		content, err := os.ReadFile(spool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := mbox.Parse(bytes.NewReader(content), 0, mbox.Config{Scheme: uidl.Native})
+		if err != nil {
+			t.Fatalf("%s: %v", spool, err)
+		}
+		if res.Preamble != 0 {
+			t.Errorf("%s: %d bytes before the first message: %.200q", spool, res.Preamble, content)
+		}
+		msgs := make([]storedMsg, len(res.Msgs))
+		for i, m := range res.Msgs {
+			msgs[i] = storedMsg{fmt.Sprintf("offset %d", m.From), content[m.From:m.End]}
+		}
+		return msgs
+	},
+}
+
+var maildirStore = deliveryStore{
+	scheme: "maildir",
+	create: func(t *testing.T, dir, name string, owner *testpeer.SystemUser) string {
+		root := filepath.Join(dir, name)
+		paths := []string{root}
+		for _, sub := range []string{"tmp", "new", "cur"} {
+			paths = append(paths, filepath.Join(root, sub))
+		}
+		for _, p := range paths {
+			if err := os.Mkdir(p, 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if owner != nil {
+			owner.Chown(t, owner.GID, paths...)
+		}
+		// The trailing slash tells the agents it is a Maildir.
+		return root + "/"
+	},
+	read: func(t *testing.T, root string) []storedMsg {
+		var msgs []storedMsg
+		for _, sub := range []string{"new", "cur"} {
+			ents, err := os.ReadDir(filepath.Join(root, sub))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range ents {
+				where := filepath.Join(sub, e.Name())
+				content, err := os.ReadFile(filepath.Join(root, where))
+				if err != nil {
+					t.Fatal(err)
+				}
+				msgs = append(msgs, storedMsg{where, content})
+			}
+		}
+		return msgs
+	},
+}
+
+// runDeliveryAgentsAndKills has three real delivery agents deliver
+// continuously into their own user's maildrop of kind store while one
+// client per user retrieves, deletes and quits through popgate, and popgate
+// is SIGKILLed at random moments, half of them right after a client sent
+// QUIT so that some land in UPDATE, and restarted on the same socket.
 //
 // Every message carries a unique id and a checksum of its body. At the end
 // each delivered message must be deleted by a session whose QUIT the client
-// saw acknowledged, or be in the spool exactly once and intact. A message
+// saw acknowledged, or be in the maildrop exactly once and intact. A message
 // deleted in a session whose QUIT was sent but not acknowledged (popgate was
 // killed first) may be either; those are counted apart.
-func TestNativeMboxDeliveryAgentsAndKills(t *testing.T) {
+func runDeliveryAgentsAndKills(t *testing.T, store deliveryStore) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs delivery agents")
 	}
@@ -71,17 +172,11 @@ func TestNativeMboxDeliveryAgentsAndKills(t *testing.T) {
 	users := []*spoolUser{
 		{name: "lda", newAgent: testpeer.DovecotLDA},
 		{name: "procmail", newAgent: testpeer.Procmail},
-		{name: "pymbox", newAgent: testpeer.PythonMbox},
+		{name: "py" + store.scheme, newAgent: testpeer.PythonMailbox},
 	}
 	var usersFile strings.Builder
 	for _, u := range users {
-		u.spool = filepath.Join(spools, u.name)
-		if err := os.WriteFile(u.spool, nil, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if owner != nil {
-			owner.Chown(t, owner.GID, u.spool)
-		}
+		u.spool = store.create(t, spools, u.name, owner)
 		u.agent = u.newAgent(t, u.spool, owner)
 		u.ledger = newLedger()
 		fmt.Fprintf(&usersFile, "%s:{PLAIN}pw\n", u.name)
@@ -92,7 +187,7 @@ func TestNativeMboxDeliveryAgentsAndKills(t *testing.T) {
 
 	bin := buildPopgate(t)
 	addr, sock := activationSocket(t)
-	env := nativeGateEnv(addr, "mbox://"+spools+"/%u", filepath.Join(base, "users"), filepath.Join(base, "data"))
+	env := nativeGateEnv(addr, store.scheme+"://"+spools+"/%u", filepath.Join(base, "users"), filepath.Join(base, "data"))
 	gate := &killableGate{t: t, bin: bin, sock: sock, env: env}
 	gate.start()
 
@@ -148,7 +243,7 @@ func TestNativeMboxDeliveryAgentsAndKills(t *testing.T) {
 		t.Error("no kill landed between a QUIT and its reply: the test exercised too little")
 	}
 	for _, u := range users {
-		u.check(t)
+		u.check(t, store.read(t, u.spool))
 	}
 	if t.Failed() {
 		for _, l := range gate.linesWith("in use") {
@@ -157,7 +252,7 @@ func TestNativeMboxDeliveryAgentsAndKills(t *testing.T) {
 	}
 }
 
-// spoolUser is one maildrop with its delivery agent and what happened to it.
+// spoolUser is one maildrop (an mbox spool or a Maildir) with its delivery agent and what happened to it.
 type spoolUser struct {
 	name     string
 	spool    string
@@ -316,33 +411,24 @@ func (u *spoolUser) refused(step string, err error) {
 	}
 }
 
-// check reads the spool and holds every delivered message against what the
-// sessions did with it.
-func (u *spoolUser) check(t *testing.T) {
+// check holds every delivered message against what the sessions did with
+// it and the messages left in the maildrop.
+func (u *spoolUser) check(t *testing.T, left []storedMsg) {
 	t.Helper()
-	content, err := os.ReadFile(u.spool)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := mbox.Parse(bytes.NewReader(content), 0, mbox.Config{Scheme: uidl.Native})
-	if err != nil {
-		t.Fatalf("%s: %v", u.name, err)
-	}
-	if res.Preamble != 0 {
-		t.Errorf("%s: %d bytes before the first message: %.200q", u.name, res.Preamble, content)
-	}
 	present := map[string]int{}
+	where := map[string][]string{}
 	corrupted := 0
-	for _, m := range res.Msgs {
-		id, ok := checkMessage(content[m.From:m.End])
+	for _, m := range left {
+		id, ok := checkMessage(m.content)
 		if !ok {
 			corrupted++
 			if corrupted <= 3 {
-				t.Errorf("%s: corrupted message at offset %d (%q): %.300q", u.name, m.From, id, content[m.From:m.End])
+				t.Errorf("%s: corrupted message at %s (%q): %.300q", u.name, m.where, id, m.content)
 			}
 			continue
 		}
 		present[id]++
+		where[id] = append(where[id], m.where)
 	}
 	var lost, duplicated, deleted, keptAfterAck, goneUnacked, keptUnacked, unknown int
 	for id := range present {
@@ -354,6 +440,9 @@ func (u *spoolUser) check(t *testing.T) {
 		switch {
 		case present[id] > 1:
 			duplicated++
+			if duplicated <= 5 {
+				t.Errorf("%s: %s is there %d times: %s", u.name, id, present[id], strings.Join(where[id], ", "))
+			}
 		case present[id] == 1 && u.deleted[id] > 0:
 			keptAfterAck++
 		case present[id] == 1 && u.unconfirmed[id]:
@@ -374,7 +463,7 @@ func (u *spoolUser) check(t *testing.T) {
 		"%d deleted, %d gone and %d kept after a QUIT without reply, %d kept after an acknowledged DELE, %d left; "+
 		"lost %d, duplicated %d, corrupted %d",
 		u.name, u.agent.Name, len(u.delivered), u.worstWait.Round(time.Millisecond), u.sessions, u.acked, u.unacked,
-		deleted, goneUnacked, keptUnacked, keptAfterAck, len(res.Msgs), lost, duplicated, corrupted)
+		deleted, goneUnacked, keptUnacked, keptAfterAck, len(left), lost, duplicated, corrupted)
 	if lost+duplicated+corrupted+unknown > 0 {
 		t.Errorf("%s: %d lost, %d duplicated, %d corrupted, %d not delivered by the test", u.name, lost, duplicated, corrupted, unknown)
 	}

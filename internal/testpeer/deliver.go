@@ -10,16 +10,20 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
 
-// Deliverer appends messages to one mbox spool with a real delivery agent.
-// Each agent takes the spool's dotlock and fcntl lock in its own order,
-// which is what a POP server sharing the spool must cope with. The agent
-// runs as owner, the spool's owner, or as the test's user when owner is nil.
+// Deliverer stores messages in one maildrop with a real delivery agent: an
+// mbox spool, or a Maildir when the path ends in "/" (as procmail reads
+// its DEFAULT). Each agent takes an mbox spool's dotlock and fcntl lock in
+// its own order, which is what a POP server sharing the spool must cope
+// with; into a Maildir each writes a file in tmp/ and renames it into new/.
+// The agent runs as owner, the maildrop's owner, or as the test's user when
+// owner is nil.
 type Deliverer struct {
 	Name    string
 	deliver func(ctx context.Context, msg []byte) error
@@ -36,24 +40,29 @@ func (d *Deliverer) Deliver(ctx context.Context, msg []byte) error {
 
 // DovecotLDA delivers with Debian's dovecot-lda, one process per message,
 // configured for the spool as INBOX with mbox_write_locks = fcntl dotlock
-// (fcntl first). Its mailbox root and indexes live in a directory of their
-// own that owner must be able to write.
+// (fcntl first), or for the Maildir as its mail root. Its indexes (and an
+// mbox's mailbox root) live in a directory of their own that owner must be
+// able to write, so that a Maildir holds nothing but messages.
 func DovecotLDA(t testing.TB, spool string, owner *SystemUser) *Deliverer {
 	t.Helper()
 	bin := Require(t, "dovecot-lda")
 	root := SharedTempDir(t)
 	chownTo(t, owner, root)
 	conf := filepath.Join(root, "lda.conf")
+	location := fmt.Sprintf("mbox:%s/mail:INBOX=%s", root, spool)
+	if isMaildir(spool) {
+		location = fmt.Sprintf("maildir:%s:INDEX=%[2]s/index:CONTROL=%[2]s/control", spool, root)
+	}
 	err := os.WriteFile(conf, fmt.Appendf(nil, `base_dir = %[1]s/run
 log_path = /dev/stderr
 info_log_path = /dev/null
 first_valid_uid = 1
 first_valid_gid = 1
-mail_location = mbox:%[1]s/mail:INBOX=%[2]s
+mail_location = %[2]s
 mbox_write_locks = fcntl dotlock
 postmaster_address = postmaster@localhost
 ssl = no
-`, root, spool), 0o644)
+`, root, location), 0o644)
 	if err != nil {
 		t.Fatalf("testpeer: dovecot-lda: %v", err)
 	}
@@ -64,7 +73,8 @@ ssl = no
 }
 
 // Procmail delivers with procmail, one process per message, to DEFAULT:
-// the dotlock SPOOL.lock first, then an fcntl lock on the opened file.
+// into an mbox the dotlock SPOOL.lock first, then an fcntl lock on the
+// opened file; into a Maildir (DEFAULT ending in "/") without locks.
 // LOCKSLEEP is one second (its default is eight) and LOCKTIMEOUT stays at
 // its default, so a stale lock left by a killed process waits for whoever
 // breaks it. As a filter (-m) procmail writes the message as it gets it, so
@@ -86,19 +96,24 @@ func Procmail(t testing.TB, spool string, owner *SystemUser) *Deliverer {
 	}}
 }
 
-//go:embed mbox_deliver.py
-var mboxDeliverScript []byte
+//go:embed mailbox_deliver.py
+var mailboxDeliverScript []byte
 
-// PythonMbox delivers with Python's mailbox.mbox from one long-running
-// process that keeps the spool open across deliveries and locks it fcntl
-// first, then dotlock, for each message (see mbox_deliver.py). The spool
-// must exist.
-func PythonMbox(t testing.TB, spool string, owner *SystemUser) *Deliverer {
+// PythonMailbox delivers with Python's mailbox module from one long-running
+// process (see mailbox_deliver.py): mailbox.mbox keeps the spool open
+// across deliveries and locks it fcntl first, then dotlock, for each
+// message; mailbox.Maildir adds each message through tmp/. The spool, or
+// the Maildir with its new/, cur/ and tmp/, must exist.
+func PythonMailbox(t testing.TB, spool string, owner *SystemUser) *Deliverer {
 	t.Helper()
 	python := Require(t, "python3")
 	dir := SharedTempDir(t)
-	script := filepath.Join(dir, "mbox_deliver.py")
-	if err := os.WriteFile(script, mboxDeliverScript, 0o644); err != nil {
+	name := "mailbox.mbox"
+	if isMaildir(spool) {
+		name = "mailbox.Maildir"
+	}
+	script := filepath.Join(dir, "mailbox_deliver.py")
+	if err := os.WriteFile(script, mailboxDeliverScript, 0o644); err != nil {
 		t.Fatalf("testpeer: %v", err)
 	}
 	cmd := exec.Command(python, "-u", script, spool)
@@ -115,17 +130,17 @@ func PythonMbox(t testing.TB, spool string, owner *SystemUser) *Deliverer {
 		t.Fatalf("testpeer: %v", err)
 	}
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("testpeer: mailbox.mbox: %v", err)
+		t.Fatalf("testpeer: %s: %v", name, err)
 	}
 	t.Cleanup(func() {
 		stdin.Close()
 		if err := cmd.Wait(); err != nil {
-			t.Errorf("testpeer: mailbox.mbox deliverer: %v\n%s", err, stderr.Bytes())
+			t.Errorf("testpeer: %s deliverer: %v\n%s", name, err, stderr.Bytes())
 		}
 	})
 	replies := bufio.NewReader(stdout)
 	var mu sync.Mutex
-	return &Deliverer{Name: "mailbox.mbox", deliver: func(ctx context.Context, msg []byte) error {
+	return &Deliverer{Name: name, deliver: func(ctx context.Context, msg []byte) error {
 		mu.Lock()
 		defer mu.Unlock()
 		if _, err := fmt.Fprintf(stdin, "%d\n%s", len(msg), msg); err != nil {
@@ -138,6 +153,9 @@ func PythonMbox(t testing.TB, spool string, owner *SystemUser) *Deliverer {
 		return nil
 	}}
 }
+
+// isMaildir reports whether path names a Maildir rather than an mbox spool.
+func isMaildir(path string) bool { return strings.HasSuffix(path, "/") }
 
 // runAgent runs one delivery with msg on stdin.
 func runAgent(ctx context.Context, owner *SystemUser, env []string, msg []byte, bin string, args ...string) error {
