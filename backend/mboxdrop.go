@@ -30,6 +30,9 @@ const openFlags = os.O_RDWR | syscall.O_NOFOLLOW | syscall.O_NONBLOCK
 
 func (b *Backend) openMbox(ctx context.Context, path string) (*mboxDrop, error) {
 	d := &mboxDrop{b: b, path: path, idx: &mbox.Index{}}
+	if err := b.repairFirst(ctx, path); err != nil {
+		return nil, err
+	}
 	f, l, err := lock.OpenSpool(ctx, path, openFlags, b.opts.LockTimeout)
 	if errors.Is(err, fs.ErrNotExist) {
 		return d, nil // like popa3d: no spool file is no mail
@@ -52,6 +55,35 @@ func (b *Backend) openMbox(ctx context.Context, path string) (*mboxDrop, error) 
 	}
 	d.f, d.idx = f, idx
 	return d, nil
+}
+
+// repairFirst finishes an interrupted rewrite of path under the dotlock
+// alone. After a crash the fcntl lock is free, and an agent that locks fcntl
+// first (dovecot-lda) may hold it while it waits for the dotlock; taking
+// both would mean giving the dotlock back, and that agent would then rewrite
+// the half-compacted spool before the repair. Every agent that honours the
+// dotlock stays out while it is held.
+func (b *Backend) repairFirst(ctx context.Context, path string) error {
+	if _, err := os.Lstat(mbox.JournalPath(path)); err != nil {
+		return nil // no journal: nothing to repair (or a repair under the full lock will say why)
+	}
+	l, err := lock.AcquireSpool(ctx, path, nil, b.opts.LockTimeout)
+	if err != nil {
+		return err
+	}
+	defer l.Release()
+	f, err := os.OpenFile(path, openFlags, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("recover %s: %w", path, err)
+	}
+	defer f.Close()
+	if _, err := mbox.Recover(f, mbox.JournalPath(path)); err != nil {
+		return fmt.Errorf("recover %s: %w", path, err)
+	}
+	return nil
 }
 
 // recoverAndLoad finishes an interrupted rewrite of path, then brings its
@@ -111,6 +143,9 @@ func (d *mboxDrop) commit(ctx context.Context, deleted, _ []bool) (int, int64, e
 	}
 	if !some {
 		return summary(d.idx)
+	}
+	if err := d.b.repairFirst(ctx, d.path); err != nil {
+		return 0, 0, err
 	}
 	f, l, err := lock.OpenSpool(ctx, d.path, openFlags, d.b.opts.LockTimeout)
 	if errors.Is(err, fs.ErrNotExist) {
