@@ -16,18 +16,32 @@ type Command struct {
 	Args []string
 }
 
-// String renders the command for logs with secrets replaced.
+// String renders the command for logs with secrets replaced: every
+// argument of PASS, APOP and AUTH, in any form, malformed ones included.
+// Only a mechanism name popgate knows survives after AUTH; none of them is
+// valid standard base64, so a response sent without a mechanism can never
+// be mistaken for one.
 func (c Command) String() string {
 	switch {
 	case len(c.Args) == 0:
 		return c.Name
 	case c.Name == "PASS" || c.Name == "APOP":
 		return c.Name + " ***"
-	case c.Name == "AUTH" && len(c.Args) > 1:
-		return "AUTH " + c.Args[0] + " ***"
+	case c.Name == "AUTH":
+		mech := strings.ToUpper(c.Args[0])
+		if !loggableMechanisms[mech] {
+			return "AUTH ***"
+		}
+		if len(c.Args) == 1 {
+			return "AUTH " + mech
+		}
+		return "AUTH " + mech + " ***"
 	}
 	return c.Name + " " + strings.Join(c.Args, " ")
 }
+
+// loggableMechanisms are the SASL mechanism names String shows.
+var loggableMechanisms = map[string]bool{string(MechPlain): true, string(MechLogin): true, string(MechCRAMMD5): true}
 
 // longArgs names the commands whose arguments are exempt from the 40-octet
 // limit: real sites use e-mail addresses as user names, and passwords and

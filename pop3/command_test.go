@@ -40,11 +40,30 @@ func TestParseCommand(t *testing.T) {
 
 func TestCommandStringRedacts(t *testing.T) {
 	for line, want := range map[string]string{
-		"PASS hunter2":                "PASS ***",
-		"APOP bob c4c9334bac560ecc97": "APOP ***",
-		"AUTH PLAIN AGJvYgBodW50ZXIy": "AUTH PLAIN ***",
-		"AUTH PLAIN":                  "AUTH PLAIN",
-		"RETR 1":                      "RETR 1",
+		"PASS hunter2":                       "PASS ***",
+		"pass hunter2":                       "PASS ***",
+		"PASS two words ":                    "PASS ***",
+		"PASS  ":                             "PASS ***",
+		"PASS":                               "PASS",
+		"APOP bob c4c9334bac560ecc97":        "APOP ***",
+		"APOP bob":                           "APOP ***",
+		"APOP bob c4c9 extra":                "APOP ***",
+		"apop c4c9334bac560ecc97":            "APOP ***",
+		"AUTH PLAIN AGJvYgBodW50ZXIy":        "AUTH PLAIN ***",
+		"auth plain AGJvYgBodW50ZXIy":        "AUTH PLAIN ***",
+		"AUTH PLAIN AGJvYgBodW50ZXIy extra":  "AUTH PLAIN ***",
+		"AUTH PLAIN":                         "AUTH PLAIN",
+		"AUTH LOGIN Ym9i":                    "AUTH LOGIN ***",
+		"AUTH CRAM-MD5":                      "AUTH CRAM-MD5",
+		"AUTH AGJvYgBodW50ZXIy":              "AUTH ***",
+		"AUTH aHVudGVyMg==":                  "AUTH ***",
+		"AUTH =":                             "AUTH ***",
+		"AUTH *":                             "AUTH ***",
+		"AUTH AGJvYgBodW50ZXIy PLAIN":        "AUTH ***",
+		"AUTH XOAUTH2 dXNlcj1ib2IBYXV0aD0B":  "AUTH ***",
+		"AUTH   PLAIN   AGJvYgBodW50ZXIy   ": "AUTH PLAIN ***",
+		"AUTH":                               "AUTH",
+		"RETR 1":                             "RETR 1",
 	} {
 		c, err := ParseCommand([]byte(line))
 		if err != nil {

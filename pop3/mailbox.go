@@ -64,6 +64,11 @@ const (
 	MechUser  Mechanism = "USER"  // USER and PASS
 	MechPlain Mechanism = "PLAIN" // AUTH PLAIN (RFC 5034, RFC 4616)
 	MechAPOP  Mechanism = "APOP"  // APOP digest over the greeting timestamp
+	// MechLogin is AUTH LOGIN (draft-murchison-sasl-login): user name and
+	// password in two base64 steps.
+	MechLogin Mechanism = "LOGIN"
+	// MechCRAMMD5 is AUTH CRAM-MD5 (RFC 2195).
+	MechCRAMMD5 Mechanism = "CRAM-MD5"
 )
 
 // Credentials are what a client presented at login.

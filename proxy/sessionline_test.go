@@ -100,7 +100,7 @@ func TestSessionLineAuthFailed(t *testing.T) {
 // that no password, SASL payload or APOP digest reaches any log line.
 func TestNoSecretsInLogs(t *testing.T) {
 	env := startServer(t, func(o *Options, _ *pop3test.Mailbox) { fakeOpener(o).APOP = true })
-	secrets := []string{"secret", "hunter2", "AGJvYgBzZWNyZXQ=", "AGJvYgBodW50ZXIy", "c4c9334bac560ecc979e58001b3e22fb"}
+	secrets := []string{"secret", "hunter2", "AGJvYgBzZWNyZXQ=", "AGJvYgBodW50ZXIy", "c4c9334bac560ecc979e58001b3e22fb", "AGJvYgBodW50ZXIz"}
 
 	c := newClient(t, env.dial(t))
 	c.expect("+OK *")
@@ -108,6 +108,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 		{"USER bob", "+OK*"}, {"PASS hunter2", "-ERR*"},
 		{"AUTH PLAIN AGJvYgBodW50ZXIy", "-ERR*"},
 		{"AUTH PLAIN", "+ "}, {"AGJvYgBodW50ZXIy", "-ERR*"},
+		{"AUTH AGJvYgBodW50ZXIz", "-ERR*"},
 		{"APOP nobody c4c9334bac560ecc979e58001b3e22fb", "-ERR*"},
 		{"USER bob", "+OK*"}, {"PASS secret", "+OK*"},
 		{"QUIT", "+OK*"},
