@@ -262,6 +262,8 @@ func (s *clientSession) readFailed(err error) {
 	switch {
 	case s.aborted.Load():
 		s.rec.Err = s.cause(errors.New("closed by server shutdown"))
+	case s.headerStalled(err):
+		s.setResult(session.ResultTimeout, fmt.Errorf("PROXY header from %s not complete within %s", s.raw.RemoteAddr(), proxyHeaderTimeout))
 	case errors.As(err, &ne) && ne.Timeout():
 		s.reply(&pop3.Error{Code: pop3.CodeSysTemp, Text: "idle timeout"})
 		s.flushWithin(time.Second)
@@ -273,6 +275,22 @@ func (s *clientSession) readFailed(err error) {
 			s.setResult(session.ResultClientGone, s.cause(fmt.Errorf("client closed the connection: %w", err)))
 		}
 	}
+}
+
+// headerStalled reports a read that failed because a trusted peer began a
+// PROXY header and did not finish it before proxyHeaderTimeout: go-proxyproto
+// reports that as a plain timeout, and before the idle timeout nothing else
+// can time a read out. (A version 1 header is judged at once.)
+func (s *clientSession) headerStalled(err error) bool {
+	if s.pc == nil || s.pc.ProxyHeader() != nil {
+		return false
+	}
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		return false
+	}
+	elapsed := time.Since(s.rec.Start)
+	return elapsed >= proxyHeaderTimeout && elapsed < s.o.IdleTimeout
 }
 
 func (s *clientSession) isProxyHeaderError(err error) bool {
