@@ -68,9 +68,16 @@ func (c *conn) refused(step string, resp pop3.Response, def pop3.Code, fallback 
 	}
 }
 
-// loginRefused is refused for a -ERR to USER, PASS or AUTH.
+// loginRefused is refused for a -ERR to USER, PASS or AUTH, with the code
+// loginCode chooses.
 func (c *conn) loginRefused(resp pop3.Response) error {
-	return c.refused("login", resp, pop3.CodeAuth, pop3.ErrAuthFailed.Text)
+	code := loginCode(resp)
+	fallback := pop3.ErrAuthFailed.Text
+	if code != pop3.CodeAuth {
+		fallback = "login refused by the mail server"
+	}
+	resp.Code = code
+	return c.refused("login", resp, code, fallback)
 }
 
 // usable reports why no command may be sent now, if so.

@@ -232,7 +232,7 @@ func userRefused(ctx context.Context, c *conn, cp caps, cr pop3.Credentials, use
 		return refusal
 	}
 	err := authPlain(ctx, c, cr)
-	if !cp.plain && pop3.CodeOf(err) == pop3.CodeAuth {
+	if code := pop3.CodeOf(err); !cp.plain && c.broken == nil && (code == pop3.CodeAuth || code == pop3.CodeSysTemp) {
 		// The server may not know AUTH at all: its USER refusal says more
 		// than "unknown command".
 		return refusal

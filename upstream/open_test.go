@@ -94,10 +94,17 @@ func TestOpenLoginRefused(t *testing.T) {
 	}{
 		{"-ERR [AUTH] invalid user name or password", pop3.CodeAuth, "invalid user name or password", false},
 		{"-ERR bad login", pop3.CodeAuth, "bad login", false},
-		{"-ERR", pop3.CodeAuth, pop3.ErrAuthFailed.Text, false},
+		{"-ERR Authentication failed (bad password?)", pop3.CodeAuth, "Authentication failed (bad password?)", false},
+		{"-ERR Password supplied for \"alice\" is incorrect.", pop3.CodeAuth, "Password supplied for \"alice\" is incorrect.", false},
+		// Only the server's [AUTH] or words about the credentials make a
+		// refusal [AUTH]: an overload or an unknown refusal is temporary.
+		{"-ERR Connection queue full", pop3.CodeSysTemp, "Connection queue full", true},
+		{"-ERR", pop3.CodeSysTemp, "login refused by the mail server", true},
 		{"-ERR [IN-USE] mailbox locked by another session", pop3.CodeInUse, "mailbox locked by another session", true},
 		{"-ERR [SYS/TEMP] try later", pop3.CodeSysTemp, "try later", true},
-		{"-ERR [X-ODD] odd \x01\xff", pop3.CodeAuth, "odd ??", false},
+		{"-ERR [SYS/PERM] account disabled", pop3.CodeSysPerm, "account disabled", false},
+		{"-ERR [X-ODD] odd \x01\xff", pop3.CodeSysTemp, "odd ??", true},
+		{"-ERR [X-ODD] wrong password", pop3.CodeAuth, "wrong password", false},
 	} {
 		for _, pipelined := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s pipelined=%v", tc.reply, pipelined), func(t *testing.T) {
@@ -143,7 +150,7 @@ func TestOpenLongServerTextTruncated(t *testing.T) {
 		s.Send("-ERR " + strings.Repeat("x", 400))
 	})
 	_, err := New(testOptions(addr)).Open(context.Background(), testCreds())
-	pe := wantCode(t, err, pop3.CodeAuth)
+	pe := wantCode(t, err, pop3.CodeSysTemp)
 	if len(pe.Text) != maxServerText {
 		t.Errorf("len(text) = %d, want %d", len(pe.Text), maxServerText)
 	}
@@ -234,7 +241,8 @@ func TestOpenUserRefused(t *testing.T) {
 		text string
 	}{
 		{[]string{"USER", "SASL PLAIN"}, "-ERR plaintext USER disabled", "-ERR [AUTH] wrong password", pop3.CodeAuth, "wrong password"},
-		{nil, "-ERR no mailbox here", "-ERR unknown command", pop3.CodeAuth, "no mailbox here"},
+		{nil, "-ERR no mailbox here", "-ERR unknown command", pop3.CodeSysTemp, "no mailbox here"},
+		{nil, "-ERR no such user", "-ERR unknown command", pop3.CodeAuth, "no such user"},
 		{[]string{"USER"}, "-ERR unknown user", "", pop3.CodeAuth, "unknown user"},
 		{[]string{"USER", "SASL PLAIN"}, "-ERR [LOGIN-DELAY] wait 15 minutes", "", pop3.CodeLoginDelay, "wait 15 minutes"},
 	} {

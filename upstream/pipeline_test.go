@@ -64,10 +64,10 @@ func TestPipelinedUserRefused(t *testing.T) {
 		code    pop3.Code
 		text    string // empty: the login succeeds
 	}{
-		{"no SASL", []string{"USER"}, refusals, nil, pop3.CodeAuth, "no mailbox here"},
+		{"no SASL", []string{"USER"}, refusals, nil, pop3.CodeSysTemp, "no mailbox here"},
 		{"response code", []string{"USER", "SASL PLAIN"},
 			[]string{"-ERR [LOGIN-DELAY] wait", "-ERR", "-ERR"}, nil, pop3.CodeLoginDelay, "wait"},
-		{"hang-up", []string{"USER"}, refusals[:1], nil, pop3.CodeAuth, "no mailbox here"},
+		{"hang-up", []string{"USER"}, refusals[:1], nil, pop3.CodeSysTemp, "no mailbox here"},
 		{"AUTH PLAIN accepted", []string{"USER", "SASL PLAIN"}, refusals,
 			func(s *pop3test.Conn) {
 				if authPlain(s) {

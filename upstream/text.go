@@ -51,3 +51,31 @@ func knownCode(c, def pop3.Code) pop3.Code {
 	}
 	return def
 }
+
+// credentialWords are phrases by which servers that send no response code
+// say the credentials were wrong: Dovecot's "Authentication failed",
+// popa3d's "Authentication failed (bad password?)", qpopper's "Password
+// supplied for ... is incorrect", and the common wordings of the rest.
+var credentialWords = []string{
+	"authentication fail", "auth fail", "password", "passwd", "credential",
+	"login fail", "login incorrect", "invalid login", "bad login", "incorrect",
+	"unknown user", "user unknown", "no such user", "invalid user", "bad user",
+}
+
+// loginCode is the response code a client sees for a refused USER, PASS or
+// AUTH. RFC 3206 [AUTH] tells a client to ask its user for a new password,
+// so it is given only when the server said [AUTH] or its text says the
+// credentials are wrong. Any other refusal (an overloaded server's
+// "Connection queue full", a bare -ERR, an unknown code) is [SYS/TEMP].
+func loginCode(resp pop3.Response) pop3.Code {
+	if c := knownCode(resp.Code, pop3.CodeNone); c != pop3.CodeNone {
+		return c
+	}
+	text := strings.ToLower(resp.Text)
+	for _, w := range credentialWords {
+		if strings.Contains(text, w) {
+			return pop3.CodeAuth
+		}
+	}
+	return pop3.CodeSysTemp
+}
