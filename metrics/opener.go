@@ -121,3 +121,6 @@ func (t *timedMailbox) Caps() []string { return pop3.CapsOf(t.mb) }
 
 // Report forwards to the wrapped Mailbox.
 func (t *timedMailbox) Report(r *session.Record) { session.Report(t.mb, r) }
+
+// Status forwards to the wrapped Mailbox.
+func (t *timedMailbox) Status(cmd string) (pop3.Response, bool) { return pop3.StatusOf(t.mb, cmd) }

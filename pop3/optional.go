@@ -30,6 +30,23 @@ type sizedReader struct {
 	Sizer
 }
 
+// StatusRelayer is implemented by a Mailbox that relays a POP3 server.
+// Status returns the server's +OK line to the last command it sent, when
+// that command was cmd (an upper-case verb, or LOGIN for the reply that
+// completed the login), so that a client sees the server's own words.
+type StatusRelayer interface {
+	Status(cmd string) (Response, bool)
+}
+
+// StatusOf returns m's relayed status line for cmd, if m is a
+// StatusRelayer and has one.
+func StatusOf(m Mailbox, cmd string) (Response, bool) {
+	if r, ok := m.(StatusRelayer); ok {
+		return r.Status(cmd)
+	}
+	return Response{}, false
+}
+
 // CapsOf returns m's capabilities when m is a Capabler, else nil.
 func CapsOf(m Mailbox) []string {
 	if c, ok := m.(Capabler); ok {

@@ -64,7 +64,7 @@ func (s *clientSession) userCmd(c pop3.Command) {
 		return
 	}
 	s.user = c.Args[0]
-	s.w.OK("send PASS")
+	s.w.OK("") // as Dovecot and popa3d answer, so a relayed session looks the same
 }
 
 func (s *clientSession) passCmd(c pop3.Command) {
@@ -262,7 +262,7 @@ func (s *clientSession) login(cr pop3.Credentials) {
 	s.rec.Msgs, s.rec.Bytes = n, size
 	s.rec.LeftMsgs, s.rec.LeftBytes = n, size
 	s.setResult("", nil)
-	s.w.OK(fmt.Sprintf("%d messages (%d octets)", n, size))
+	s.okRelayed("LOGIN", fmt.Sprintf("%d messages (%d octets)", n, size))
 }
 
 // openFailed answers a refused or failed Open.

@@ -70,7 +70,7 @@ func TestGateAndDecorators(t *testing.T) {
 		t.Errorf("pre-login CAPA lacks the gate's line:\n%s", caps)
 	}
 	c.send("USER alice")
-	c.expect("+OK *")
+	c.expect("+OK")
 	c.send("PASS wonderland")
 	c.expect("-ERR [LOGIN-DELAY] wait 15 minutes between logins")
 	c.auth("+OK 3 messages*")

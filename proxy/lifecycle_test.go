@@ -159,7 +159,7 @@ func TestUnknownBackend(t *testing.T) {
 	c.expect("+OK *")
 	c.auth("-ERR [SYS/PERM] mailbox not available")
 	c.send("USER alice")
-	c.expect("+OK *")
+	c.expect("+OK")
 	c.send("PASS wonderland")
 	c.expect("+OK 3 messages*")
 	c.send("QUIT")

@@ -82,7 +82,7 @@ func TestSessionLineAuthFailed(t *testing.T) {
 	c := newClient(t, env.dial(t))
 	c.expect("+OK *")
 	c.send("USER bob")
-	c.expect("+OK *")
+	c.expect("+OK")
 	c.send("PASS hunter2")
 	c.expect("-ERR [AUTH] *")
 	c.send("QUIT")

@@ -25,6 +25,26 @@ func (s *clientSession) mailboxError(op string, err error) {
 	s.setResult(session.ResultBackendError, s.cause(fmt.Errorf("%s: %w", op, err)))
 }
 
+// okRelayed answers +OK to cmd with the relayed server's own status line
+// when there is one, so the wire matches direct access, else with text.
+func (s *clientSession) okRelayed(cmd, text string) {
+	if r, ok := pop3.StatusOf(s.layers[0], cmd); ok && printable(r.Text) {
+		s.w.Response(r)
+		return
+	}
+	s.w.OK(text)
+}
+
+// printable reports text a client can be shown as is.
+func printable(text string) bool {
+	for i := 0; i < len(text); i++ {
+		if c := text[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
 // msgCmd checks that c has n arguments, the first a message number, and
 // returns that number.
 func (s *clientSession) msgCmd(c pop3.Command, n int) (int, bool) {
@@ -92,7 +112,7 @@ func (s *clientSession) listing(c pop3.Command, uids bool) {
 		s.w.ItemOK(infos[0], uids)
 		return
 	}
-	s.w.OK(strconv.Itoa(len(infos)) + " messages")
+	s.okRelayed(c.Name, strconv.Itoa(len(infos))+" messages")
 	for _, mi := range infos {
 		s.w.Item(mi, uids)
 	}
@@ -160,7 +180,7 @@ func (s *clientSession) sendBody(rc io.ReadCloser, c pop3.Command) bool {
 	if sz, ok := rc.(pop3.Sizer); ok {
 		status = strconv.FormatInt(sz.Size(), 10) + " octets"
 	}
-	s.w.OK(status)
+	s.okRelayed(c.Name, status)
 	dw := s.w.DotWriter()
 	src := &readErrRecorder{r: rc}
 	buf := copyBuffers.Get().(*[]byte)
@@ -193,7 +213,7 @@ func (s *clientSession) dele(c pop3.Command) {
 		s.mailboxError(opName(c), err)
 		return
 	}
-	s.w.OK("message " + c.Args[0] + " deleted")
+	s.okRelayed(c.Name, "message "+c.Args[0]+" deleted")
 }
 
 func (s *clientSession) noop(c pop3.Command) {
@@ -204,7 +224,7 @@ func (s *clientSession) noop(c pop3.Command) {
 		s.mailboxError("noop", err)
 		return
 	}
-	s.w.OK("")
+	s.okRelayed(c.Name, "")
 }
 
 func (s *clientSession) rset(c pop3.Command) {
@@ -216,7 +236,7 @@ func (s *clientSession) rset(c pop3.Command) {
 		return
 	}
 	s.last = 0
-	s.w.OK("")
+	s.okRelayed(c.Name, "")
 }
 
 // lastCmd emulates LAST (RFC 1725): the highest message number retrieved
@@ -247,5 +267,5 @@ func (s *clientSession) quitTransaction(c pop3.Command) {
 	}
 	s.rec.DeletedMsgs, s.rec.DeletedBytes = res.DeletedMsgs, res.DeletedBytes
 	s.rec.LeftMsgs, s.rec.LeftBytes = res.LeftMsgs, res.LeftBytes
-	s.w.OK(fmt.Sprintf("bye (%d messages left)", res.LeftMsgs))
+	s.okRelayed(c.Name, fmt.Sprintf("bye (%d messages left)", res.LeftMsgs))
 }

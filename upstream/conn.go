@@ -28,8 +28,10 @@ type conn struct {
 	nc               net.Conn
 	r                *pop3.Reader
 	timeout          time.Duration
-	broken           error  // sticky: the stream is out of sync or gone
-	block            *block // the open RETR/TOP body, if any
+	broken           error         // sticky: the stream is out of sync or gone
+	ok               pop3.Response // the last +OK read, for StatusRelayer
+	replies          int           // status lines read so far
+	block            *block        // the open RETR/TOP body, if any
 
 	mu      sync.Mutex // orders deadline updates against ctx cancellation
 	expired bool       // ctx cancellation has expired the deadline
@@ -58,7 +60,8 @@ func (c *conn) fail(ctx context.Context, step string, err error) error {
 }
 
 // refused turns a server's -ERR into the error a client should see: the
-// server's code (if popgate knows it, else def) and its sanitised text.
+// server's code (if popgate knows it, else def) and its sanitised text, or
+// fallback when it had none; an empty fallback relays a bare -ERR as is.
 func (c *conn) refused(step string, resp pop3.Response, def pop3.Code, fallback string) error {
 	text := sanitize(resp.Text, fallback)
 	return &pop3.Error{
@@ -189,6 +192,10 @@ func (c *conn) readResponse(ctx context.Context, step string, block bool) (pop3.
 	}
 	if err != nil {
 		return pop3.Response{}, c.fail(ctx, step, fmt.Errorf("read reply: %w", err))
+	}
+	c.replies++
+	if resp.OK {
+		c.ok = resp
 	}
 	return resp, nil
 }

@@ -97,7 +97,11 @@ func (m *mailbox) authorize(ctx context.Context, cr pop3.Credentials) error {
 	if err != nil {
 		return err
 	}
-	m.count, m.size, err = m.stat(ctx)
+	loggedIn := m.c.ok
+	if m.count, m.size, err = m.stat(ctx); err == nil {
+		// The client sees the server's reply to its login, not to STAT.
+		m.relay("LOGIN", loggedIn)
+	}
 	return err
 }
 

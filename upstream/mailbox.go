@@ -20,15 +20,33 @@ type mailbox struct {
 	count int   // STAT at login
 	size  int64 // STAT at login
 	dele  bool  // a DELE succeeded since login or the last RSET
+	// status is the server's +OK to the command statusCmd, which was the
+	// last one while statusAt is the connection's count of replies.
+	status    pop3.Response
+	statusCmd string
+	statusAt  int
 
 	closeOnce sync.Once
 	closeErr  error
 }
 
-var _ pop3.Mailbox = (*mailbox)(nil)
+var (
+	_ pop3.Mailbox       = (*mailbox)(nil)
+	_ pop3.StatusRelayer = (*mailbox)(nil)
+)
 
-// noSuchMessage is the client text for an -ERR without text of its own.
-var noSuchMessage = pop3.ErrNoSuchMessage.Text
+// Status implements pop3.StatusRelayer.
+func (m *mailbox) Status(cmd string) (pop3.Response, bool) {
+	return m.status, cmd == m.statusCmd && m.statusAt == m.c.replies && m.status.OK
+}
+
+// relayed records the +OK just read as the reply to cmd.
+func (m *mailbox) relayed(cmd string) { m.relay(cmd, m.c.ok) }
+
+// relay records resp as the reply to cmd, current until the next reply.
+func (m *mailbox) relay(cmd string, resp pop3.Response) {
+	m.status, m.statusCmd, m.statusAt = resp, cmd, m.c.replies
+}
 
 // Stat answers from the STAT taken at login while nothing is marked
 // deleted: the maildrop does not change during a POP3 session (RFC 1939
@@ -40,7 +58,11 @@ func (m *mailbox) Stat(ctx context.Context) (int, int64, error) {
 		}
 		return m.count, m.size, nil
 	}
-	return m.stat(ctx)
+	n, size, err := m.stat(ctx)
+	if err == nil {
+		m.relayed("STAT")
+	}
+	return n, size, err
 }
 
 // stat asks the server.
@@ -108,7 +130,7 @@ func (m *mailbox) listing(ctx context.Context, n int, cmd string, parse func([]b
 		return nil, err
 	}
 	if !resp.OK {
-		return nil, m.c.refused(step, resp, pop3.CodeNone, noSuchMessage)
+		return nil, m.c.refused(step, resp, pop3.CodeNone, "")
 	}
 	if n > 0 {
 		mi, err := parse([]byte(resp.Text))
@@ -118,6 +140,7 @@ func (m *mailbox) listing(ctx context.Context, n int, cmd string, parse func([]b
 		if err != nil {
 			return nil, m.c.fail(ctx, step, err)
 		}
+		m.relayed(cmd)
 		return []pop3.MsgInfo{mi}, nil
 	}
 	var list []pop3.MsgInfo
@@ -132,6 +155,7 @@ func (m *mailbox) listing(ctx context.Context, n int, cmd string, parse func([]b
 	if err != nil {
 		return nil, err
 	}
+	m.relayed(cmd)
 	return list, nil
 }
 
@@ -171,8 +195,9 @@ func (m *mailbox) body(ctx context.Context, step, cmd string, args ...string) (i
 	}
 	if !resp.OK {
 		disarm()
-		return nil, m.c.refused(step, resp, pop3.CodeNone, noSuchMessage)
+		return nil, m.c.refused(step, resp, pop3.CodeNone, "")
 	}
+	m.relayed(cmd)
 	return m.c.openBlock(ctx, step, disarm), nil
 }
 
@@ -205,8 +230,9 @@ func (m *mailbox) simple(ctx context.Context, step, cmd string, args ...string) 
 		return err
 	}
 	if !resp.OK {
-		return m.c.refused(step, resp, pop3.CodeNone, "command failed")
+		return m.c.refused(step, resp, pop3.CodeNone, "")
 	}
+	m.relayed(cmd)
 	return nil
 }
 
@@ -235,6 +261,7 @@ func (m *mailbox) Update(ctx context.Context) (pop3.UpdateResult, error) {
 	if !resp.OK {
 		return pop3.UpdateResult{}, m.c.refused(step, resp, pop3.CodeSysTemp, "deleting messages failed")
 	}
+	m.relayed("QUIT")
 	return res, nil
 }
 

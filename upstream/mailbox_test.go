@@ -117,8 +117,8 @@ func TestServerErrorsKeepTextAndCode(t *testing.T) {
 		t.Errorf("Dele text = %q", pe.Text)
 	}
 	_, err = m.List(ctx, 7)
-	if pe := wantCode(t, err, pop3.CodeNone); pe.Text != pop3.ErrNoSuchMessage.Text {
-		t.Errorf("List text = %q", pe.Text)
+	if pe := wantCode(t, err, pop3.CodeNone); pe.Text != "" {
+		t.Errorf("List text = %q, want none, as the server sent", pe.Text)
 	}
 	// -ERR replies leave the session usable.
 	if err := m.Noop(ctx); err != nil {
@@ -500,4 +500,55 @@ func TestRetrStreamsBeforeMessageEnds(t *testing.T) {
 	if err != nil || string(rest) != "second line\r\n" {
 		t.Errorf("rest = %q, %v", rest, err)
 	}
+}
+
+// TestStatusRelaysServerText: each command's +OK line is kept as the
+// server sent it, for that command only, so the proxy can relay it.
+func TestStatusRelaysServerText(t *testing.T) {
+	m := openFake(t, func(s *pop3test.Conn) {
+		s.Expect("RETR 1")
+		s.Send("+OK 12 octets", "Subject: x", "", ".")
+		s.Expect("DELE 1")
+		s.Send("+OK Marked to be deleted.")
+		s.Expect("LIST")
+		s.Send("+OK 0 messages:", ".")
+		s.Expect("LIST 2")
+		s.Send("-ERR There's no message 2.")
+	})
+	ctx := context.Background()
+	want := func(cmd, text string) {
+		t.Helper()
+		r, ok := pop3.StatusOf(m, cmd)
+		if text == "" {
+			if ok {
+				t.Errorf("Status(%s) = %q, want none", cmd, r)
+			}
+			return
+		}
+		if !ok || r.String() != text {
+			t.Errorf("Status(%s) = %q, %v; want %q", cmd, r, ok, text)
+		}
+	}
+	rc, err := m.Retr(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, rc)
+	rc.Close()
+	want("RETR", "+OK 12 octets")
+	want("TOP", "")
+	if err := m.Dele(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	want("DELE", "+OK Marked to be deleted.")
+	want("RETR", "")
+	if _, err := m.List(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	want("LIST", "+OK 0 messages:")
+	if _, err := m.List(ctx, 2); err == nil {
+		t.Fatal("LIST 2 succeeded")
+	}
+	// A refusal is no status to relay, and makes the previous one stale.
+	want("LIST", "")
 }

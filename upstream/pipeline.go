@@ -68,7 +68,9 @@ func (m *mailbox) afterUser(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m.count, m.size, err = m.statReply(ctx, stat)
+	if m.count, m.size, err = m.statReply(ctx, stat); err == nil {
+		m.relay("LOGIN", pass)
+	}
 	return err
 }
 

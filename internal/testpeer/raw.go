@@ -141,3 +141,42 @@ func (s *Raw) Quit() {
 	s.OK("QUIT")
 	s.conn.Close()
 }
+
+// Wire sends cmd and returns the raw bytes of its whole reply: the status
+// line and, for a multi-line reply, every line up to the final dot, with no
+// unstuffing.
+func (s *Raw) Wire(cmd string) []byte {
+	s.t.Helper()
+	s.Send(cmd)
+	out, err := s.r.ReadBytes('\n')
+	if err != nil {
+		s.t.Fatalf("raw %q: %q, %v", cmd, out, err)
+	}
+	if !bytes.HasPrefix(out, []byte("+OK")) || !multiLine(cmd) {
+		return out
+	}
+	for {
+		line, err := s.r.ReadBytes('\n')
+		out = append(out, line...)
+		if err != nil {
+			s.t.Fatalf("raw %q: %v after %d bytes", cmd, err, len(out))
+		}
+		if string(line) == ".\r\n" {
+			return out
+		}
+	}
+}
+
+// multiLine reports whether a +OK to cmd starts a multi-line reply.
+func multiLine(cmd string) bool {
+	f := strings.Fields(strings.ToUpper(cmd))
+	switch {
+	case len(f) == 0:
+		return false
+	case f[0] == "CAPA" || f[0] == "RETR" || f[0] == "TOP":
+		return true
+	case f[0] == "LIST" || f[0] == "UIDL":
+		return len(f) == 1
+	}
+	return false
+}
