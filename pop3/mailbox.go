@@ -71,6 +71,12 @@ const (
 	MechCRAMMD5 Mechanism = "CRAM-MD5"
 )
 
+// CarriesPassword reports whether credentials of this mechanism hold the
+// password itself (USER/PASS, PLAIN, LOGIN), rather than a digest.
+func (m Mechanism) CarriesPassword() bool {
+	return m == MechUser || m == MechPlain || m == MechLogin
+}
+
 // Credentials are what a client presented at login.
 type Credentials struct {
 	Mechanism Mechanism

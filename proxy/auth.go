@@ -25,6 +25,7 @@ var (
 	errAuthCancelled = &pop3.Error{Text: "authentication cancelled"}
 	errBadBase64     = &pop3.Error{Text: "invalid base64 in SASL response"}
 	errBadPlain      = &pop3.Error{Text: "malformed PLAIN response"}
+	errBadLogin      = &pop3.Error{Text: "empty user name in LOGIN response"}
 	errAuthzid       = &pop3.Error{Code: pop3.CodeAuth, Text: "authorization identity not permitted"}
 	errNoSTLS        = &pop3.Error{Text: "STLS not available"}
 	errAlreadyTLS    = &pop3.Error{Text: "TLS already active"}
@@ -92,11 +93,23 @@ func (s *clientSession) apopCmd(c pop3.Command) {
 	s.login(pop3.Credentials{Mechanism: pop3.MechAPOP, User: c.Args[0], Digest: c.Args[1], Timestamp: s.timestamp})
 }
 
-// authCmd implements AUTH (RFC 5034) with the PLAIN mechanism (RFC 4616).
+// saslMechanisms are the mechanisms AUTH offers, in CAPA's order.
+var saslMechanisms = []string{string(pop3.MechPlain), string(pop3.MechLogin)}
+
+// The challenges of AUTH LOGIN, as Dovecot and Exchange send them.
+var (
+	loginUserChallenge = base64.StdEncoding.EncodeToString([]byte("Username:"))
+	loginPassChallenge = base64.StdEncoding.EncodeToString([]byte("Password:"))
+)
+
+// authCmd implements AUTH (RFC 5034) with the PLAIN (RFC 4616) and LOGIN
+// mechanisms.
 func (s *clientSession) authCmd(c pop3.Command) {
 	if len(c.Args) == 0 {
 		s.w.OK("SASL mechanisms follow")
-		s.w.Line("PLAIN")
+		for _, m := range saslMechanisms {
+			s.w.Line(m)
+		}
 		s.w.Line(".")
 		return
 	}
@@ -104,33 +117,24 @@ func (s *clientSession) authCmd(c pop3.Command) {
 		s.syntaxError(c)
 		return
 	}
-	if !strings.EqualFold(c.Args[0], "PLAIN") {
+	mech := pop3.Mechanism(strings.ToUpper(c.Args[0]))
+	if mech != pop3.MechPlain && mech != pop3.MechLogin {
+		// A client may send its responses anyway: they must not end the
+		// session as garbage.
 		s.reply(errMechanism)
+		s.saslRefused = true
 		return
 	}
 	if s.insecure() {
 		s.reply(errTLSRequired)
 		return
 	}
-	var resp string
-	if len(c.Args) == 2 {
-		resp = c.Args[1]
-	} else {
-		var ok bool
-		if resp, ok = s.readSASLResponse(); !ok {
-			return
-		}
-	}
-	switch resp {
-	case "*":
-		s.reply(errAuthCancelled)
+	if mech == pop3.MechLogin {
+		s.authLogin(c)
 		return
-	case "=": // an empty initial response (RFC 4954 convention, used by RFC 5034)
-		resp = ""
 	}
-	raw, err := base64.StdEncoding.DecodeString(resp)
-	if err != nil {
-		s.reply(errBadBase64)
+	raw, ok := s.saslStep(c, "")
+	if !ok {
 		return
 	}
 	parts := bytes.Split(raw, []byte{0})
@@ -146,10 +150,56 @@ func (s *clientSession) authCmd(c pop3.Command) {
 	s.login(pop3.Credentials{Mechanism: pop3.MechPlain, User: user, Password: pass})
 }
 
-// readSASLResponse sends an empty challenge and reads the client's answer.
+// authLogin runs AUTH LOGIN: the user name (possibly as the initial
+// response), then the password, each base64 after its challenge.
+func (s *clientSession) authLogin(c pop3.Command) {
+	user, ok := s.saslStep(c, loginUserChallenge)
+	if !ok {
+		return
+	}
+	if len(user) == 0 {
+		s.reply(errBadLogin)
+		return
+	}
+	pass, ok := s.saslStep(pop3.Command{}, loginPassChallenge)
+	if !ok {
+		return
+	}
+	s.login(pop3.Credentials{Mechanism: pop3.MechLogin, User: string(user), Password: string(pass)})
+}
+
+// saslStep returns one decoded client response: c's initial response if it
+// has one, else the answer to challenge. It answers a cancel or bad base64
+// itself and then returns ok=false.
+func (s *clientSession) saslStep(c pop3.Command, challenge string) ([]byte, bool) {
+	var resp string
+	if len(c.Args) == 2 {
+		resp = c.Args[1]
+	} else {
+		var ok bool
+		if resp, ok = s.readSASLResponse(challenge); !ok {
+			return nil, false
+		}
+	}
+	switch resp {
+	case "*":
+		s.reply(errAuthCancelled)
+		return nil, false
+	case "=": // an empty initial response (RFC 4954 convention, used by RFC 5034)
+		resp = ""
+	}
+	raw, err := base64.StdEncoding.DecodeString(resp)
+	if err != nil {
+		s.reply(errBadBase64)
+		return nil, false
+	}
+	return raw, true
+}
+
+// readSASLResponse sends a challenge and reads the client's answer.
 // Its content is never logged.
-func (s *clientSession) readSASLResponse() (string, bool) {
-	s.w.Line("+ ")
+func (s *clientSession) readSASLResponse(challenge string) (string, bool) {
+	s.w.Line("+ " + challenge)
 	if !s.flush() {
 		s.done = true
 		return "", false

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/popgate/popgate/pop3"
 )
@@ -45,6 +46,7 @@ func (s *clientSession) dispatch(c pop3.Command) {
 		cmds, other = other, cmds
 	}
 	if h, ok := cmds[c.Name]; ok {
+		s.saslRefused = false
 		before := s.errs
 		h(s, c)
 		if s.errs == before {
@@ -56,7 +58,7 @@ func (s *clientSession) dispatch(c pop3.Command) {
 		s.done = !s.protocolError(errWrongState, c.Name+" in the wrong state")
 		return
 	}
-	if s.state == stateAuthorization {
+	if s.state == stateAuthorization && !s.saslRefused {
 		s.closeGarbage(errUnknownCommand, "unknown command before login")
 		return
 	}
@@ -102,7 +104,7 @@ func (s *clientSession) capabilities() []string {
 		caps = append(caps, "AUTH-RESP-CODE")
 		if !s.insecure() {
 			// Like Dovecot: do not offer what RequireTLS would refuse.
-			caps = append(caps, "USER", "SASL PLAIN")
+			caps = append(caps, "USER", "SASL "+strings.Join(saslMechanisms, " "))
 		}
 		if s.o.TLSConfig != nil && s.info.TLS == tlsNone {
 			caps = append(caps, "STLS")

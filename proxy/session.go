@@ -54,6 +54,7 @@ type clientSession struct {
 	last         int           // LAST (RFC 1725)
 	addrsSeen    bool
 	done         bool
+	saslRefused  bool // an AUTH mechanism was refused: tolerate the responses a client may still send
 
 	waiting atomic.Bool // blocked reading a command in AUTHORIZATION
 	aborted atomic.Bool
@@ -229,7 +230,7 @@ func (s *clientSession) commandFailed(err error) bool {
 		return s.protocolError(err, "line too long")
 	case errors.Is(err, pop3.ErrBadCommand), errors.Is(err, pop3.ErrArgTooLong):
 		s.traceMalformed(err)
-		if s.state == stateAuthorization {
+		if s.state == stateAuthorization && !s.saslRefused {
 			s.closeGarbage(err, "malformed command before login")
 			return false
 		}

@@ -145,7 +145,7 @@ func checkCredentials(c *conn, cr pop3.Credentials) error {
 	switch cr.Mechanism {
 	case pop3.MechAPOP:
 		return refuse("APOP not supported for this account, use USER/PASS", fmt.Errorf("APOP cannot be relayed"))
-	case pop3.MechUser, pop3.MechPlain, "":
+	case pop3.MechUser, pop3.MechPlain, pop3.MechLogin, "":
 	default:
 		return refuse("authentication mechanism not supported", fmt.Errorf("mechanism %q", cr.Mechanism))
 	}

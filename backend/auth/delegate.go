@@ -92,11 +92,11 @@ func Delegate(o pop3.Opener, opt DelegateOptions) *Delegator {
 	return d
 }
 
-// Authenticate checks USER/PASS and AUTH PLAIN credentials against the
-// legacy server. APOP is refused: its digest is bound to popgate's greeting,
-// which the legacy server never sent.
+// Authenticate checks USER/PASS, AUTH PLAIN and AUTH LOGIN credentials
+// against the legacy server. APOP is refused: its digest is bound to
+// popgate's greeting, which the legacy server never sent.
 func (d *Delegator) Authenticate(ctx context.Context, c pop3.Credentials) error {
-	if c.Mechanism != pop3.MechUser && c.Mechanism != pop3.MechPlain {
+	if !c.Mechanism.CarriesPassword() {
 		return refuse(fmt.Errorf("delegate %s: user %q: %w %q", d.name, c.User, ErrMechanism, c.Mechanism))
 	}
 	mac := d.mac(c.User, c.Password)

@@ -185,7 +185,7 @@ func (f *UsersFile) Authenticate(_ context.Context, c pop3.Credentials) error {
 	var ok bool
 	kind := s.kind()
 	switch c.Mechanism {
-	case pop3.MechUser, pop3.MechPlain:
+	case pop3.MechUser, pop3.MechPlain, pop3.MechLogin:
 		ok = s.verify([]byte(c.Password))
 	case pop3.MechAPOP:
 		p := s.plain()

@@ -23,6 +23,13 @@ func Mpop(t testing.TB, addr, user, pass string) []Message {
 // no header, and MDA delivery adds no From_ line.
 func NewMpop(t testing.TB, addr, user, pass string) *Poller {
 	t.Helper()
+	return NewMpopAuth(t, addr, user, pass, "user")
+}
+
+// NewMpopAuth is NewMpop logging in with the given mpop auth method
+// ("user", "plain", "login", "apop", "cram-md5"; see mpop(1)).
+func NewMpopAuth(t testing.TB, addr, user, pass, auth string) *Poller {
+	t.Helper()
 	c := newMDAClient(t, "mpop", addr)
 	if strings.ContainsAny(user+pass, "\"\n") {
 		t.Fatalf("testpeer: mpop: user and password may not contain '\"' or newlines")
@@ -31,8 +38,8 @@ func NewMpop(t testing.TB, addr, user, pass string) *Poller {
 	c.poll = func(ctx context.Context, outDir string) ([]Message, error) {
 		rc := filepath.Join(c.dir, "mpoprc")
 		conf := fmt.Sprintf("account default\nhost %s\nport %s\nuser \"%s\"\npassword \"%s\"\n"+
-			"tls off\nauth user\nkeep on\nreceived_header off\nuidls_file %s\ndelivery mda \"%s %s\"\n",
-			c.host, c.port, user, pass, filepath.Join(c.dir, "uidls"), c.mda, outDir)
+			"tls off\nauth %s\nkeep on\nreceived_header off\nuidls_file %s\ndelivery mda \"%s %s\"\n",
+			c.host, c.port, user, pass, auth, filepath.Join(c.dir, "uidls"), c.mda, outDir)
 		if err := os.WriteFile(rc, []byte(conf), 0o600); err != nil {
 			return nil, err
 		}
