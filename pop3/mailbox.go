@@ -92,6 +92,26 @@ type Credentials struct {
 	Local  net.Addr
 	// SessionID identifies the client session in logs.
 	SessionID string
+	// Greeted, when set, is the connection whose greeting gave the
+	// client its APOP timestamp (see Greeter). The Opener that made it
+	// logs in on it, and owns it from then on; others ignore it.
+	Greeted Greeted
+}
+
+// Greeter is implemented by an Opener that can verify APOP only over a
+// connection it opened before the client's greeting: a relay to a server
+// whose own timestamp the client must see. client and local are the
+// client's addresses (client nil when not known yet).
+type Greeter interface {
+	Greet(ctx context.Context, client, local net.Addr) (Greeted, error)
+}
+
+// Greeted is a connection opened by a Greeter and not logged in yet.
+type Greeted interface {
+	// Timestamp is the server's APOP challenge, "<...>".
+	Timestamp() string
+	// Close drops the connection, when no login uses it.
+	Close() error
 }
 
 // Opener opens a user's maildrop: it authenticates the credentials and

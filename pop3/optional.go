@@ -3,6 +3,7 @@ package pop3
 import (
 	"context"
 	"io"
+	"net"
 )
 
 // The optional capabilities below are declared here once, and wrappers
@@ -61,10 +62,29 @@ func SupportsAPOP(op Opener) bool {
 	return ok && ap.SupportsAPOP()
 }
 
+// RelaysAPOP returns op as a Greeter when it verifies APOP only over a
+// connection from Greet.
+func RelaysAPOP(op Opener) (Greeter, bool) {
+	g, ok := op.(Greeter)
+	return g, ok && SupportsAPOP(op)
+}
+
+// VerifiesAPOP reports whether op verifies APOP digests itself, over any
+// timestamp the client was greeted with.
+func VerifiesAPOP(op Opener) bool {
+	_, relays := op.(Greeter)
+	return !relays && SupportsAPOP(op)
+}
+
 // WrapOpener returns an Opener that opens with open and keeps inner's
-// optional capabilities: it is an APOPer answering as inner does.
+// optional capabilities: it is an APOPer answering as inner does, and a
+// Greeter when inner is one.
 func WrapOpener(inner Opener, open OpenerFunc) Opener {
-	return wrappedOpener{inner: inner, open: open}
+	w := wrappedOpener{inner: inner, open: open}
+	if _, ok := inner.(Greeter); ok {
+		return greetingOpener{w}
+	}
+	return w
 }
 
 type wrappedOpener struct {
@@ -79,3 +99,14 @@ func (w wrappedOpener) Open(ctx context.Context, c Credentials) (Mailbox, error)
 }
 
 func (w wrappedOpener) SupportsAPOP() bool { return SupportsAPOP(w.inner) }
+
+// greetingOpener is a wrappedOpener around a Greeter.
+type greetingOpener struct{ wrappedOpener }
+
+var _ Greeter = greetingOpener{}
+
+// Greet forwards to inner; the connection it opens is logged in by a later
+// Open through the wrapper, so the wrapper's own work is not skipped.
+func (w greetingOpener) Greet(ctx context.Context, client, local net.Addr) (Greeted, error) {
+	return w.inner.(Greeter).Greet(ctx, client, local)
+}

@@ -85,8 +85,8 @@ func (s *clientSession) apopCmd(c pop3.Command) {
 	if !s.credentialsAllowed(c, 2) {
 		return
 	}
-	_, op, err := s.srv.route(c.Args[0])
-	if err != nil || !pop3.SupportsAPOP(op) {
+	name, op, err := s.srv.route(c.Args[0])
+	if err != nil || !s.canAPOP(name, op) {
 		s.reply(errAPOPRefused)
 		return
 	}
@@ -276,6 +276,7 @@ func (s *clientSession) login(cr pop3.Credentials) {
 			return
 		}
 	}
+	s.handGreeted(&cr, name)
 	m, err := op.Open(s.ctx, cr)
 	if err != nil {
 		if adm != nil {

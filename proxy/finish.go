@@ -41,6 +41,7 @@ func closeQuietly(m pop3.Mailbox) (err error) {
 
 // finish releases everything and writes the session line.
 func (s *clientSession) finish() {
+	s.dropGreeted()
 	for _, m := range s.layers {
 		session.Report(m, &s.rec)
 	}

@@ -165,7 +165,7 @@ func (c *client) block() string {
 
 func (c *client) login() {
 	c.t.Helper()
-	c.expect("+OK pop.test POP3 ready <*@pop.test>")
+	c.expect("+OK pop.test POP3 ready*")
 	c.auth("+OK 3 messages*")
 }
 

@@ -30,7 +30,7 @@ func TestImplicitTLS(t *testing.T) {
 	}
 	defer conn.Close()
 	c := newClient(t, conn)
-	c.expect("+OK pop.test POP3 ready <*>")
+	c.expect("+OK pop.test POP3 ready*")
 	c.send("CAPA")
 	c.expect("+OK *")
 	if caps := c.block(); strings.Contains(caps, "STLS") {

@@ -43,7 +43,8 @@ type clientSession struct {
 
 	info         session.Info
 	rec          session.Record
-	timestamp    string // the greeting's APOP challenge
+	timestamp    string       // the greeting's APOP challenge, if any
+	greeted      pop3.Greeted // the default backend's connection that gave it
 	state        state
 	user         string // name given by USER, waiting for PASS
 	mbox         pop3.Mailbox
@@ -71,7 +72,6 @@ func (s *Server) newSession(c net.Conn, mode string) *clientSession {
 		srv: s, o: &s.o,
 		conn: c, pc: pc, raw: raw,
 		ctx: ctx, cancel: cancel,
-		timestamp: fmt.Sprintf("<%d.%d@%s>", pid, time.Now().UnixNano(), s.o.Hostname),
 	}
 	sess.info = session.Info{ID: id, TLS: mode, Client: raw.RemoteAddr(), Local: raw.LocalAddr()}
 	sess.rec = session.Record{Session: id, TLS: mode, Auth: "none", Start: time.Now()}
@@ -93,6 +93,11 @@ func (s *Server) newSession(c net.Conn, mode string) *clientSession {
 //
 //go:noinline
 func (s *clientSession) greet() {
+	s.timestamp = s.apopChallenge()
+	if s.timestamp == "" {
+		s.w.OK(s.o.Hostname + " POP3 ready")
+		return
+	}
 	s.w.OK(s.o.Hostname + " POP3 ready " + s.timestamp)
 }
 

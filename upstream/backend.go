@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/pires/go-proxyproto"
@@ -21,8 +22,9 @@ type Backend struct {
 }
 
 var (
-	_ pop3.Opener = (*Backend)(nil)
-	_ pop3.APOPer = (*Backend)(nil)
+	_ pop3.Opener  = (*Backend)(nil)
+	_ pop3.APOPer  = (*Backend)(nil)
+	_ pop3.Greeter = (*Backend)(nil)
 )
 
 // New returns a Backend for the server described by o.
@@ -31,9 +33,65 @@ func New(o Options) *Backend { return &Backend{o: o, caps: capsCache{now: time.N
 // Name returns the backend's name.
 func (b *Backend) Name() string { return b.o.Name }
 
-// SupportsAPOP reports false: an APOP digest is computed over popgate's
-// greeting, not the server's, so it cannot be relayed.
-func (b *Backend) SupportsAPOP() bool { return false }
+// SupportsAPOP reports whether APOP is relayed (Options.APOP). A digest is
+// computed over the greeting's timestamp, so it can be relayed only on a
+// connection from Greet whose timestamp the client was shown.
+func (b *Backend) SupportsAPOP() bool { return b.o.APOP }
+
+// greeted is a connection from Greet: greeted, not logged in.
+type greeted struct {
+	b         *Backend
+	c         *conn
+	timestamp string
+}
+
+func (g *greeted) Timestamp() string { return g.timestamp }
+func (g *greeted) Close() error      { return g.c.close() }
+
+// Greet connects and reads the server's greeting, for a client to be
+// greeted with its APOP timestamp; Open with the result in
+// Credentials.Greeted logs in on that connection. It fails unless APOP is
+// relayed and the server's greeting has a timestamp, and when a PROXY
+// header is due but the client's address is not known yet.
+func (b *Backend) Greet(ctx context.Context, client, local net.Addr) (pop3.Greeted, error) {
+	c := &conn{name: b.o.Name, addr: b.o.Addr, timeout: b.o.commandTimeout()}
+	switch {
+	case !b.o.APOP:
+		return nil, &pop3.Error{Text: pop3.ErrUnsupported.Text, Err: fmt.Errorf("%s: APOP is not relayed", c.describe("greet"))}
+	case b.o.ProxyProtocol && client == nil:
+		return nil, &pop3.Error{Text: pop3.ErrUnsupported.Text, Err: fmt.Errorf("%s: client address unknown for the PROXY header", c.describe("greet"))}
+	}
+	if err := b.connect(ctx, c, pop3.Credentials{Client: client, Local: local}); err != nil {
+		return nil, err
+	}
+	resp, err := greeting(ctx, c)
+	if err == nil {
+		if ts := apopTimestamp(resp.Text); ts != "" {
+			return &greeted{b: b, c: c, timestamp: ts}, nil
+		}
+		err = c.fail(ctx, "greeting", fmt.Errorf("no APOP timestamp in the greeting"))
+	}
+	c.close()
+	return nil, err
+}
+
+// apopTimestamp finds the msg-id style timestamp of a greeting (RFC 1939
+// section 7), such as <1896.697170952@dbc.mtview.ca.us>.
+func apopTimestamp(text string) string {
+	start := strings.IndexByte(text, '<')
+	if start < 0 {
+		return ""
+	}
+	end := strings.IndexByte(text[start:], '>')
+	if end < 0 || !strings.Contains(text[start:start+end], "@") {
+		return ""
+	}
+	ts := text[start : start+end+1]
+	if checkArg(ts) != nil || strings.ContainsAny(ts, " \t") {
+		return ""
+	}
+	return ts
+}
 
 // Open connects to the server, logs in with cr and returns the maildrop. A
 // refused login is a *pop3.Error with CodeAuth (or the server's own code,
@@ -48,10 +106,29 @@ func (b *Backend) SupportsAPOP() bool { return false }
 // deleted; Update sends QUIT.
 func (b *Backend) Open(ctx context.Context, cr pop3.Credentials) (pop3.Mailbox, error) {
 	c := &conn{name: b.o.Name, addr: b.o.Addr, user: cr.User, timeout: b.o.commandTimeout()}
-	if err := checkCredentials(c, cr); err != nil {
+	g, _ := cr.Greeted.(*greeted)
+	if g != nil && g.b != b {
+		g = nil
+	}
+	if g != nil {
+		g.c.user = cr.User
+		c = g.c
+	}
+	if err := checkCredentials(c, cr, g != nil); err != nil {
+		if g != nil {
+			c.close()
+		}
 		return nil, err
 	}
-	m, err := b.open(ctx, c, cr)
+	var m *mailbox
+	var err error
+	if g != nil {
+		if m, err = b.login(ctx, c, cr); err != nil {
+			c.close()
+		}
+	} else {
+		m, err = b.open(ctx, c, cr)
+	}
 	if err != nil {
 		// The server may have changed: ask for its capabilities next time.
 		b.caps.forget()
@@ -63,6 +140,10 @@ func (b *Backend) Open(ctx context.Context, cr pop3.Credentials) (pop3.Mailbox, 
 // open connects and logs in.
 func (b *Backend) open(ctx context.Context, c *conn, cr pop3.Credentials) (*mailbox, error) {
 	if err := b.connect(ctx, c, cr); err != nil {
+		return nil, err
+	}
+	if _, err := greeting(ctx, c); err != nil {
+		c.close()
 		return nil, err
 	}
 	m, err := b.login(ctx, c, cr)
@@ -138,13 +219,18 @@ func (b *Backend) handshake(ctx context.Context, nc net.Conn, cr pop3.Credential
 
 // checkCredentials refuses, before anything is sent, credentials that this
 // backend cannot relay or that would break the command line.
-func checkCredentials(c *conn, cr pop3.Credentials) error {
+func checkCredentials(c *conn, cr pop3.Credentials, greeted bool) error {
 	refuse := func(text string, cause error) error {
 		return &pop3.Error{Code: pop3.CodeAuth, Text: text, Err: fmt.Errorf("%s: %w", c.describe("login"), cause)}
 	}
 	switch cr.Mechanism {
 	case pop3.MechAPOP:
-		return refuse("APOP not supported for this account, use USER/PASS", fmt.Errorf("APOP cannot be relayed"))
+		if !greeted {
+			return refuse("APOP not supported for this account, use USER/PASS", fmt.Errorf("APOP needs a connection greeted for this client"))
+		}
+		if checkArg(cr.User) != nil || checkArg(cr.Digest) != nil || strings.ContainsAny(cr.User+cr.Digest, " \t") {
+			return refuse(pop3.ErrAuthFailed.Text, errBadArg)
+		}
 	case pop3.MechUser, pop3.MechPlain, pop3.MechLogin, "":
 	default:
 		return refuse("authentication mechanism not supported", fmt.Errorf("mechanism %q", cr.Mechanism))

@@ -33,12 +33,10 @@ func (cp caps) saslOnly() bool { return cp.known && !cp.user && cp.plain }
 // and a server without them just answers -ERR).
 var assumed = caps{user: true, top: true, uidl: true}
 
-// login runs the AUTHORIZATION state: greeting, CAPA unless remembered,
+// login runs the AUTHORIZATION state: CAPA unless remembered,
 // optional STLS, then USER/PASS or AUTH PLAIN, and a first STAT.
+// The caller has read the greeting.
 func (b *Backend) login(ctx context.Context, c *conn, cr pop3.Credentials) (*mailbox, error) {
-	if err := greeting(ctx, c); err != nil {
-		return nil, err
-	}
 	cp, err := b.capabilities(ctx, c)
 	if err != nil {
 		return nil, err
@@ -83,7 +81,10 @@ func (b *Backend) capabilities(ctx context.Context, c *conn) (caps, error) {
 // STAT when the server allows it.
 func (m *mailbox) authorize(ctx context.Context, cr pop3.Credentials) error {
 	var err error
-	if m.caps.pipe && !m.caps.saslOnly() {
+	switch {
+	case cr.Mechanism == pop3.MechAPOP:
+		err = apop(ctx, m.c, cr)
+	case m.caps.pipe && !m.caps.saslOnly():
 		var user pop3.Response
 		if user, err = m.pipeline(ctx, cr); err != nil || user.OK {
 			return err
@@ -91,7 +92,7 @@ func (m *mailbox) authorize(ctx context.Context, cr pop3.Credentials) error {
 		// USER was refused, and so were PASS and STAT: carry on as
 		// authenticate would.
 		err = userRefused(ctx, m.c, m.caps, cr, user)
-	} else {
+	default:
 		err = authenticate(ctx, m.c, m.caps, cr)
 	}
 	if err != nil {
@@ -105,20 +106,21 @@ func (m *mailbox) authorize(ctx context.Context, cr pop3.Credentials) error {
 	return err
 }
 
-func greeting(ctx context.Context, c *conn) error {
+// greeting reads the server's greeting.
+func greeting(ctx context.Context, c *conn) (pop3.Response, error) {
 	disarm, err := c.begin(ctx, "greeting")
 	if err != nil {
-		return err
+		return pop3.Response{}, err
 	}
 	defer disarm()
 	resp, err := c.readResponse(ctx, "greeting", false)
 	if err != nil {
-		return err
+		return pop3.Response{}, err
 	}
 	if !resp.OK {
-		return c.fail(ctx, "greeting", fmt.Errorf("server greeted -ERR %q", sanitize(resp.Text, "")))
+		return pop3.Response{}, c.fail(ctx, "greeting", fmt.Errorf("server greeted -ERR %q", sanitize(resp.Text, "")))
 	}
-	return nil
+	return resp, nil
 }
 
 // capa asks for the server's capabilities. A server that refuses CAPA (RFC
@@ -195,6 +197,19 @@ func starttls(ctx context.Context, c *conn, cfg *tls.Config) error {
 	}
 	c.nc = tc
 	c.r.Reset(tc)
+	return nil
+}
+
+// apop logs in with the client's APOP digest, computed over this
+// connection's greeting.
+func apop(ctx context.Context, c *conn, cr pop3.Credentials) error {
+	resp, err := c.command(ctx, "login", "APOP", cr.User, cr.Digest)
+	if err != nil {
+		return err
+	}
+	if !resp.OK {
+		return c.loginRefused(resp)
+	}
 	return nil
 }
 

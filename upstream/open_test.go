@@ -270,3 +270,61 @@ func TestOpenUserRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestGreetThenAPOP: Greet keeps the server's greeting and its timestamp;
+// Open with that connection relays the client's APOP digest unchanged.
+// Without a greeted connection of its own, the Backend refuses APOP.
+func TestGreetThenAPOP(t *testing.T) {
+	addr := startFake(t, func(s *pop3test.Conn) {
+		s.Send("+OK POP3 ready <1896.697170952@dbc.mtview.ca.us>")
+		s.Expect("CAPA")
+		s.Send("+OK", "TOP", "USER", "UIDL", ".")
+		s.Expect("APOP alice c4c9334bac560ecc979e58001b3e22fb")
+		s.Send("+OK maildrop has 1 message")
+		s.Expect("STAT")
+		s.Send("+OK 1 100")
+		s.Expect("QUIT")
+		s.Send("+OK bye")
+	})
+	o := testOptions(addr)
+	o.APOP = true
+	b := New(o)
+	g, err := b.Greet(context.Background(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Timestamp() != "<1896.697170952@dbc.mtview.ca.us>" {
+		t.Errorf("timestamp %q", g.Timestamp())
+	}
+	cr := pop3.Credentials{Mechanism: pop3.MechAPOP, User: "alice", Digest: "c4c9334bac560ecc979e58001b3e22fb"}
+	_, err = New(o).Open(context.Background(), cr)
+	wantCode(t, err, pop3.CodeAuth) // no greeted connection of its own
+	cr.Greeted = g
+	m, err := b.Open(context.Background(), cr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := pop3.StatusOf(m, "LOGIN"); !ok || r.Text != "maildrop has 1 message" {
+		t.Errorf("login status %q, %v", r, ok)
+	}
+	if _, err := m.Update(context.Background()); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestGreetNeedsTimestamp: a server that greets without a timestamp, or a
+// backend that does not relay APOP, gives no greeted connection.
+func TestGreetNeedsTimestamp(t *testing.T) {
+	addr := startFake(t, func(s *pop3test.Conn) {
+		s.Send("+OK POP3 ready")
+		s.ExpectEOF()
+	})
+	o := testOptions(addr)
+	if _, err := New(o).Greet(context.Background(), nil, nil); err == nil {
+		t.Error("Greet succeeded without apop")
+	}
+	o.APOP = true
+	if _, err := New(o).Greet(context.Background(), nil, nil); err == nil {
+		t.Error("Greet succeeded without a timestamp in the greeting")
+	}
+}

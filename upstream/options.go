@@ -41,6 +41,11 @@ type Options struct {
 	// CommandTimeout bounds the wait for each response, and for each read
 	// of a message body. Zero means DefaultCommandTimeout.
 	CommandTimeout time.Duration
+	// APOP relays APOP logins (RFC 1939 section 7). The client must be
+	// greeted with the server's own timestamp, so each client connection
+	// opens one to the server at once (see Backend.Greet), before the
+	// login gate counts it.
+	APOP bool
 	// Dial opens the TCP connection. Nil means a net.Dialer.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }

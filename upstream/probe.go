@@ -17,7 +17,7 @@ func (b *Backend) Probe(ctx context.Context) error {
 		return err
 	}
 	defer c.close()
-	if err := greeting(ctx, c); err != nil {
+	if _, err := greeting(ctx, c); err != nil {
 		return err
 	}
 	// A polite QUIT keeps the server's log free of aborted sessions; its

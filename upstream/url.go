@@ -74,6 +74,8 @@ func FromURL(name string, u *url.URL) (Options, error) {
 			default:
 				err = fmt.Errorf("want v2 or none")
 			}
+		case "apop":
+			o.APOP, err = strconv.ParseBool(v)
 		case "dial_timeout":
 			o.DialTimeout, err = positiveDuration(v)
 		case "timeout":

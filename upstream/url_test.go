@@ -28,6 +28,11 @@ func TestFromURL(t *testing.T) {
 				t.Errorf("got %+v", o)
 			}
 		}},
+		{"pop3://127.0.0.1:110?apop=true", func(t *testing.T, o Options) {
+			if !o.APOP {
+				t.Errorf("got %+v", o)
+			}
+		}},
 		{"pop3://127.0.0.1:110?starttls=true&tls_verify=false", func(t *testing.T, o Options) {
 			if !o.STLS || o.TLSConfig == nil || !o.TLSConfig.InsecureSkipVerify {
 				t.Errorf("got %+v", o)
@@ -69,6 +74,7 @@ func TestFromURLErrors(t *testing.T) {
 		{"pop3://host/INBOX", "host"},
 		{"pop3://host?bogus=1", "bogus"},
 		{"pop3://host?proxy_protocol=v1", "proxy_protocol"},
+		{"pop3://host?apop=maybe", "apop"},
 		{"pop3://host?dial_timeout=5", "dial_timeout"},
 		{"pop3://host?timeout=-1s", "timeout"},
 		{"pop3://host?starttls=maybe", "starttls"},

@@ -22,6 +22,9 @@ type DovecotOptions struct {
 	// TLS enables STLS on the plain port and implicit TLS on Server.TLSAddr
 	// with these files (see NewTLSFiles); nil means no TLS at all.
 	TLS *TLSFiles
+	// APOP enables the APOP mechanism: the greeting carries a timestamp,
+	// and APOP logins are checked against the plaintext passwords.
+	APOP bool
 	// Extra is raw configuration appended to the generated file.
 	Extra string
 }
@@ -96,7 +99,7 @@ info_log_path = %[1]s/dovecot.log
 protocols = pop3
 listen = 127.0.0.1
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login%[9]s
 auth_failure_delay = 0
 default_internal_user = %[3]s
 default_internal_group = %[4]s
@@ -125,7 +128,7 @@ service pop3-login {
     ssl = yes
   }
 }
-`, base, port, owner.name, owner.group, location, yesNo(o.ReuseXUIDL), tlsPort, runDir)
+`, base, port, owner.name, owner.group, location, yesNo(o.ReuseXUIDL), tlsPort, runDir, apopMechanism(o.APOP))
 	if o.TLS != nil {
 		fmt.Fprintf(&b, "ssl = yes\nssl_cert = <%s\nssl_key = <%s\n", o.TLS.CertFile, o.TLS.KeyFile)
 	} else {
@@ -135,6 +138,14 @@ service pop3-login {
 	b.WriteString(o.Extra)
 	b.WriteString("\n")
 	return b.String()
+}
+
+// apopMechanism is what o.APOP adds to auth_mechanisms.
+func apopMechanism(on bool) string {
+	if on {
+		return " apop"
+	}
+	return ""
 }
 
 func yesNo(v bool) string {

@@ -28,14 +28,21 @@ func Fetchmail(t testing.TB, addr, user, pass string) []Message {
 // --invisible and "no rewrite" it adds and rewrites no headers.
 func NewFetchmail(t testing.TB, addr, user, pass string) *Poller {
 	t.Helper()
+	return NewFetchmailProto(t, addr, user, pass, "pop3")
+}
+
+// NewFetchmailProto is NewFetchmail with the given fetchmail protocol:
+// "pop3", or "apop" to log in with APOP only.
+func NewFetchmailProto(t testing.TB, addr, user, pass, proto string) *Poller {
+	t.Helper()
 	c := newMDAClient(t, "fetchmail", addr)
 	syn := traceSyntax{send: "fetchmail: POP3> ", recv: "fetchmail: POP3< ", anywhere: true}
 	c.poll = func(ctx context.Context, outDir string) ([]Message, error) {
 		rc := filepath.Join(c.dir, "fetchmailrc")
-		conf := fmt.Sprintf("set no syslog\npoll %s service %s protocol pop3 uidl\n"+
+		conf := fmt.Sprintf("set no syslog\npoll %s service %s protocol %s uidl\n"+
 			"  user %s there with password %s is %s here\n"+
 			"  keep\n  sslproto ''\n  no rewrite\n  mda \"%s %s\"\n",
-			c.host, c.port, rcQuote(user), rcQuote(pass), rcQuote(user), c.mda, outDir)
+			c.host, c.port, proto, rcQuote(user), rcQuote(pass), rcQuote(user), c.mda, outDir)
 		if err := os.WriteFile(rc, []byte(conf), 0o600); err != nil {
 			return nil, err
 		}

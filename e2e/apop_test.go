@@ -1,0 +1,122 @@
+package e2e
+
+import (
+	"crypto/md5"
+	"encoding/hex"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/popgate/popgate/internal/testpeer"
+)
+
+// timestampRe finds the APOP timestamp of a greeting.
+var timestampRe = regexp.MustCompile(`<[^<>@ ]+@[^<> ]+>`)
+
+// apopDigest is the APOP response over timestamp (RFC 1939 section 7).
+func apopDigest(timestamp, secret string) string {
+	sum := md5.Sum([]byte(timestamp + secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// TestAPOPRelayed: with apop=true on the default legacy backend (a Dovecot
+// with APOP enabled), popgate greets each client with Dovecot's own
+// timestamp and relays the digest unchanged; fetchmail's "protocol apop"
+// retrieves the same messages as USER/PASS directly. A native user with a
+// {PLAIN} secret is verified by popgate over the same timestamp; mpop's
+// "auth apop" logs in over popgate's own.
+func TestAPOPRelayed(t *testing.T) {
+	mbox := testpeer.SimpleMbox(3)
+	dovecot := testpeer.StartDovecot(t, testpeer.DovecotOptions{APOP: true,
+		Users: []testpeer.User{{Name: "rachel", Password: "apop-secret", Mbox: mbox}}})
+	user := dovecot.Login("rachel")
+	spools := t.TempDir()
+	if err := os.WriteFile(filepath.Join(spools, "nora"), mbox, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	users := filepath.Join(t.TempDir(), "users")
+	if err := os.WriteFile(users, []byte("nora:{PLAIN}nora-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	routes := filepath.Join(t.TempDir(), "routes")
+	if err := os.WriteFile(routes, []byte("nora native\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	gate := startRelay(t, "BACKENDS=legacy="+legacyURL(dovecot.Addr)+"&apop=true,native="+mboxURL(spools),
+		"DEFAULT_BACKEND=legacy", "USERS_FILE="+users, "ROUTES="+routes)
+
+	t.Run("raw", func(t *testing.T) {
+		rc, greeting := dialGreeting(t, gate.Addr)
+		ts := timestampRe.FindString(greeting)
+		if ts == "" || strings.Contains(ts, "popgate.test") {
+			t.Fatalf("greeting %q does not carry Dovecot's timestamp", greeting)
+		}
+		rc.Expect("APOP "+user+" "+apopDigest(ts, "wrong"), "-ERR [AUTH]")
+		rc.Close()
+
+		rc, greeting = dialGreeting(t, gate.Addr)
+		ts = timestampRe.FindString(greeting)
+		rc.Expect("APOP "+user+" "+apopDigest(ts, "apop-secret"), "+OK")
+		if n := len(rc.Lines("LIST")); n != 3 {
+			t.Errorf("LIST after APOP: %d messages, want 3", n)
+		}
+		rc.Quit()
+
+		rc, greeting = dialGreeting(t, gate.Addr)
+		ts = timestampRe.FindString(greeting)
+		rc.Expect("APOP nora "+apopDigest(ts, "nora-secret"), "+OK")
+		rc.Quit()
+	})
+	t.Run("fetchmail", func(t *testing.T) {
+		want := testpeer.NewMpop(t, dovecot.Addr, user, "apop-secret").Poll()
+		got := testpeer.NewFetchmailProto(t, gate.Addr, user, "apop-secret", "apop").Poll()
+		compareMessages(t, "fetchmail", want, got)
+		if native := testpeer.NewFetchmailProto(t, gate.Addr, "nora", "nora-secret", "apop").Poll(); len(native) != 3 {
+			t.Errorf("%d messages for the native APOP user, want 3", len(native))
+		}
+	})
+	// mpop accepts only timestamps of the msg-id form, which Dovecot's
+	// ("<...+...=@host>") is not: it refuses APOP against Dovecot directly
+	// too. popgate's own timestamp, on a gate whose only APOP backend is
+	// native, suits it.
+	t.Run("mpop", func(t *testing.T) {
+		native := startRelay(t, "BACKENDS=native="+mboxURL(spools), "DEFAULT_BACKEND=native", "USERS_FILE="+users)
+		if got := testpeer.NewMpopAuth(t, native.Addr, "nora", "nora-secret", "apop").Poll(); len(got) != 3 {
+			t.Errorf("mpop retrieved %d messages with APOP, want 3", len(got))
+		}
+	})
+	for _, l := range gate.sessionLines(t, 5) {
+		if l["user"] == user && l["result"] != "ok" && l["result"] != "auth_failed" {
+			t.Errorf("session line %v", l)
+		}
+	}
+}
+
+// dialGreeting connects and returns the greeting line.
+func dialGreeting(t *testing.T, addr string) (*testpeer.Raw, string) {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := testpeer.Wrap(t, conn)
+	return rc, rc.Expect("", "+OK")
+}
+
+// TestNoTimestampWithoutAPOP: when no backend can verify APOP, the greeting
+// carries no timestamp, so clients do not try it.
+func TestNoTimestampWithoutAPOP(t *testing.T) {
+	dovecot := testpeer.StartDovecot(t, testpeer.DovecotOptions{APOP: true,
+		Users: []testpeer.User{{Name: "rachel", Password: "pw", Mbox: testpeer.SimpleMbox(1)}}})
+	gate := startRelay(t, "BACKENDS=legacy="+legacyURL(dovecot.Addr), "DEFAULT_BACKEND=legacy")
+	rc, greeting := dialGreeting(t, gate.Addr)
+	if strings.Contains(greeting, "<") {
+		t.Errorf("greeting %q carries a timestamp nothing can verify", greeting)
+	}
+	rc.Expect("APOP "+dovecot.Login("rachel")+" "+apopDigest("<x@y>", "pw"), "-ERR APOP not supported")
+	rc.Quit()
+}
