@@ -112,7 +112,8 @@ func (b *Backend) Open(ctx context.Context, c pop3.Credentials) (pop3.Mailbox, e
 		return nil, &pop3.Error{Code: pop3.CodeAuth, Text: pop3.ErrAuthFailed.Text,
 			Err: fmt.Errorf("backend %s: user %q: %w", b.opts.Name, c.User, err)}
 	}
-	if c.Mechanism == pop3.MechAPOP {
+	if c.Mechanism == pop3.MechAPOP || c.Mechanism == pop3.MechCRAMMD5 {
+		// Both are digests over a shared secret: only a plain one will do.
 		if ac, ok := b.opts.Auth.(APOPChecker); !ok || !ac.CanAPOP(c.User) {
 			return nil, &pop3.Error{Code: pop3.CodeAuth, Text: pop3.ErrAuthFailed.Text,
 				Err: fmt.Errorf("backend %s: user %s: APOP not available", b.opts.Name, c.User)}

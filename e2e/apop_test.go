@@ -28,7 +28,7 @@ func apopDigest(timestamp, secret string) string {
 // timestamp and relays the digest unchanged; fetchmail's "protocol apop"
 // retrieves the same messages as USER/PASS directly. A native user with a
 // {PLAIN} secret is verified by popgate over the same timestamp; mpop's
-// "auth apop" logs in over popgate's own.
+// "auth apop" and "auth cram-md5" log in over popgate's own challenges.
 func TestAPOPRelayed(t *testing.T) {
 	mbox := testpeer.SimpleMbox(3)
 	dovecot := testpeer.StartDovecot(t, testpeer.DovecotOptions{APOP: true,
@@ -87,6 +87,10 @@ func TestAPOPRelayed(t *testing.T) {
 		native := startRelay(t, "BACKENDS=native="+mboxURL(spools), "DEFAULT_BACKEND=native", "USERS_FILE="+users)
 		if got := testpeer.NewMpopAuth(t, native.Addr, "nora", "nora-secret", "apop").Poll(); len(got) != 3 {
 			t.Errorf("mpop retrieved %d messages with APOP, want 3", len(got))
+		}
+		// The same plain secret verifies AUTH CRAM-MD5 (RFC 2195).
+		if got := testpeer.NewMpopAuth(t, native.Addr, "nora", "nora-secret", "cram-md5").Poll(); len(got) != 3 {
+			t.Errorf("mpop retrieved %d messages with CRAM-MD5, want 3", len(got))
 		}
 	})
 	for _, l := range gate.sessionLines(t, 5) {

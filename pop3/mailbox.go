@@ -83,7 +83,8 @@ type Credentials struct {
 	User      string
 	Password  string // USER/PASS and PLAIN; never logged
 	// APOP: Digest is the client's MD5 hex digest and Timestamp the
-	// greeting's <...> challenge it was computed over.
+	// greeting's <...> challenge it was computed over. CRAM-MD5: Digest is
+	// the client's HMAC-MD5 hex digest and Timestamp the challenge.
 	Digest    string
 	Timestamp string
 	// Client is the real client address (after a PROXY header), Local the

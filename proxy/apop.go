@@ -36,12 +36,26 @@ func (s *clientSession) apopChallenge() string {
 			ce.Write(zap.String("session", s.info.ID), zap.Error(err))
 		}
 	}
-	for _, op := range s.o.Backends {
-		if pop3.VerifiesAPOP(op) {
-			return fmt.Sprintf("<%d.%d@%s>", pid, time.Now().UnixNano(), s.o.Hostname)
-		}
+	if s.digestsVerifiable() {
+		return s.ownTimestamp()
 	}
 	return ""
+}
+
+// ownTimestamp is a fresh challenge of popgate's own, unique per session.
+func (s *clientSession) ownTimestamp() string {
+	return fmt.Sprintf("<%d.%d@%s>", pid, time.Now().UnixNano(), s.o.Hostname)
+}
+
+// digestsVerifiable reports whether some backend checks APOP and CRAM-MD5
+// digests itself (it holds plain secrets).
+func (s *clientSession) digestsVerifiable() bool {
+	for _, op := range s.o.Backends {
+		if pop3.VerifiesAPOP(op) {
+			return true
+		}
+	}
+	return false
 }
 
 // canAPOP reports whether an APOP login routed to backend name can be

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/netip"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,6 +27,9 @@ var (
 	errBadBase64     = &pop3.Error{Text: "invalid base64 in SASL response"}
 	errBadPlain      = &pop3.Error{Text: "malformed PLAIN response"}
 	errBadLogin      = &pop3.Error{Text: "empty user name in LOGIN response"}
+	errBadCRAM       = &pop3.Error{Text: "malformed CRAM-MD5 response"}
+	errCRAMInitial   = &pop3.Error{Text: "CRAM-MD5 takes no initial response"}
+	errCRAMRefused   = &pop3.Error{Text: "CRAM-MD5 not available for this account, use another mechanism"}
 	errAuthzid       = &pop3.Error{Code: pop3.CodeAuth, Text: "authorization identity not permitted"}
 	errNoSTLS        = &pop3.Error{Text: "STLS not available"}
 	errAlreadyTLS    = &pop3.Error{Text: "TLS already active"}
@@ -93,8 +97,15 @@ func (s *clientSession) apopCmd(c pop3.Command) {
 	s.login(pop3.Credentials{Mechanism: pop3.MechAPOP, User: c.Args[0], Digest: c.Args[1], Timestamp: s.timestamp})
 }
 
-// saslMechanisms are the mechanisms AUTH offers, in CAPA's order.
-var saslMechanisms = []string{string(pop3.MechPlain), string(pop3.MechLogin)}
+// saslMechanisms are the mechanisms AUTH offers, in CAPA's order:
+// CRAM-MD5 only while some backend can verify it.
+func (s *clientSession) saslMechanisms() []string {
+	mechs := []string{string(pop3.MechPlain), string(pop3.MechLogin)}
+	if s.digestsVerifiable() {
+		mechs = append(mechs, string(pop3.MechCRAMMD5))
+	}
+	return mechs
+}
 
 // The challenges of AUTH LOGIN, as Dovecot and Exchange send them.
 var (
@@ -107,7 +118,7 @@ var (
 func (s *clientSession) authCmd(c pop3.Command) {
 	if len(c.Args) == 0 {
 		s.w.OK("SASL mechanisms follow")
-		for _, m := range saslMechanisms {
+		for _, m := range s.saslMechanisms() {
 			s.w.Line(m)
 		}
 		s.w.Line(".")
@@ -118,7 +129,7 @@ func (s *clientSession) authCmd(c pop3.Command) {
 		return
 	}
 	mech := pop3.Mechanism(strings.ToUpper(c.Args[0]))
-	if mech != pop3.MechPlain && mech != pop3.MechLogin {
+	if !slices.Contains(s.saslMechanisms(), string(mech)) {
 		// A client may send its responses anyway: they must not end the
 		// session as garbage.
 		s.reply(errMechanism)
@@ -129,8 +140,12 @@ func (s *clientSession) authCmd(c pop3.Command) {
 		s.reply(errTLSRequired)
 		return
 	}
-	if mech == pop3.MechLogin {
+	switch mech {
+	case pop3.MechLogin:
 		s.authLogin(c)
+		return
+	case pop3.MechCRAMMD5:
+		s.authCRAM(c)
 		return
 	}
 	raw, ok := s.saslStep(c, "")
@@ -166,6 +181,34 @@ func (s *clientSession) authLogin(c pop3.Command) {
 		return
 	}
 	s.login(pop3.Credentials{Mechanism: pop3.MechLogin, User: string(user), Password: string(pass)})
+}
+
+// authCRAM runs AUTH CRAM-MD5 (RFC 2195) for users whose backend verifies
+// digests itself: a fresh challenge, then "user hex-digest".
+func (s *clientSession) authCRAM(c pop3.Command) {
+	if len(c.Args) == 2 {
+		// The server speaks first in CRAM-MD5 (RFC 5034 section 4).
+		s.reply(errCRAMInitial)
+		return
+	}
+	challenge := s.ownTimestamp()
+	raw, ok := s.saslStep(pop3.Command{}, base64.StdEncoding.EncodeToString([]byte(challenge)))
+	if !ok {
+		return
+	}
+	// The user name may hold spaces; the digest is the last word.
+	resp := string(raw)
+	i := strings.LastIndexByte(resp, ' ')
+	if i <= 0 || i == len(resp)-1 {
+		s.reply(errBadCRAM)
+		return
+	}
+	user, digest := resp[:i], resp[i+1:]
+	if _, op, err := s.srv.route(user); err != nil || !pop3.VerifiesAPOP(op) {
+		s.reply(errCRAMRefused)
+		return
+	}
+	s.login(pop3.Credentials{Mechanism: pop3.MechCRAMMD5, User: user, Digest: digest, Timestamp: challenge})
 }
 
 // saslStep returns one decoded client response: c's initial response if it

@@ -104,7 +104,7 @@ func (s *clientSession) capabilities() []string {
 		caps = append(caps, "AUTH-RESP-CODE")
 		if !s.insecure() {
 			// Like Dovecot: do not offer what RequireTLS would refuse.
-			caps = append(caps, "USER", "SASL "+strings.Join(saslMechanisms, " "))
+			caps = append(caps, "USER", "SASL "+strings.Join(s.saslMechanisms(), " "))
 		}
 		if s.o.TLSConfig != nil && s.info.TLS == tlsNone {
 			caps = append(caps, "STLS")

@@ -174,7 +174,8 @@ func parseUsers(data []byte) (*usersTable, error) {
 	return t, nil
 }
 
-// Authenticate checks USER/PASS, AUTH PLAIN and APOP credentials.
+// Authenticate checks USER/PASS, AUTH PLAIN and LOGIN credentials, and the
+// APOP and CRAM-MD5 digests of users with a plain secret.
 func (f *UsersFile) Authenticate(_ context.Context, c pop3.Credentials) error {
 	f.reloadIfChanged()
 	t := f.table.Load()
@@ -187,7 +188,7 @@ func (f *UsersFile) Authenticate(_ context.Context, c pop3.Credentials) error {
 	switch c.Mechanism {
 	case pop3.MechUser, pop3.MechPlain, pop3.MechLogin:
 		ok = s.verify([]byte(c.Password))
-	case pop3.MechAPOP:
+	case pop3.MechAPOP, pop3.MechCRAMMD5:
 		p := s.plain()
 		if p == nil {
 			if known {
@@ -195,7 +196,11 @@ func (f *UsersFile) Authenticate(_ context.Context, c pop3.Credentials) error {
 			}
 			p = []byte(rand.Text())
 		}
-		ok, kind = verifyAPOP(c.Timestamp, p, c.Digest), "apop"
+		if c.Mechanism == pop3.MechAPOP {
+			ok, kind = verifyAPOP(c.Timestamp, p, c.Digest), "apop"
+		} else {
+			ok, kind = verifyCRAM(c.Timestamp, p, c.Digest), "cram-md5"
+		}
 	default:
 		return refuse(fmt.Errorf("users file: user %q: %w %q", c.User, ErrMechanism, c.Mechanism))
 	}

@@ -178,6 +178,27 @@ func TestAPOP(t *testing.T) {
 	}
 }
 
+// TestCRAMMD5 checks RFC 2195's example and the refusals APOP has.
+func TestCRAMMD5(t *testing.T) {
+	f := loadUsers(t,
+		"tim:{PLAIN}tanstaaftanstaaf",
+		"alice:"+bcryptHash(t, "wonderland"),
+	)
+	const challenge = "<1896.697170952@postoffice.reston.mci.net>"
+	cram := func(user, digest string) error {
+		return f.Authenticate(context.Background(), pop3.Credentials{
+			Mechanism: pop3.MechCRAMMD5, User: user, Timestamp: challenge, Digest: digest})
+	}
+	if err := cram("tim", "b913a602c7eda7a495b4e6e7334d3890"); err != nil {
+		t.Errorf("CRAM-MD5 with RFC 2195's digest: %v", err)
+	}
+	wantRefusal(t, cram("tim", "b913a602c7eda7a495b4e6e7334d3891"), ErrWrongPassword)
+	// An APOP digest over the same challenge is not a CRAM-MD5 one.
+	wantRefusal(t, cram("tim", apopDigest(challenge, []byte("tanstaaftanstaaf"))), ErrWrongPassword)
+	wantRefusal(t, cram("alice", "b913a602c7eda7a495b4e6e7334d3890"), ErrNoAPOPSecret)
+	wantRefusal(t, cram("nobody", "b913a602c7eda7a495b4e6e7334d3890"), ErrUnknownUser)
+}
+
 func TestLoadUsersFileErrorsNameTheLine(t *testing.T) {
 	for _, tc := range []struct {
 		line, want string

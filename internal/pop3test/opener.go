@@ -35,11 +35,14 @@ func (o *Opener) Open(ctx context.Context, c pop3.Credentials) (pop3.Mailbox, er
 		return nil, o.Err
 	}
 	want, ok := o.Passwords[c.User]
-	if !ok || (c.Mechanism != pop3.MechAPOP && c.Password != want) {
+	if !ok || (!digest[c.Mechanism] && c.Password != want) {
 		return nil, pop3.ErrAuthFailed
 	}
 	return o.NewMailbox(c.User), nil
 }
+
+// digest are the mechanisms whose digests the fake takes as valid.
+var digest = map[pop3.Mechanism]bool{pop3.MechAPOP: true, pop3.MechCRAMMD5: true}
 
 // SupportsAPOP implements pop3.APOPer.
 func (o *Opener) SupportsAPOP() bool { return o.APOP }
