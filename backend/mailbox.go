@@ -150,6 +150,21 @@ func (m *mailbox) Rset(ctx context.Context) error {
 
 func (m *mailbox) Noop(ctx context.Context) error { return nil }
 
+// Status gives popa3d's status lines (pop3.StatusRelayer), so that users
+// moved from popa3d see the same wire: a bare +OK to the login, LIST, UIDL,
+// TOP, DELE, NOOP, RSET and QUIT. RETR keeps popgate's "N octets", which
+// clients show progress from; STAT and single-message LIST and UIDL lines
+// carry only their values, as popa3d's do.
+func (m *mailbox) Status(cmd string) (pop3.Response, bool) {
+	return pop3.Response{OK: true}, popa3dBare[cmd]
+}
+
+// popa3dBare are the commands popa3d answers with a bare +OK.
+var popa3dBare = map[string]bool{
+	"LOGIN": true, "LIST": true, "UIDL": true, "TOP": true,
+	"DELE": true, "NOOP": true, "RSET": true, "QUIT": true,
+}
+
 func (m *mailbox) Update(ctx context.Context) (pop3.UpdateResult, error) {
 	var r pop3.UpdateResult
 	for i, del := range m.deleted {

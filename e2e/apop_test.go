@@ -34,10 +34,7 @@ func TestAPOPRelayed(t *testing.T) {
 	dovecot := testpeer.StartDovecot(t, testpeer.DovecotOptions{APOP: true,
 		Users: []testpeer.User{{Name: "rachel", Password: "apop-secret", Mbox: mbox}}})
 	user := dovecot.Login("rachel")
-	spools := t.TempDir()
-	if err := os.WriteFile(filepath.Join(spools, "nora"), mbox, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	spools := spoolDir(t, "nora", mbox)
 	users := filepath.Join(t.TempDir(), "users")
 	if err := os.WriteFile(users, []byte("nora:{PLAIN}nora-secret\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -8,16 +8,23 @@ import (
 	"github.com/popgate/popgate/internal/testpeer"
 )
 
+// spoolDir returns a new spool directory holding user's mbox.
+func spoolDir(t *testing.T, user string, mbox []byte) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, user), mbox, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // TestAuthLoginWithMpop logs in with AUTH LOGIN (mpop's "auth login")
 // through popgate to a relayed Dovecot and to the native backend, and
 // checks that the same messages arrive as with USER/PASS.
 func TestAuthLoginWithMpop(t *testing.T) {
 	mbox := testpeer.SimpleMbox(3)
 	dovecot := testpeer.StartDovecot(t, testpeer.DovecotOptions{Users: []testpeer.User{{Name: "rachel", Password: "s3cret pass", Mbox: mbox}}})
-	spools := t.TempDir()
-	if err := os.WriteFile(filepath.Join(spools, "nora"), mbox, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	spools := spoolDir(t, "nora", mbox)
 	for _, tt := range []struct {
 		name, user, pass string
 		vars             []string

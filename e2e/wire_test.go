@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/popgate/popgate/internal/testpeer"
@@ -59,4 +60,42 @@ func clip(b []byte) string {
 		return string(b[:300]) + "..."
 	}
 	return string(b)
+}
+
+// TestNativeWireFollowsPopa3d plays the same session against popa3d and
+// against the native backend over a copy of its spool: every reply must be
+// the same bytes, except that RETR's status line carries the octet count
+// and an -ERR carries a reason, where popa3d's have neither.
+func TestNativeWireFollowsPopa3d(t *testing.T) {
+	// Not TrickyMbox: for its message without a final newline, LIST
+	// sizes differ by one octet between popa3d and the native backend.
+	mbox := testpeer.SimpleMbox(4)
+	popa3d := testpeer.StartPopa3d(t, []testpeer.User{{Name: "rachel", Password: "s3cret pass", Mbox: mbox}})
+	user := popa3d.Login("rachel")
+	spools := spoolDir(t, user, mbox)
+	gate := startRelay(t, "BACKENDS=native="+mboxURL(spools, "uidl=popa3d"), "DEFAULT_BACKEND=native",
+		"USERS_FILE="+usersFile(t, map[string]string{user: "s3cret pass"}))
+	direct := playWire(t, popa3d.Addr, user)
+	native := playWire(t, gate.Addr, user)
+	for i, cmd := range append([]string{"USER", "PASS"}, wireScript...) {
+		d, n := direct[i], native[i]
+		switch {
+		case bytes.HasPrefix(d, []byte("-ERR")):
+			if !bytes.HasPrefix(n, []byte("-ERR")) {
+				t.Errorf("%s: popa3d refused, native answered %q", cmd, clip(n))
+			}
+			continue
+		case strings.HasPrefix(cmd, "RETR "):
+			d, n = afterLine(d), afterLine(n)
+		}
+		if !bytes.Equal(d, n) {
+			t.Errorf("%s: popa3d\n%q\nnative\n%q", cmd, clip(d), clip(n))
+		}
+	}
+}
+
+// afterLine drops a reply's status line.
+func afterLine(b []byte) []byte {
+	_, rest, _ := bytes.Cut(b, []byte("\n"))
+	return rest
 }

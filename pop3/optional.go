@@ -31,10 +31,11 @@ type sizedReader struct {
 	Sizer
 }
 
-// StatusRelayer is implemented by a Mailbox that relays a POP3 server.
-// Status returns the server's +OK line to the last command it sent, when
-// that command was cmd (an upper-case verb, or LOGIN for the reply that
-// completed the login), so that a client sees the server's own words.
+// StatusRelayer is implemented by a Mailbox that chooses its own status
+// lines: one that relays a POP3 server returns the server's +OK line to the
+// last command it sent, when that command was cmd (an upper-case verb, or
+// LOGIN for the reply that completed the login), so that a client sees the
+// server's own words; the native backend returns popa3d's.
 type StatusRelayer interface {
 	Status(cmd string) (Response, bool)
 }
