@@ -25,10 +25,11 @@ func apopDigest(timestamp, secret string) string {
 
 // TestAPOPRelayed: with apop=true on the default legacy backend (a Dovecot
 // with APOP enabled), popgate greets each client with Dovecot's own
-// timestamp and relays the digest unchanged; fetchmail's "protocol apop"
-// retrieves the same messages as USER/PASS directly. A native user with a
-// {PLAIN} secret is verified by popgate over the same timestamp; mpop's
-// "auth apop" and "auth cram-md5" log in over popgate's own challenges.
+// timestamp and relays the digest unchanged, and relays CRAM-MD5 with
+// Dovecot's challenge; fetchmail's "protocol apop" and mpop's "auth
+// cram-md5" retrieve the same messages as USER/PASS directly. A native user
+// with a {PLAIN} secret is verified by popgate over the same challenges;
+// mpop's "auth apop" logs in over popgate's own.
 func TestAPOPRelayed(t *testing.T) {
 	mbox := testpeer.SimpleMbox(3)
 	dovecot := testpeer.StartDovecot(t, testpeer.DovecotOptions{APOP: true,
@@ -68,14 +69,27 @@ func TestAPOPRelayed(t *testing.T) {
 		rc.Expect("APOP nora "+apopDigest(ts, "nora-secret"), "+OK")
 		rc.Quit()
 	})
-	t.Run("fetchmail", func(t *testing.T) {
-		want := testpeer.NewMpop(t, dovecot.Addr, user, "apop-secret").Poll()
-		got := testpeer.NewFetchmailProto(t, gate.Addr, user, "apop-secret", "apop").Poll()
-		compareMessages(t, "fetchmail", want, got)
-		if native := testpeer.NewFetchmailProto(t, gate.Addr, "nora", "nora-secret", "apop").Poll(); len(native) != 3 {
-			t.Errorf("%d messages for the native APOP user, want 3", len(native))
-		}
-	})
+	// fetchmail's APOP, and mpop's CRAM-MD5, which is relayed on the same
+	// connection with Dovecot's challenge.
+	for _, c := range []struct {
+		name string
+		new  func(user, pass string) *testpeer.Poller
+	}{
+		{"fetchmail apop", func(user, pass string) *testpeer.Poller {
+			return testpeer.NewFetchmailProto(t, gate.Addr, user, pass, "apop")
+		}},
+		{"mpop cram-md5", func(user, pass string) *testpeer.Poller {
+			return testpeer.NewMpopAuth(t, gate.Addr, user, pass, "cram-md5")
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			want := testpeer.NewMpop(t, dovecot.Addr, user, "apop-secret").Poll()
+			compareMessages(t, c.name, want, c.new(user, "apop-secret").Poll())
+			if native := c.new("nora", "nora-secret").Poll(); len(native) != 3 {
+				t.Errorf("%d messages for the native user, want 3", len(native))
+			}
+		})
+	}
 	// mpop accepts only timestamps of the msg-id form, which Dovecot's
 	// ("<...+...=@host>") is not: it refuses APOP against Dovecot directly
 	// too. popgate's own timestamp, on a gate whose only APOP backend is
@@ -90,7 +104,7 @@ func TestAPOPRelayed(t *testing.T) {
 			t.Errorf("mpop retrieved %d messages with CRAM-MD5, want 3", len(got))
 		}
 	})
-	for _, l := range gate.sessionLines(t, 5) {
+	for _, l := range gate.sessionLines(t, 7) {
 		if l["user"] == user && l["result"] != "ok" && l["result"] != "auth_failed" {
 			t.Errorf("session line %v", l)
 		}

@@ -107,6 +107,17 @@ type Greeter interface {
 	Greet(ctx context.Context, client, local net.Addr) (Greeted, error)
 }
 
+// SASLChallenger is implemented by a Greeted connection that can relay a
+// challenge-response SASL mechanism (CRAM-MD5) to its server.
+type SASLChallenger interface {
+	// Offers reports whether the server offers mech; it may ask it.
+	Offers(ctx context.Context, mech Mechanism) bool
+	// Challenge starts AUTH mech on the connection and returns the
+	// server's challenge, decoded. The client's answer goes to Open in
+	// Credentials (Digest, with the challenge as Timestamp).
+	Challenge(ctx context.Context, mech Mechanism) (string, error)
+}
+
 // Greeted is a connection opened by a Greeter and not logged in yet.
 type Greeted interface {
 	// Timestamp is the server's APOP challenge, "<...>".

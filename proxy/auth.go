@@ -101,7 +101,7 @@ func (s *clientSession) apopCmd(c pop3.Command) {
 // CRAM-MD5 only while some backend can verify it.
 func (s *clientSession) saslMechanisms() []string {
 	mechs := []string{string(pop3.MechPlain), string(pop3.MechLogin)}
-	if s.digestsVerifiable() {
+	if s.digestsVerifiable() || s.relaysCRAM() {
 		mechs = append(mechs, string(pop3.MechCRAMMD5))
 	}
 	return mechs
@@ -183,17 +183,33 @@ func (s *clientSession) authLogin(c pop3.Command) {
 	s.login(pop3.Credentials{Mechanism: pop3.MechLogin, User: string(user), Password: string(pass)})
 }
 
-// authCRAM runs AUTH CRAM-MD5 (RFC 2195) for users whose backend verifies
-// digests itself: a fresh challenge, then "user hex-digest".
+// authCRAM runs AUTH CRAM-MD5 (RFC 2195): a challenge, then "user
+// hex-digest". The challenge is the default backend's, from its greeted
+// connection, when it offers CRAM-MD5 (users routed there are relayed on
+// it), else popgate's own; users whose backend verifies digests itself are
+// checked over either.
 func (s *clientSession) authCRAM(c pop3.Command) {
 	if len(c.Args) == 2 {
 		// The server speaks first in CRAM-MD5 (RFC 5034 section 4).
 		s.reply(errCRAMInitial)
 		return
 	}
-	challenge := s.ownTimestamp()
+	challenge, relayed := s.ownTimestamp(), false
+	if s.relaysCRAM() {
+		ch, err := s.greeted.(pop3.SASLChallenger).Challenge(s.ctx, pop3.MechCRAMMD5)
+		if err != nil {
+			s.dropGreeted()
+			s.reply(err)
+			s.setResult(session.ResultBackendError, s.cause(fmt.Errorf("CRAM-MD5 challenge: %w", err)))
+			return
+		}
+		challenge, relayed = ch, true
+	}
 	raw, ok := s.saslStep(pop3.Command{}, base64.StdEncoding.EncodeToString([]byte(challenge)))
 	if !ok {
+		if relayed {
+			s.dropGreeted() // its server still waits for a response
+		}
 		return
 	}
 	// The user name may hold spaces; the digest is the last word.
@@ -204,11 +220,23 @@ func (s *clientSession) authCRAM(c pop3.Command) {
 		return
 	}
 	user, digest := resp[:i], resp[i+1:]
-	if _, op, err := s.srv.route(user); err != nil || !pop3.VerifiesAPOP(op) {
+	name, op, err := s.srv.route(user)
+	relay := relayed && name == s.o.DefaultBackend
+	if relayed && !relay {
+		s.dropGreeted()
+	}
+	if err != nil || !relay && !pop3.VerifiesAPOP(op) {
 		s.reply(errCRAMRefused)
 		return
 	}
 	s.login(pop3.Credentials{Mechanism: pop3.MechCRAMMD5, User: user, Digest: digest, Timestamp: challenge})
+}
+
+// relaysCRAM reports whether the default backend's greeted connection can
+// relay CRAM-MD5 (asking its server's capabilities once).
+func (s *clientSession) relaysCRAM() bool {
+	ch, ok := s.greeted.(pop3.SASLChallenger)
+	return ok && ch.Offers(s.ctx, pop3.MechCRAMMD5)
 }
 
 // saslStep returns one decoded client response: c's initial response if it

@@ -3,6 +3,7 @@ package upstream
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"fmt"
 	"net"
 	"strings"
@@ -43,6 +44,55 @@ type greeted struct {
 	b         *Backend
 	c         *conn
 	timestamp string
+	cp        caps
+	capsRead  bool // cp holds the capabilities, and STLS is done if due
+	challenge bool // AUTH CRAM-MD5 is waiting for the client's response
+}
+
+var _ pop3.SASLChallenger = (*greeted)(nil)
+
+// capabilities learns the server's capabilities on this connection once.
+func (g *greeted) capabilities(ctx context.Context) (caps, error) {
+	if !g.capsRead {
+		cp, err := g.b.capabilities(ctx, g.c)
+		if err != nil {
+			return caps{}, err
+		}
+		g.cp, g.capsRead = cp, true
+	}
+	return g.cp, nil
+}
+
+// Offers implements pop3.SASLChallenger: only CRAM-MD5 is relayed.
+func (g *greeted) Offers(ctx context.Context, mech pop3.Mechanism) bool {
+	cp, err := g.capabilities(ctx)
+	return err == nil && mech == pop3.MechCRAMMD5 && cp.cram
+}
+
+// Challenge implements pop3.SASLChallenger.
+func (g *greeted) Challenge(ctx context.Context, mech pop3.Mechanism) (string, error) {
+	const step = "login"
+	if !g.Offers(ctx, mech) {
+		return "", &pop3.Error{Text: pop3.ErrUnsupported.Text, Err: fmt.Errorf("%s: server does not offer %s", g.c.describe(step), mech)}
+	}
+	disarm, err := g.c.begin(ctx, step)
+	if err != nil {
+		return "", err
+	}
+	defer disarm()
+	resp, err := g.c.roundTripSASL(ctx, step, "AUTH", string(mech))
+	if err != nil {
+		return "", err
+	}
+	if !resp.Continue {
+		return "", g.c.refused(step, resp, pop3.CodeSysTemp, pop3.ErrBackendTemporary.Text)
+	}
+	challenge, err := base64.StdEncoding.DecodeString(resp.Text)
+	if err != nil {
+		return "", g.c.fail(ctx, step, fmt.Errorf("CRAM-MD5 challenge: %w", err))
+	}
+	g.challenge = true
+	return string(challenge), nil
 }
 
 func (g *greeted) Timestamp() string { return g.timestamp }
@@ -73,6 +123,15 @@ func (b *Backend) Greet(ctx context.Context, client, local net.Addr) (pop3.Greet
 	}
 	c.close()
 	return nil, err
+}
+
+// login logs in on the greeted connection, with the capabilities learnt.
+func (g *greeted) login(ctx context.Context, cr pop3.Credentials) (*mailbox, error) {
+	cp, err := g.capabilities(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return loginWith(ctx, g.c, cp, cr)
 }
 
 // apopTimestamp finds the msg-id style timestamp of a greeting (RFC 1939
@@ -110,11 +169,16 @@ func (b *Backend) Open(ctx context.Context, cr pop3.Credentials) (pop3.Mailbox, 
 	if g != nil && g.b != b {
 		g = nil
 	}
+	if g != nil && g.challenge != (cr.Mechanism == pop3.MechCRAMMD5) {
+		// Mid-AUTH, the connection serves only the response it awaits.
+		g.c.close()
+		g = nil
+	}
 	if g != nil {
 		g.c.user = cr.User
 		c = g.c
 	}
-	if err := checkCredentials(c, cr, g != nil); err != nil {
+	if err := checkCredentials(c, cr, g); err != nil {
 		if g != nil {
 			c.close()
 		}
@@ -123,7 +187,7 @@ func (b *Backend) Open(ctx context.Context, cr pop3.Credentials) (pop3.Mailbox, 
 	var m *mailbox
 	var err error
 	if g != nil {
-		if m, err = b.login(ctx, c, cr); err != nil {
+		if m, err = g.login(ctx, cr); err != nil {
 			c.close()
 		}
 	} else {
@@ -219,13 +283,21 @@ func (b *Backend) handshake(ctx context.Context, nc net.Conn, cr pop3.Credential
 
 // checkCredentials refuses, before anything is sent, credentials that this
 // backend cannot relay or that would break the command line.
-func checkCredentials(c *conn, cr pop3.Credentials, greeted bool) error {
+func checkCredentials(c *conn, cr pop3.Credentials, g *greeted) error {
 	refuse := func(text string, cause error) error {
 		return &pop3.Error{Code: pop3.CodeAuth, Text: text, Err: fmt.Errorf("%s: %w", c.describe("login"), cause)}
 	}
 	switch cr.Mechanism {
+	case pop3.MechCRAMMD5:
+		if g == nil || !g.challenge {
+			return refuse("CRAM-MD5 not supported for this account", fmt.Errorf("CRAM-MD5 needs a connection with the server's challenge"))
+		}
+		if checkArg(cr.User) != nil || checkArg(cr.Digest) != nil {
+			return refuse(pop3.ErrAuthFailed.Text, errBadArg)
+		}
+		return nil
 	case pop3.MechAPOP:
-		if !greeted {
+		if g == nil || g.challenge {
 			return refuse("APOP not supported for this account, use USER/PASS", fmt.Errorf("APOP needs a connection greeted for this client"))
 		}
 		if checkArg(cr.User) != nil || checkArg(cr.Digest) != nil || strings.ContainsAny(cr.User+cr.Digest, " \t") {

@@ -19,6 +19,7 @@ type caps struct {
 	known bool // the server answered CAPA
 	user  bool // USER/PASS offered
 	plain bool // SASL PLAIN offered
+	cram  bool // SASL CRAM-MD5 offered
 	stls  bool
 	top   bool
 	uidl  bool
@@ -41,6 +42,11 @@ func (b *Backend) login(ctx context.Context, c *conn, cr pop3.Credentials) (*mai
 	if err != nil {
 		return nil, err
 	}
+	return loginWith(ctx, c, cp, cr)
+}
+
+// loginWith logs in once the capabilities are known.
+func loginWith(ctx context.Context, c *conn, cp caps, cr pop3.Credentials) (*mailbox, error) {
 	m := &mailbox{c: c, caps: cp}
 	if err := m.authorize(ctx, cr); err != nil {
 		return nil, err
@@ -84,6 +90,8 @@ func (m *mailbox) authorize(ctx context.Context, cr pop3.Credentials) error {
 	switch {
 	case cr.Mechanism == pop3.MechAPOP:
 		err = apop(ctx, m.c, cr)
+	case cr.Mechanism == pop3.MechCRAMMD5:
+		err = cramResponse(ctx, m.c, cr)
 	case m.caps.pipe && !m.caps.saslOnly():
 		var user pop3.Response
 		if user, err = m.pipeline(ctx, cr); err != nil || user.OK {
@@ -162,8 +170,11 @@ func capa(ctx context.Context, c *conn) (caps, error) {
 			cp.pipe = true
 		case "SASL":
 			for _, m := range f[1:] {
-				if string(m) == "PLAIN" {
+				switch string(m) {
+				case "PLAIN":
 					cp.plain = true
+				case "CRAM-MD5":
+					cp.cram = true
 				}
 			}
 		}
@@ -203,7 +214,18 @@ func starttls(ctx context.Context, c *conn, cfg *tls.Config) error {
 // apop logs in with the client's APOP digest, computed over this
 // connection's greeting.
 func apop(ctx context.Context, c *conn, cr pop3.Credentials) error {
-	resp, err := c.command(ctx, "login", "APOP", cr.User, cr.Digest)
+	return loginLine(ctx, c, "APOP", cr.User, cr.Digest)
+}
+
+// cramResponse answers the CRAM-MD5 challenge that Challenge read with the
+// client's response (RFC 2195). A second challenge breaks the connection.
+func cramResponse(ctx context.Context, c *conn, cr pop3.Credentials) error {
+	return loginLine(ctx, c, base64.StdEncoding.EncodeToString([]byte(cr.User+" "+cr.Digest)))
+}
+
+// loginLine sends one line that completes the login and reads the verdict.
+func loginLine(ctx context.Context, c *conn, name string, args ...string) error {
+	resp, err := c.command(ctx, "login", name, args...)
 	if err != nil {
 		return err
 	}

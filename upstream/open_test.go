@@ -286,18 +286,12 @@ func TestGreetThenAPOP(t *testing.T) {
 		s.Expect("QUIT")
 		s.Send("+OK bye")
 	})
-	o := testOptions(addr)
-	o.APOP = true
-	b := New(o)
-	g, err := b.Greet(context.Background(), nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, g := greetFake(t, addr)
 	if g.Timestamp() != "<1896.697170952@dbc.mtview.ca.us>" {
 		t.Errorf("timestamp %q", g.Timestamp())
 	}
 	cr := pop3.Credentials{Mechanism: pop3.MechAPOP, User: "alice", Digest: "c4c9334bac560ecc979e58001b3e22fb"}
-	_, err = New(o).Open(context.Background(), cr)
+	_, err := New(b.o).Open(context.Background(), cr)
 	wantCode(t, err, pop3.CodeAuth) // no greeted connection of its own
 	cr.Greeted = g
 	m, err := b.Open(context.Background(), cr)
@@ -310,6 +304,20 @@ func TestGreetThenAPOP(t *testing.T) {
 	if _, err := m.Update(context.Background()); err != nil {
 		t.Error(err)
 	}
+}
+
+// greetFake returns a Backend relaying APOP to the fake at addr, and a
+// connection greeted by it.
+func greetFake(t *testing.T, addr string) (*Backend, pop3.Greeted) {
+	t.Helper()
+	o := testOptions(addr)
+	o.APOP = true
+	b := New(o)
+	g, err := b.Greet(context.Background(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, g
 }
 
 // TestGreetNeedsTimestamp: a server that greets without a timestamp, or a
@@ -327,4 +335,38 @@ func TestGreetNeedsTimestamp(t *testing.T) {
 	if _, err := New(o).Greet(context.Background(), nil, nil); err == nil {
 		t.Error("Greet succeeded without a timestamp in the greeting")
 	}
+}
+
+// TestGreetThenCRAM: on a greeted connection whose server offers CRAM-MD5,
+// Challenge starts AUTH CRAM-MD5 and returns the server's challenge; Open
+// sends the client's response and logs in.
+func TestGreetThenCRAM(t *testing.T) {
+	const challenge = "<1896.697170952@postoffice.reston.mci.net>"
+	addr := startFake(t, func(s *pop3test.Conn) {
+		s.Send("+OK POP3 ready <1.2@fake>")
+		s.Expect("CAPA")
+		s.Send("+OK", "USER", "SASL PLAIN CRAM-MD5", ".")
+		s.Expect("AUTH CRAM-MD5")
+		s.Send("+ " + base64.StdEncoding.EncodeToString([]byte(challenge)))
+		s.Expect(base64.StdEncoding.EncodeToString([]byte("tim b913a602c7eda7a495b4e6e7334d3890")))
+		s.Send("+OK Logged in.")
+		s.Expect("STAT")
+		s.Send("+OK 0 0")
+		s.ExpectEOF()
+	})
+	b, g := greetFake(t, addr)
+	ch := g.(pop3.SASLChallenger)
+	if !ch.Offers(context.Background(), pop3.MechCRAMMD5) {
+		t.Fatal("CRAM-MD5 not offered")
+	}
+	got, err := ch.Challenge(context.Background(), pop3.MechCRAMMD5)
+	if err != nil || got != challenge {
+		t.Fatalf("Challenge = %q, %v", got, err)
+	}
+	m, err := b.Open(context.Background(), pop3.Credentials{Mechanism: pop3.MechCRAMMD5, User: "tim",
+		Digest: "b913a602c7eda7a495b4e6e7334d3890", Timestamp: challenge, Greeted: g})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
 }

@@ -275,6 +275,6 @@ func TestUsersFileReloads(t *testing.T) {
 
 func TestUnsupportedMechanismIsRefused(t *testing.T) {
 	f := loadUsers(t, "alice:{PLAIN}x")
-	err := f.Authenticate(context.Background(), pop3.Credentials{Mechanism: "CRAM-MD5", User: "alice", Password: "x"})
+	err := f.Authenticate(context.Background(), pop3.Credentials{Mechanism: "XOAUTH2", User: "alice", Password: "x"})
 	wantRefusal(t, err, ErrMechanism)
 }

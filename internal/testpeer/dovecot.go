@@ -22,8 +22,8 @@ type DovecotOptions struct {
 	// TLS enables STLS on the plain port and implicit TLS on Server.TLSAddr
 	// with these files (see NewTLSFiles); nil means no TLS at all.
 	TLS *TLSFiles
-	// APOP enables the APOP mechanism: the greeting carries a timestamp,
-	// and APOP logins are checked against the plaintext passwords.
+	// APOP enables the APOP and CRAM-MD5 mechanisms, which check digests
+	// against the plaintext passwords; the greeting carries a timestamp.
 	APOP bool
 	// Extra is raw configuration appended to the generated file.
 	Extra string
@@ -143,7 +143,7 @@ service pop3-login {
 // apopMechanism is what o.APOP adds to auth_mechanisms.
 func apopMechanism(on bool) string {
 	if on {
-		return " apop"
+		return " apop cram-md5"
 	}
 	return ""
 }
