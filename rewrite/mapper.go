@@ -168,7 +168,7 @@ func (m *Mapper) resolve(ctx context.Context, list []pop3.MsgInfo) error {
 		if !r.Mapped {
 			m.o.logger().Warn("uidl: message has no legacy unique-id, serving a new one",
 				zap.String("user", m.user), zap.String("backend", m.backend),
-				zap.Int("msg", mi.Num), zap.String("backend_uidl", mi.UID), zap.String("uidl", r.UIDL),
+				zap.Int("msg_num", mi.Num), zap.String("backend_uidl", mi.UID), zap.String("uidl", r.UIDL),
 				zap.Bool("headers_read", cands[i].Fingerprint != ""))
 		}
 	}

@@ -220,7 +220,7 @@ func TestMapperServesLegacyUIDLs(t *testing.T) {
 	if got := report(m).Mapping; got == nil || *got != (session.Mapping{Mapped: 3, Unmapped: 1}) {
 		t.Errorf("Mapping = %+v, want 3 mapped, 1 unmapped", got)
 	}
-	warns := logs.FilterField(zap.String("user", "erin")).FilterField(zap.Int("msg", 3)).All()
+	warns := logs.FilterField(zap.String("user", "erin")).FilterField(zap.Int("msg_num", 3)).All()
 	if len(warns) != 1 {
 		t.Errorf("want one warning naming erin's message 3, got %v", logs.All())
 	}
