@@ -53,6 +53,7 @@ func (s *clientSession) credentialsAllowed(c pop3.Command, n int) bool {
 		return false
 	}
 	if s.insecure() {
+		s.rec.Auth = session.AuthNotChecked
 		s.reply(errTLSRequired)
 		return false
 	}
@@ -210,6 +211,7 @@ func (s *clientSession) login(cr pop3.Credentials) {
 	name, op, err := s.srv.route(cr.User)
 	s.info.Backend, s.rec.Backend = name, name
 	if err != nil {
+		s.rec.Auth = session.AuthNotChecked
 		s.reply(err)
 		s.setResult(session.ResultBackendError, s.cause(err))
 		return
@@ -221,6 +223,7 @@ func (s *clientSession) login(cr pop3.Credentials) {
 			s.adms = append(s.adms, adm)
 		}
 		if err != nil {
+			s.rec.Auth = session.AuthNotChecked
 			s.reply(err)
 			s.setResult(session.ResultThrottled, s.cause(fmt.Errorf("login refused by policy: %w", err)))
 			return
@@ -234,7 +237,7 @@ func (s *clientSession) login(cr pop3.Credentials) {
 		s.openFailed(err)
 		return
 	}
-	s.rec.Auth = "ok"
+	s.rec.Auth = session.AuthOK
 	// s.mbox is set at each step so that finish closes it if anything
 	// below panics.
 	s.mbox, s.layers = m, []pop3.Mailbox{m}
@@ -268,7 +271,7 @@ func (s *clientSession) login(cr pop3.Credentials) {
 // openFailed answers a refused or failed Open.
 func (s *clientSession) openFailed(err error) {
 	if pop3.CodeOf(err) == pop3.CodeAuth {
-		s.rec.Auth = "failed"
+		s.rec.Auth = session.AuthFailed
 		s.sleep(s.o.AuthFailDelay)
 		var pe *pop3.Error
 		if !errors.As(err, &pe) || pe.Text == "" {
@@ -279,10 +282,16 @@ func (s *clientSession) openFailed(err error) {
 		return
 	}
 	s.reply(err)
-	result := session.ResultBackendError
-	if pop3.CodeOf(err) == pop3.CodeLoginDelay {
-		result = session.ResultThrottled
+	// [IN-USE] and [LOGIN-DELAY] come only after the credentials were
+	// accepted (RFC 2449, RFC 3206).
+	result, auth := session.ResultBackendError, session.AuthUnknown
+	switch pop3.CodeOf(err) {
+	case pop3.CodeInUse:
+		result, auth = session.ResultInUse, session.AuthOK
+	case pop3.CodeLoginDelay:
+		result, auth = session.ResultThrottled, session.AuthOK
 	}
+	s.rec.Auth = auth
 	s.setResult(result, s.cause(fmt.Errorf("open: %w", err)))
 }
 

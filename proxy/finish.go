@@ -41,6 +41,12 @@ func closeQuietly(m pop3.Mailbox) (err error) {
 
 // finish releases everything and writes the session line.
 func (s *clientSession) finish() {
+	if s.unread.Num != 0 {
+		// Sent whole, but the session ended without a sign the client
+		// read it (a reset, a timeout, a write that failed later).
+		b := s.unread
+		s.rec.Broken = &b
+	}
 	for _, m := range s.layers {
 		session.Report(m, &s.rec)
 	}

@@ -15,6 +15,23 @@ const (
 	ResultTimeout       = "timeout"
 	ResultBackendError  = "backend_error"
 	ResultProtocolError = "protocol_error"
+	// ResultInUse: the credentials were accepted but the maildrop is
+	// locked by another session ([IN-USE]).
+	ResultInUse = "in_use"
+)
+
+// What happened to the credentials, the session line's "auth" field.
+const (
+	AuthNone = "none" // the client sent none
+	AuthOK   = "ok"   // accepted
+	// AuthFailed: refused by the backend.
+	AuthFailed = "failed"
+	// AuthNotChecked: the login was refused before the credentials went
+	// to a backend (no route, refused by the login gate).
+	AuthNotChecked = "not_checked"
+	// AuthUnknown: the backend failed without saying whether it accepted
+	// them (unreachable, timed out, a SYS/TEMP error).
+	AuthUnknown = "unknown"
 )
 
 // Record is what one session did; it becomes the session line and is handed
@@ -26,14 +43,19 @@ type Record struct {
 	User    string
 	Backend string
 	TLS     string // none, stls, implicit
-	Auth    string // ok, failed, none
+	Auth    string // one of the Auth constants
 
 	Msgs  int   // maildrop at login
 	Bytes int64 // maildrop at login
 	// RetrMsgs and RetrBytes count message data sent by RETR and TOP (the
 	// latter is how fetchmail downloads), in octets before dot-stuffing.
-	RetrMsgs     int
-	RetrBytes    int64
+	// A message counts once its terminating dot was written and the client
+	// then sent a command or closed the connection cleanly, which it does
+	// only after reading what was sent.
+	RetrMsgs  int
+	RetrBytes int64
+	// Broken is the transfer the client did not take whole, nil if none.
+	Broken       *BrokenTransfer
 	DeletedMsgs  int
 	DeletedBytes int64
 	LeftMsgs     int
@@ -51,6 +73,14 @@ type Record struct {
 	Mapping    *Mapping
 	Learning   *Learning
 	Throttling *Throttling
+}
+
+// BrokenTransfer is a RETR or TOP that did not reach the client whole: the
+// connection failed while the message was sent, or was reset with the
+// reply still unread.
+type BrokenTransfer struct {
+	Num   int   // the message number
+	Bytes int64 // octets of the message handed to the connection
 }
 
 // Mapping is what a UIDL mapper did to a session on a new backend.
@@ -120,6 +150,9 @@ func (r *Record) Fields() []zap.Field {
 		zap.String("result", r.Result),
 		zap.String("error", errText),
 	)
+	if b := r.Broken; b != nil {
+		fs = append(fs, zap.Int("broken_msg", b.Num), zap.Int64("broken_bytes", b.Bytes))
+	}
 	if r.Mapping != nil {
 		fs = append(fs, zap.Int("uidl_unmapped", mp.Unmapped))
 	}

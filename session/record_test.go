@@ -46,3 +46,35 @@ func TestFieldsOfReporters(t *testing.T) {
 		}
 	}
 }
+
+func TestBrokenTransferFields(t *testing.T) {
+	if _, ok := keys(&Record{Result: ResultOK})["broken_msg"]; ok {
+		t.Error("a line without a broken transfer has broken_msg")
+	}
+	got := keys(&Record{RetrMsgs: 1, Broken: &BrokenTransfer{Num: 8, Bytes: 20480}})
+	if got["broken_msg"] != int64(8) || got["broken_bytes"] != int64(20480) || got["retr_msgs"] != int64(1) {
+		t.Errorf("fields = %v", got)
+	}
+}
+
+// A key written twice is read as one by JSON decoders, losing a value.
+func TestFieldKeysAreUnique(t *testing.T) {
+	r := &Record{
+		Err:        errTest("x"),
+		Broken:     &BrokenTransfer{Num: 1},
+		Mapping:    &Mapping{},
+		Learning:   &Learning{Unchanged: true},
+		Throttling: &Throttling{},
+	}
+	seen := map[string]bool{}
+	for _, f := range r.Fields() {
+		if seen[f.Key] {
+			t.Errorf("key %q twice", f.Key)
+		}
+		seen[f.Key] = true
+	}
+}
+
+type errTest string
+
+func (e errTest) Error() string { return string(e) }

@@ -1,0 +1,104 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/popgate/popgate/internal/testpeer"
+)
+
+// hugeMbox is two small messages around one of about size bytes, big
+// enough that no client takes it within a short timeout at a low rate.
+func hugeMbox(size int) []byte {
+	var b bytes.Buffer
+	b.Write(testpeer.SimpleMbox(1))
+	body := strings.Repeat(strings.Repeat("y", 76)+"\n", size/77)
+	b.Write(testpeer.MboxMessage([]byte("From: Sender <sender@example.org>\nTo: user@example.net\n" +
+		"Subject: the huge one\nMessage-ID: <huge@example.org>\n\n" + body)))
+	return b.Bytes()
+}
+
+// curlGiveUp runs curl to retrieve message n as a client with a short
+// timeout does: it reads slowly and gives up after maxTime.
+func curlGiveUp(t *testing.T, addr, user, pass string, n int, maxTime string) {
+	t.Helper()
+	bin := testpeer.Require(t, "curl")
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "config")
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf("user = %q\n", user+":"+pass)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "-q", "--config", conf, "--silent", "--limit-rate", "100k",
+		"--max-time", maxTime, "-o", filepath.Join(dir, "msg"), fmt.Sprintf("pop3://%s/%d", addr, n))
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 28 {
+		t.Fatalf("curl: %v, want the timeout exit status 28", err)
+	}
+}
+
+// A client that gives up in the middle of a message is not counted as
+// having retrieved it: the session line names the message it broke on.
+func TestSessionLineBrokenTransfer(t *testing.T) {
+	const user, pass = "nina", "pw"
+	mbox := hugeMbox(20 << 20)
+	dovecot := testpeer.StartDovecot(t, testpeer.DovecotOptions{Users: []testpeer.User{{Name: user, Password: pass, Mbox: mbox}}})
+	spools := t.TempDir()
+	if err := os.WriteFile(filepath.Join(spools, user), mbox, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, backend string }{
+		{"dovecot", "dovecot=" + legacyURL(dovecot.Addr)},
+		{"native", "native=" + mboxURL(spools)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			gate := startRelay(t, "BACKENDS="+tc.backend, "DEFAULT_BACKEND="+tc.name,
+				"USERS_FILE="+usersFile(t, map[string]string{user: pass}))
+			curlGiveUp(t, gate.Addr, dovecot.Login(user), pass, 2, "1")
+			l := gate.sessionLines(t, 1)[0]
+			if l["retr_msgs"] != 0.0 || l["retr_bytes"] != 0.0 || l["broken_msg"] != 2.0 || l["auth"] != "ok" {
+				t.Errorf("retr_msgs %v retr_bytes %v broken_msg %v auth %v; want 0, 0, 2, ok",
+					l["retr_msgs"], l["retr_bytes"], l["broken_msg"], l["auth"])
+			}
+			if b, _ := l["broken_bytes"].(float64); b <= 0 || b >= float64(len(mbox)) {
+				t.Errorf("broken_bytes = %v", l["broken_bytes"])
+			}
+			if l["result"] != "client_gone" {
+				t.Errorf("result %v, want client_gone", l["result"])
+			}
+		})
+	}
+}
+
+// A login refused with [IN-USE] had its password accepted; the session
+// line says so, and why the session ended.
+func TestSessionLineInUse(t *testing.T) {
+	spools := t.TempDir()
+	if err := os.WriteFile(filepath.Join(spools, "olga"), testpeer.SimpleMbox(2), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	gate := startRelay(t, "BACKENDS=native="+mboxURL(spools), "DEFAULT_BACKEND=native",
+		"USERS_FILE="+usersFile(t, map[string]string{"olga": "pw"}))
+	first := testpeer.DialRaw(t, gate.Addr, "olga", "pw")
+	second := testpeer.Dial(t, gate.Addr)
+	second.OK("USER olga")
+	second.Expect("PASS pw", "-ERR [IN-USE]")
+	second.Quit()
+	first.Quit()
+	lines := gate.sessionLines(t, 2)
+	var got []string
+	for _, l := range lines {
+		got = append(got, fmt.Sprintf("%v/%v", l["auth"], l["result"]))
+	}
+	if got[0] != "ok/in_use" || got[1] != "ok/ok" {
+		t.Errorf("auth/result of the two sessions: %v, want [ok/in_use ok/ok]", got)
+	}
+}
