@@ -102,3 +102,80 @@ func TestSessionLineInUse(t *testing.T) {
 		t.Errorf("auth/result of the two sessions: %v, want [ok/in_use ok/ok]", got)
 	}
 }
+
+// waits returns a session line's wait_* fields in milliseconds and checks
+// that delay_ms is their sum.
+func waits(t *testing.T, l map[string]any) (queue, login, authFail, shaping float64) {
+	t.Helper()
+	num := func(k string) float64 {
+		v, ok := l[k].(float64)
+		if !ok {
+			t.Fatalf("session line has no %s: %v", k, l)
+		}
+		return v
+	}
+	queue, login, authFail, shaping = num("wait_queue_ms"), num("wait_login_ms"), num("wait_auth_fail_ms"), num("wait_shaping_ms")
+	if sum := queue + login + authFail + shaping; num("delay_ms") != sum {
+		t.Errorf("delay_ms %v is not the sum %v of its parts", l["delay_ms"], sum)
+	}
+	return
+}
+
+// Every wait popgate imposes is on the session line in a field of its
+// own, and together they account for what the client waited.
+func TestSessionLineWaits(t *testing.T) {
+	spools := t.TempDir()
+	if err := os.WriteFile(filepath.Join(spools, "pat"), testpeer.SimpleMbox(60), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	gate := startRelay(t, "BACKENDS=native="+mboxURL(spools), "DEFAULT_BACKEND=native",
+		"USERS_FILE="+usersFile(t, map[string]string{"pat": "pw"}),
+		"AUTH_FAIL_DELAY=150ms", "THROTTLE=on", "THROTTLE_SOFT_MSGS=10", "THROTTLE_MIN_POLL_INTERVAL=1h",
+		"THROTTLE_MAX_LEVEL=2", "THROTTLE_DELAY_PER_LEVEL=100ms", "THROTTLE_MAX_DELAY=300ms",
+		"THROTTLE_BANDWIDTH=16k", "THROTTLE_AUTH_FAIL_DELAY=200ms")
+
+	// login runs one session and returns how long PASS took to answer.
+	login := func(pass, want string, retrAll bool) time.Duration {
+		rc := testpeer.Dial(t, gate.Addr)
+		rc.OK("USER pat")
+		start := time.Now()
+		rc.Expect("PASS "+pass, want)
+		took := time.Since(start)
+		if retrAll {
+			for i := 1; i <= 60; i++ {
+				rc.Block(fmt.Sprintf("RETR %d", i))
+			}
+		}
+		rc.Quit()
+		return took
+	}
+	const slack = time.Second // the backend's own work, scheduling
+
+	// A refused password: the proxy's pause.
+	took := login("wrong", "-ERR [AUTH]", false)
+	_, _, authFail, _ := waits(t, gate.sessionLines(t, 1)[0])
+	if authFail < 150 || time.Duration(authFail)*time.Millisecond > took {
+		t.Errorf("wait_auth_fail_ms %v after a refused login that took %v", authFail, took)
+	}
+
+	// The next login from the same client is held for that failure.
+	took = login("pw", "+OK", false)
+	q, lg, authFail, _ := waits(t, gate.sessionLines(t, 2)[1])
+	held := time.Duration(q+lg+authFail) * time.Millisecond
+	if authFail < 200 || held > took || took-held > slack {
+		t.Errorf("queue %v login %v auth_fail %v ms; PASS answered after %v", q, lg, authFail, took)
+	}
+
+	// Polled again at once with a large maildrop: login delay and shaping.
+	start := time.Now()
+	took = login("pw", "+OK", true)
+	session := time.Since(start)
+	q, lg, authFail, shaping := waits(t, gate.sessionLines(t, 3)[2])
+	held = time.Duration(q+lg+authFail) * time.Millisecond
+	if lg < 100 || held > took || took-held > slack {
+		t.Errorf("queue %v login %v auth_fail %v ms; PASS answered after %v", q, lg, authFail, took)
+	}
+	if shaping <= 0 || time.Duration(q+lg+authFail+shaping)*time.Millisecond > session {
+		t.Errorf("wait_shaping_ms %v, all waits %v ms, in a session of %v", shaping, q+lg+authFail+shaping, session)
+	}
+}

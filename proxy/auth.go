@@ -272,7 +272,7 @@ func (s *clientSession) login(cr pop3.Credentials) {
 func (s *clientSession) openFailed(err error) {
 	if pop3.CodeOf(err) == pop3.CodeAuth {
 		s.rec.Auth = session.AuthFailed
-		s.sleep(s.o.AuthFailDelay)
+		s.rec.AuthFailDelay += s.sleep(s.o.AuthFailDelay)
 		var pe *pop3.Error
 		if !errors.As(err, &pe) || pe.Text == "" {
 			pe = pop3.ErrAuthFailed
@@ -295,17 +295,20 @@ func (s *clientSession) openFailed(err error) {
 	s.setResult(result, s.cause(fmt.Errorf("open: %w", err)))
 }
 
-// sleep waits d, or less if the session is aborted.
-func (s *clientSession) sleep(d time.Duration) {
+// sleep waits d, or less if the session is aborted, and returns the time
+// it waited.
+func (s *clientSession) sleep(d time.Duration) time.Duration {
 	if d <= 0 {
-		return
+		return 0
 	}
+	start := time.Now()
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
 	case <-s.ctx.Done():
 	}
+	return time.Since(start)
 }
 
 // addLayer appends m to the chain unless a decorator returned the Mailbox

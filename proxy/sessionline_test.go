@@ -19,6 +19,7 @@ var sessionKeys = []string{
 	"session", "client", "via", "user", "backend", "tls", "auth",
 	"msgs", "bytes", "retr_msgs", "retr_bytes", "deleted_msgs", "deleted_bytes",
 	"left_msgs", "left_bytes", "uidl_mapped", "penalty", "delay_ms",
+	"wait_queue_ms", "wait_login_ms", "wait_auth_fail_ms", "wait_shaping_ms",
 	"duration_ms", "result", "error",
 }
 

@@ -61,6 +61,10 @@ type Record struct {
 	LeftMsgs     int
 	LeftBytes    int64
 
+	// AuthFailDelay is the proxy's pause before answering a refused
+	// login.
+	AuthFailDelay time.Duration
+
 	Start    time.Time
 	Duration time.Duration
 	Result   string
@@ -101,16 +105,24 @@ type Learning struct {
 // Throttling is what the login gate did to a session.
 type Throttling struct {
 	Penalty int // the penalty level, 0 at full speed
-	// Delay is the time the login was held on purpose.
-	Delay time.Duration
+	// Delay is the time the login was held on purpose. AuthFailDelay (for
+	// earlier failed logins) and QueueWait (for a backend session slot)
+	// are parts of it; the rest is the login delay for the penalty.
+	Delay         time.Duration
+	AuthFailDelay time.Duration
+	QueueWait     time.Duration
+	// Shaping is the time RETR and TOP were held back for bandwidth.
+	Shaping time.Duration
 	// Reason lists the causes of a penalty or delay joined with "+"
 	// (size, frequency, auth_failures, queue); empty if none.
 	Reason string
 }
 
 // Fields returns the session line's fields, in a stable order. uidl_mapped,
-// penalty and delay_ms are always there, 0 when nothing reported them; the
-// other reported fields appear only with their reporter.
+// penalty, delay_ms and its parts wait_*_ms are always there, 0 when
+// nothing reported them; the other reported fields appear only with their
+// reporter. delay_ms is the sum of the parts as logged, so that they add
+// up on the line.
 func (r *Record) Fields() []zap.Field {
 	errText := ""
 	if r.Err != nil {
@@ -126,7 +138,11 @@ func (r *Record) Fields() []zap.Field {
 	if r.Throttling != nil {
 		th = *r.Throttling
 	}
-	fs := make([]zap.Field, 0, 28)
+	queueMS := th.QueueWait.Milliseconds()
+	loginMS := (th.Delay - th.QueueWait - th.AuthFailDelay).Milliseconds()
+	authFailMS := (th.AuthFailDelay + r.AuthFailDelay).Milliseconds()
+	shapingMS := th.Shaping.Milliseconds()
+	fs := make([]zap.Field, 0, 34)
 	fs = append(fs,
 		zap.String("session", r.Session),
 		zap.String("client", r.Client),
@@ -145,7 +161,11 @@ func (r *Record) Fields() []zap.Field {
 		zap.Int64("left_bytes", r.LeftBytes),
 		zap.Int("uidl_mapped", mp.Mapped),
 		zap.Int("penalty", th.Penalty),
-		zap.Int64("delay_ms", th.Delay.Milliseconds()),
+		zap.Int64("delay_ms", queueMS+loginMS+authFailMS+shapingMS),
+		zap.Int64("wait_queue_ms", queueMS),
+		zap.Int64("wait_login_ms", loginMS),
+		zap.Int64("wait_auth_fail_ms", authFailMS),
+		zap.Int64("wait_shaping_ms", shapingMS),
 		zap.Int64("duration_ms", r.Duration.Milliseconds()),
 		zap.String("result", r.Result),
 		zap.String("error", errText),

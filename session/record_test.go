@@ -78,3 +78,14 @@ func TestFieldKeysAreUnique(t *testing.T) {
 type errTest string
 
 func (e errTest) Error() string { return string(e) }
+
+func TestWaitsAddUpToDelay(t *testing.T) {
+	got := keys(&Record{AuthFailDelay: 200 * time.Millisecond, Throttling: &Throttling{
+		Delay: time.Second, AuthFailDelay: 100 * time.Millisecond, QueueWait: 300 * time.Millisecond, Shaping: 50 * time.Millisecond}})
+	want := map[string]int64{"wait_login_ms": 600, "wait_queue_ms": 300, "wait_auth_fail_ms": 300, "wait_shaping_ms": 50, "delay_ms": 1250}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %d", k, got[k], v)
+		}
+	}
+}
