@@ -153,7 +153,11 @@ func TestSessionLineWaits(t *testing.T) {
 
 	// A refused password: the proxy's pause.
 	took := login("wrong", "-ERR [AUTH]", false)
-	_, _, authFail, _ := waits(t, gate.sessionLines(t, 1)[0])
+	refused := gate.sessionLines(t, 1)[0]
+	if refused["level"] != "warn" {
+		t.Errorf("a refused login's session line is at %v, want warn", refused["level"])
+	}
+	_, _, authFail, _ := waits(t, refused)
 	if authFail < 150 || time.Duration(authFail)*time.Millisecond > took {
 		t.Errorf("wait_auth_fail_ms %v after a refused login that took %v", authFail, took)
 	}

@@ -77,7 +77,15 @@ func (s *clientSession) finish() {
 	if s.rec.Result == "" {
 		s.rec.Result = session.ResultOK
 	}
-	s.srv.log.Info("session", s.rec.Fields()...)
+	// A refused password is worth a warning: a stream of them is someone
+	// guessing, or a user whose client has a stale password.
+	lvl := zap.InfoLevel
+	if s.rec.Result == session.ResultAuthFailed {
+		lvl = zap.WarnLevel
+	}
+	if ce := s.check(lvl, "session"); ce != nil {
+		ce.Write(s.rec.Fields()...)
+	}
 	if s.o.OnSessionEnd != nil {
 		s.o.OnSessionEnd(&s.rec)
 	}

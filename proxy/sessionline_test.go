@@ -88,7 +88,11 @@ func TestSessionLineAuthFailed(t *testing.T) {
 	c.expect("-ERR [AUTH] *")
 	c.send("QUIT")
 	c.expect("+OK bye")
-	m := env.sessionLines(t, 1)[0].ContextMap()
+	line := env.sessionLines(t, 1)[0]
+	if line.Level != zapcore.WarnLevel {
+		t.Errorf("a refused login's session line is at %v, want warn", line.Level)
+	}
+	m := line.ContextMap()
 	if m["result"] != session.ResultAuthFailed || m["auth"] != "failed" {
 		t.Errorf("result %v auth %v, want auth_failed/failed", m["result"], m["auth"])
 	}

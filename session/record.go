@@ -91,6 +91,10 @@ type BrokenTransfer struct {
 type Mapping struct {
 	Mapped   int // messages shown under their legacy UIDL
 	Unmapped int // messages that kept their new UIDL
+	// Of the messages resolved in this session for the first time (the
+	// others come from the map): matched to a legacy UIDL, new mail
+	// (arrived after the move), and old mail that matched nothing.
+	NewlyMapped, New, Unmatched int
 }
 
 // Learning is what a UIDL learner took from a session on a legacy backend.
@@ -174,7 +178,7 @@ func (r *Record) Fields() []zap.Field {
 		fs = append(fs, zap.Int("broken_msg", b.Num), zap.Int64("broken_bytes", b.Bytes))
 	}
 	if r.Mapping != nil {
-		fs = append(fs, zap.Int("uidl_unmapped", mp.Unmapped))
+		fs = append(fs, zap.Int("uidl_unmapped", mp.Unmapped), zap.Int("uidl_new", mp.New), zap.Int("uidl_unmatched", mp.Unmatched))
 	}
 	if l := r.Learning; l != nil {
 		fs = append(fs, zap.Int("uidl_learned", l.Learned), zap.Int("uidl_fetched", l.Fetched))

@@ -1,6 +1,8 @@
 package session
 
 import (
+	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -86,6 +88,44 @@ func TestWaitsAddUpToDelay(t *testing.T) {
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("%s = %v, want %d", k, got[k], v)
+		}
+	}
+}
+
+// Every field a session line can carry is in the README's table, and the
+// table names no field the line never carries.
+func TestREADMEDocumentsEveryField(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "\n## The session line\n")
+	if !ok {
+		t.Fatal("README has no section \"The session line\"")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	documented := map[string]bool{}
+	for line := range strings.Lines(section) {
+		if !strings.HasPrefix(line, "| `") {
+			continue
+		}
+		first := strings.Split(line, "|")[1]
+		for _, f := range strings.Split(first, ",") {
+			documented[strings.Trim(strings.TrimSpace(f), "`")] = true
+		}
+	}
+	full := &Record{Err: errTest("x"), Broken: &BrokenTransfer{}, Mapping: &Mapping{},
+		Learning: &Learning{Unchanged: true}, Throttling: &Throttling{}}
+	logged := map[string]bool{}
+	for _, f := range full.Fields() {
+		logged[f.Key] = true
+		if !documented[f.Key] {
+			t.Errorf("field %s is not in the README's table", f.Key)
+		}
+	}
+	for k := range documented {
+		if !logged[k] {
+			t.Errorf("the README documents %s, which the session line never carries", k)
 		}
 	}
 }

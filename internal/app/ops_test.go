@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -98,6 +99,9 @@ func TestMetricsMoveDuringRealSessions(t *testing.T) {
 	if !strings.HasPrefix(refused, "-ERR [AUTH]") {
 		t.Errorf("wrong password: %q", refused)
 	}
+	if got := scrape(t, admin)[`popgate_routes_last_reload_successful`]; got != 1 {
+		t.Errorf("routes_last_reload_successful = %v after the routes loaded at start, want 1", got)
+	}
 	reload <- struct{}{}
 	pop3test.Eventually(t, "a good reload counted", func() bool {
 		return scrape(t, admin)[`popgate_routes_reloads_total{result="ok"}`] == 1
@@ -116,6 +120,12 @@ func TestMetricsMoveDuringRealSessions(t *testing.T) {
 			m[`popgate_sessions_total{backend="old",result="auth_failed"}`] == 1 &&
 			m[`popgate_routes_reloads_total{result="failed"}`] >= 1
 	}, func() string { return fmt.Sprint(m) })
+	if m[`popgate_routes_last_reload_successful`] != 0 {
+		t.Errorf("routes_last_reload_successful = %v after a failed reload, want 0", m[`popgate_routes_last_reload_successful`])
+	}
+	if m[`popgate_build_info{goversion="`+runtime.Version()+`",version="`+version()+`"}`] != 1 {
+		t.Errorf("no build_info for version %q", version())
+	}
 	for series, want := range map[string]float64{
 		`popgate_logins_total{backend="old",outcome="ok"}`:                       1,
 		`popgate_logins_total{backend="old",outcome="auth_failed"}`:              1,

@@ -108,6 +108,7 @@ func runServer(ctx context.Context, cfg config.Config, environ []string, log *za
 		}
 		opts.Router = router
 	}
+	ops.metrics.RoutesLoaded()
 	opts.OnSessionEnd = ops.metrics.SessionEnded
 	srv, err := proxy.New(opts)
 	if err != nil {
