@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -386,5 +388,73 @@ func TestSessionLinesReachSyslog(t *testing.T) {
 			t.Errorf("session line by syslog: %q", msg)
 		}
 		return
+	}
+}
+
+// Under systemd with POPGATE_SYSLOG=unix:///dev/log, standard output and
+// the syslog socket both end in the journal: popgate then writes each line
+// to the socket only.
+func TestJournalGetsEachLineOnce(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "log")
+	pc, err := net.ListenPacket("unixgram", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	out, err := os.Create(filepath.Join(t.TempDir(), "stdout"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(out.Fd()), &st); err != nil {
+		t.Fatal(err)
+	}
+	fake := startFakeLegacy(t, "127.0.0.1:0")
+	environ := []string{
+		"POPGATE_LISTEN=127.0.0.1:0",
+		"POPGATE_ADMIN_LISTEN=off",
+		"POPGATE_BACKENDS=legacy=pop3://" + fake.Addr,
+		"POPGATE_DATA_DIR=" + t.TempDir(),
+		"POPGATE_SYSLOG=unix://" + sock,
+		fmt.Sprintf("JOURNAL_STREAM=%d:%d", st.Dev, st.Ino),
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	bound := make(chan Addrs, 1)
+	go func() {
+		done <- RunWithHooks(ctx, []string{"popgate"}, environ, out, io.Discard, Hooks{Listening: func(a Addrs) { bound <- a }})
+	}()
+	defer func() { cancel(); <-done }()
+	var addrs Addrs
+	select {
+	case addrs = <-bound:
+	case <-done:
+		t.Fatal("popgate exited")
+	case <-time.After(20 * time.Second):
+		t.Fatal("popgate did not start")
+	}
+	if got := loginOnce(t, addrs.Plain.String(), "alice", "pw"); !strings.HasPrefix(got, "+OK") {
+		t.Fatalf("login: %q", got)
+	}
+	sawSyslogOnly := false
+	buf := make([]byte, 65536)
+	for {
+		pc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		n, _, err := pc.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("no session line on the syslog socket: %v", err)
+		}
+		msg := string(buf[:n])
+		sawSyslogOnly = sawSyslogOnly || strings.Contains(msg, "logging to syslog only")
+		if strings.Contains(msg, " session - {") {
+			break
+		}
+	}
+	if !sawSyslogOnly {
+		t.Error("popgate did not say that it logs to syslog only")
+	}
+	if b, _ := os.ReadFile(out.Name()); len(b) != 0 {
+		t.Errorf("standard output, the journal, got the lines too: %s", b)
 	}
 }

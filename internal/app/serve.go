@@ -29,7 +29,13 @@ func serve(ctx context.Context, environ []string, stdout, stderr io.Writer, h Ho
 	if !ok {
 		return exitUsage
 	}
-	log, _, err := logging.New(stdout, string(cfg.LogFormat), cfg.LogLevel)
+	// Under systemd, standard output is the journal, and so is the local
+	// syslog socket: with both, every line would be there twice.
+	logOut, syslogOnly := stdout, cfg.Ops.Syslog.Network == "unixgram" && logging.IsJournalStream(stdout, environ)
+	if syslogOnly {
+		logOut = io.Discard
+	}
+	log, _, err := logging.New(logOut, string(cfg.LogFormat), cfg.LogLevel)
 	if err != nil {
 		fmt.Fprintf(stderr, "popgate: %v\n", err)
 		return exitUsage
@@ -41,6 +47,10 @@ func serve(ctx context.Context, environ []string, stdout, stderr io.Writer, h Ho
 			return exitFailure
 		}
 		defer closeSyslog()
+		if syslogOnly {
+			log.Info("logging to syslog only: standard output is the journal, which reads the syslog socket too",
+				zap.String("syslog", cfg.Ops.Syslog.String()))
+		}
 	}
 	defer func() { _ = log.Sync() }()
 	if err := runServer(ctx, cfg, environ, log, stderr, h); err != nil {
