@@ -373,6 +373,18 @@ func TestSessionLinesReachSyslog(t *testing.T) {
 	if got := loginOnce(t, srv.addrs.Plain.String(), "alice", "pw"); !strings.HasPrefix(got, "+OK") {
 		t.Fatalf("login: %q", got)
 	}
+	msgs := syslogUntilSession(t, pc)
+	msg := msgs[len(msgs)-1]
+	if !strings.HasPrefix(msg, "<22>1 ") || !strings.Contains(msg, `"user":"alice"`) || !strings.Contains(msg, `"backend":"legacy"`) {
+		t.Errorf("session line by syslog: %q", msg)
+	}
+}
+
+// syslogUntilSession reads syslog messages from pc up to the first session
+// line and returns them, the session line last.
+func syslogUntilSession(t *testing.T, pc net.PacketConn) []string {
+	t.Helper()
+	var msgs []string
 	buf := make([]byte, 65536)
 	for {
 		pc.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -380,14 +392,10 @@ func TestSessionLinesReachSyslog(t *testing.T) {
 		if err != nil {
 			t.Fatalf("no session line by syslog: %v", err)
 		}
-		msg := string(buf[:n])
-		if !strings.Contains(msg, " popgate ") || !strings.Contains(msg, " session - {") {
-			continue // "popgate started" and the like
+		msgs = append(msgs, string(buf[:n]))
+		if strings.Contains(msgs[len(msgs)-1], " popgate ") && strings.Contains(msgs[len(msgs)-1], " session - {") {
+			return msgs
 		}
-		if !strings.HasPrefix(msg, "<22>1 ") || !strings.Contains(msg, `"user":"alice"`) || !strings.Contains(msg, `"backend":"legacy"`) {
-			t.Errorf("session line by syslog: %q", msg)
-		}
-		return
 	}
 }
 
@@ -438,18 +446,8 @@ func TestJournalGetsEachLineOnce(t *testing.T) {
 		t.Fatalf("login: %q", got)
 	}
 	sawSyslogOnly := false
-	buf := make([]byte, 65536)
-	for {
-		pc.SetReadDeadline(time.Now().Add(10 * time.Second))
-		n, _, err := pc.ReadFrom(buf)
-		if err != nil {
-			t.Fatalf("no session line on the syslog socket: %v", err)
-		}
-		msg := string(buf[:n])
+	for _, msg := range syslogUntilSession(t, pc) {
 		sawSyslogOnly = sawSyslogOnly || strings.Contains(msg, "logging to syslog only")
-		if strings.Contains(msg, " session - {") {
-			break
-		}
 	}
 	if !sawSyslogOnly {
 		t.Error("popgate did not say that it logs to syslog only")
