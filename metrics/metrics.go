@@ -30,6 +30,7 @@ type Metrics struct {
 	backendErrors *prometheus.CounterVec
 	throttleDelay prometheus.Histogram
 	uidl          *prometheus.CounterVec
+	poison        *prometheus.CounterVec
 	reloads       *prometheus.CounterVec
 	reloadOK      prometheus.Gauge
 	reloadOKTime  prometheus.Gauge
@@ -85,6 +86,10 @@ func New() *Metrics {
 			Namespace: namespace, Name: "uidl_messages_total",
 			Help: "Messages of moved users resolved for the first time: mapped to their legacy UIDL (mapped), new mail that arrived after the move (new), old mail that matched no legacy UIDL (unmatched).",
 		}, []string{"kind"}),
+		poison: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "poison_messages_total",
+			Help: "Messages flagged as poison (clients broke off their transfer too often in a row), by backend.",
+		}, []string{"backend"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "routes_reloads_total",
 			Help: "Routes table reloads by result (ok, failed).",
@@ -108,7 +113,7 @@ func New() *Metrics {
 	}
 	m.reg.MustRegister(
 		m.sessions, m.active, m.logins, m.retrBytes, m.retrMsgs, m.openSeconds, m.cmdSeconds,
-		m.backendErrors, m.throttleDelay, m.uidl, m.reloads, m.reloadOK, m.reloadOKTime, m.backendUp, m.buildInfo,
+		m.backendErrors, m.throttleDelay, m.uidl, m.poison, m.reloads, m.reloadOK, m.reloadOKTime, m.backendUp, m.buildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

@@ -18,6 +18,9 @@ func (m *Metrics) SessionEnded(r *session.Record) {
 		m.uidl.WithLabelValues("new").Add(float64(mp.New))
 		m.uidl.WithLabelValues("unmatched").Add(float64(mp.Unmatched))
 	}
+	if r.Poison != nil {
+		m.poison.WithLabelValues(backend).Inc()
+	}
 	if th := r.Throttling; th != nil && th.Delay > 0 {
 		m.throttleDelay.Observe(th.Delay.Seconds())
 	}

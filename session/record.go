@@ -77,6 +77,16 @@ type Record struct {
 	Mapping    *Mapping
 	Learning   *Learning
 	Throttling *Throttling
+	// Poison is the message this session's broken transfer flagged as
+	// poison, nil if none.
+	Poison *Poison
+}
+
+// Poison names a message that clients broke off often enough in a row to
+// be flagged.
+type Poison struct {
+	Num  int
+	UIDL string
 }
 
 // BrokenTransfer is a RETR or TOP that did not reach the client whole: the
@@ -188,6 +198,9 @@ func (r *Record) Fields() []zap.Field {
 	}
 	if r.Throttling != nil {
 		fs = append(fs, zap.String("throttle_reason", th.Reason))
+	}
+	if p := r.Poison; p != nil {
+		fs = append(fs, zap.Int("poison_msg", p.Num), zap.String("poison_uidl", p.UIDL))
 	}
 	return fs
 }

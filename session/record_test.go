@@ -67,6 +67,7 @@ func TestFieldKeysAreUnique(t *testing.T) {
 		Mapping:    &Mapping{},
 		Learning:   &Learning{Unchanged: true},
 		Throttling: &Throttling{},
+		Poison:     &Poison{},
 	}
 	seen := map[string]bool{}
 	for _, f := range r.Fields() {
@@ -115,7 +116,7 @@ func TestREADMEDocumentsEveryField(t *testing.T) {
 		}
 	}
 	full := &Record{Err: errTest("x"), Broken: &BrokenTransfer{}, Mapping: &Mapping{},
-		Learning: &Learning{Unchanged: true}, Throttling: &Throttling{}}
+		Learning: &Learning{Unchanged: true}, Throttling: &Throttling{}, Poison: &Poison{}}
 	logged := map[string]bool{}
 	for _, f := range full.Fields() {
 		logged[f.Key] = true

@@ -14,8 +14,10 @@ import (
 
 	"github.com/popgate/popgate/config"
 	"github.com/popgate/popgate/internal/logging"
+	"github.com/popgate/popgate/poison"
 	"github.com/popgate/popgate/proxy"
 	"github.com/popgate/popgate/routes"
+	"github.com/popgate/popgate/store"
 )
 
 // Addrs are the addresses the listeners got (nil when disabled).
@@ -105,6 +107,15 @@ func runServer(ctx context.Context, cfg config.Config, environ []string, log *za
 	}
 	if d := uidlDecorator(cfg, uidls, log); d != nil {
 		opts.Decorators = append(opts.Decorators, d)
+	}
+	// After the UIDL decorator: poison messages are known by the UIDL the
+	// client sees.
+	if bs, ok := uidls.(store.BreakStore); ok && cfg.Poison.PoisonLimit > 0 {
+		po := cfg.PoisonOptions()
+		po.Store, po.Logger, po.Hostname = bs, log, cfg.Hostname
+		opts.Decorators = append(opts.Decorators, poison.New(po))
+		ops.Mux.Handle("GET /poison", poison.ShowHandler(bs))
+		ops.Mux.Handle("POST /poison/release", poison.ReleaseHandler(bs))
 	}
 	opts.Gate = thr
 	ops.watchThrottle(cfg.BackendNames(), thr.Sessions)
