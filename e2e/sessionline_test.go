@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -181,5 +182,93 @@ func TestSessionLineWaits(t *testing.T) {
 	}
 	if shaping <= 0 || time.Duration(q+lg+authFail+shaping)*time.Millisecond > session {
 		t.Errorf("wait_shaping_ms %v, all waits %v ms, in a session of %v", shaping, q+lg+authFail+shaping, session)
+	}
+}
+
+// A client that times out on the same huge message at every poll: after
+// three broken transfers popgate names the message once, counts it, and
+// with POPGATE_POISON_ACTION holds it so the client gets the rest.
+func TestPoisonMessage(t *testing.T) {
+	const user, pass = "pete", "pw"
+	mbox := hugeMbox(20 << 20)
+	dovecot := testpeer.StartDovecot(t, testpeer.DovecotOptions{Users: []testpeer.User{{Name: user, Password: pass, Mbox: mbox}}})
+	login := dovecot.Login(user)
+	for _, backend := range []string{"dovecot", "native"} {
+		for _, action := range []string{"none", "skip", "replace"} {
+			t.Run(backend+"/"+action, func(t *testing.T) {
+				url := "dovecot=" + legacyURL(dovecot.Addr)
+				if backend == "native" {
+					spools := t.TempDir()
+					if err := os.WriteFile(filepath.Join(spools, login), mbox, 0o600); err != nil {
+						t.Fatal(err)
+					}
+					url = "native=" + mboxURL(spools)
+				}
+				gate := startRelay(t, "BACKENDS="+url, "DEFAULT_BACKEND="+backend, "ADMIN_LISTEN=127.0.0.1:0",
+					"USERS_FILE="+usersFile(t, map[string]string{login: pass}), "POISON_ACTION="+action)
+				for i := range 3 {
+					curlGiveUp(t, gate.Addr, login, pass, 2, "1")
+					// The next poll comes after this session ended: the
+					// native backend locks the maildrop until then.
+					gate.sessionLines(t, i+1)
+				}
+				lines := gate.sessionLines(t, 3)
+				if lines[2]["poison_msg"] != 2.0 || lines[1]["poison_msg"] != nil {
+					t.Errorf("poison_msg on the three session lines: %v, %v, %v; want only the third, 2",
+						lines[0]["poison_msg"], lines[1]["poison_msg"], lines[2]["poison_msg"])
+				}
+				warns := gate.out.Lines(t, "poison message: the client broke off the same message every time")
+				if len(warns) != 1 {
+					t.Fatalf("%d poison warnings, want 1", len(warns))
+				}
+				w := warns[0]
+				if w["user"] != login || w["msg_num"] != 2.0 || w["subject"] != "the huge one" ||
+					w["message_id"] != "<huge@example.org>" || w["breaks"] != 3.0 || w["size"].(float64) < 20<<20-100 || w["uidl"] == "" {
+					t.Errorf("warning: %v", w)
+				}
+				ops := &opsGate{relayGate: gate, admin: "http://" + gate.Admin}
+				if got := ops.metric(t, `popgate_poison_messages_total{backend="`+backend+`"}`); got != 1 {
+					t.Errorf("poison_messages_total = %v, want 1", got)
+				}
+
+				// The next poll of a client that lists and fetches everything.
+				rc := testpeer.DialRaw(t, gate.Addr, login, pass)
+				ids := rc.Lines("UIDL")
+				switch action {
+				case "none":
+					if len(ids) != 2 {
+						t.Errorf("UIDL with action none: %v", ids)
+					}
+				case "skip":
+					if len(ids) != 1 || !strings.HasPrefix(ids[0], "1 ") {
+						t.Errorf("UIDL with the message skipped: %v", ids)
+					}
+					rc.Expect("RETR 2", "-ERR")
+				case "replace":
+					if len(ids) != 2 || !strings.Contains(ids[1], " held-") {
+						t.Errorf("UIDL with the message replaced: %v", ids)
+					}
+					if body := string(rc.Block("RETR 2")); !strings.Contains(body, "the huge one") || len(body) > 4096 {
+						t.Errorf("RETR 2 served %d octets: %.300s", len(body), body)
+					}
+				}
+				rc.Quit()
+				gate.sessionLines(t, 4)
+
+				// Released, the message is back under its own UIDL.
+				if action != "none" {
+					resp, err := http.Post("http://"+gate.Admin+"/poison/release?user="+login+"&uidl="+w["uidl"].(string), "", nil)
+					if err != nil || resp.StatusCode != http.StatusOK {
+						t.Fatalf("release: %v %v", resp, err)
+					}
+					resp.Body.Close()
+					rc := testpeer.DialRaw(t, gate.Addr, login, pass)
+					if ids := rc.Lines("UIDL"); len(ids) != 2 || !strings.HasSuffix(ids[1], " "+w["uidl"].(string)) {
+						t.Errorf("UIDL after the release: %v", ids)
+					}
+					rc.Quit()
+				}
+			})
+		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/popgate/popgate/internal/pop3test"
 	"github.com/popgate/popgate/pop3"
 	"github.com/popgate/popgate/session"
+	"github.com/popgate/popgate/store"
 	"github.com/popgate/popgate/store/memstore"
 )
 
@@ -204,5 +205,22 @@ func TestHeldUIDLIsValid(t *testing.T) {
 		if h := heldUIDL(u); len(h) > 70 || h == u || !strings.HasPrefix(h, "held-") {
 			t.Errorf("heldUIDL(%q) = %q", u, h)
 		}
+	}
+}
+
+// A session that was open while an operator released its message does not
+// bring the flag back when it ends.
+func TestReleaseDuringASession(t *testing.T) {
+	_, st, _, m := flagged(t, ActionSkip)
+	ctx := context.Background()
+	if ok, err := Release(ctx, st, "nina", "u2"); !ok || err != nil {
+		t.Fatalf("Release = %v, %v", ok, err)
+	}
+	b, _ := st.Breaks(ctx, "nina")
+	b.Streak = store.BrokenMessage{UIDL: "u3", Breaks: 1}
+	st.SetBreaks(ctx, "nina", b)
+	session.Report(m, &session.Record{Result: session.ResultOK})
+	if b, _ := st.Breaks(ctx, "nina"); !b.Empty() {
+		t.Errorf("after the session ended: %+v, want nothing flagged and no streak", b)
 	}
 }

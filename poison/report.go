@@ -19,10 +19,22 @@ import (
 func (w *watch) Report(r *session.Record) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), storeTimeout)
 	defer cancel()
+	broken := r.Broken != nil && (r.Result == session.ResultClientGone || r.Result == session.ResultTimeout)
+	ended := r.Result == "" || r.Result == session.ResultOK
+	if !broken && !(ended && w.breaks.Streak.UIDL != "") {
+		return
+	}
+	// Read again: an operator may have released a message meanwhile.
+	b, err := w.o.Store.Breaks(ctx, w.user)
+	if err != nil {
+		w.o.logger().Warn("poison: reading the user's broken transfers", zap.String("user", w.user), zap.Error(err))
+		return
+	}
+	w.breaks = b
 	switch {
-	case r.Broken != nil && (r.Result == session.ResultClientGone || r.Result == session.ResultTimeout):
+	case broken:
 		w.broke(ctx, r)
-	case (r.Result == "" || r.Result == session.ResultOK) && w.breaks.Streak.UIDL != "":
+	case b.Streak.UIDL != "":
 		w.breaks.Streak = store.BrokenMessage{}
 		w.save(ctx)
 	}
@@ -36,10 +48,15 @@ func (w *watch) broke(ctx context.Context, r *session.Record) {
 	}
 	uid, ok := w.uids[n]
 	if !ok {
-		// The client did not list unique-ids; ask, if the backend still
-		// answers after the broken transfer.
+		// The client did not list unique-ids (nor sizes, below); ask, if
+		// the backend still answers after the broken transfer.
 		if ids, err := w.Mailbox.Uidl(ctx, n); err == nil && len(ids) == 1 {
 			uid, ok = ids[0].UID, true
+		}
+	}
+	if _, known := w.sizes[n]; !known && ok {
+		if list, err := w.Mailbox.List(ctx, n); err == nil && len(list) == 1 {
+			w.sizes[n] = list[0].Size
 		}
 	}
 	if !ok {
