@@ -199,3 +199,19 @@ func TestDecisionSplitsTheDelay(t *testing.T) {
 		t.Errorf("Decision = %+v; want auth-fail delay %s and login delay %s", d, th.auth.delay(1), wantLogin)
 	}
 }
+
+func TestAuthFailuresForOperators(t *testing.T) {
+	th, clock := newTest(t, nil, Options{})
+	for _, c := range []net.Addr{clientA, clientA, clientB} {
+		if _, err := attempt(t, th, clock, "alice", c, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := th.AuthFailures("alice"); got != 3 {
+		t.Errorf("AuthFailures = %d, want 3 from both clients", got)
+	}
+	clock.Advance(th.cfg.AuthFailWindow)
+	if got := th.AuthFailures("alice"); got != 0 {
+		t.Errorf("after the window: %d, want 0", got)
+	}
+}

@@ -16,7 +16,9 @@ import (
 	"github.com/popgate/popgate/internal/logging"
 	"github.com/popgate/popgate/poison"
 	"github.com/popgate/popgate/proxy"
+	"github.com/popgate/popgate/recent"
 	"github.com/popgate/popgate/routes"
+	"github.com/popgate/popgate/session"
 	"github.com/popgate/popgate/store"
 )
 
@@ -110,7 +112,8 @@ func runServer(ctx context.Context, cfg config.Config, environ []string, log *za
 	}
 	// After the UIDL decorator: poison messages are known by the UIDL the
 	// client sees.
-	if bs, ok := uidls.(store.BreakStore); ok && cfg.Poison.PoisonLimit > 0 {
+	bs, _ := uidls.(store.BreakStore)
+	if bs != nil && cfg.Poison.PoisonLimit > 0 {
 		po := cfg.PoisonOptions()
 		po.Store, po.Logger, po.Hostname = bs, log, cfg.Hostname
 		opts.Decorators = append(opts.Decorators, poison.New(po))
@@ -130,7 +133,13 @@ func runServer(ctx context.Context, cfg config.Config, environ []string, log *za
 		opts.Router = router
 	}
 	ops.metrics.RoutesLoaded()
-	opts.OnSessionEnd = ops.metrics.SessionEnded
+	sessions := recent.New(recentSessions, recentUsers)
+	opts.OnSessionEnd = func(r *session.Record) {
+		ops.metrics.SessionEnded(r)
+		sessions.Add(r)
+	}
+	doc := &doctor{cfg: cfg, router: router, health: ops.health, sessions: sessions, uidls: uidls, breaks: bs, throttle: thr}
+	ops.Mux.Handle("GET /doctor", doc.handler())
 	srv, err := proxy.New(opts)
 	if err != nil {
 		return err
