@@ -46,20 +46,18 @@ func (w *watch) broke(ctx context.Context, r *session.Record) {
 	if n != w.lastNum {
 		return // a notice, or a message this Mailbox did not send
 	}
-	uid, ok := w.uids[n]
-	if !ok {
-		// The client did not list unique-ids (nor sizes, below); ask, if
-		// the backend still answers after the broken transfer.
-		if ids, err := w.Mailbox.Uidl(ctx, n); err == nil && len(ids) == 1 {
-			uid, ok = ids[0].UID, true
-		}
+	// Ask the backend, which still answers after a transfer the client
+	// broke off (Dovecot and the native backend do).
+	var uid string
+	if ids, err := w.Mailbox.Uidl(ctx, n); err == nil && len(ids) == 1 {
+		uid = ids[0].UID
 	}
-	if _, known := w.sizes[n]; !known && ok {
+	if w.lastSize < 0 && uid != "" {
 		if list, err := w.Mailbox.List(ctx, n); err == nil && len(list) == 1 {
-			w.sizes[n] = list[0].Size
+			w.lastSize = list[0].Size
 		}
 	}
-	if !ok {
+	if uid == "" {
 		w.o.logger().Debug("poison: broken transfer of a message with no known unique-id",
 			zap.String("user", w.user), zap.Int("msg_num", n))
 		return
@@ -70,9 +68,7 @@ func (w *watch) broke(ctx context.Context, r *session.Record) {
 		s = store.BrokenMessage{UIDL: uid, First: now}
 	}
 	s.Num, s.Breaks, s.Last, s.Client = n, s.Breaks+1, now, w.client
-	if size, ok := w.sizes[n]; ok {
-		s.Size = size
-	}
+	s.Size = max(w.lastSize, 0)
 	if id, subject := headerFields(w.head.Bytes()); id != "" || subject != "" {
 		s.MessageID, s.Subject = id, subject
 	}

@@ -31,8 +31,7 @@ func (d *Decorator) Decorate(ctx context.Context, s *session.Info, m pop3.Mailbo
 		d.o.logger().Warn("poison: reading the user's broken transfers", zap.String("user", s.User), zap.Error(err))
 		return m
 	}
-	w := &watch{Mailbox: m, o: &d.o, ctx: ctx, user: s.User, backend: s.Backend, breaks: b,
-		uids: map[int]string{}, sizes: map[int]int64{}}
+	w := &watch{Mailbox: m, o: &d.o, ctx: ctx, user: s.User, backend: s.Backend, breaks: b}
 	if s.Client != nil {
 		w.client = s.Client.String()
 	}
@@ -47,12 +46,12 @@ type watch struct {
 	user, backend, client string
 	breaks                store.Breaks
 
-	// What the client was shown: unique-ids and sizes by number.
-	uids  map[int]string
-	sizes map[int]int64
-	// head is the start of the last message sent, lastNum its number.
-	head    bytes.Buffer
-	lastNum int
+	// head is the start of the last message sent, lastNum its number and
+	// lastSize its size when the backend announced it (else -1). Nothing
+	// more is kept: a session may list thousands of messages.
+	head     bytes.Buffer
+	lastNum  int
+	lastSize int64
 
 	// held maps the numbers of flagged messages to their listing, once
 	// heldResolved; only with an Action that holds.
@@ -126,22 +125,14 @@ func (w *watch) Stat(ctx context.Context) (int, int64, error) {
 	return n, size, nil
 }
 
-// List implements pop3.Mailbox, remembering the sizes shown.
+// List implements pop3.Mailbox.
 func (w *watch) List(ctx context.Context, n int) ([]pop3.MsgInfo, error) {
-	list, err := w.listing(ctx, n, w.Mailbox.List)
-	for _, mi := range list {
-		w.sizes[mi.Num] = mi.Size
-	}
-	return list, err
+	return w.listing(ctx, n, w.Mailbox.List)
 }
 
-// Uidl implements pop3.Mailbox, remembering the unique-ids shown.
+// Uidl implements pop3.Mailbox.
 func (w *watch) Uidl(ctx context.Context, n int) ([]pop3.MsgInfo, error) {
-	list, err := w.listing(ctx, n, w.Mailbox.Uidl)
-	for _, mi := range list {
-		w.uids[mi.Num] = mi.UID
-	}
-	return list, err
+	return w.listing(ctx, n, w.Mailbox.Uidl)
 }
 
 // listing calls list and takes the held messages out, or shows their
@@ -207,10 +198,10 @@ func (w *watch) message(ctx context.Context, n int, open func() (io.ReadCloser, 
 	if err != nil {
 		return nil, err
 	}
-	w.lastNum = n
+	w.lastNum, w.lastSize = n, -1
 	w.head.Reset()
 	if sz, ok := rc.(pop3.Sizer); ok {
-		w.sizes[n] = sz.Size()
+		w.lastSize = sz.Size()
 	}
 	return pop3.KeepSize(&headTap{ReadCloser: rc, head: &w.head}, rc), nil
 }
