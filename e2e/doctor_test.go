@@ -69,8 +69,12 @@ func TestDoctor(t *testing.T) {
 	}
 	gate.sessionLines(t, 7)
 
+	// mona's client is connected while the help desk looks.
+	open := testpeer.DialRaw(t, gate.Addr, mona, pass)
 	out := doctor(t, gate, mona)
+	open.Quit()
 	for _, want := range []string{
+		"maildrop   open in 1 session(s) through this server now",
 		"routed to  native (mbox): routes file " + routes + ": " + mona + " native",
 		"health     no health check for this backend",
 		"legacy maildrop: 3 messages known, 3 with a fingerprint",
@@ -104,7 +108,7 @@ func TestDoctor(t *testing.T) {
 	}
 
 	out = doctor(t, gate, "nobody")
-	for _, want := range []string{"sessions   none since this server started", "throttle   no login seen by this server",
+	for _, want := range []string{"sessions   none since this server started", "maildrop   not open through this server now", "throttle   no login seen by this server",
 		"uidl       nothing learned or imported", "poison     none", "auth       0 failed logins"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("doctor nobody lacks %q:\n%s", want, out)

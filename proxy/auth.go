@@ -262,6 +262,8 @@ func (s *clientSession) login(cr pop3.Credentials) {
 		s.layers = addLayer(s.layers, m)
 	}
 	s.mbox, s.state = m, stateTransaction
+	s.openAs = cr.User
+	s.srv.open.add(s.openAs, 1)
 	s.rec.Msgs, s.rec.Bytes = n, size
 	s.rec.LeftMsgs, s.rec.LeftBytes = n, size
 	s.setResult("", nil)

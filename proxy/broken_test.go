@@ -80,3 +80,21 @@ func TestRetrCountsOnlyMessagesTheClientRead(t *testing.T) {
 		})
 	}
 }
+
+func TestOpenMaildrops(t *testing.T) {
+	env := startServer(t, nil)
+	c := newClient(t, env.dial(t))
+	c.login()
+	if n := env.srv.OpenMaildrops("bob"); n != 1 {
+		t.Errorf("OpenMaildrops(bob) = %d during a session, want 1", n)
+	}
+	if n := env.srv.OpenMaildrops("alice"); n != 0 {
+		t.Errorf("OpenMaildrops(alice) = %d, want 0", n)
+	}
+	c.send("QUIT")
+	c.expect("+OK *")
+	env.sessionLines(t, 1)
+	if n := env.srv.OpenMaildrops("bob"); n != 0 {
+		t.Errorf("OpenMaildrops(bob) = %d after QUIT, want 0", n)
+	}
+}

@@ -60,6 +60,9 @@ func (s *clientSession) finish() {
 			s.rec.Err = s.cause(fmt.Errorf("closed by server shutdown, deletions not committed"))
 		}
 	}
+	if s.openAs != "" {
+		s.srv.open.add(s.openAs, -1) // the maildrop is closed, or committed by QUIT
+	}
 	for _, a := range s.adms {
 		a.Release()
 	}

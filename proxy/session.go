@@ -55,7 +55,10 @@ type clientSession struct {
 	last         int           // LAST (RFC 1725)
 	// unread is the last message sent whole, until the client shows it
 	// read it (Num 0: none); see confirmSent.
-	unread    session.BrokenTransfer
+	unread session.BrokenTransfer
+	// openAs is the user whose maildrop this session holds open, counted
+	// in Server.OpenMaildrops until finish.
+	openAs    string
 	addrsSeen bool
 	done      bool
 

@@ -36,6 +36,9 @@ type doctorReport struct {
 	// AuthFailures are the failed logins against the user still counted.
 	AuthFailures int          `json:"auth_failures"`
 	Poison       store.Breaks `json:"poison"`
+	// OpenMaildrops are the sessions of this server that hold the user's
+	// maildrop open now: a native maildrop is locked while one does.
+	OpenMaildrops int `json:"open_maildrops"`
 }
 
 type doctorRoute struct {
@@ -75,6 +78,8 @@ type doctor struct {
 	uidls    store.UIDLStore
 	breaks   store.BreakStore // nil if the store keeps none
 	throttle *throttle.Throttle
+	// openMaildrops is the proxy's count; set once the proxy exists.
+	openMaildrops func(user string) int
 }
 
 func (d *doctor) report(ctx context.Context, user string) (doctorReport, error) {
@@ -84,6 +89,9 @@ func (d *doctor) report(ctx context.Context, user string) (doctorReport, error) 
 		r.Sessions = []recent.Session{}
 	}
 	r.Route = d.route(user)
+	if d.openMaildrops != nil {
+		r.OpenMaildrops = d.openMaildrops(user)
+	}
 	for _, s := range d.health.Status() {
 		if s.Backend == r.Route.Backend {
 			r.Health = &s

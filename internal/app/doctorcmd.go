@@ -53,6 +53,11 @@ func printDoctor(w io.Writer, r doctorReport) {
 		fmt.Fprintf(w, "health     DOWN since the check at %s: %s\n", r.Health.Checked.Format(time.RFC3339), r.Health.Error)
 	}
 
+	if r.OpenMaildrops == 0 {
+		fmt.Fprintln(w, "maildrop   not open through this server now")
+	} else {
+		fmt.Fprintf(w, "maildrop   open in %d session(s) through this server now: a native maildrop is locked, another login gets [IN-USE]\n", r.OpenMaildrops)
+	}
 	if len(r.Sessions) == 0 {
 		fmt.Fprintln(w, "sessions   none since this server started")
 	} else {

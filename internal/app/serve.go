@@ -144,6 +144,7 @@ func runServer(ctx context.Context, cfg config.Config, environ []string, log *za
 	if err != nil {
 		return err
 	}
+	doc.openMaildrops = srv.OpenMaildrops
 
 	ls, err := openListeners(cfg, environ)
 	if err != nil {
