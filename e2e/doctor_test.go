@@ -65,7 +65,7 @@ func TestDoctor(t *testing.T) {
 	testpeer.Poplib(t, gate.Addr, hank, pass)
 	// pete's client times out on message 2, three polls in a row.
 	for range 3 {
-		curlGiveUp(t, gate.Addr, pete, pass, 2, "1")
+		curlGiveUp(t, gate.Addr, pete, pass, 2, "2")
 	}
 	gate.sessionLines(t, 7)
 
