@@ -72,6 +72,8 @@ type Config struct {
 	Ops OpsConfig
 	// UIDL holds the POPGATE_UIDL_* settings (see uidl.go).
 	UIDL UIDLVars `envPrefix:"UIDL_"`
+	// Poison holds the POPGATE_POISON_* settings (see poison.go).
+	Poison PoisonVars `envPrefix:"POISON_"`
 }
 
 // Load parses environ (in os.Environ form) with Parse and validates the

@@ -140,6 +140,8 @@ func TestEveryVariableParses(t *testing.T) {
 		"THROTTLE=off",
 		"THROTTLE_SOFT_BYTES=10M",
 		"THROTTLE_ENFORCE_LOGIN_DELAY=true",
+		"POISON_LIMIT=5",
+		"POISON_ACTION=skip",
 	)
 	wantThrottle := throttle.DefaultConfig()
 	wantThrottle.Mode = throttle.ModeOff
@@ -171,6 +173,7 @@ func TestEveryVariableParses(t *testing.T) {
 		Throttling: throttle.ModeOff,
 		Throttle:   ThrottleVars{SoftBytes: ptr(throttle.ByteSize(10 << 20)), EnforceLoginDelay: ptr(true)},
 		UIDL:       UIDLVars{LearnFrom: []string{"legacy", "secure"}, Budget: ptr(200), BudgetTime: ptr(time.Second), Recheck: ptr(2 * time.Minute), Disable: true},
+		Poison:     PoisonVars{PoisonLimit: 5, PoisonAction: "skip"},
 	}
 	got := c
 	got.ProxyProtocolFrom, got.Backends = nil, nil
@@ -319,6 +322,8 @@ func TestValidateNamesVariables(t *testing.T) {
 		{[]string{"UIDL_BUDGET=-1"}, []string{"POPGATE_UIDL_BUDGET"}, "negative"},
 		{[]string{"THROTTLE_MAX_LEVEL=0"}, []string{"POPGATE_THROTTLE_MAX_LEVEL"}, "at least 1"},
 		{[]string{"THROTTLE_AUTH_FAIL_MAX_DELAY=10ms"}, []string{"POPGATE_THROTTLE_AUTH_FAIL_MAX_DELAY"}, "below"},
+		{[]string{"POISON_LIMIT=-1"}, []string{"POPGATE_POISON_LIMIT"}, "negative"},
+		{[]string{"POISON_ACTION=delete"}, []string{"POPGATE_POISON_ACTION"}, "skip or replace"},
 		{
 			[]string{"TLS_CERT=c", "LISTEN_TLS=127.0.0.1:995", "IDLE_TIMEOUT=1m", "DEFAULT_BACKEND=x"},
 			[]string{"POPGATE_TLS_KEY", "POPGATE_DEFAULT_BACKEND", "POPGATE_IDLE_TIMEOUT"},

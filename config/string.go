@@ -32,6 +32,7 @@ func (c Config) String() string {
 	c.printThrottle(line)
 	c.Ops.print(line)
 	c.printUIDL(line)
+	c.printPoison(line)
 	return b.String()
 }
 

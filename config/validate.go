@@ -37,6 +37,7 @@ func (c *Config) Validate() error {
 	c.validateThrottle(&l)
 	c.Ops.validateOps(&l)
 	c.validateUIDL(&l)
+	c.validatePoison(&l)
 	return l.Err()
 }
 

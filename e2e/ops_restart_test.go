@@ -3,7 +3,6 @@ package e2e
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/popgate/popgate/internal/logtest"
 	"github.com/popgate/popgate/loadgen"
 )
 
@@ -36,6 +36,7 @@ type popgateProc struct {
 	cmd     *exec.Cmd
 	mu      sync.Mutex
 	lines   []map[string]any
+	bad     []string // lines that did not decode strictly
 	started chan struct{}
 	done    chan error
 }
@@ -69,8 +70,11 @@ func startActivatedAs(t *testing.T, bin string, sock *os.File, env []string, cre
 		sc := bufio.NewScanner(out)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
-			var m map[string]any
-			if json.Unmarshal(sc.Bytes(), &m) != nil {
+			m, err := logtest.DecodeStrict(sc.Bytes())
+			if err != nil {
+				p.mu.Lock()
+				p.bad = append(p.bad, fmt.Sprintf("%q: %v", sc.Bytes(), err))
+				p.mu.Unlock()
 				continue
 			}
 			p.mu.Lock()
@@ -86,6 +90,11 @@ func startActivatedAs(t *testing.T, bin string, sock *os.File, env []string, cre
 		cmd.Process.Kill()
 		<-p.done
 		p.done <- nil
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for _, b := range p.bad {
+			t.Errorf("log line does not decode strictly: %s", b)
+		}
 	})
 	select {
 	case <-p.started:

@@ -75,6 +75,9 @@ func startRelayWith(t testing.TB, h app.Hooks, vars ...string) *relayGate {
 		if code := g.stop(t); code != 0 {
 			t.Errorf("popgate exited with %d:\n%s", code, g.errOut.String())
 		}
+		// Every line the server wrote must decode strictly: JSON, and no
+		// key twice (a log pipeline would keep only one of them).
+		g.out.All(t)
 		if t.Failed() {
 			g.logProblems(t)
 		}

@@ -159,6 +159,12 @@ func uidlContinuity(t *testing.T, legacyKind string) {
 				t.Errorf("session line uidl_mapped=%v uidl_unmapped=%v, want %d, %d",
 					line["uidl_mapped"], line["uidl_unmapped"], uidlOldCount, uidlNewCount)
 			}
+			// Mail delivered after the move is new mail, not old mail
+			// that lost its legacy UIDL.
+			if num(line["uidl_new"]) != uidlNewCount || num(line["uidl_unmatched"]) != 0 {
+				t.Errorf("session line uidl_new=%v uidl_unmatched=%v, want %d, 0",
+					line["uidl_new"], line["uidl_unmatched"], uidlNewCount)
+			}
 			if again := client.Poll(); len(again) != 0 {
 				t.Errorf("third poll fetched %d messages again", len(again))
 			}

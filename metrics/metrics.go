@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"net/http"
+	"runtime"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -29,8 +30,12 @@ type Metrics struct {
 	backendErrors *prometheus.CounterVec
 	throttleDelay prometheus.Histogram
 	uidl          *prometheus.CounterVec
+	poison        *prometheus.CounterVec
 	reloads       *prometheus.CounterVec
+	reloadOK      prometheus.Gauge
+	reloadOKTime  prometheus.Gauge
 	backendUp     *prometheus.GaugeVec
+	buildInfo     *prometheus.GaugeVec
 }
 
 // New returns Metrics registered on a fresh registry, together with the Go
@@ -79,12 +84,28 @@ func New() *Metrics {
 		}),
 		uidl: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "uidl_messages_total",
-			Help: "Messages listed under their legacy UIDL (mapped) or their own (unmapped) in sessions that went through the UIDL map.",
+			Help: "Messages of moved users resolved for the first time: mapped to their legacy UIDL (mapped), new mail that arrived after the move (new), old mail that matched no legacy UIDL (unmatched).",
 		}, []string{"kind"}),
+		poison: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "poison_messages_total",
+			Help: "Messages flagged as poison (clients broke off their transfer too often in a row), by backend.",
+		}, []string{"backend"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "routes_reloads_total",
 			Help: "Routes table reloads by result (ok, failed).",
 		}, []string{"result"}),
+		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "routes_last_reload_successful",
+			Help: "1 if the last routes table load succeeded, else 0 (the previous table is still in use).",
+		}),
+		reloadOKTime: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "routes_last_reload_success_timestamp_seconds",
+			Help: "Time of the last successful routes table load, in seconds since the epoch.",
+		}),
+		buildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "build_info",
+			Help: "Always 1; the labels name the popgate version and the Go version it was built with.",
+		}, []string{"version", "goversion"}),
 		backendUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "backend_up",
 			Help: "1 if the backend's last health check succeeded, else 0.",
@@ -92,7 +113,7 @@ func New() *Metrics {
 	}
 	m.reg.MustRegister(
 		m.sessions, m.active, m.logins, m.retrBytes, m.retrMsgs, m.openSeconds, m.cmdSeconds,
-		m.backendErrors, m.throttleDelay, m.uidl, m.reloads, m.backendUp,
+		m.backendErrors, m.throttleDelay, m.uidl, m.poison, m.reloads, m.reloadOK, m.reloadOKTime, m.backendUp, m.buildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -101,6 +122,12 @@ func New() *Metrics {
 	m.reloads.WithLabelValues("ok")
 	m.reloads.WithLabelValues("failed")
 	return m
+}
+
+// BuildInfo sets popgate_build_info for version, the release the binary
+// reports.
+func (m *Metrics) BuildInfo(version string) {
+	m.buildInfo.WithLabelValues(version, runtime.Version()).Set(1)
 }
 
 // Registry returns the registry, for tests and for adding collectors.

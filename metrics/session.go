@@ -14,8 +14,12 @@ func (m *Metrics) SessionEnded(r *session.Record) {
 		m.retrBytes.WithLabelValues(backend).Add(float64(r.RetrBytes))
 	}
 	if mp := r.Mapping; mp != nil {
-		m.uidl.WithLabelValues("mapped").Add(float64(mp.Mapped))
-		m.uidl.WithLabelValues("unmapped").Add(float64(mp.Unmapped))
+		m.uidl.WithLabelValues("mapped").Add(float64(mp.NewlyMapped))
+		m.uidl.WithLabelValues("new").Add(float64(mp.New))
+		m.uidl.WithLabelValues("unmatched").Add(float64(mp.Unmatched))
+	}
+	if r.Poison != nil {
+		m.poison.WithLabelValues(backend).Inc()
 	}
 	if th := r.Throttling; th != nil && th.Delay > 0 {
 		m.throttleDelay.Observe(th.Delay.Seconds())

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +16,7 @@ import (
 func TestSessionEnded(t *testing.T) {
 	m := New()
 	m.SessionEnded(&session.Record{Backend: "native", Result: session.ResultOK, RetrMsgs: 2, RetrBytes: 300,
-		Mapping:    &session.Mapping{Mapped: 3, Unmapped: 1},
+		Mapping:    &session.Mapping{Mapped: 5, Unmapped: 3, NewlyMapped: 3, New: 2, Unmatched: 1},
 		Throttling: &session.Throttling{Delay: 1500 * time.Millisecond}})
 	m.SessionEnded(&session.Record{Backend: "native", Result: session.ResultOK, RetrMsgs: 1, RetrBytes: 50})
 	m.SessionEnded(&session.Record{Result: session.ResultProtocolError})
@@ -26,7 +27,8 @@ func TestSessionEnded(t *testing.T) {
 		{"popgate_retr_bytes_total", map[string]string{"backend": "native"}, 350},
 		{"popgate_retr_messages_total", map[string]string{"backend": "native"}, 3},
 		{"popgate_uidl_messages_total", map[string]string{"kind": "mapped"}, 3},
-		{"popgate_uidl_messages_total", map[string]string{"kind": "unmapped"}, 1},
+		{"popgate_uidl_messages_total", map[string]string{"kind": "new"}, 2},
+		{"popgate_uidl_messages_total", map[string]string{"kind": "unmatched"}, 1},
 		{"popgate_throttle_delay_seconds", nil, 1},
 	})
 }
@@ -91,5 +93,29 @@ func TestHandlerAndHooks(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
+	}
+}
+
+func TestBuildInfoAndReloadGauges(t *testing.T) {
+	m := New()
+	m.BuildInfo("1.2.3")
+	if got := sample(t, m, "popgate_build_info", map[string]string{"version": "1.2.3", "goversion": runtime.Version()}); got != 1 {
+		t.Errorf("build_info = %v, want 1", got)
+	}
+	m.RoutesLoaded()
+	if sample(t, m, "popgate_routes_last_reload_successful", nil) != 1 || sample(t, m, "popgate_routes_last_reload_success_timestamp_seconds", nil) == 0 {
+		t.Error("the routes loaded at start are not reported as a successful load")
+	}
+	loaded := sample(t, m, "popgate_routes_last_reload_success_timestamp_seconds", nil)
+	m.RouteReload(errors.New("line 3: unknown backend"))
+	if sample(t, m, "popgate_routes_last_reload_successful", nil) != 0 {
+		t.Error("a failed reload left routes_last_reload_successful at 1")
+	}
+	if got := sample(t, m, "popgate_routes_last_reload_success_timestamp_seconds", nil); got != loaded {
+		t.Errorf("a failed reload moved the success time from %v to %v", loaded, got)
+	}
+	m.RouteReload(nil)
+	if sample(t, m, "popgate_routes_last_reload_successful", nil) != 1 {
+		t.Error("a good reload after a failed one left routes_last_reload_successful at 0")
 	}
 }

@@ -22,7 +22,23 @@ func (m *Metrics) RouteReload(err error) {
 		result = "failed"
 	}
 	m.reloads.WithLabelValues(result).Inc()
+	m.routesLoaded(err)
 }
+
+// routesLoaded sets the last-reload gauges after a load of the routes
+// table, the first one included.
+func (m *Metrics) routesLoaded(err error) {
+	if err != nil {
+		m.reloadOK.Set(0)
+		return
+	}
+	m.reloadOK.Set(1)
+	m.reloadOKTime.SetToCurrentTime()
+}
+
+// RoutesLoaded records the routes table loaded at start: the reload
+// gauges then say 1 until a reload fails.
+func (m *Metrics) RoutesLoaded() { m.routesLoaded(nil) }
 
 // BackendUp records the outcome of a backend's health check.
 func (m *Metrics) BackendUp(backend string, up bool) {

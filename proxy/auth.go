@@ -58,6 +58,7 @@ func (s *clientSession) credentialsAllowed(c pop3.Command, n int) bool {
 		return false
 	}
 	if s.insecure() {
+		s.rec.Auth = session.AuthNotChecked
 		s.reply(errTLSRequired)
 		return false
 	}
@@ -331,6 +332,7 @@ func (s *clientSession) login(cr pop3.Credentials) {
 	name, op, err := s.srv.route(cr.User)
 	s.info.Backend, s.rec.Backend = name, name
 	if err != nil {
+		s.rec.Auth = session.AuthNotChecked
 		s.reply(err)
 		s.setResult(session.ResultBackendError, s.cause(err))
 		return
@@ -342,6 +344,7 @@ func (s *clientSession) login(cr pop3.Credentials) {
 			s.adms = append(s.adms, adm)
 		}
 		if err != nil {
+			s.rec.Auth = session.AuthNotChecked
 			s.reply(err)
 			s.setResult(session.ResultThrottled, s.cause(fmt.Errorf("login refused by policy: %w", err)))
 			return
@@ -356,7 +359,7 @@ func (s *clientSession) login(cr pop3.Credentials) {
 		s.openFailed(err)
 		return
 	}
-	s.rec.Auth = "ok"
+	s.rec.Auth = session.AuthOK
 	// s.mbox is set at each step so that finish closes it if anything
 	// below panics.
 	s.mbox, s.layers = m, []pop3.Mailbox{m}
@@ -381,6 +384,8 @@ func (s *clientSession) login(cr pop3.Credentials) {
 		s.layers = addLayer(s.layers, m)
 	}
 	s.mbox, s.state = m, stateTransaction
+	s.openAs = cr.User
+	s.srv.open.add(s.openAs, 1)
 	s.rec.Msgs, s.rec.Bytes = n, size
 	s.rec.LeftMsgs, s.rec.LeftBytes = n, size
 	s.setResult("", nil)
@@ -390,8 +395,8 @@ func (s *clientSession) login(cr pop3.Credentials) {
 // openFailed answers a refused or failed Open.
 func (s *clientSession) openFailed(err error) {
 	if pop3.CodeOf(err) == pop3.CodeAuth {
-		s.rec.Auth = "failed"
-		s.sleep(s.o.AuthFailDelay)
+		s.rec.Auth = session.AuthFailed
+		s.rec.AuthFailDelay += s.sleep(s.o.AuthFailDelay)
 		var pe *pop3.Error
 		if !errors.As(err, &pe) || pe.Text == "" {
 			pe = pop3.ErrAuthFailed
@@ -401,24 +406,33 @@ func (s *clientSession) openFailed(err error) {
 		return
 	}
 	s.reply(err)
-	result := session.ResultBackendError
-	if pop3.CodeOf(err) == pop3.CodeLoginDelay {
-		result = session.ResultThrottled
+	// [IN-USE] and [LOGIN-DELAY] come only after the credentials were
+	// accepted (RFC 2449, RFC 3206).
+	result, auth := session.ResultBackendError, session.AuthUnknown
+	switch pop3.CodeOf(err) {
+	case pop3.CodeInUse:
+		result, auth = session.ResultInUse, session.AuthOK
+	case pop3.CodeLoginDelay:
+		result, auth = session.ResultThrottled, session.AuthOK
 	}
+	s.rec.Auth = auth
 	s.setResult(result, s.cause(fmt.Errorf("open: %w", err)))
 }
 
-// sleep waits d, or less if the session is aborted.
-func (s *clientSession) sleep(d time.Duration) {
+// sleep waits d, or less if the session is aborted, and returns the time
+// it waited.
+func (s *clientSession) sleep(d time.Duration) time.Duration {
 	if d <= 0 {
-		return
+		return 0
 	}
+	start := time.Now()
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
 	case <-s.ctx.Done():
 	}
+	return time.Since(start)
 }
 
 // addLayer appends m to the chain unless a decorator returned the Mailbox

@@ -42,6 +42,12 @@ func closeQuietly(m pop3.Mailbox) (err error) {
 // finish releases everything and writes the session line.
 func (s *clientSession) finish() {
 	s.dropGreeted()
+	if s.unread.Num != 0 {
+		// Sent whole, but the session ended without a sign the client
+		// read it (a reset, a timeout, a write that failed later).
+		b := s.unread
+		s.rec.Broken = &b
+	}
 	for _, m := range s.layers {
 		session.Report(m, &s.rec)
 	}
@@ -54,6 +60,9 @@ func (s *clientSession) finish() {
 		if s.aborted.Load() {
 			s.rec.Err = s.cause(fmt.Errorf("closed by server shutdown, deletions not committed"))
 		}
+	}
+	if s.openAs != "" {
+		s.srv.open.add(s.openAs, -1) // the maildrop is closed, or committed by QUIT
 	}
 	for _, a := range s.adms {
 		a.Release()
@@ -72,7 +81,15 @@ func (s *clientSession) finish() {
 	if s.rec.Result == "" {
 		s.rec.Result = session.ResultOK
 	}
-	s.srv.log.Info("session", s.rec.Fields()...)
+	// A refused password is worth a warning: a stream of them is someone
+	// guessing, or a user whose client has a stale password.
+	lvl := zap.InfoLevel
+	if s.rec.Result == session.ResultAuthFailed {
+		lvl = zap.WarnLevel
+	}
+	if ce := s.check(lvl, "session"); ce != nil {
+		ce.Write(s.rec.Fields()...)
+	}
 	if s.o.OnSessionEnd != nil {
 		s.o.OnSessionEnd(&s.rec)
 	}

@@ -129,10 +129,11 @@ func TestOpenErrors(t *testing.T) {
 		err    error
 		reply  string
 		result string
+		auth   string
 	}{
-		{errors.New("dial tcp 10.0.0.5:110: connection refused"), "-ERR [SYS/TEMP] internal error", session.ResultBackendError},
-		{&pop3.Error{Code: pop3.CodeInUse, Text: "mailbox locked"}, "-ERR [IN-USE] mailbox locked", session.ResultBackendError},
-		{&pop3.Error{Code: pop3.CodeLoginDelay, Text: "wait"}, "-ERR [LOGIN-DELAY] wait", session.ResultThrottled},
+		{errors.New("dial tcp 10.0.0.5:110: connection refused"), "-ERR [SYS/TEMP] internal error", session.ResultBackendError, session.AuthUnknown},
+		{&pop3.Error{Code: pop3.CodeInUse, Text: "mailbox locked"}, "-ERR [IN-USE] mailbox locked", session.ResultInUse, session.AuthOK},
+		{&pop3.Error{Code: pop3.CodeLoginDelay, Text: "wait"}, "-ERR [LOGIN-DELAY] wait", session.ResultThrottled, session.AuthOK},
 	}
 	for _, tt := range tests {
 		env := startServer(t, func(o *Options, _ *pop3test.Mailbox) { fakeOpener(o).Err = tt.err })
@@ -147,6 +148,9 @@ func TestOpenErrors(t *testing.T) {
 		line := env.sessionLines(t, 1)[0].ContextMap()
 		if line["result"] != tt.result || !strings.Contains(line["error"].(string), "backend fake: user bob: open: ") {
 			t.Errorf("%v: result %v error %q", tt.err, line["result"], line["error"])
+		}
+		if line["auth"] != tt.auth {
+			t.Errorf("%v: auth %v, want %s", tt.err, line["auth"], tt.auth)
 		}
 	}
 }
@@ -166,6 +170,15 @@ func TestUnknownBackend(t *testing.T) {
 	c.expect("+OK *")
 	if line := env.sessionLines(t, 1)[0].ContextMap(); line["result"] != session.ResultOK || line["user"] != "alice" {
 		t.Errorf("after a failed then good login: result %v user %v", line["result"], line["user"])
+	}
+
+	c = newClient(t, env.dial(t))
+	c.expect("+OK *")
+	c.auth("-ERR [SYS/PERM] mailbox not available")
+	c.send("QUIT")
+	c.expect("+OK *")
+	if line := env.sessionLines(t, 2)[1].ContextMap(); line["auth"] != session.AuthNotChecked || line["result"] != session.ResultBackendError {
+		t.Errorf("credentials never sent to a backend: auth %v result %v", line["auth"], line["result"])
 	}
 }
 

@@ -31,6 +31,8 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	sessions  map[*clientSession]struct{}
 	wg        sync.WaitGroup // sessions
+
+	open openMaildrops
 }
 
 // New checks o and returns a Server.

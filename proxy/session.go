@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strconv"
@@ -53,9 +54,15 @@ type clientSession struct {
 	writeTimeout time.Duration // for each write; shortened for last words
 	errs         int           // consecutive protocol errors
 	last         int           // LAST (RFC 1725)
-	addrsSeen    bool
-	done         bool
-	saslRefused  bool // an AUTH mechanism was refused: tolerate the responses a client may still send
+	// unread is the last message sent whole, until the client shows it
+	// read it (Num 0: none); see confirmSent.
+	unread session.BrokenTransfer
+	// openAs is the user whose maildrop this session holds open, counted
+	// in Server.OpenMaildrops until finish.
+	openAs      string
+	addrsSeen   bool
+	done        bool
+	saslRefused bool // an AUTH mechanism was refused: tolerate the responses a client may still send
 
 	waiting atomic.Bool // blocked reading a command in AUTHORIZATION
 	aborted atomic.Bool
@@ -74,7 +81,7 @@ func (s *Server) newSession(c net.Conn, mode string) *clientSession {
 		ctx: ctx, cancel: cancel,
 	}
 	sess.info = session.Info{ID: id, TLS: mode, Client: raw.RemoteAddr(), Local: raw.LocalAddr()}
-	sess.rec = session.Record{Session: id, TLS: mode, Auth: "none", Start: time.Now()}
+	sess.rec = session.Record{Session: id, TLS: mode, Auth: session.AuthNone, Start: time.Now()}
 	sess.r = pop3.NewReader(c)
 	// Until the first read has settled the PROXY header, plain-text replies
 	// go straight to the socket: the greeting must not wait for it.
@@ -183,6 +190,7 @@ func (s *clientSession) readCommand() (pop3.Command, bool) {
 		s.waiting.Store(false)
 		s.resolveAddrs()
 		if err == nil {
+			s.confirmSent()
 			var cmd pop3.Command
 			if cmd, err = s.parseCommand(line); err == nil {
 				return cmd, true
@@ -277,6 +285,10 @@ func (s *clientSession) readFailed(err error) {
 	case s.isProxyHeaderError(err):
 		s.setResult(session.ResultProtocolError, s.proxyHeaderError(err, err))
 	default:
+		if errors.Is(err, io.EOF) {
+			// A clean close: the client read everything before closing.
+			s.confirmSent()
+		}
 		if s.rec.Result == "" {
 			s.setResult(session.ResultClientGone, s.cause(fmt.Errorf("client closed the connection: %w", err)))
 		}

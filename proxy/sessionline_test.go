@@ -19,6 +19,7 @@ var sessionKeys = []string{
 	"session", "client", "via", "user", "backend", "tls", "auth",
 	"msgs", "bytes", "retr_msgs", "retr_bytes", "deleted_msgs", "deleted_bytes",
 	"left_msgs", "left_bytes", "uidl_mapped", "penalty", "delay_ms",
+	"wait_queue_ms", "wait_login_ms", "wait_auth_fail_ms", "wait_shaping_ms",
 	"duration_ms", "result", "error",
 }
 
@@ -87,7 +88,11 @@ func TestSessionLineAuthFailed(t *testing.T) {
 	c.expect("-ERR [AUTH] *")
 	c.send("QUIT")
 	c.expect("+OK bye")
-	m := env.sessionLines(t, 1)[0].ContextMap()
+	line := env.sessionLines(t, 1)[0]
+	if line.Level != zapcore.WarnLevel {
+		t.Errorf("a refused login's session line is at %v, want warn", line.Level)
+	}
+	m := line.ContextMap()
 	if m["result"] != session.ResultAuthFailed || m["auth"] != "failed" {
 		t.Errorf("result %v auth %v, want auth_failed/failed", m["result"], m["auth"])
 	}

@@ -149,7 +149,7 @@ func (s *clientSession) message(c pop3.Command, n int, open func(context.Context
 		s.mailboxError(opName(c), err)
 		return false
 	}
-	return s.sendBody(rc, c)
+	return s.sendBody(rc, c, n)
 }
 
 // readErrRecorder remembers a read error, to tell a failing backend from a
@@ -174,7 +174,7 @@ var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return 
 // sendBody streams a message as a multi-line reply. The buffered writer
 // flushes as it fills, so a large message never sits in memory. A failure
 // halfway cannot be reported to the client, so it ends the session.
-func (s *clientSession) sendBody(rc io.ReadCloser, c pop3.Command) bool {
+func (s *clientSession) sendBody(rc io.ReadCloser, c pop3.Command, n int) bool {
 	defer rc.Close()
 	status := "message follows"
 	if sz, ok := rc.(pop3.Sizer); ok {
@@ -186,9 +186,12 @@ func (s *clientSession) sendBody(rc io.ReadCloser, c pop3.Command) bool {
 	buf := copyBuffers.Get().(*[]byte)
 	_, err := io.CopyBuffer(dw, src, *buf)
 	copyBuffers.Put(buf)
-	s.rec.RetrBytes += dw.Len()
 	if err == nil {
 		err = dw.Close()
+	}
+	sent := session.BrokenTransfer{Num: n, Bytes: dw.Len()}
+	if err != nil || src.err != nil {
+		s.rec.Broken = &sent
 	}
 	switch {
 	case src.err != nil:
@@ -200,8 +203,21 @@ func (s *clientSession) sendBody(rc io.ReadCloser, c pop3.Command) bool {
 		s.done = true
 		return false
 	}
-	s.rec.RetrMsgs++
+	s.unread = sent
 	return true
+}
+
+// confirmSent counts the message last sent as retrieved: the client has
+// read it, as it sent a command or closed the connection cleanly after it.
+// Its bytes may still sit in socket buffers when the dot is written, so a
+// client that resets the connection instead has not read it all.
+func (s *clientSession) confirmSent() {
+	if s.unread.Num == 0 {
+		return
+	}
+	s.rec.RetrMsgs++
+	s.rec.RetrBytes += s.unread.Bytes
+	s.unread = session.BrokenTransfer{}
 }
 
 func (s *clientSession) dele(c pop3.Command) {

@@ -274,7 +274,7 @@ func (l *Learner) learnRest(ctx context.Context) bool {
 		}
 		fp, err := fingerprintOf(l.Mailbox.Top(ctx, n, 0))
 		if err != nil {
-			l.o.logger().Debug("uidl learning: top failed", zap.String("user", l.user), zap.Int("msg", n), zap.Error(err))
+			l.o.logger().Debug("uidl learning: top failed", zap.String("user", l.user), zap.Int("msg_num", n), zap.Error(err))
 			return false // the connection may be unusable: leave it to the UPDATE
 		}
 		l.mu.Lock()

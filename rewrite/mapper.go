@@ -30,6 +30,9 @@ type Mapper struct {
 	byNum    map[int]Resolution // message number -> what the client sees
 	mapped   int
 	unmapped int
+	// Messages resolved without a cached pair in this session, counted
+	// once each (see resolve).
+	newlyMapped, newMail, unmatched int
 	// deleted is set by DELE: a listing no longer shows the whole
 	// maildrop, so pairs missing from it must not be dropped.
 	deleted bool
@@ -97,7 +100,8 @@ func (m *Mapper) covers(list []pop3.MsgInfo) bool {
 func (m *Mapper) Report(r *session.Record) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	r.Mapping = &session.Mapping{Mapped: m.mapped, Unmapped: m.unmapped}
+	r.Mapping = &session.Mapping{Mapped: m.mapped, Unmapped: m.unmapped,
+		NewlyMapped: m.newlyMapped, New: m.newMail, Unmatched: m.unmatched}
 }
 
 // resolve maps every message of the maildrop; list is the backend's full
@@ -129,6 +133,7 @@ func (m *Mapper) resolve(ctx context.Context, list []pop3.MsgInfo) error {
 		}
 		byNum[mi.Num] = Resolution(p)
 	}
+	firstMapping := len(pairs) == 0
 	drop := m.stalePairs(pairs, list)
 	if len(todo) == 0 { // every later session of a settled maildrop
 		m.savePairs(ctx, nil, drop)
@@ -165,16 +170,59 @@ func (m *Mapper) resolve(ctx context.Context, list []pop3.MsgInfo) error {
 		if cands[i].Fingerprint != "" {
 			fresh[mi.UID] = store.Pair(r)
 		}
-		if !r.Mapped {
-			m.o.logger().Warn("uidl: message has no legacy unique-id, serving a new one",
+	}
+	// At the first mapping after the move, as many unmatched messages as
+	// legacy messages went unmatched may be those, the earliest first
+	// (mail is appended); the rest arrived after the move. Later, a
+	// message without a pair is new mail.
+	old := 0
+	if firstMapping {
+		old = leftoverLegacy(legacy, byNum)
+	}
+	for i, mi := range todo {
+		r := res[i]
+		switch {
+		case r.Mapped:
+			m.newlyMapped++
+		case old > 0 || cands[i].Fingerprint == "":
+			old--
+			// Old mail the client may already have under its legacy
+			// UIDL: it will download it again. A message whose headers
+			// could not be read is retried, and counted, every session.
+			m.unmatched++
+			m.o.logger().Warn("uidl: old message has no legacy unique-id, serving a new one",
 				zap.String("user", m.user), zap.String("backend", m.backend),
-				zap.Int("msg", mi.Num), zap.String("backend_uidl", mi.UID), zap.String("uidl", r.UIDL),
+				zap.Int("msg_num", mi.Num), zap.String("backend_uidl", mi.UID), zap.String("uidl", r.UIDL),
 				zap.Bool("headers_read", cands[i].Fingerprint != ""))
+		default:
+			m.newMail++
 		}
 	}
 	m.savePairs(ctx, fresh, drop)
 	m.settle(byNum)
 	return nil
+}
+
+// leftoverLegacy counts the user's present legacy messages that no message
+// of byNum shows the UIDL of.
+func leftoverLegacy(legacy []store.Entry, byNum map[int]Resolution) int {
+	shown := map[string]int{}
+	for _, r := range byNum {
+		if r.Mapped {
+			shown[r.UIDL]++
+		}
+	}
+	n := 0
+	for _, e := range legacy {
+		switch {
+		case e.Gone:
+		case shown[e.UIDL] > 0:
+			shown[e.UIDL]--
+		default:
+			n++
+		}
+	}
+	return n
 }
 
 // stalePairs returns the cached pairs of messages no longer in the

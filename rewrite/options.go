@@ -28,7 +28,7 @@ type Options struct {
 	// means DefaultRecheck, negative turns that shortcut off. A Learner
 	// made by Learn alone learns at every QUIT.
 	Recheck time.Duration
-	// Logger receives a warning per message that gets a new UIDL and
+	// Logger receives a warning per old message that gets a new UIDL and
 	// errors of the store; default zap.NewNop().
 	Logger *zap.Logger
 }

@@ -217,10 +217,10 @@ func TestMapperServesLegacyUIDLs(t *testing.T) {
 	if one, err := m.Uidl(ctx, 2); err != nil || len(one) != 1 || one[0].UID != "legacy-2" {
 		t.Errorf("UIDL 2 = %v, %v; want legacy-2", one, err)
 	}
-	if got := report(m).Mapping; got == nil || *got != (session.Mapping{Mapped: 3, Unmapped: 1}) {
-		t.Errorf("Mapping = %+v, want 3 mapped, 1 unmapped", got)
+	if got := report(m).Mapping; got == nil || *got != (session.Mapping{Mapped: 3, Unmapped: 1, NewlyMapped: 3, Unmatched: 1}) {
+		t.Errorf("Mapping = %+v, want 3 mapped, 1 unmapped, the unmapped one old mail", got)
 	}
-	warns := logs.FilterField(zap.String("user", "erin")).FilterField(zap.Int("msg", 3)).All()
+	warns := logs.FilterField(zap.String("user", "erin")).FilterField(zap.Int("msg_num", 3)).All()
 	if len(warns) != 1 {
 		t.Errorf("want one warning naming erin's message 3, got %v", logs.All())
 	}
@@ -239,6 +239,24 @@ func TestMapperServesLegacyUIDLs(t *testing.T) {
 	}
 	if slices.Contains(moved2.Calls(), "Top") {
 		t.Error("second session fetched headers despite cached pairs")
+	}
+	if got := report(m2).Mapping; got == nil || *got != (session.Mapping{Mapped: 3, Unmapped: 1}) {
+		t.Errorf("second session Mapping = %+v, want 3 mapped, 1 unmapped, none resolved anew", got)
+	}
+
+	// Mail delivered after the move is new mail, not an alert.
+	before := len(logs.FilterLevelExact(zap.WarnLevel).All())
+	moved3 := &pop3test.Mailbox{UIDs: append(slices.Clone(moved.UIDs), "n5"),
+		Messages: append(slices.Clone(moved.Messages), []byte(crlf("From: later@example.org\nSubject: later\n\nnew\n")))}
+	m3 := Map(moved3, "erin", "native", Options{Store: st, Logger: zap.New(core)})
+	if _, err := m3.Uidl(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := report(m3).Mapping; got == nil || *got != (session.Mapping{Mapped: 3, Unmapped: 2, New: 1}) {
+		t.Errorf("after new mail: Mapping = %+v, want 3 mapped, 2 unmapped, 1 new", got)
+	}
+	if after := len(logs.FilterLevelExact(zap.WarnLevel).All()); after != before {
+		t.Errorf("new mail logged %d warnings", after-before)
 	}
 }
 

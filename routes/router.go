@@ -39,6 +39,12 @@ func NewRouter(path string, knownBackends []string) (*Router, error) {
 // Route returns the backend for user from the current table.
 func (r *Router) Route(user string) (string, bool) { return r.table.Load().Route(user) }
 
+// Explain returns the backend for user and the rule of the current table
+// that chose it (see Table.Explain).
+func (r *Router) Explain(user string) (backend, rule string, ok bool) {
+	return r.table.Load().Explain(user)
+}
+
 // Path is the routes file's name.
 func (r *Router) Path() string { return r.path }
 

@@ -26,19 +26,26 @@ type rule struct {
 
 // Route returns the backend for user; ok is false when no line matches.
 func (t *Table) Route(user string) (backend string, ok bool) {
+	backend, _, ok = t.Explain(user)
+	return backend, ok
+}
+
+// Explain is Route that also returns the rule that matched: the user's
+// own name or the pattern, as folded in the file.
+func (t *Table) Explain(user string) (backend, rule string, ok bool) {
 	if t == nil {
-		return "", false
+		return "", "", false
 	}
 	u := fold(user)
 	if b, ok := t.exact[u]; ok {
-		return b, true
+		return b, u, true
 	}
 	for _, r := range t.patterns {
 		if m, _ := path.Match(r.pattern, u); m {
-			return r.backend, true
+			return r.backend, r.pattern, true
 		}
 	}
-	return "", false
+	return "", "", false
 }
 
 // Len is the number of rules (exact names and patterns).

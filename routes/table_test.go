@@ -211,3 +211,19 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestExplainNamesTheRule(t *testing.T) {
+	tab := parse(t, "Carol@Example.ORG native\n*@example.org legacy\n*@example.* other\n")
+	for user, want := range map[string][2]string{
+		"carol@example.org": {"native", "carol@example.org"},
+		"dave@example.org":  {"legacy", "*@example.org"},
+		"dave@example.net":  {"other", "*@example.*"},
+	} {
+		if b, rule, ok := tab.Explain(user); !ok || b != want[0] || rule != want[1] {
+			t.Errorf("Explain(%q) = %q, %q, %v; want %q by %q", user, b, rule, ok, want[0], want[1])
+		}
+	}
+	if _, rule, ok := tab.Explain("zed"); ok || rule != "" {
+		t.Errorf("Explain of an unrouted user: rule %q, %v", rule, ok)
+	}
+}

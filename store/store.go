@@ -1,14 +1,19 @@
 // Package store defines the persistent state behind UIDL continuity: what
 // popgate learned about each user's legacy maildrop, and the pairs it
-// resolved for the backend a user moved to.
+// resolved for the backend a user moved to, and the transfers each user's
+// clients broke off (poison messages).
 //
 // The interfaces are small and key everything by user, so that a shared
 // store (Redis: one hash per user for legacy entries, one per user and
-// backend for pairs) can implement them for several popgate instances. The
+// backend for pairs, one key per user for breaks) can implement them for
+// several popgate instances. The
 // embedded implementation is store/bolt; store/memstore is for tests.
 package store
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Entry is one message of a user's legacy maildrop.
 type Entry struct {
@@ -85,4 +90,54 @@ func MergeLegacy(old, present []Entry) []Entry {
 		out = append(out, e)
 	}
 	return out
+}
+
+// Breaks is what popgate remembers of the transfers a user's clients broke
+// off: the message the latest sessions broke on, and the messages that
+// broke often enough in a row to be poison.
+type Breaks struct {
+	// Streak is the message the last sessions broke on; its Breaks counts
+	// them. Zero when the last session ended well.
+	Streak BrokenMessage `json:"streak"`
+	// Poison are the messages flagged, oldest first, until an operator
+	// releases them.
+	Poison []BrokenMessage `json:"poison,omitempty"`
+}
+
+// BrokenMessage is one message clients failed to take whole.
+type BrokenMessage struct {
+	UIDL   string `json:"uidl"`
+	Num    int    `json:"num"` // its number in the latest session
+	Size   int64  `json:"size"`
+	Breaks int    `json:"breaks"` // broken transfers in a row
+	// MessageID and Subject are from its headers, when they were read.
+	MessageID string `json:"message_id,omitempty"`
+	Subject   string `json:"subject,omitempty"`
+	// Client is the address of the last client that broke on it.
+	Client string    `json:"client,omitempty"`
+	First  time.Time `json:"first"`
+	Last   time.Time `json:"last"`
+}
+
+// Empty reports whether b remembers nothing.
+func (b Breaks) Empty() bool { return b.Streak.UIDL == "" && len(b.Poison) == 0 }
+
+// IsPoison reports whether uidl is one of b's poison messages.
+func (b Breaks) IsPoison(uidl string) bool {
+	for _, p := range b.Poison {
+		if p.UIDL == uidl {
+			return true
+		}
+	}
+	return false
+}
+
+// BreakStore holds each user's Breaks. Implementations are safe for
+// concurrent use; the last SetBreaks for a user wins.
+type BreakStore interface {
+	// Breaks returns what is remembered for user; the zero Breaks if
+	// nothing is.
+	Breaks(ctx context.Context, user string) (Breaks, error)
+	// SetBreaks replaces it; the zero Breaks forgets the user.
+	SetBreaks(ctx context.Context, user string, b Breaks) error
 }

@@ -135,8 +135,8 @@ func testQueueTimeout(t *testing.T, mode Mode) {
 	if !errors.As(a.err, &pe) || pe.Code != pop3.CodeSysTemp || !errors.Is(a.err, ErrQueueTimeout) {
 		t.Fatalf("Admit after the queue timeout = %v, want [SYS/TEMP] with ErrQueueTimeout", a.err)
 	}
-	if a.tk.Decision().Delay != th.cfg.QueueTimeout {
-		t.Errorf("Delay = %s, want the queue timeout %s", a.tk.Decision().Delay, th.cfg.QueueTimeout)
+	if d := a.tk.Decision(); d.Delay != th.cfg.QueueTimeout || d.QueueWait != d.Delay {
+		t.Errorf("Delay = %s, QueueWait = %s; want both the queue timeout %s", d.Delay, d.QueueWait, th.cfg.QueueTimeout)
 	}
 	if active, waiting := th.Sessions("legacy"); active != 1 || waiting != 0 {
 		t.Errorf("after the timeout: active %d, waiting %d; want 1, 0", active, waiting)

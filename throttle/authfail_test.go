@@ -169,3 +169,49 @@ func TestClientKeyIgnoresThePort(t *testing.T) {
 		}
 	}
 }
+
+// The failed-login delay and the login delay are slept at once but
+// reported apart, and add up to Delay.
+func TestDecisionSplitsTheDelay(t *testing.T) {
+	th, clock := newTest(t, func(c *Config) { c.SoftMsgs = 10 }, Options{})
+	if _, err := attempt(t, th, clock, "hog", clientA, true); err != nil { // remembers a large maildrop
+		t.Fatal(err)
+	}
+	tk, err := th.AdmitUser(context.Background(), "hog", "legacy", clientA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk.Opened(1000, 1<<20)
+	tk.Release()
+	if _, err := attempt(t, th, clock, "hog", clientA, false); err != nil {
+		t.Fatal(err)
+	}
+	clock.takeSleeps()
+	tk, err = th.AdmitUser(context.Background(), "hog", "legacy", clientA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tk.Release()
+	d := tk.Decision()
+	wantLogin := th.cfg.loginDelay(d.Level)
+	if d.AuthFailDelay != th.auth.delay(1) || d.LoginDelay != wantLogin || wantLogin == 0 ||
+		d.QueueWait != 0 || d.Delay != d.AuthFailDelay+d.LoginDelay {
+		t.Errorf("Decision = %+v; want auth-fail delay %s and login delay %s", d, th.auth.delay(1), wantLogin)
+	}
+}
+
+func TestAuthFailuresForOperators(t *testing.T) {
+	th, clock := newTest(t, nil, Options{})
+	for _, c := range []net.Addr{clientA, clientA, clientB} {
+		if _, err := attempt(t, th, clock, "alice", c, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := th.AuthFailures("alice"); got != 3 {
+		t.Errorf("AuthFailures = %d, want 3 from both clients", got)
+	}
+	clock.Advance(th.cfg.AuthFailWindow)
+	if got := th.AuthFailures("alice"); got != 0 {
+		t.Errorf("after the window: %d, want 0", got)
+	}
+}

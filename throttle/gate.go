@@ -43,7 +43,8 @@ func (tk *Ticket) Mailbox(m pop3.Mailbox) pop3.Mailbox {
 	}
 	m = &updateRecorder{Mailbox: m, tk: tk}
 	if bps := tk.Bandwidth(); bps > 0 {
-		m = newShaped(m, bps, tk.t.now, tk.t.sleep, tk.Caps())
+		tk.shaped = newShaped(m, bps, tk.t.now, tk.t.sleep, tk.Caps())
+		m = tk.shaped
 	}
 	return m
 }
@@ -55,7 +56,12 @@ func (tk *Ticket) Report(r *session.Record) {
 	if !tk.t.Enabled() && tk.d.Reason == "" {
 		return
 	}
-	r.Throttling = &session.Throttling{Penalty: tk.d.Level, Delay: tk.d.Delay, Reason: tk.d.Reason}
+	th := &session.Throttling{Penalty: tk.d.Level, Delay: tk.d.Delay, Reason: tk.d.Reason,
+		AuthFailDelay: tk.d.AuthFailDelay, QueueWait: tk.d.QueueWait}
+	if tk.shaped != nil {
+		th.Shaping = tk.shaped.slept
+	}
+	r.Throttling = th
 }
 
 // updateRecorder passes UPDATE's result to the ticket.

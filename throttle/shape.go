@@ -21,6 +21,9 @@ type shaped struct {
 	now   func() time.Time
 	sleep func(context.Context, time.Duration) error
 	caps  []string
+	// slept is the time RETR and TOP were held back, for the session
+	// line. Only the session's goroutine reads bodies and the Report.
+	slept time.Duration
 }
 
 var (
@@ -85,7 +88,9 @@ func (r *shapedReader) Read(p []byte) (int, error) {
 	if n > 0 {
 		now := r.s.now()
 		if d := r.s.lim.ReserveN(now, n).DelayFrom(now); d > 0 {
-			if serr := r.s.sleep(r.ctx, d); serr != nil {
+			serr := r.s.sleep(r.ctx, d)
+			r.s.slept += r.s.now().Sub(now)
+			if serr != nil {
 				return n, serr
 			}
 		}

@@ -87,7 +87,7 @@ func (t *Throttle) AdmitUser(ctx context.Context, user, backend string, client n
 	tk := &Ticket{t: t, user: user, client: clientKey(client), backend: backend}
 	start := t.now()
 	if !t.Enabled() {
-		return tk, t.admitSlot(ctx, tk, start)
+		return tk, t.admitSlot(ctx, tk)
 	}
 
 	verdict := t.auth.check(user, tk.client, start)
@@ -113,21 +113,27 @@ func (t *Throttle) AdmitUser(ctx context.Context, user, backend string, client n
 
 	if d := verdict.delay + t.cfg.loginDelay(tk.d.Level); d > 0 {
 		err := t.sleep(ctx, d)
-		tk.d.Delay = t.now().Sub(start)
+		// One sleep for both delays; the failed-login delay comes first.
+		slept := t.now().Sub(start)
+		tk.d.AuthFailDelay = min(slept, verdict.delay)
+		tk.d.LoginDelay = slept - tk.d.AuthFailDelay
+		tk.d.Delay = slept
 		if err != nil {
 			return tk, fmt.Errorf("throttle: delaying login of %s: %w", user, err)
 		}
 	}
 
-	return tk, t.admitSlot(ctx, tk, start)
+	return tk, t.admitSlot(ctx, tk)
 }
 
-// admitSlot waits for a session slot for tk; the login's Delay then runs
-// from start to when it got (or gave up on) one.
-func (t *Throttle) admitSlot(ctx context.Context, tk *Ticket, start time.Time) error {
+// admitSlot waits for a session slot for tk and adds the wait to the
+// login's Delay.
+func (t *Throttle) admitSlot(ctx context.Context, tk *Ticket) error {
+	queueStart := t.now()
 	queued, err := t.acquire(ctx, tk)
 	if queued {
-		tk.d.Delay = t.now().Sub(start)
+		tk.d.QueueWait = t.now().Sub(queueStart)
+		tk.d.Delay = tk.d.AuthFailDelay + tk.d.LoginDelay + tk.d.QueueWait
 	}
 	return err
 }

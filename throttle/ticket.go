@@ -23,6 +23,8 @@ type Ticket struct {
 	slot      *slots
 	slotLevel int
 	release   sync.Once
+	// shaped is the session's bandwidth limiter, nil if it has none.
+	shaped *shaped
 }
 
 // Decision returns what the throttle did to the session so far.

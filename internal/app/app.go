@@ -64,6 +64,8 @@ func RunWithHooks(ctx context.Context, args, environ []string, stdout, stderr io
 			return usageError(stderr, "usage: popgate throttle show USER")
 		}
 		return throttleShow(ctx, rest[1], environ, stdout, stderr)
+	case "doctor":
+		return doctorCommand(ctx, rest, environ, stdout, stderr)
 	case "uidl":
 		return uidlCommand(ctx, rest, environ, stdout, stderr)
 	case "health":
@@ -90,6 +92,10 @@ const usage = `Usage:
   popgate routes check FILE  check a routes file against the configured backends
   popgate throttle show USER print a user's throttle level, from the running
                              server's admin listener
+  popgate doctor [-json] USER
+                             explain a user's state (route, backend health,
+                             last sessions, UIDLs, throttling, poison
+                             messages), from the running server's admin listener
   popgate uidl import [-scheme S] [-user NAME] PATH
                              seed the UIDL map from a legacy mbox spool (a file
                              or a directory of them, one file per user)

@@ -40,6 +40,7 @@ type operations struct {
 
 func newOperations(cfg config.Config, log *zap.Logger) *operations {
 	o := &operations{log: log, metrics: metrics.New(), Mux: http.NewServeMux()}
+	o.metrics.BuildInfo(version())
 	ho := cfg.Ops.HealthOptions()
 	ho.Logger, ho.OnChange = log, o.metrics.BackendUp
 	o.health = health.New(ho)

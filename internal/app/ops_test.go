@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,8 +10,10 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -98,6 +101,9 @@ func TestMetricsMoveDuringRealSessions(t *testing.T) {
 	if !strings.HasPrefix(refused, "-ERR [AUTH]") {
 		t.Errorf("wrong password: %q", refused)
 	}
+	if got := scrape(t, admin)[`popgate_routes_last_reload_successful`]; got != 1 {
+		t.Errorf("routes_last_reload_successful = %v after the routes loaded at start, want 1", got)
+	}
 	reload <- struct{}{}
 	pop3test.Eventually(t, "a good reload counted", func() bool {
 		return scrape(t, admin)[`popgate_routes_reloads_total{result="ok"}`] == 1
@@ -116,6 +122,12 @@ func TestMetricsMoveDuringRealSessions(t *testing.T) {
 			m[`popgate_sessions_total{backend="old",result="auth_failed"}`] == 1 &&
 			m[`popgate_routes_reloads_total{result="failed"}`] >= 1
 	}, func() string { return fmt.Sprint(m) })
+	if m[`popgate_routes_last_reload_successful`] != 0 {
+		t.Errorf("routes_last_reload_successful = %v after a failed reload, want 0", m[`popgate_routes_last_reload_successful`])
+	}
+	if m[`popgate_build_info{goversion="`+runtime.Version()+`",version="`+version()+`"}`] != 1 {
+		t.Errorf("no build_info for version %q", version())
+	}
 	for series, want := range map[string]float64{
 		`popgate_logins_total{backend="old",outcome="ok"}`:                       1,
 		`popgate_logins_total{backend="old",outcome="auth_failed"}`:              1,
@@ -361,6 +373,18 @@ func TestSessionLinesReachSyslog(t *testing.T) {
 	if got := loginOnce(t, srv.addrs.Plain.String(), "alice", "pw"); !strings.HasPrefix(got, "+OK") {
 		t.Fatalf("login: %q", got)
 	}
+	msgs := syslogUntilSession(t, pc)
+	msg := msgs[len(msgs)-1]
+	if !strings.HasPrefix(msg, "<22>1 ") || !strings.Contains(msg, `"user":"alice"`) || !strings.Contains(msg, `"backend":"legacy"`) {
+		t.Errorf("session line by syslog: %q", msg)
+	}
+}
+
+// syslogUntilSession reads syslog messages from pc up to the first session
+// line and returns them, the session line last.
+func syslogUntilSession(t *testing.T, pc net.PacketConn) []string {
+	t.Helper()
+	var msgs []string
 	buf := make([]byte, 65536)
 	for {
 		pc.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -368,13 +392,67 @@ func TestSessionLinesReachSyslog(t *testing.T) {
 		if err != nil {
 			t.Fatalf("no session line by syslog: %v", err)
 		}
-		msg := string(buf[:n])
-		if !strings.Contains(msg, " popgate ") || !strings.Contains(msg, " session - {") {
-			continue // "popgate started" and the like
+		msgs = append(msgs, string(buf[:n]))
+		if strings.Contains(msgs[len(msgs)-1], " popgate ") && strings.Contains(msgs[len(msgs)-1], " session - {") {
+			return msgs
 		}
-		if !strings.HasPrefix(msg, "<22>1 ") || !strings.Contains(msg, `"user":"alice"`) || !strings.Contains(msg, `"backend":"legacy"`) {
-			t.Errorf("session line by syslog: %q", msg)
-		}
-		return
+	}
+}
+
+// Under systemd with POPGATE_SYSLOG=unix:///dev/log, standard output and
+// the syslog socket both end in the journal: popgate then writes each line
+// to the socket only.
+func TestJournalGetsEachLineOnce(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "log")
+	pc, err := net.ListenPacket("unixgram", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	out, err := os.Create(filepath.Join(t.TempDir(), "stdout"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(out.Fd()), &st); err != nil {
+		t.Fatal(err)
+	}
+	fake := startFakeLegacy(t, "127.0.0.1:0")
+	environ := []string{
+		"POPGATE_LISTEN=127.0.0.1:0",
+		"POPGATE_ADMIN_LISTEN=off",
+		"POPGATE_BACKENDS=legacy=pop3://" + fake.Addr,
+		"POPGATE_DATA_DIR=" + t.TempDir(),
+		"POPGATE_SYSLOG=unix://" + sock,
+		fmt.Sprintf("JOURNAL_STREAM=%d:%d", st.Dev, st.Ino),
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	bound := make(chan Addrs, 1)
+	go func() {
+		done <- RunWithHooks(ctx, []string{"popgate"}, environ, out, io.Discard, Hooks{Listening: func(a Addrs) { bound <- a }})
+	}()
+	defer func() { cancel(); <-done }()
+	var addrs Addrs
+	select {
+	case addrs = <-bound:
+	case <-done:
+		t.Fatal("popgate exited")
+	case <-time.After(20 * time.Second):
+		t.Fatal("popgate did not start")
+	}
+	if got := loginOnce(t, addrs.Plain.String(), "alice", "pw"); !strings.HasPrefix(got, "+OK") {
+		t.Fatalf("login: %q", got)
+	}
+	sawSyslogOnly := false
+	for _, msg := range syslogUntilSession(t, pc) {
+		sawSyslogOnly = sawSyslogOnly || strings.Contains(msg, "logging to syslog only")
+	}
+	if !sawSyslogOnly {
+		t.Error("popgate did not say that it logs to syslog only")
+	}
+	if b, _ := os.ReadFile(out.Name()); len(b) != 0 {
+		t.Errorf("standard output, the journal, got the lines too: %s", b)
 	}
 }

@@ -14,8 +14,12 @@ import (
 
 	"github.com/popgate/popgate/config"
 	"github.com/popgate/popgate/internal/logging"
+	"github.com/popgate/popgate/poison"
 	"github.com/popgate/popgate/proxy"
+	"github.com/popgate/popgate/recent"
 	"github.com/popgate/popgate/routes"
+	"github.com/popgate/popgate/session"
+	"github.com/popgate/popgate/store"
 )
 
 // Addrs are the addresses the listeners got (nil when disabled).
@@ -29,7 +33,13 @@ func serve(ctx context.Context, environ []string, stdout, stderr io.Writer, h Ho
 	if !ok {
 		return exitUsage
 	}
-	log, _, err := logging.New(stdout, string(cfg.LogFormat), cfg.LogLevel)
+	// Under systemd, standard output is the journal, and so is the local
+	// syslog socket: with both, every line would be there twice.
+	logOut, syslogOnly := stdout, cfg.Ops.Syslog.Network == "unixgram" && logging.IsJournalStream(stdout, environ)
+	if syslogOnly {
+		logOut = io.Discard
+	}
+	log, _, err := logging.New(logOut, string(cfg.LogFormat), cfg.LogLevel)
 	if err != nil {
 		fmt.Fprintf(stderr, "popgate: %v\n", err)
 		return exitUsage
@@ -41,6 +51,10 @@ func serve(ctx context.Context, environ []string, stdout, stderr io.Writer, h Ho
 			return exitFailure
 		}
 		defer closeSyslog()
+		if syslogOnly {
+			log.Info("logging to syslog only: standard output is the journal, which reads the syslog socket too",
+				zap.String("syslog", cfg.Ops.Syslog.String()))
+		}
 	}
 	defer func() { _ = log.Sync() }()
 	if err := runServer(ctx, cfg, environ, log, stderr, h); err != nil {
@@ -96,6 +110,16 @@ func runServer(ctx context.Context, cfg config.Config, environ []string, log *za
 	if d := uidlDecorator(cfg, uidls, log); d != nil {
 		opts.Decorators = append(opts.Decorators, d)
 	}
+	// After the UIDL decorator: poison messages are known by the UIDL the
+	// client sees.
+	bs, _ := uidls.(store.BreakStore)
+	if bs != nil && cfg.Poison.PoisonLimit > 0 {
+		po := cfg.PoisonOptions()
+		po.Store, po.Logger, po.Hostname = bs, log, cfg.Hostname
+		opts.Decorators = append(opts.Decorators, poison.New(po))
+		ops.Mux.Handle("GET /poison", poison.ShowHandler(bs))
+		ops.Mux.Handle("POST /poison/release", poison.ReleaseHandler(bs))
+	}
 	opts.Gate = thr
 	ops.watchThrottle(cfg.BackendNames(), thr.Sessions)
 	if thr.Enabled() {
@@ -108,11 +132,19 @@ func runServer(ctx context.Context, cfg config.Config, environ []string, log *za
 		}
 		opts.Router = router
 	}
-	opts.OnSessionEnd = ops.metrics.SessionEnded
+	ops.metrics.RoutesLoaded()
+	sessions := recent.New(recentSessions, recentUsers)
+	opts.OnSessionEnd = func(r *session.Record) {
+		ops.metrics.SessionEnded(r)
+		sessions.Add(r)
+	}
+	doc := &doctor{cfg: cfg, router: router, health: ops.health, sessions: sessions, uidls: uidls, breaks: bs, throttle: thr}
+	ops.Mux.Handle("GET /doctor", doc.handler())
 	srv, err := proxy.New(opts)
 	if err != nil {
 		return err
 	}
+	doc.openMaildrops = srv.OpenMaildrops
 
 	ls, err := openListeners(cfg, environ)
 	if err != nil {

@@ -3,7 +3,10 @@ package logging
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -67,5 +70,30 @@ func TestAtomicLevel(t *testing.T) {
 func TestUnknownFormat(t *testing.T) {
 	if _, _, err := New(&bytes.Buffer{}, "xml", zapcore.InfoLevel); err == nil {
 		t.Error("no error")
+	}
+}
+
+func TestIsJournalStream(t *testing.T) {
+	f, err := os.CreateTemp(t.TempDir(), "stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
+		t.Fatal(err)
+	}
+	id := fmt.Sprintf("%d:%d", st.Dev, st.Ino)
+	if !IsJournalStream(f, []string{"HOME=/", "JOURNAL_STREAM=" + id}) {
+		t.Errorf("%s is not recognised as the journal stream %s", f.Name(), id)
+	}
+	if IsJournalStream(f, []string{"JOURNAL_STREAM=1:2"}) {
+		t.Error("another stream is taken for the journal")
+	}
+	if IsJournalStream(f, nil) {
+		t.Error("without JOURNAL_STREAM, a file is taken for the journal")
+	}
+	if IsJournalStream(&bytes.Buffer{}, []string{"JOURNAL_STREAM=" + id}) {
+		t.Error("a buffer is taken for the journal")
 	}
 }

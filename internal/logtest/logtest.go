@@ -4,7 +4,6 @@ package logtest
 
 import (
 	"bytes"
-	"encoding/json"
 	"strings"
 	"sync"
 	"testing"
@@ -30,18 +29,30 @@ func (s *Buffer) String() string {
 }
 
 // Lines returns the JSON log lines whose msg is msg, as field maps (numbers
-// are float64). A line that is not JSON fails the test.
+// are float64). A line that is not JSON, or that repeats a key, fails the
+// test.
 func (s *Buffer) Lines(t testing.TB, msg string) []map[string]any {
 	t.Helper()
 	var out []map[string]any
-	for line := range strings.Lines(s.String()) {
-		var m map[string]any
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("log line is not JSON: %q", line)
-		}
+	for _, m := range s.All(t) {
 		if m["msg"] == msg {
 			out = append(out, m)
 		}
+	}
+	return out
+}
+
+// All returns every log line as a field map, decoded with DecodeStrict. A
+// line that is not JSON, or that repeats a key, fails the test.
+func (s *Buffer) All(t testing.TB) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for line := range strings.Lines(s.String()) {
+		m, err := DecodeStrict([]byte(line))
+		if err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		out = append(out, m)
 	}
 	return out
 }

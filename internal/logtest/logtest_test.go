@@ -18,3 +18,27 @@ func TestLinesPicksByMessage(t *testing.T) {
 		t.Errorf("lines for an absent message: %v", got)
 	}
 }
+
+func TestDecodeStrictRejectsDuplicateKeys(t *testing.T) {
+	for _, line := range []string{
+		`{"msg":"uidl: no legacy unique-id","msg":18}`,
+		`{"msg":"x","nested":{"a":1,"a":2}}`,
+		`{"msg":"x","list":[{"b":1,"b":1}]}`,
+	} {
+		if _, err := DecodeStrict([]byte(line)); err == nil {
+			t.Errorf("%s decoded without error", line)
+		}
+	}
+	m, err := DecodeStrict([]byte(`{"msg":"session","retr_msgs":2,"nested":{"a":[1,"x"]},"ok":true}` + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m["msg"] != "session" || m["retr_msgs"] != 2.0 || m["ok"] != true {
+		t.Errorf("decoded %v", m)
+	}
+	for _, bad := range []string{`[1]`, `{"a":1} {"b":2}`, `{"a":`} {
+		if _, err := DecodeStrict([]byte(bad)); err == nil {
+			t.Errorf("%s decoded without error", bad)
+		}
+	}
+}

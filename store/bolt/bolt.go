@@ -5,13 +5,15 @@
 // reads.
 //
 // Layout: bucket "legacy" / user / (UIDL NUL dup) = seq, gone, fingerprint;
-// bucket "pairs" / user / backend / new-UIDL = mapped, UIDL.
+// bucket "pairs" / user / backend / new-UIDL = mapped, UIDL;
+// bucket "breaks" / user = the user's store.Breaks as JSON.
 package bolt
 
 import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -29,6 +31,7 @@ const FileName = "uidl.db"
 var (
 	bucketLegacy = []byte("legacy")
 	bucketPairs  = []byte("pairs")
+	bucketBreaks = []byte("breaks")
 )
 
 // openTimeout bounds the wait for the file lock, held by another popgate
@@ -40,7 +43,10 @@ type Store struct {
 	db *bbolt.DB
 }
 
-var _ store.UIDLStore = (*Store)(nil)
+var (
+	_ store.UIDLStore  = (*Store)(nil)
+	_ store.BreakStore = (*Store)(nil)
+)
 
 // Open opens (creating if needed) FileName in dir.
 func Open(dir string) (*Store, error) {
@@ -54,7 +60,7 @@ func OpenFile(path string) (*Store, error) {
 		return nil, fmt.Errorf("uidl store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bbolt.Tx) error {
-		for _, b := range [][]byte{bucketLegacy, bucketPairs} {
+		for _, b := range [][]byte{bucketLegacy, bucketPairs, bucketBreaks} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -274,3 +280,34 @@ func (s *Store) Users(ctx context.Context) ([]string, error) {
 
 // Path returns the store's file name.
 func (s *Store) Path() string { return s.db.Path() }
+
+// Breaks implements store.BreakStore.
+func (s *Store) Breaks(ctx context.Context, user string) (store.Breaks, error) {
+	var b store.Breaks
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		v := tx.Bucket(bucketBreaks).Get([]byte(user))
+		if v == nil {
+			return nil
+		}
+		return json.Unmarshal(v, &b)
+	})
+	if err != nil {
+		return store.Breaks{}, fmt.Errorf("breaks of %s: %w", user, err)
+	}
+	return b, nil
+}
+
+// SetBreaks implements store.BreakStore.
+func (s *Store) SetBreaks(ctx context.Context, user string, b store.Breaks) error {
+	forget := b.Empty()
+	v, err := json.Marshal(b)
+	if err != nil {
+		return err
+	}
+	return s.db.Batch(func(tx *bbolt.Tx) error {
+		if forget {
+			return tx.Bucket(bucketBreaks).Delete([]byte(user))
+		}
+		return tx.Bucket(bucketBreaks).Put([]byte(user), v)
+	})
+}

@@ -33,6 +33,18 @@ func TestContract(t *testing.T) {
 		})
 }
 
+func TestBreaksContract(t *testing.T) {
+	storetest.RunBreaks(t,
+		func(t *testing.T) store.BreakStore { return open(t, filepath.Join(t.TempDir(), bolt.FileName)) },
+		func(t *testing.T, s store.BreakStore) store.BreakStore {
+			path := s.(*bolt.Store).Path()
+			if err := s.(*bolt.Store).Close(); err != nil {
+				t.Fatal(err)
+			}
+			return open(t, path)
+		})
+}
+
 func TestConcurrentWriters(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), bolt.FileName))
 	ctx := context.Background()

@@ -16,13 +16,40 @@ type Store struct {
 	mu     sync.Mutex
 	legacy map[string][]store.Entry
 	pairs  map[[2]string]map[string]store.Pair
+	breaks map[string]store.Breaks
 }
 
-var _ store.UIDLStore = (*Store)(nil)
+var (
+	_ store.UIDLStore  = (*Store)(nil)
+	_ store.BreakStore = (*Store)(nil)
+)
 
 // New returns an empty Store.
 func New() *Store {
-	return &Store{legacy: map[string][]store.Entry{}, pairs: map[[2]string]map[string]store.Pair{}}
+	return &Store{legacy: map[string][]store.Entry{}, pairs: map[[2]string]map[string]store.Pair{},
+		breaks: map[string]store.Breaks{}}
+}
+
+// Breaks implements store.BreakStore.
+func (s *Store) Breaks(ctx context.Context, user string) (store.Breaks, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.breaks[user]
+	b.Poison = slices.Clone(b.Poison)
+	return b, nil
+}
+
+// SetBreaks implements store.BreakStore.
+func (s *Store) SetBreaks(ctx context.Context, user string, b store.Breaks) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if b.Empty() {
+		delete(s.breaks, user)
+		return nil
+	}
+	b.Poison = slices.Clone(b.Poison)
+	s.breaks[user] = b
+	return nil
 }
 
 // Legacy implements store.UIDLStore.

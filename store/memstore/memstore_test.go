@@ -10,4 +10,5 @@ import (
 
 func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.UIDLStore { return memstore.New() }, nil)
+	storetest.RunBreaks(t, func(t *testing.T) store.BreakStore { return memstore.New() }, nil)
 }

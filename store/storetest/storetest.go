@@ -6,6 +6,7 @@ import (
 	"context"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/popgate/popgate/store"
 )
@@ -93,4 +94,54 @@ func sortEntries(es []store.Entry) {
 		}
 		return a.Dup - b.Dup
 	})
+}
+
+// RunBreaks runs the contract tests of a store.BreakStore; reopen is as
+// for Run.
+func RunBreaks(t *testing.T, open func(t *testing.T) store.BreakStore, reopen func(t *testing.T, s store.BreakStore) store.BreakStore) {
+	ctx := context.Background()
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	want := store.Breaks{
+		Streak: store.BrokenMessage{UIDL: "u8", Num: 8, Size: 112254, Breaks: 2, Subject: "Invoice", First: at, Last: at.Add(time.Minute)},
+		Poison: []store.BrokenMessage{{UIDL: "u3", Num: 3, Size: 9, Breaks: 3, MessageID: "<x@example.org>", Client: "192.0.2.1:5000", First: at, Last: at}},
+	}
+	s := open(t)
+	if b, err := s.Breaks(ctx, "nobody"); err != nil || !b.Empty() {
+		t.Fatalf("Breaks of an unknown user = %+v, %v; want empty", b, err)
+	}
+	if err := s.SetBreaks(ctx, "nina", want); err != nil {
+		t.Fatal(err)
+	}
+	if reopen != nil {
+		s = reopen(t, s)
+	}
+	got, err := s.Breaks(ctx, "nina")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameBreaks(got, want) {
+		t.Errorf("Breaks = %+v, want %+v", got, want)
+	}
+	got.Poison[0].UIDL = "changed"
+	if again, _ := s.Breaks(ctx, "nina"); !sameBreaks(again, want) {
+		t.Error("changing the returned Breaks changed the store")
+	}
+	if other, _ := s.Breaks(ctx, "olga"); !other.Empty() {
+		t.Errorf("another user has %+v", other)
+	}
+	if err := s.SetBreaks(ctx, "nina", store.Breaks{}); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := s.Breaks(ctx, "nina"); err != nil || !b.Empty() {
+		t.Errorf("after SetBreaks of nothing: %+v, %v", b, err)
+	}
+}
+
+func sameBreaks(a, b store.Breaks) bool {
+	same := func(x, y store.BrokenMessage) bool {
+		return x.UIDL == y.UIDL && x.Num == y.Num && x.Size == y.Size && x.Breaks == y.Breaks &&
+			x.MessageID == y.MessageID && x.Subject == y.Subject && x.Client == y.Client &&
+			x.First.Equal(y.First) && x.Last.Equal(y.Last)
+	}
+	return same(a.Streak, b.Streak) && slices.EqualFunc(a.Poison, b.Poison, same)
 }

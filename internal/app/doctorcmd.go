@@ -1,0 +1,121 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// doctorCommand runs "popgate doctor [-json] USER": it asks the running
+// server's admin listener what it knows about USER and prints it.
+func doctorCommand(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
+		return usageError(stderr, "usage: popgate doctor [-json] USER")
+	}
+	body, code := askAdmin(ctx, "/doctor", url.Values{"user": {fs.Arg(0)}}.Encode(), environ, stderr)
+	if code != exitOK {
+		return code
+	}
+	if *asJSON {
+		stdout.Write(body)
+		return exitOK
+	}
+	var r doctorReport
+	if err := json.Unmarshal(body, &r); err != nil {
+		fmt.Fprintf(stderr, "popgate: the server's answer: %v\n", err)
+		return exitFailure
+	}
+	printDoctor(stdout, r)
+	return exitOK
+}
+
+// printDoctor writes r for people, most telling first.
+func printDoctor(w io.Writer, r doctorReport) {
+	fmt.Fprintf(w, "user %s\n", r.User)
+	fmt.Fprintf(w, "routed to  %s (%s): %s\n", r.Route.Backend, r.Route.Kind, r.Route.Why)
+	switch {
+	case r.Health == nil:
+		fmt.Fprintln(w, "health     no health check for this backend")
+	case r.Health.Checked.IsZero():
+		fmt.Fprintln(w, "health     not checked yet")
+	case r.Health.Healthy:
+		fmt.Fprintf(w, "health     up (checked %s)\n", r.Health.Checked.Format(time.RFC3339))
+	default:
+		fmt.Fprintf(w, "health     DOWN since the check at %s: %s\n", r.Health.Checked.Format(time.RFC3339), r.Health.Error)
+	}
+
+	if r.OpenMaildrops == 0 {
+		fmt.Fprintln(w, "maildrop   not open through this server now")
+	} else {
+		fmt.Fprintf(w, "maildrop   open in %d session(s) through this server now: a native maildrop is locked, another login gets [IN-USE]\n", r.OpenMaildrops)
+	}
+	if len(r.Sessions) == 0 {
+		fmt.Fprintln(w, "sessions   none since this server started")
+	} else {
+		fmt.Fprintln(w, "sessions   (newest first)")
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  start\tclient\tbackend\tauth\tresult\tmsgs\tretr\tdeleted\twaited\tnote")
+		for _, s := range r.Sessions {
+			note := s.Error
+			if s.BrokenMsg > 0 {
+				note = fmt.Sprintf("broke off message %d; %s", s.BrokenMsg, note)
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", s.Start.Format(time.RFC3339), s.Client, s.Backend,
+				s.Auth, s.Result, s.Msgs, s.RetrMsgs, s.DeletedMsgs, time.Duration(s.DelayMS)*time.Millisecond, note)
+		}
+		tw.Flush()
+	}
+
+	u := r.UIDL
+	switch {
+	case u.LegacyPresent == 0 && u.LegacyGone == 0:
+		fmt.Fprintln(w, "uidl       nothing learned or imported from a legacy server")
+	default:
+		fmt.Fprintf(w, "uidl       legacy maildrop: %d messages known, %d with a fingerprint (ready to move), %d gone\n",
+			u.LegacyPresent, u.LegacyFingerprints, u.LegacyGone)
+	}
+	if u.Mapped+u.Unmapped > 0 {
+		fmt.Fprintf(w, "           on %s: %d messages under their legacy UIDL, %d under a new one\n", r.Route.Backend, u.Mapped, u.Unmapped)
+	}
+	if len(u.Conflicts) > 0 {
+		fmt.Fprintf(w, "           CONFLICT: legacy UIDLs shown for several messages: %s\n", strings.Join(u.Conflicts, " "))
+	}
+
+	t := r.Throttle
+	switch {
+	case !t.Enabled:
+		fmt.Fprintln(w, "throttle   off")
+	case !t.Known:
+		fmt.Fprintln(w, "throttle   no login seen by this server")
+	default:
+		fmt.Fprintf(w, "throttle   level %d now (was %d at the last login, %s); maildrop %d messages, %d octets, polled every %s; next login delayed %s\n",
+			t.Level, t.LastLevel, t.LastLogin.Format(time.RFC3339), t.Msgs, t.Bytes,
+			time.Duration(t.IntervalMS)*time.Millisecond, time.Duration(t.LoginDelayMS)*time.Millisecond)
+	}
+	if t.Enabled && t.Level > 0 {
+		// A level above 0 takes both (throttle.Config.level).
+		fmt.Fprintln(w, "           why: the maildrop is over the soft limits (POPGATE_THROTTLE_SOFT_*) and it is polled more often than POPGATE_THROTTLE_MIN_POLL_INTERVAL")
+	}
+	fmt.Fprintf(w, "auth       %d failed logins counted\n", r.AuthFailures)
+
+	p := r.Poison
+	if p.Streak.UIDL != "" {
+		fmt.Fprintf(w, "transfers  the last %d sessions broke off message %d (UIDL %s, %d octets)\n", p.Streak.Breaks, p.Streak.Num, p.Streak.UIDL, p.Streak.Size)
+	}
+	if len(p.Poison) == 0 {
+		fmt.Fprintln(w, "poison     none")
+	}
+	for _, m := range p.Poison {
+		fmt.Fprintf(w, "poison     message %d, UIDL %s, %d octets, Message-ID %s, Subject %q: %d broken transfers since %s\n",
+			m.Num, m.UIDL, m.Size, m.MessageID, m.Subject, m.Breaks, m.First.Format(time.RFC3339))
+	}
+}

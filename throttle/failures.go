@@ -1,0 +1,11 @@
+package throttle
+
+// AuthFailures returns the failed logins against user still in force, all
+// client addresses together, for operators.
+func (t *Throttle) AuthFailures(user string) int {
+	a := t.auth
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	f, _ := a.user.Peek(user)
+	return f.current(t.now(), a.cfg.AuthFailWindow)
+}
