@@ -121,6 +121,7 @@ func TestEveryVariableParses(t *testing.T) {
 		"ROUTES=/etc/popgate/routes",
 		"DATA_DIR=/var/lib/popgate",
 		"STORE=bolt:///srv/state",
+		"STORE_PREFIX=site-a:",
 		"USERS_FILE=/etc/popgate/users",
 		"LOG_FORMAT=console",
 		"LOG_LEVEL=debug",
@@ -158,6 +159,7 @@ func TestEveryVariableParses(t *testing.T) {
 		Routes:         "/etc/popgate/routes",
 		DataDir:        "/var/lib/popgate",
 		Store:          StoreURL{Scheme: "bolt", Location: "/srv/state"},
+		StorePrefix:    "site-a:",
 		UsersFile:      "/etc/popgate/users",
 		LogFormat:      LogConsole,
 		LogLevel:       zapcore.DebugLevel,
@@ -308,7 +310,7 @@ func TestValidateNamesVariables(t *testing.T) {
 		{[]string{"LISTEN=off"}, []string{"POPGATE_LISTEN"}, "nothing to serve"},
 		{[]string{"DEFAULT_BACKEND=legacy"}, []string{"POPGATE_DEFAULT_BACKEND"}, `"legacy"`},
 		{[]string{"BACKENDS=a=pop3://h,b=pop3://i"}, []string{"POPGATE_DEFAULT_BACKEND"}, "several backends"},
-		{[]string{"STORE=redis://127.0.0.1:6379/0"}, []string{"POPGATE_STORE"}, "not yet supported"},
+		{[]string{"STORE=redis://:6379/0"}, []string{"POPGATE_STORE"}, "HOST:PORT"},
 		{[]string{"IDLE_TIMEOUT=9m59s"}, []string{"POPGATE_IDLE_TIMEOUT"}, "RFC 1939"},
 		{[]string{"DRAIN_TIMEOUT=-1s"}, []string{"POPGATE_DRAIN_TIMEOUT"}, "negative"},
 		{[]string{"AUTH_FAIL_DELAY=-1s"}, []string{"POPGATE_AUTH_FAIL_DELAY"}, "negative"},
@@ -366,6 +368,9 @@ func TestRedaction(t *testing.T) {
 	}
 	if s := (StoreURL{Scheme: StoreRedis, Location: "u:pw@h:6379/0"}).String(); s != "redis://u:xxxxx@h:6379/0" {
 		t.Errorf("redis store prints as %q", s)
+	}
+	if s := (StoreURL{Scheme: StoreRediss, Location: "u:pw@h:6379/0"}).String(); s != "rediss://u:xxxxx@h:6379/0" {
+		t.Errorf("rediss store prints as %q", s)
 	}
 }
 

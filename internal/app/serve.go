@@ -67,7 +67,7 @@ func runServer(ctx context.Context, cfg config.Config, environ []string, log *za
 		return err
 	}
 	defer closer.Close()
-	uidls, err := openUIDLStore(cfg)
+	uidls, err := openUIDLStore(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -1,8 +1,10 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -10,11 +12,20 @@ import (
 	"github.com/popgate/popgate/rewrite"
 	"github.com/popgate/popgate/store"
 	"github.com/popgate/popgate/store/bolt"
+	redisstore "github.com/popgate/popgate/store/redis"
 )
+
+// storeDialTimeout bounds the first contact with a shared store.
+const storeDialTimeout = 5 * time.Second
 
 // openUIDLStore opens the UIDL map of POPGATE_STORE, for the server and for
 // "popgate uidl".
-func openUIDLStore(cfg config.Config) (store.UIDLStore, error) {
+func openUIDLStore(ctx context.Context, cfg config.Config) (store.UIDLStore, error) {
+	if cfg.Store.Shared() {
+		ctx, cancel := context.WithTimeout(ctx, storeDialTimeout)
+		defer cancel()
+		return redisstore.Open(ctx, cfg.Store.URL(), cfg.StorePrefix)
+	}
 	if err := os.MkdirAll(cfg.Store.Location, 0o700); err != nil {
 		return nil, fmt.Errorf("UIDL store: %w", err)
 	}

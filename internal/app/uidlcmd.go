@@ -55,7 +55,7 @@ func uidlCommand(ctx context.Context, args, environ []string, stdout, stderr io.
 	}
 	defer closer.Close()
 	env := uidlEnv{
-		openStore: func() (store.UIDLStore, error) { return openUIDLStore(cfg) },
+		openStore: func() (store.UIDLStore, error) { return openUIDLStore(ctx, cfg) },
 		backends:  openers,
 		getenv:    lookup(environ),
 		stdin:     os.Stdin,

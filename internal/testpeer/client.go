@@ -35,6 +35,20 @@ type Poller struct {
 	dir  string // the client's private state directory
 	runs int
 	poll func(ctx context.Context, outDir string) ([]Message, error)
+	// addr is the server the next Poll talks to, for clients that can be
+	// pointed elsewhere (SetAddr); "" for the others.
+	addr string
+}
+
+// SetAddr points the following polls at another server (one instance of
+// several behind a balancer), keeping the client's state. Only clients
+// that read addr at each poll support it.
+func (p *Poller) SetAddr(addr string) {
+	p.t.Helper()
+	if p.addr == "" {
+		p.t.Fatalf("testpeer: %s cannot change its server", p.Name)
+	}
+	p.addr = addr
 }
 
 // Poll runs one session and returns the new messages in server order. Any
