@@ -31,6 +31,7 @@ type Metrics struct {
 	uidl          *prometheus.CounterVec
 	reloads       *prometheus.CounterVec
 	backendUp     *prometheus.GaugeVec
+	store         storeMetrics
 }
 
 // New returns Metrics registered on a fresh registry, together with the Go
@@ -89,7 +90,10 @@ func New() *Metrics {
 			Namespace: namespace, Name: "backend_up",
 			Help: "1 if the backend's last health check succeeded, else 0.",
 		}, []string{"backend"}),
+		store: newStoreMetrics(),
 	}
+	m.store.up.Set(1)
+	m.reg.MustRegister(m.store.up, m.store.outages)
 	m.reg.MustRegister(
 		m.sessions, m.active, m.logins, m.retrBytes, m.retrMsgs, m.openSeconds, m.cmdSeconds,
 		m.backendErrors, m.throttleDelay, m.uidl, m.reloads, m.backendUp,

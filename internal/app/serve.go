@@ -75,11 +75,11 @@ func runServer(ctx context.Context, cfg config.Config, environ []string, log *za
 	if h.UIDLStore != nil {
 		h.UIDLStore(uidls)
 	}
-	thr, err := newThrottle(cfg)
+	ops := newOperations(cfg, log)
+	thr, err := newThrottle(cfg, uidls, log, ops.metrics)
 	if err != nil {
 		return err
 	}
-	ops := newOperations(cfg, log)
 	openers = ops.wrapOpeners(openers)
 
 	opts := proxy.Options{
@@ -100,6 +100,7 @@ func runServer(ctx context.Context, cfg config.Config, environ []string, log *za
 	ops.watchThrottle(cfg.BackendNames(), thr.Sessions)
 	if thr.Enabled() {
 		ops.Mux.Handle("GET /throttle", thr.ShowHandler())
+		ops.Mux.Handle("POST /throttle/reset", thr.ResetHandler())
 	}
 	var router *routes.Router
 	if cfg.Routes != "" {

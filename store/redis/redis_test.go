@@ -142,3 +142,11 @@ func TestOpenUnreachable(t *testing.T) {
 		t.Fatal("Open of a stopped server succeeded")
 	}
 }
+
+func TestKV(t *testing.T) {
+	srv := testpeer.StartRedis(t)
+	prefix := newPrefix()
+	storetest.RunKV(t,
+		func(t *testing.T) storetest.KV { return open(t, srv.URL(0), prefix).KV() },
+		func(t *testing.T) storetest.KV { return open(t, srv.URL(0), prefix).KV() })
+}
