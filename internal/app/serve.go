@@ -62,16 +62,16 @@ func runServer(ctx context.Context, cfg config.Config, environ []string, log *za
 	if err != nil {
 		return err
 	}
-	openers, closer, err := openBackends(cfg)
-	if err != nil {
-		return err
-	}
-	defer closer.Close()
 	uidls, err := openUIDLStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer uidls.Close()
+	openers, closer, err := openBackends(cfg, sessionLeases(uidls))
+	if err != nil {
+		return err
+	}
+	defer closer.Close()
 	if h.UIDLStore != nil {
 		h.UIDLStore(uidls)
 	}

@@ -2,6 +2,8 @@ package app
 
 import (
 	"bytes"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -62,5 +64,52 @@ func TestInstancesShareRedis(t *testing.T) {
 		if code := s.stop(t); code != exitOK {
 			t.Fatalf("exit %d", code)
 		}
+	}
+}
+
+// TestSessionLockSpansInstances holds a session on one instance: a login
+// as the same user through the other gets [IN-USE], and its session line
+// names the holder. Once the first session ends the second gets in.
+func TestSessionLockSpansInstances(t *testing.T) {
+	rdb := testpeer.StartRedis(t)
+	dir := t.TempDir()
+	mkMaildir(t, filepath.Join(dir, "mail", "kim", "Maildir"), "hello")
+	users := filepath.Join(dir, "users")
+	if err := os.WriteFile(users, []byte("kim:{PLAIN}pw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	instance := func(name string) *server {
+		return startServer(t, []string{
+			"POPGATE_LISTEN=127.0.0.1:0",
+			"POPGATE_ADMIN_LISTEN=off",
+			"POPGATE_STORE=" + rdb.URL(0),
+			"POPGATE_BACKENDS=native=maildir://" + dir + "/mail/%u/Maildir",
+			"POPGATE_USERS_FILE=" + users,
+			"POPGATE_DATA_DIR=" + filepath.Join(dir, name),
+			"POPGATE_AUTH_FAIL_DELAY=0s",
+			"POPGATE_HOSTNAME=" + name + ".example",
+		}, Hooks{})
+	}
+	first, second := instance("one"), instance("two")
+
+	holder := testpeer.Dial(t, first.addrs.Plain.String())
+	holder.Expect("USER kim", "+OK")
+	holder.Expect("PASS pw", "+OK")
+	if answer := loginOnce(t, second.addrs.Plain.String(), "kim", "pw"); !strings.HasPrefix(answer, "-ERR [IN-USE]") {
+		t.Errorf("login on the second instance while the first holds the maildrop: %q", answer)
+	}
+	holder.Expect("QUIT", "+OK")
+	holder.Close()
+	if answer := loginOnce(t, second.addrs.Plain.String(), "kim", "pw"); !strings.HasPrefix(answer, "+OK") {
+		t.Errorf("login after the first session ended: %q", answer)
+	}
+	for _, s := range []*server{first, second} {
+		if code := s.stop(t); code != exitOK {
+			t.Fatalf("exit %d", code)
+		}
+	}
+	lines := second.stdout.Lines(t, "session")
+	if len(lines) == 0 || !strings.Contains(fmt.Sprint(lines[0]), "one.example") {
+		t.Errorf("the refused session's line does not name the holder: %v", lines)
 	}
 }

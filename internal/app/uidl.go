@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/popgate/popgate/backend/lock"
 	"github.com/popgate/popgate/config"
 	"github.com/popgate/popgate/rewrite"
 	"github.com/popgate/popgate/store"
@@ -34,6 +35,15 @@ func openUIDLStore(ctx context.Context, cfg config.Config) (store.UIDLStore, err
 		return nil, fmt.Errorf("UIDL store in %s: %w", cfg.Store.Location, err)
 	}
 	return st, nil
+}
+
+// sessionLeases returns the cluster-wide session locks of a shared store,
+// nil for bbolt (one instance, whose own lock suffices).
+func sessionLeases(st store.UIDLStore) lock.Leases {
+	if rs, ok := st.(*redisstore.Store); ok {
+		return rs.Leases()
+	}
+	return nil
 }
 
 // uidlDecorator returns the UIDL continuity decorator: sessions on legacy

@@ -48,7 +48,7 @@ func uidlCommand(ctx context.Context, args, environ []string, stdout, stderr io.
 	if !ok {
 		return exitUsage
 	}
-	openers, closer, err := openBackends(cfg)
+	openers, closer, err := openBackends(cfg, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "popgate: %v\n", err)
 		return exitFailure

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/popgate/popgate/internal/testpeer"
 	"github.com/popgate/popgate/store"
@@ -149,4 +150,46 @@ func TestKV(t *testing.T) {
 	storetest.RunKV(t,
 		func(t *testing.T) storetest.KV { return open(t, srv.URL(0), prefix).KV() },
 		func(t *testing.T) storetest.KV { return open(t, srv.URL(0), prefix).KV() })
+}
+
+func TestLeases(t *testing.T) {
+	srv := testpeer.StartRedis(t)
+	ctx := context.Background()
+	l := open(t, srv.URL(0), newPrefix()).Leases()
+	take := func(holder string, ttl time.Duration) (bool, string) {
+		t.Helper()
+		ok, current, err := l.Take(ctx, "/var/mail/u", holder, ttl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok, current
+	}
+	if ok, _ := take("a", time.Minute); !ok {
+		t.Fatal("first Take failed")
+	}
+	if ok, current := take("b", time.Minute); ok || current != "a" {
+		t.Errorf("second Take = %v, %q; want refused naming a", ok, current)
+	}
+	if held, err := l.Renew(ctx, "/var/mail/u", "b", time.Minute); err != nil || held {
+		t.Errorf("Renew by another holder = %v, %v; want false", held, err)
+	}
+	if held, err := l.Renew(ctx, "/var/mail/u", "a", time.Minute); err != nil || !held {
+		t.Errorf("Renew by the holder = %v, %v; want true", held, err)
+	}
+	if err := l.Drop(ctx, "/var/mail/u", "b"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := take("b", time.Minute); ok {
+		t.Error("Drop by another holder released the lease")
+	}
+	if err := l.Drop(ctx, "/var/mail/u", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := take("b", 50*time.Millisecond); !ok {
+		t.Fatal("Take after Drop failed")
+	}
+	time.Sleep(100 * time.Millisecond)
+	if ok, _ := take("c", time.Minute); !ok {
+		t.Error("an expired lease still blocks")
+	}
 }
