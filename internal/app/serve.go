@@ -76,6 +76,7 @@ func runServer(ctx context.Context, cfg config.Config, environ []string, log *za
 		h.UIDLStore(uidls)
 	}
 	ops := newOperations(cfg, log)
+	ops.watchStore(uidls)
 	thr, err := newThrottle(cfg, uidls, log, ops.metrics)
 	if err != nil {
 		return err

@@ -20,6 +20,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -42,12 +44,36 @@ type Store struct {
 
 var _ store.UIDLStore = (*Store)(nil)
 
+// quietClient keeps go-redis's own messages (a line per failed dial) out of
+// popgate's output: the health check and the callers log an outage once.
+var quietClient sync.Once
+
+type discardLog struct{}
+
+func (discardLog) Printf(context.Context, string, ...any) {}
+
 // Open connects to the redis:// or rediss:// URL (user, password and
 // database as go-redis parses them) and checks that the server answers.
 func Open(ctx context.Context, url, prefix string) (*Store, error) {
+	quietClient.Do(func() { goredis.SetLogger(discardLog{}) })
 	o, err := goredis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("uidl store: %w", err)
+	}
+	// A session waits for the store at login: with Redis down it should
+	// hear so within about a second, not after go-redis's default 5s dial
+	// timeout and three retries. The URL's own settings win.
+	if o.DialTimeout == 0 {
+		o.DialTimeout = time.Second
+	}
+	if o.ReadTimeout == 0 {
+		o.ReadTimeout = time.Second
+	}
+	if o.WriteTimeout == 0 {
+		o.WriteTimeout = time.Second
+	}
+	if o.MaxRetries == 0 {
+		o.MaxRetries = 1
 	}
 	s := New(goredis.NewClient(o), prefix)
 	if err := s.c.Ping(ctx).Err(); err != nil {
