@@ -16,6 +16,7 @@ import (
 	"github.com/popgate/popgate/internal/logging"
 	"github.com/popgate/popgate/proxy"
 	"github.com/popgate/popgate/routes"
+	"github.com/popgate/popgate/store/httpstore"
 )
 
 // Addrs are the addresses the listeners got (nil when disabled).
@@ -77,6 +78,9 @@ func runServer(ctx context.Context, cfg config.Config, environ []string, log *za
 	}
 	ops := newOperations(cfg, log)
 	ops.watchStore(uidls)
+	// The running server holds the bbolt file: "popgate uidl" reaches the
+	// map through here.
+	ops.Mux.Handle(httpstore.Prefix, httpstore.Handler(uidls))
 	thr, err := newThrottle(cfg, uidls, log, ops.metrics)
 	if err != nil {
 		return err

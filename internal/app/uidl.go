@@ -13,6 +13,7 @@ import (
 	"github.com/popgate/popgate/rewrite"
 	"github.com/popgate/popgate/store"
 	"github.com/popgate/popgate/store/bolt"
+	"github.com/popgate/popgate/store/httpstore"
 	redisstore "github.com/popgate/popgate/store/redis"
 )
 
@@ -35,6 +36,22 @@ func openUIDLStore(ctx context.Context, cfg config.Config) (store.UIDLStore, err
 		return nil, fmt.Errorf("UIDL store in %s: %w", cfg.Store.Location, err)
 	}
 	return st, nil
+}
+
+// openStoreForCommand opens the UIDL map for "popgate uidl": a shared store
+// directly; bbolt through the admin listener of a server running with the
+// same configuration (which holds the file), else the file itself.
+func openStoreForCommand(ctx context.Context, cfg config.Config) (store.UIDLStore, error) {
+	if !cfg.Store.Shared() && cfg.AdminListen.Enabled() {
+		if c, err := httpstore.Dial(ctx, dialable(string(cfg.AdminListen))); err == nil {
+			return c, nil
+		}
+	}
+	st, err := openUIDLStore(ctx, cfg)
+	if err != nil && !cfg.Store.Shared() {
+		return nil, fmt.Errorf("%w (if popgate is running, it holds the file: let this command reach it through POPGATE_ADMIN_LISTEN)", err)
+	}
+	return st, err
 }
 
 // sessionLeases returns the cluster-wide session locks of a shared store,

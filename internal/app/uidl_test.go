@@ -122,7 +122,7 @@ func TestUIDLImportAndShow(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(spools, "rachel"), mbox, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	vars := []string{"DATA_DIR=" + filepath.Join(dir, "data"), "BACKENDS=legacy=pop3://127.0.0.1:1", "DEFAULT_BACKEND=legacy"}
+	vars := []string{"DATA_DIR=" + filepath.Join(dir, "data"), "BACKENDS=legacy=pop3://127.0.0.1:1", "DEFAULT_BACKEND=legacy", "ADMIN_LISTEN=off"}
 	code, stdout, stderr := runCmd(t, vars, "uidl", "import", "-scheme", "popa3d", "-quiet", spools)
 	if code != exitOK {
 		t.Fatalf("import: exit %d\n%s%s", code, stdout, stderr)
