@@ -64,6 +64,9 @@ type Checker struct {
 	mu     sync.RWMutex
 	status map[string]Status
 	store  Status
+	// lastAnswer is when each backend last answered a real login (Guard):
+	// such a backend needs no check, and its server's log no line for one.
+	lastAnswer map[string]time.Time
 }
 
 // New returns a Checker with no backends.
@@ -80,7 +83,8 @@ func New(o Options) *Checker {
 	if o.Failures <= 0 {
 		o.Failures = DefaultFailures
 	}
-	return &Checker{o: o, probes: map[string]Probe{}, status: map[string]Status{}, store: Status{Backend: storeName, Healthy: true}}
+	return &Checker{o: o, probes: map[string]Probe{}, status: map[string]Status{}, store: Status{Backend: storeName, Healthy: true},
+		lastAnswer: map[string]time.Time{}}
 }
 
 // storeName names the state store in logs and in the /readyz body.
@@ -122,7 +126,11 @@ func (c *Checker) loop(ctx context.Context, name string, p Probe, isStore bool) 
 	t := time.NewTicker(c.o.Interval)
 	defer t.Stop()
 	for {
-		c.check(ctx, name, p, isStore)
+		if !isStore && c.answeredWithin(name, c.o.Interval) {
+			c.record(name, nil, false)
+		} else {
+			c.check(ctx, name, p, isStore)
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -141,6 +149,26 @@ func (c *Checker) check(ctx context.Context, name string, p Probe, isStore bool)
 	if ctx.Err() != nil {
 		return // shutting down: the outcome says nothing about the backend
 	}
+	c.record(name, err, isStore)
+}
+
+// sawAnswer records that backend answered a real login now.
+func (c *Checker) sawAnswer(backend string) {
+	c.mu.Lock()
+	c.lastAnswer[backend] = time.Now()
+	c.mu.Unlock()
+}
+
+// answeredWithin reports whether backend answered a real login within d.
+func (c *Checker) answeredWithin(backend string, d time.Duration) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	t, ok := c.lastAnswer[backend]
+	return ok && time.Since(t) < d
+}
+
+// record stores the outcome of a check, logging changes.
+func (c *Checker) record(name string, err error, isStore bool) {
 	c.mu.Lock()
 	prev := c.status[name]
 	if isStore {

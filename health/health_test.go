@@ -229,3 +229,34 @@ func TestHealthz(t *testing.T) {
 		t.Errorf("got %d %q", rec.Code, rec.Body.String())
 	}
 }
+
+// A backend that answered a real login within the interval is not probed:
+// its server's log gets no line for a check.
+func TestAnsweredLoginReplacesTheCheck(t *testing.T) {
+	c := New(Options{Interval: 200 * time.Millisecond, Timeout: time.Second})
+	b := &switchable{}
+	c.Add("legacy", b.probe)
+	inner := &pop3test.Opener{Passwords: map[string]string{"alice": "pw"},
+		NewMailbox: func(string) pop3.Mailbox { return pop3test.NewMailbox() }}
+	op := c.Guard("legacy", inner)
+	login := func() {
+		mb, err := op.Open(context.Background(), pop3.Credentials{User: "alice", Password: "pw"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mb.Close()
+	}
+	login()
+	start(t, c)
+	for range 50 {
+		login()
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := b.checks.Load(); n != 0 {
+		t.Errorf("%d checks while logins kept answering, want none", n)
+	}
+	waitFor(t, "a check once logins stop", func() bool { return b.checks.Load() > 0 })
+	if s, _ := c.lookup("legacy"); !s.Healthy || s.Checked.IsZero() {
+		t.Errorf("status %+v", s)
+	}
+}
