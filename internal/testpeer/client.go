@@ -154,24 +154,31 @@ func writeDeliverScript(dir string) (string, error) {
 }
 
 // mdaClient is the setup shared by the clients that deliver through
-// deliverScript: the program, its Poller, the server's host and port, and
+// deliverScript: the program, its Poller (whose addr is the server) and
 // the path of the delivery script.
 type mdaClient struct {
 	*Poller
-	bin, host, port, mda string
+	bin, mda string
 }
 
 func newMDAClient(t testing.TB, program, addr string) mdaClient {
 	t.Helper()
 	c := mdaClient{bin: Require(t, program), Poller: newPoller(t, program)}
-	var err error
-	if c.host, c.port, err = net.SplitHostPort(addr); err != nil {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
 		t.Fatalf("testpeer: %s: %v", program, err)
 	}
+	c.addr = addr
+	var err error
 	if c.mda, err = writeDeliverScript(c.dir); err != nil {
 		t.Fatalf("testpeer: %s: %v", program, err)
 	}
 	return c
+}
+
+// hostPort is the server of the next poll.
+func (c mdaClient) hostPort() (host, port string) {
+	host, port, _ = net.SplitHostPort(c.addr)
+	return host, port
 }
 
 // tracedMessages pairs the bodies delivered into outDir with the UIDLs of

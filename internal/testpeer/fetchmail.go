@@ -31,11 +31,12 @@ func NewFetchmail(t testing.TB, addr, user, pass string) *Poller {
 	c := newMDAClient(t, "fetchmail", addr)
 	syn := traceSyntax{send: "fetchmail: POP3> ", recv: "fetchmail: POP3< ", anywhere: true}
 	c.poll = func(ctx context.Context, outDir string) ([]Message, error) {
+		host, port := c.hostPort()
 		rc := filepath.Join(c.dir, "fetchmailrc")
 		conf := fmt.Sprintf("set no syslog\npoll %s service %s protocol pop3 uidl\n"+
 			"  user %s there with password %s is %s here\n"+
 			"  keep\n  sslproto ''\n  no rewrite\n  mda \"%s %s\"\n",
-			c.host, c.port, rcQuote(user), rcQuote(pass), rcQuote(user), c.mda, outDir)
+			host, port, rcQuote(user), rcQuote(pass), rcQuote(user), c.mda, outDir)
 		if err := os.WriteFile(rc, []byte(conf), 0o600); err != nil {
 			return nil, err
 		}
