@@ -114,9 +114,17 @@ wait_listen() { # wait_listen NAME ADDR : until ADDR accepts
 }
 
 # --- packages ------------------------------------------------------------
-check_packages() {
-	local pkg missing=()
-	for pkg in dovecot-core dovecot-pop3d haproxy nginx libnginx-mod-mail perdition openssl python3; do
+check_packages() { # the packages of the selected TARGETS only
+	local pkg t missing=() pkgs=(dovecot-core dovecot-pop3d openssl python3)
+	for t in $TARGETS; do
+		case $t in
+		haproxy) pkgs+=(haproxy) ;;
+		nginx) pkgs+=(nginx libnginx-mod-mail) ;;
+		perdition) pkgs+=(perdition) ;;
+		popgate-redis) pkgs+=(redis-server) ;;
+		esac
+	done
+	for pkg in "${pkgs[@]}"; do
 		if [[ $(apt-cache policy "$pkg" 2>/dev/null | awk '/Installed:/ {print $2}') == "(none)" ]]; then
 			missing+=("$pkg")
 		fi

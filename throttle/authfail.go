@@ -50,6 +50,9 @@ type authFailures struct {
 type authVerdict struct {
 	delay   time.Duration
 	refused string // why the attempt is refused; "" if it is not
+	// failing is true when the client has failures in force: only then
+	// can a successful login have any to forget.
+	failing bool
 }
 
 // check judges an attempt by client for user at now.
@@ -67,11 +70,11 @@ func (a *authFailures) check(user, client string, now time.Time) authVerdict {
 	p, u := uf.Clients[client].current(now, w), uf.Total.current(now, w)
 	switch {
 	case p >= a.cfg.AuthFailLimit:
-		return authVerdict{refused: fmt.Sprintf("%d failed logins as %s from %s", p, user, client)}
+		return authVerdict{refused: fmt.Sprintf("%d failed logins as %s from %s", p, user, client), failing: true}
 	case c >= a.cfg.AuthFailClientLimit:
-		return authVerdict{refused: fmt.Sprintf("%d failed logins from %s", c, client)}
+		return authVerdict{refused: fmt.Sprintf("%d failed logins from %s", c, client), failing: true}
 	}
-	return authVerdict{delay: a.delay(max(p, u))}
+	return authVerdict{delay: a.delay(max(p, u)), failing: true}
 }
 
 // delay is AuthFailBaseDelay doubled for every failure after the first,

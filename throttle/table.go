@@ -77,17 +77,19 @@ func (t kvTable[V]) add(k string, v V) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), kvTimeout)
 	defer cancel()
-	t.health.report(t.kv.Put(ctx, t.prefix+k, b, t.ttl))
+	t.health.failed(t.kv.Put(ctx, t.prefix+k, b, t.ttl))
 }
 
 func (t kvTable[V]) remove(k string) {
 	ctx, cancel := context.WithTimeout(context.Background(), kvTimeout)
 	defer cancel()
-	t.health.report(t.kv.Delete(ctx, t.prefix+k))
+	t.health.failed(t.kv.Delete(ctx, t.prefix+k))
 }
 
-// storeHealth turns the result of every KV call into one call of down at
-// the start of an outage and one of up at its end.
+// storeHealth turns the results of KV calls into one call of down at the
+// start of an outage and one of up at its end. Only reads tell that the
+// store is back: a store may queue writes (store/redis) and accept them
+// while it is unreachable.
 type storeHealth struct {
 	down func(error)
 	up   func()
@@ -96,6 +98,14 @@ type storeHealth struct {
 	failing bool
 }
 
+// failed reports a write's error, if any.
+func (h *storeHealth) failed(err error) {
+	if err != nil {
+		h.report(err)
+	}
+}
+
+// report reports a read's outcome.
 func (h *storeHealth) report(err error) {
 	h.mu.Lock()
 	changed := h.failing != (err != nil)

@@ -128,6 +128,7 @@ func (t *Throttle) AdmitUser(ctx context.Context, user, backend string, client n
 	}
 
 	verdict := t.auth.check(user, tk.client, start)
+	tk.failing = verdict.failing
 	if verdict.refused != "" {
 		tk.d.addReason(ReasonAuthFailures)
 		return tk, errTooManyFailures(user, tk.client, verdict.refused)

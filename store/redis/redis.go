@@ -40,6 +40,9 @@ var setLegacyScript = goredis.NewScript(setLegacySource)
 type Store struct {
 	c      goredis.UniversalClient
 	prefix string
+
+	kvOnce sync.Once
+	kv     *KV
 }
 
 var _ store.UIDLStore = (*Store)(nil)
@@ -95,8 +98,13 @@ func (s *Store) Client() goredis.UniversalClient { return s.c }
 // Prefix returns the key prefix.
 func (s *Store) Prefix() string { return s.prefix }
 
-// Close implements store.UIDLStore.
-func (s *Store) Close() error { return s.c.Close() }
+// Close implements store.UIDLStore, after sending the KV's queued writes.
+func (s *Store) Close() error {
+	if s.kv != nil {
+		s.kv.stop()
+	}
+	return s.c.Close()
+}
 
 // Ping reports whether the server answers.
 func (s *Store) Ping(ctx context.Context) error { return s.c.Ping(ctx).Err() }
