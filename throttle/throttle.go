@@ -127,7 +127,19 @@ func (t *Throttle) AdmitUser(ctx context.Context, user, backend string, client n
 		return tk, t.admitSlot(ctx, tk, start)
 	}
 
+	// The user's state and the failure counts are read at the same time:
+	// with a shared store each is a round trip.
+	type stateRead struct {
+		st UserState
+		ok bool
+	}
+	read := make(chan stateRead, 1)
+	go func() {
+		st, ok := t.state.Get(user)
+		read <- stateRead{st, ok}
+	}()
 	verdict := t.auth.check(user, tk.client, start)
+	r := <-read
 	tk.failing = verdict.failing
 	if verdict.refused != "" {
 		tk.d.addReason(ReasonAuthFailures)
@@ -137,7 +149,7 @@ func (t *Throttle) AdmitUser(ctx context.Context, user, backend string, client n
 		tk.d.addReason(ReasonAuthFailures)
 	}
 
-	if st, ok := t.state.Get(user); ok {
+	if st, ok := r.st, r.ok; ok {
 		tk.interval = sinceLogin(start, st)
 		tk.d.Level = t.cfg.level(st.Msgs, st.Bytes, tk.interval)
 	}
