@@ -67,6 +67,9 @@ func New(o Options) (*Backend, error) {
 		b.Close()
 		return nil, fmt.Errorf("backend %s: %w", o.Name, err)
 	}
+	if o.Leases != nil {
+		b.sessions.ShareThrough(o.Leases, o.Instance)
+	}
 	if b.mboxes, err = index.NewCache[*mbox.Index](b.db, "mbox/"+o.Name, o.IndexCacheSize); err == nil {
 		b.maildirs, err = index.NewCache[*maildir.Index](b.db, "maildir/"+o.Name, o.IndexCacheSize)
 	}

@@ -27,8 +27,11 @@ func (b *Backend) storeError(text, user string, err error) error {
 		code = pop3.CodeSysPerm
 	}
 	var iu *lock.InUseError
-	if errors.As(err, &iu) || errors.Is(err, lock.ErrTimeout) {
+	switch {
+	case errors.As(err, &iu) || errors.Is(err, lock.ErrTimeout):
 		code, text = pop3.CodeInUse, textInUse
+	case errors.Is(err, lock.ErrLeaseUnavailable):
+		code, text = pop3.CodeSysTemp, textUnavailable
 	}
 	return &pop3.Error{Code: code, Text: text, Err: fmt.Errorf("backend %s: user %s: %w", b.opts.Name, user, err)}
 }

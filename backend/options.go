@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/popgate/popgate/backend/lock"
 	"github.com/popgate/popgate/pop3"
 	"github.com/popgate/popgate/uidl"
 )
@@ -63,4 +64,9 @@ type Options struct {
 	// LockTimeout bounds the wait for an mbox spool lock; zero means
 	// DefaultLockTimeout.
 	LockTimeout time.Duration
+	// Leases, when set, make the one-session-per-maildrop lock hold across
+	// popgate instances; Instance (the host name) names this one to the
+	// others.
+	Leases   lock.Leases
+	Instance string
 }

@@ -33,7 +33,9 @@ POPBENCH = {
     "E": "-clients 8 -user a%d -nusers 8 -pass bench -script retr:all -tls",
 }
 # Variants of popgate run by bench/run.sh, with what sets them apart.
-VARIANTS = {"popgate-relay": "UIDL learning off", "popgate-1p": "GOMAXPROCS=1"}
+VARIANTS = {"popgate-relay": "UIDL learning off", "popgate-1p": "GOMAXPROCS=1", "popgate-redis": "Redis store"}
+# The Redis store must keep this fraction of popgate's figure with bbolt.
+REDIS_BAR = 0.9
 
 # The bar popgate must reach in each case, as a fraction of HAProxy's figure.
 HAPROXY_BAR = {"A": 1.0, "C": 0.95, "D": 0.95, "E": 0.95}
@@ -163,6 +165,10 @@ def targets_check(args, medians, idle):
             if rr is not None:
                 short = f"{(bar - rr) / bar * 100:.1f}% below the bar"
                 out.append(f"| case {case}: {variant} ({what}) ≥ {bar:.2f} × HAProxy | {rr:.2f} × | {verdict(rr >= bar, short)} |")
+        rr = ratio(medians.get((case, "popgate-redis")), pg)
+        if rr is not None:
+            short = f"{(REDIS_BAR - rr) / REDIS_BAR * 100:.1f}% below the bar"
+            out.append(f"| case {case}: popgate with Redis ≥ {REDIS_BAR:.2f} × with bbolt | {rr:.2f} × | {verdict(rr >= REDIS_BAR, short)} |")
         for rival in RIVALS:
             rv = medians.get((case, rival))
             if pg is None or rv is None:

@@ -14,6 +14,7 @@
 #                     D: 8 x 256 KB, RETR all, 4 clients (MB/s); E: case A over implicit TLS;
 #                     F: memory of idle authenticated sessions
 #   TARGETS="direct popgate popgate-relay popgate-1p haproxy dovecot-proxy nginx perdition"
+#                     (add popgate-redis for popgate with a Redis store)
 #   IDLE_SESSIONS="1000 10000"  session counts of case F (capped by the descriptor limit)
 #   IDLE_WAIT=60      seconds case F waits for all sessions; a slower relay is measured on those it holds
 #   OUT=docs/benchmarks.md      file whose "## Relay performance" section is rewritten; OUT=- prints it
@@ -113,9 +114,17 @@ wait_listen() { # wait_listen NAME ADDR : until ADDR accepts
 }
 
 # --- packages ------------------------------------------------------------
-check_packages() {
-	local pkg missing=()
-	for pkg in dovecot-core dovecot-pop3d haproxy nginx libnginx-mod-mail perdition openssl python3; do
+check_packages() { # the packages of the selected TARGETS only
+	local pkg t missing=() pkgs=(dovecot-core dovecot-pop3d openssl python3)
+	for t in $TARGETS; do
+		case $t in
+		haproxy) pkgs+=(haproxy) ;;
+		nginx) pkgs+=(nginx libnginx-mod-mail) ;;
+		perdition) pkgs+=(perdition) ;;
+		popgate-redis) pkgs+=(redis-server) ;;
+		esac
+	done
+	for pkg in "${pkgs[@]}"; do
 		if [[ $(apt-cache policy "$pkg" 2>/dev/null | awk '/Installed:/ {print $2}') == "(none)" ]]; then
 			missing+=("$pkg")
 		fi
@@ -280,6 +289,23 @@ start_popgate-relay() {
 # whose cores the backend and the clients already keep busy.
 start_popgate-1p() {
 	POPGATE_EXTRA=GOMAXPROCS=1 start_popgate "$@"
+}
+
+# popgate-redis is popgate with its state (UIDL maps, throttle state,
+# session leases) in a private redis-server on 127.0.0.1 instead of bbolt:
+# what sharing the state between instances costs one of them.
+start_popgate-redis() {
+	if [[ -z ${PGID[redis]:-} ]]; then
+		REDIS=127.0.0.1:$(freeport)
+		mkdir -p "$work/redis"
+		spawn redis redis-server --bind 127.0.0.1 --port "${REDIS#*:}" --dir "$work/redis" \
+			--save "" --appendonly yes --protected-mode no
+		for _ in $(seq 100); do
+			redis-cli -h 127.0.0.1 -p "${REDIS#*:}" ping 2>/dev/null | grep -q PONG && break
+			sleep 0.1
+		done
+	fi
+	POPGATE_EXTRA=POPGATE_STORE=redis://$REDIS/0 start_popgate "$@"
 }
 
 start_haproxy() {

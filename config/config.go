@@ -48,6 +48,9 @@ type Config struct {
 	DataDir string `env:"DATA_DIR" envDefault:"./popgate-data"`
 	// Store defaults to bolt:// followed by DataDir.
 	Store StoreURL `env:"STORE"`
+	// StorePrefix starts every key popgate writes to a shared store, so
+	// that several clusters can share one Redis.
+	StorePrefix string `env:"STORE_PREFIX" envDefault:"popgate:"`
 	// UsersFile is the native backend's users file; defaults to DataDir/users.
 	UsersFile string `env:"USERS_FILE"`
 

@@ -121,6 +121,7 @@ func TestEveryVariableParses(t *testing.T) {
 		"ROUTES=/etc/popgate/routes",
 		"DATA_DIR=/var/lib/popgate",
 		"STORE=bolt:///srv/state",
+		"STORE_PREFIX=site-a:",
 		"USERS_FILE=/etc/popgate/users",
 		"LOG_FORMAT=console",
 		"LOG_LEVEL=debug",
@@ -131,6 +132,8 @@ func TestEveryVariableParses(t *testing.T) {
 		"HOSTNAME=pop.example.org",
 		"HEALTH_INTERVAL=2s",
 		"HEALTH_TIMEOUT=500ms",
+		"HEALTH_FAILURES=3",
+		"HEALTH_STRICT=true",
 		"SYSLOG=unix:///dev/log",
 		"UIDL_LEARN_FROM=legacy,secure",
 		"UIDL_BUDGET=200",
@@ -160,6 +163,7 @@ func TestEveryVariableParses(t *testing.T) {
 		Routes:         "/etc/popgate/routes",
 		DataDir:        "/var/lib/popgate",
 		Store:          StoreURL{Scheme: "bolt", Location: "/srv/state"},
+		StorePrefix:    "site-a:",
 		UsersFile:      "/etc/popgate/users",
 		LogFormat:      LogConsole,
 		LogLevel:       zapcore.DebugLevel,
@@ -169,6 +173,7 @@ func TestEveryVariableParses(t *testing.T) {
 		AuthFailDelay:  ptr(time.Duration(0)),
 		Hostname:       "pop.example.org",
 		Ops: OpsConfig{HealthInterval: ptr(2 * time.Second), HealthTimeout: ptr(500 * time.Millisecond),
+			HealthFailures: ptr(3), HealthStrict: true,
 			Syslog: SyslogTarget{Network: "unixgram", Address: "/dev/log"}},
 		Throttling: throttle.ModeOff,
 		Throttle:   ThrottleVars{SoftBytes: ptr(throttle.ByteSize(10 << 20)), EnforceLoginDelay: ptr(true)},
@@ -311,7 +316,7 @@ func TestValidateNamesVariables(t *testing.T) {
 		{[]string{"LISTEN=off"}, []string{"POPGATE_LISTEN"}, "nothing to serve"},
 		{[]string{"DEFAULT_BACKEND=legacy"}, []string{"POPGATE_DEFAULT_BACKEND"}, `"legacy"`},
 		{[]string{"BACKENDS=a=pop3://h,b=pop3://i"}, []string{"POPGATE_DEFAULT_BACKEND"}, "several backends"},
-		{[]string{"STORE=redis://127.0.0.1:6379/0"}, []string{"POPGATE_STORE"}, "not yet supported"},
+		{[]string{"STORE=redis://:6379/0"}, []string{"POPGATE_STORE"}, "HOST:PORT"},
 		{[]string{"IDLE_TIMEOUT=9m59s"}, []string{"POPGATE_IDLE_TIMEOUT"}, "RFC 1939"},
 		{[]string{"DRAIN_TIMEOUT=-1s"}, []string{"POPGATE_DRAIN_TIMEOUT"}, "negative"},
 		{[]string{"AUTH_FAIL_DELAY=-1s"}, []string{"POPGATE_AUTH_FAIL_DELAY"}, "negative"},
@@ -320,6 +325,7 @@ func TestValidateNamesVariables(t *testing.T) {
 		{[]string{"UIDL_LEARN_FROM=nosuch"}, []string{"POPGATE_UIDL_LEARN_FROM"}, "not a configured backend"},
 		{[]string{"UIDL_LEARN_FROM=native"}, []string{"POPGATE_UIDL_LEARN_FROM"}, "not a pop3://"},
 		{[]string{"UIDL_BUDGET=-1"}, []string{"POPGATE_UIDL_BUDGET"}, "negative"},
+		{[]string{"HEALTH_FAILURES=0"}, []string{"POPGATE_HEALTH_FAILURES"}, "at least 1"},
 		{[]string{"THROTTLE_MAX_LEVEL=0"}, []string{"POPGATE_THROTTLE_MAX_LEVEL"}, "at least 1"},
 		{[]string{"THROTTLE_AUTH_FAIL_MAX_DELAY=10ms"}, []string{"POPGATE_THROTTLE_AUTH_FAIL_MAX_DELAY"}, "below"},
 		{[]string{"POISON_LIMIT=-1"}, []string{"POPGATE_POISON_LIMIT"}, "negative"},
@@ -371,6 +377,9 @@ func TestRedaction(t *testing.T) {
 	}
 	if s := (StoreURL{Scheme: StoreRedis, Location: "u:pw@h:6379/0"}).String(); s != "redis://u:xxxxx@h:6379/0" {
 		t.Errorf("redis store prints as %q", s)
+	}
+	if s := (StoreURL{Scheme: StoreRediss, Location: "u:pw@h:6379/0"}).String(); s != "rediss://u:xxxxx@h:6379/0" {
+		t.Errorf("rediss store prints as %q", s)
 	}
 }
 

@@ -20,6 +20,11 @@ type OpsConfig struct {
 	// HealthTimeout bounds one check: connect, TLS and greeting; nil when
 	// unset, for health's default.
 	HealthTimeout *time.Duration `env:"HEALTH_TIMEOUT"`
+	// HealthFailures is how many checks in a row must fail before a
+	// backend's logins are refused; nil for health's default.
+	HealthFailures *int `env:"HEALTH_FAILURES"`
+	// HealthStrict makes /readyz fail while any backend is down.
+	HealthStrict bool `env:"HEALTH_STRICT"`
 	// Syslog, when set, also sends every log line to a syslog server.
 	Syslog SyslogTarget `env:"SYSLOG"`
 }
@@ -71,7 +76,8 @@ func (s SyslogTarget) String() string {
 // HealthOptions returns the health checker's timing; unset variables stay
 // zero, which health reads as its defaults.
 func (o *OpsConfig) HealthOptions() health.Options {
-	return health.Options{Interval: valueOr(o.HealthInterval, 0), Timeout: valueOr(o.HealthTimeout, 0)}
+	return health.Options{Interval: valueOr(o.HealthInterval, 0), Timeout: valueOr(o.HealthTimeout, 0),
+		Failures: valueOr(o.HealthFailures, 0), Strict: o.HealthStrict}
 }
 
 // validateOps adds the operations settings' problems to l.
@@ -82,11 +88,16 @@ func (o *OpsConfig) validateOps(l *ErrorList) {
 	if o.HealthTimeout != nil && *o.HealthTimeout <= 0 {
 		l.Add("HEALTH_TIMEOUT", errors.New("must be positive"))
 	}
+	if o.HealthFailures != nil && *o.HealthFailures < 1 {
+		l.Add("HEALTH_FAILURES", errors.New("must be at least 1"))
+	}
 }
 
 // print writes one line per operations setting through line(name, value).
 func (o *OpsConfig) print(line func(name string, v any)) {
 	line("HEALTH_INTERVAL", valueOr(o.HealthInterval, health.DefaultInterval))
 	line("HEALTH_TIMEOUT", valueOr(o.HealthTimeout, health.DefaultTimeout))
+	line("HEALTH_FAILURES", valueOr(o.HealthFailures, health.DefaultFailures))
+	line("HEALTH_STRICT", o.HealthStrict)
 	line("SYSLOG", o.Syslog)
 }

@@ -7,29 +7,37 @@ import (
 
 // Store kinds.
 const (
-	StoreBolt  = "bolt"  // embedded bbolt database in a directory
-	StoreRedis = "redis" // shared Redis, for several popgate instances
+	StoreBolt   = "bolt"   // embedded bbolt database in a directory
+	StoreRedis  = "redis"  // shared Redis, for several popgate instances
+	StoreRediss = "rediss" // shared Redis over TLS
 )
 
 // StoreURL says where persistent state lives: bolt://DIR keeps a bbolt
 // database in DIR (bolt://./popgate-data, bolt:///var/lib/popgate);
-// redis://host:port/db is accepted but not yet supported (Validate says so).
+// redis://[user:pass@]host:port/db (rediss:// for TLS) keeps it in a Redis
+// shared by several popgate instances.
 type StoreURL struct {
 	Scheme   string `env:"-"`
-	Location string `env:"-"` // DIR for bolt, host:port/db for redis
+	Location string `env:"-"` // DIR for bolt, [user:pass@]host:port/db for redis
 }
+
+// Shared reports whether the store is a Redis shared between instances.
+func (s StoreURL) Shared() bool { return s.Scheme == StoreRedis || s.Scheme == StoreRediss }
+
+// URL returns scheme://location unredacted, for connecting.
+func (s StoreURL) URL() string { return s.Scheme + "://" + s.Location }
 
 // UnmarshalText parses scheme://location.
 func (s *StoreURL) UnmarshalText(b []byte) error {
 	raw := strings.TrimSpace(string(b))
 	scheme, loc, ok := strings.Cut(raw, "://")
 	if !ok {
-		return fmt.Errorf("%q: want bolt://DIR or redis://HOST:PORT", raw)
+		return fmt.Errorf("%q: want bolt://DIR or redis://HOST:PORT/DB", raw)
 	}
 	switch scheme {
-	case StoreBolt, StoreRedis:
+	case StoreBolt, StoreRedis, StoreRediss:
 	default:
-		return fmt.Errorf("unknown store %q (want bolt or redis)", scheme)
+		return fmt.Errorf("unknown store %q (want bolt, redis or rediss)", scheme)
 	}
 	if loc == "" {
 		return fmt.Errorf("%q: the %s store needs a location", raw, scheme)
@@ -41,7 +49,7 @@ func (s *StoreURL) UnmarshalText(b []byte) error {
 // String returns scheme://location, with a Redis password redacted.
 func (s StoreURL) String() string {
 	loc := s.Location
-	if s.Scheme == StoreRedis {
+	if s.Shared() {
 		if at := strings.LastIndex(loc, "@"); at >= 0 {
 			if user, _, hasPass := strings.Cut(loc[:at], ":"); hasPass {
 				loc = user + ":" + redacted + loc[at:]

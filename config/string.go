@@ -21,6 +21,7 @@ func (c Config) String() string {
 	line("ROUTES", c.Routes)
 	line("DATA_DIR", c.DataDir)
 	line("STORE", c.Store)
+	line("STORE_PREFIX", c.StorePrefix)
 	line("USERS_FILE", c.UsersFile)
 	line("LOG_FORMAT", c.LogFormat)
 	line("LOG_LEVEL", c.LogLevel)

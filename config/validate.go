@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 )
 
@@ -15,8 +16,10 @@ func (c *Config) Validate() error {
 	}
 	c.validateTLS(&l)
 	c.validateBackends(&l)
-	if c.Store.Scheme == StoreRedis {
-		l.Add("STORE", errors.New("redis is not yet supported; use bolt://DIR"))
+	if c.Store.Shared() {
+		if u, err := url.Parse(c.Store.URL()); err != nil || u.Hostname() == "" {
+			l.Add("STORE", fmt.Errorf("%v: want %s://[USER:PASSWORD@]HOST:PORT/DB", c.Store, c.Store.Scheme))
+		}
 	}
 	if c.DataDir == "" {
 		l.Add("DATA_DIR", errors.New("must not be empty"))

@@ -28,22 +28,25 @@ func repoRoot(t *testing.T) string {
 
 // composeFile is the part of docker-compose.yml the test looks at.
 type composeFile struct {
-	Services map[string]struct {
-		Image       string            `yaml:"image"`
-		Build       any               `yaml:"build"`
-		User        string            `yaml:"user"`
-		Command     []string          `yaml:"command"`
-		Environment map[string]string `yaml:"environment"`
-		Volumes     []string          `yaml:"volumes"`
-		Ports       []string          `yaml:"ports"`
-		DependsOn   map[string]struct {
-			Condition string `yaml:"condition"`
-		} `yaml:"depends_on"`
-		Healthcheck *struct {
-			Test []string `yaml:"test"`
-		} `yaml:"healthcheck"`
-	} `yaml:"services"`
-	Volumes map[string]any `yaml:"volumes"`
+	Services map[string]composeService `yaml:"services"`
+	Volumes  map[string]any            `yaml:"volumes"`
+}
+
+// composeService is one service of a compose file.
+type composeService struct {
+	Image       string            `yaml:"image"`
+	Build       any               `yaml:"build"`
+	User        string            `yaml:"user"`
+	Command     []string          `yaml:"command"`
+	Environment map[string]string `yaml:"environment"`
+	Volumes     []string          `yaml:"volumes"`
+	Ports       []string          `yaml:"ports"`
+	DependsOn   map[string]struct {
+		Condition string `yaml:"condition"`
+	} `yaml:"depends_on"`
+	Healthcheck *struct {
+		Test []string `yaml:"test"`
+	} `yaml:"healthcheck"`
 }
 
 // TestComposeFile checks docker-compose.yml: with a compose client (see
@@ -53,17 +56,7 @@ type composeFile struct {
 // configuration whose backends and routes file load.
 func TestComposeFile(t *testing.T) {
 	root := repoRoot(t)
-	composeConfig(t, root)
-
-	b, err := os.ReadFile(filepath.Join(root, "docker-compose.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cf composeFile
-	dec := yaml.NewDecoder(strings.NewReader(string(b)))
-	if err := dec.Decode(&cf); err != nil {
-		t.Fatalf("docker-compose.yml: %v", err)
-	}
+	cf := loadCompose(t, root, "docker-compose.yml")
 	for _, name := range []string{"popgate", "legacy"} {
 		s, ok := cf.Services[name]
 		if !ok {
@@ -73,6 +66,40 @@ func TestComposeFile(t *testing.T) {
 			t.Errorf("service %s has no health check", name)
 		}
 	}
+	checkServices(t, root, cf)
+	pg := cf.Services["popgate"]
+	if pg.Build == nil {
+		t.Error("popgate is not built from the Dockerfile")
+	}
+	if !slices.Contains(pg.Volumes, "state:/var/lib/popgate") {
+		t.Errorf("popgate's state is not on a named volume: %v", pg.Volumes)
+	}
+	if pg.Healthcheck != nil && pg.Healthcheck.Test[len(pg.Healthcheck.Test)-2] != "health" {
+		t.Errorf("popgate's health check %v does not use popgate health", pg.Healthcheck.Test)
+	}
+	popgateConfig(t, root, pg)
+}
+
+// loadCompose validates the compose file name (see composeConfig) and
+// reads it.
+func loadCompose(t *testing.T, root, name string) composeFile {
+	t.Helper()
+	composeConfig(t, root, name)
+	b, err := os.ReadFile(filepath.Join(root, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cf composeFile
+	if err := yaml.NewDecoder(strings.NewReader(string(b))).Decode(&cf); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return cf
+}
+
+// checkServices checks that every service a service depends on exists,
+// that named volumes are declared and bind-mounted files exist.
+func checkServices(t *testing.T, root string, cf composeFile) {
+	t.Helper()
 	for name, s := range cf.Services {
 		for dep := range s.DependsOn {
 			if _, ok := cf.Services[dep]; !ok {
@@ -94,19 +121,13 @@ func TestComposeFile(t *testing.T) {
 			}
 		}
 	}
-	pg := cf.Services["popgate"]
-	if pg.Build == nil {
-		t.Error("popgate is not built from the Dockerfile")
-	}
-	if !slices.Contains(pg.Volumes, "state:/var/lib/popgate") {
-		t.Errorf("popgate's state is not on a named volume: %v", pg.Volumes)
-	}
-	if pg.Healthcheck != nil && pg.Healthcheck.Test[len(pg.Healthcheck.Test)-2] != "health" {
-		t.Errorf("popgate's health check %v does not use popgate health", pg.Healthcheck.Test)
-	}
+}
 
-	// popgate's environment, with the mounted routes file at its place in
-	// the repository, must be a valid configuration.
+// popgateConfig checks that a popgate service's environment, with the
+// mounted routes file at its place in the repository, is a valid
+// configuration whose backends and routes load, and returns it.
+func popgateConfig(t *testing.T, root string, pg composeService) config.Config {
+	t.Helper()
 	environ := []string{}
 	routesFile := ""
 	for k, v := range pg.Environment {
@@ -142,6 +163,7 @@ func TestComposeFile(t *testing.T) {
 	if _, err := routes.Load(routesFile, cfg.BackendNames()); err != nil {
 		t.Errorf("routes file: %v", err)
 	}
+	return cfg
 }
 
 // composeConfig validates the file with "docker compose config", or with
@@ -149,14 +171,14 @@ func TestComposeFile(t *testing.T) {
 // not package it); like every external program the tests use, a missing
 // client skips this part locally and fails it under CI=true. The
 // structural checks run either way.
-func composeConfig(t *testing.T, root string) {
+func composeConfig(t *testing.T, root, name string) {
 	t.Helper()
 	t.Run("compose config", func(t *testing.T) {
 		var cmd *exec.Cmd
 		if exec.Command("docker", "compose", "version").Run() == nil {
-			cmd = exec.Command("docker", "compose", "-f", "docker-compose.yml", "config", "-q")
+			cmd = exec.Command("docker", "compose", "-f", name, "config", "-q")
 		} else {
-			cmd = exec.Command(testpeer.Require(t, "docker-compose"), "-f", "docker-compose.yml", "config", "-q")
+			cmd = exec.Command(testpeer.Require(t, "docker-compose"), "-f", name, "config", "-q")
 		}
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
@@ -237,5 +259,59 @@ func TestSystemdUnits(t *testing.T) {
 	}
 	if _, err := config.Load(environ); err != nil {
 		t.Errorf("popgate.env: %v", err)
+	}
+}
+
+// TestComposeScaleOutFile checks docker-compose.scale.yml: two popgate
+// instances on a shared Redis behind HAProxy, whose configuration the real
+// haproxy accepts, sends PROXY v2 headers the instances trust and checks
+// each instance's /readyz.
+func TestComposeScaleOutFile(t *testing.T) {
+	root := repoRoot(t)
+	cf := loadCompose(t, root, "docker-compose.scale.yml")
+	checkServices(t, root, cf)
+	for _, name := range []string{"redis", "haproxy", "legacy"} {
+		if _, ok := cf.Services[name]; !ok {
+			t.Fatalf("no %s service", name)
+		}
+	}
+	var instances []string
+	for name, s := range cf.Services {
+		if !strings.HasPrefix(name, "popgate-") {
+			continue
+		}
+		instances = append(instances, name)
+		cfg := popgateConfig(t, root, s)
+		if !cfg.Store.Shared() || !strings.Contains(cfg.Store.Location, "redis:6379") {
+			t.Errorf("%s does not keep its state in the redis service: %v", name, cfg.Store)
+		}
+		if len(cfg.ProxyProtocolFrom) == 0 {
+			t.Errorf("%s does not trust HAProxy's PROXY header", name)
+		}
+		if _, ok := s.DependsOn["redis"]; !ok {
+			t.Errorf("%s does not wait for redis", name)
+		}
+	}
+	if len(instances) < 2 {
+		t.Fatalf("%d popgate instances, want at least 2", len(instances))
+	}
+
+	cfgFile := filepath.Join(root, "deploy", "compose", "haproxy.cfg")
+	b, err := os.ReadFile(cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range instances {
+		want := "server " + name + " " + name + ":1110 send-proxy-v2 check port 9110"
+		if !strings.Contains(string(b), want) {
+			t.Errorf("haproxy.cfg lacks %q", want)
+		}
+	}
+	if !strings.Contains(string(b), "option httpchk GET /readyz") {
+		t.Error("haproxy.cfg does not check /readyz")
+	}
+	cmd := exec.Command(testpeer.Require(t, "haproxy"), "-c", "-f", cfgFile)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("haproxy -c: %v\n%s", err, out)
 	}
 }

@@ -57,6 +57,13 @@ func startActivatedAs(t *testing.T, bin string, sock *os.File, env []string, cre
 	cmd.Env = env
 	cmd.ExtraFiles = []*os.File{sock}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGKILL}
+	return runPopgate(t, cmd)
+}
+
+// runPopgate starts cmd (popgate, logging JSON to its standard output) and
+// waits until it has started. It is killed when the test ends.
+func runPopgate(t *testing.T, cmd *exec.Cmd) *popgateProc {
+	t.Helper()
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -69,7 +69,10 @@ func TestGuardFailsFastWhileUnhealthyAndRecovers(t *testing.T) {
 		t.Fatalf("unchecked backend refused: %v", err)
 	}
 	start(t, c)
-	waitFor(t, "the failed check", func() bool { s, _ := c.lookup("legacy"); return !s.Checked.IsZero() })
+	waitFor(t, "the backend to be down", func() bool { s, _ := c.lookup("legacy"); return !s.Healthy && !s.Checked.IsZero() })
+	if s, _ := c.lookup("legacy"); s.failed < DefaultFailures {
+		t.Errorf("down after %d failed checks, want %d", s.failed, DefaultFailures)
+	}
 
 	_, err := op.Open(context.Background(), pop3.Credentials{User: "alice", Password: "pw"})
 	if pop3.CodeOf(err) != pop3.CodeSysTemp || !errors.Is(err, ErrUnavailable) {
@@ -94,6 +97,26 @@ func TestGuardFailsFastWhileUnhealthyAndRecovers(t *testing.T) {
 	}
 }
 
+// One failed check (a lost packet, a server restarting) does not refuse
+// logins for a whole interval: they are still tried.
+func TestOneFailedCheckStillTries(t *testing.T) {
+	c := New(Options{Interval: time.Hour, Timeout: time.Second})
+	b := &switchable{}
+	b.down.Store(true)
+	c.Add("legacy", b.probe)
+	inner := &pop3test.Opener{Passwords: map[string]string{"alice": "pw"},
+		NewMailbox: func(string) pop3.Mailbox { return pop3test.NewMailbox() }}
+	op := c.Guard("legacy", inner)
+	start(t, c)
+	waitFor(t, "the first check", func() bool { s, _ := c.lookup("legacy"); return !s.Checked.IsZero() })
+	if s, _ := c.lookup("legacy"); !s.Healthy || s.Error == "" {
+		t.Errorf("after one failed check: %+v; want still healthy, with the error", s)
+	}
+	if _, err := op.Open(context.Background(), pop3.Credentials{User: "alice", Password: "pw"}); err != nil {
+		t.Errorf("login after one failed check: %v; want tried", err)
+	}
+}
+
 func TestChecksGoOnWhileDown(t *testing.T) {
 	c := New(Options{Interval: 5 * time.Millisecond})
 	b := &switchable{}
@@ -103,17 +126,11 @@ func TestChecksGoOnWhileDown(t *testing.T) {
 	waitFor(t, "several checks", func() bool { return b.checks.Load() >= 3 })
 }
 
-func TestReadyz(t *testing.T) {
-	c := New(Options{Interval: 5 * time.Millisecond})
-	up, down := &switchable{}, &switchable{}
-	down.down.Store(true)
-	c.Add("native-ish", up.probe)
-	c.Add("legacy", down.probe)
-	var listening atomic.Bool
-	srv := httptest.NewServer(c.Readyz(listening.Load))
-	defer srv.Close()
-
-	get := func() (int, readiness) {
+// readyzOf serves c's /readyz and returns a function that GETs it.
+func readyzOf(t *testing.T, c *Checker, listening func() bool) func() (int, readiness) {
+	srv := httptest.NewServer(c.Readyz(listening))
+	t.Cleanup(srv.Close)
+	return func() (int, readiness) {
 		t.Helper()
 		resp, err := srv.Client().Get(srv.URL)
 		if err != nil {
@@ -126,32 +143,82 @@ func TestReadyz(t *testing.T) {
 		}
 		return resp.StatusCode, r
 	}
+}
 
-	code, r := get()
-	if code != http.StatusServiceUnavailable || r.Listening || len(r.Unhealthy) != 2 {
-		t.Errorf("before anything: %d %+v", code, r)
-	}
-	start(t, c)
-	listening.Store(true)
-	waitFor(t, "both checks", func() bool {
-		for _, s := range c.Status() {
-			if s.Checked.IsZero() {
-				return false
-			}
+func TestReadyz(t *testing.T) {
+	for _, strict := range []bool{false, true} {
+		c := New(Options{Interval: 5 * time.Millisecond, Failures: 1, Strict: strict})
+		up, down := &switchable{}, &switchable{}
+		down.down.Store(true)
+		c.Add("native-ish", up.probe)
+		c.Add("legacy", down.probe)
+		var listening atomic.Bool
+		get := readyzOf(t, c, listening.Load)
+
+		code, r := get()
+		if code != http.StatusServiceUnavailable || r.Listening || len(r.Unhealthy) != 2 {
+			t.Errorf("strict=%v: before anything: %d %+v", strict, code, r)
 		}
-		return true
+		start(t, c)
+		listening.Store(true)
+		waitFor(t, "both checks", func() bool {
+			for _, s := range c.Status() {
+				if s.Checked.IsZero() {
+					return false
+				}
+			}
+			return true
+		})
+		code, r = get()
+		wantCode := http.StatusOK
+		if strict {
+			wantCode = http.StatusServiceUnavailable
+		}
+		if code != wantCode || !slices.Equal(r.Unhealthy, []string{"legacy"}) || !slices.Equal(r.Degraded, []string{"legacy"}) {
+			t.Errorf("strict=%v: one backend down: %d %+v; want %d naming it", strict, code, r, wantCode)
+		}
+		if r.Backends[0].Backend != "legacy" || r.Backends[0].Error == "" {
+			t.Errorf("the body does not say why: %+v", r.Backends)
+		}
+		down.down.Store(false)
+		waitFor(t, "recovery", func() bool { s, _ := c.lookup("legacy"); return s.Healthy })
+		if code, r = get(); code != http.StatusOK || !r.Ready || len(r.Degraded) != 0 {
+			t.Errorf("strict=%v: all healthy: %d %+v", strict, code, r)
+		}
+	}
+}
+
+// An unreachable store makes the instance unready at its first failed
+// check, and /readyz says so.
+func TestReadyzWatchesTheStore(t *testing.T) {
+	c := New(Options{Interval: 5 * time.Millisecond})
+	store := &switchable{}
+	var ups, downs atomic.Int64
+	c.WatchStore(store.probe, func(up bool) {
+		if up {
+			ups.Add(1)
+		} else {
+			downs.Add(1)
+		}
 	})
-	code, r = get()
-	if code != http.StatusServiceUnavailable || !slices.Equal(r.Unhealthy, []string{"legacy"}) {
-		t.Errorf("one backend down: %d %+v", code, r)
+	get := readyzOf(t, c, func() bool { return true })
+	start(t, c)
+	waitFor(t, "a store check", func() bool { return ups.Load() > 0 })
+	if code, r := get(); code != http.StatusOK || r.Store == nil || !r.Store.Healthy {
+		t.Errorf("store up: %d %+v", code, r)
 	}
-	if r.Backends[0].Backend != "legacy" || r.Backends[0].Error == "" {
-		t.Errorf("the body does not say why: %+v", r.Backends)
+	store.down.Store(true)
+	waitFor(t, "the store to be down", func() bool { s, _ := c.StoreStatus(); return !s.Healthy })
+	if code, r := get(); code != http.StatusServiceUnavailable || !slices.Equal(r.Degraded, []string{"store"}) || r.Store.Error == "" {
+		t.Errorf("store down: %d %+v; want 503 naming the store", code, r)
 	}
-	down.down.Store(false)
-	waitFor(t, "recovery", func() bool { s, _ := c.lookup("legacy"); return s.Healthy })
-	if code, r = get(); code != http.StatusOK || !r.Ready {
-		t.Errorf("all healthy: %d %+v", code, r)
+	store.down.Store(false)
+	waitFor(t, "the store to be back", func() bool { s, _ := c.StoreStatus(); return s.Healthy })
+	if code, _ := get(); code != http.StatusOK {
+		t.Errorf("store back: %d", code)
+	}
+	if downs.Load() == 0 {
+		t.Error("onChange never saw the store down")
 	}
 }
 
@@ -160,5 +227,36 @@ func TestHealthz(t *testing.T) {
 	Healthz().ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
 	if rec.Code != http.StatusOK || rec.Body.String() != "ok\n" {
 		t.Errorf("got %d %q", rec.Code, rec.Body.String())
+	}
+}
+
+// A backend that answered a real login within the interval is not probed:
+// its server's log gets no line for a check.
+func TestAnsweredLoginReplacesTheCheck(t *testing.T) {
+	c := New(Options{Interval: 200 * time.Millisecond, Timeout: time.Second})
+	b := &switchable{}
+	c.Add("legacy", b.probe)
+	inner := &pop3test.Opener{Passwords: map[string]string{"alice": "pw"},
+		NewMailbox: func(string) pop3.Mailbox { return pop3test.NewMailbox() }}
+	op := c.Guard("legacy", inner)
+	login := func() {
+		mb, err := op.Open(context.Background(), pop3.Credentials{User: "alice", Password: "pw"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mb.Close()
+	}
+	login()
+	start(t, c)
+	for range 50 {
+		login()
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := b.checks.Load(); n != 0 {
+		t.Errorf("%d checks while logins kept answering, want none", n)
+	}
+	waitFor(t, "a check once logins stop", func() bool { return b.checks.Load() > 0 })
+	if s, _ := c.lookup("legacy"); !s.Healthy || s.Checked.IsZero() {
+		t.Errorf("status %+v", s)
 	}
 }

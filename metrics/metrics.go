@@ -36,6 +36,7 @@ type Metrics struct {
 	reloadOKTime  prometheus.Gauge
 	backendUp     *prometheus.GaugeVec
 	buildInfo     *prometheus.GaugeVec
+	store         storeMetrics
 }
 
 // New returns Metrics registered on a fresh registry, together with the Go
@@ -110,7 +111,10 @@ func New() *Metrics {
 			Namespace: namespace, Name: "backend_up",
 			Help: "1 if the backend's last health check succeeded, else 0.",
 		}, []string{"backend"}),
+		store: newStoreMetrics(),
 	}
+	m.store.up.Set(1)
+	m.reg.MustRegister(m.store.up, m.store.outages)
 	m.reg.MustRegister(
 		m.sessions, m.active, m.logins, m.retrBytes, m.retrMsgs, m.openSeconds, m.cmdSeconds,
 		m.backendErrors, m.throttleDelay, m.uidl, m.poison, m.reloads, m.reloadOK, m.reloadOKTime, m.backendUp, m.buildInfo,

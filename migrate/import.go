@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/popgate/popgate/store"
@@ -27,6 +28,10 @@ type ImportOptions struct {
 	// Progress receives a progress bar (a terminal) or periodic lines;
 	// nil for none.
 	Progress io.Writer
+	// Replace records a spool even where the map already holds entries
+	// that disagree with it (learned from the legacy server, or imported
+	// before). Without it such a user is left as it is and reported.
+	Replace bool
 }
 
 // maxProblems bounds the problem descriptions kept in a Summary.
@@ -45,6 +50,19 @@ type Summary struct {
 	// (ProblemCount counts them all; Problems keeps the first ones).
 	ProblemCount int
 	Problems     []string
+	// Conflicts counts the users whose recorded entries disagree with
+	// their spool; Disagreements describes the first ones. Without
+	// ImportOptions.Replace those users were not changed.
+	Conflicts     int
+	Disagreements []string
+	// Kept is true when the conflicting users were left unchanged.
+	Kept bool
+}
+
+func (s *Summary) disagree(format string, args ...any) {
+	if len(s.Disagreements) < maxProblems {
+		s.Disagreements = append(s.Disagreements, fmt.Sprintf(format, args...))
+	}
 }
 
 func (s *Summary) problem(format string, args ...any) {
@@ -56,8 +74,15 @@ func (s *Summary) problem(format string, args ...any) {
 
 // String is the summary printed by "popgate uidl import".
 func (s Summary) String() string {
-	return fmt.Sprintf("users %d, messages %d, mapped %d, duplicates %d, problems %d",
+	out := fmt.Sprintf("users %d, messages %d, mapped %d, duplicates %d, problems %d",
 		s.Users, s.Messages, s.Mapped, s.Duplicates, s.ProblemCount)
+	switch {
+	case s.Conflicts > 0 && s.Kept:
+		out += fmt.Sprintf(", conflicts %d (kept; -replace to overwrite)", s.Conflicts)
+	case s.Conflicts > 0:
+		out += fmt.Sprintf(", conflicts %d (replaced)", s.Conflicts)
+	}
+	return out
 }
 
 type spoolFile struct {
@@ -66,8 +91,10 @@ type spoolFile struct {
 }
 
 // Import records the legacy UIDLs of every message in the spools at
-// o.Path, replacing what the store knew of those users' legacy maildrops
-// (earlier entries stay reserved, see store.UIDLStore.SetLegacy).
+// o.Path as those users' legacy maildrops (earlier entries stay reserved,
+// see store.UIDLStore.SetLegacy). A user whose recorded entries disagree
+// with the spool (a message with another fingerprint, or entries the spool
+// lacks) is reported in the Summary and left alone unless o.Replace.
 func Import(ctx context.Context, o ImportOptions) (Summary, error) {
 	var sum Summary
 	if o.Store == nil {
@@ -95,6 +122,20 @@ func Import(ctx context.Context, o ImportOptions) (Summary, error) {
 		if err != nil {
 			return sum, err
 		}
+		old, err := o.Store.Legacy(ctx, f.user)
+		if err != nil {
+			return sum, fmt.Errorf("import %s: %w", f.path, err)
+		}
+		if d := disagreements(old, entries); len(d) > 0 {
+			sum.Conflicts++
+			sum.Kept = !o.Replace
+			for _, line := range d {
+				sum.disagree("%s: %s", f.user, line)
+			}
+			if !o.Replace {
+				continue
+			}
+		}
 		if err := o.Store.SetLegacy(ctx, f.user, entries); err != nil {
 			return sum, fmt.Errorf("import %s: %w", f.path, err)
 		}
@@ -102,6 +143,35 @@ func Import(ctx context.Context, o ImportOptions) (Summary, error) {
 	}
 	prog.finish(done, sum.Messages)
 	return sum, nil
+}
+
+// disagreements describes the recorded entries that importing entries
+// would contradict: a present entry with another fingerprint for the same
+// UIDL, or one the spool lacks (it would be marked gone).
+func disagreements(old, entries []store.Entry) []string {
+	type key struct {
+		uidl string
+		dup  int
+	}
+	imported := make(map[key]store.Entry, len(entries))
+	for _, e := range entries {
+		imported[key{e.UIDL, e.Dup}] = e
+	}
+	var out []string
+	for _, e := range old {
+		if e.Gone {
+			continue
+		}
+		n, ok := imported[key{e.UIDL, e.Dup}]
+		switch {
+		case !ok:
+			out = append(out, fmt.Sprintf("UIDL %s (message %d) is recorded but not in the spool", e.UIDL, e.Seq))
+		case e.Fingerprint != "" && n.Fingerprint != e.Fingerprint:
+			out = append(out, fmt.Sprintf("UIDL %s is recorded for other headers than message %d's", e.UIDL, n.Seq))
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 func spoolFiles(path, user string) ([]spoolFile, error) {

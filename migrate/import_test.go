@@ -133,3 +133,46 @@ func TestProgressLines(t *testing.T) {
 		t.Errorf("progress output %q, want %q", buf.String(), want)
 	}
 }
+
+// An import never silently overwrites what the map already holds: a user
+// whose recorded entries disagree with the spool is reported and kept,
+// and Replace overwrites it.
+func TestImportReportsDisagreements(t *testing.T) {
+	ctx := context.Background()
+	st := memstore.New()
+	learned := []store.Entry{
+		{UIDL: "d98c1dd404b2008f", Fingerprint: "learned-elsewhere", Seq: 1},
+		{UIDL: "only-learned", Fingerprint: "x", Seq: 9},
+	}
+	if err := st.SetLegacy(ctx, "bob", learned); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := Import(ctx, ImportOptions{Path: spoolDir(t), Scheme: uidl.Popa3d, Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Conflicts != 1 || !sum.Kept || len(sum.Disagreements) != 2 || !strings.HasPrefix(sum.Disagreements[0], "bob: ") {
+		t.Errorf("summary %v %q; want bob's two disagreements, kept", sum, sum.Disagreements)
+	}
+	if !strings.Contains(sum.String(), "conflicts 1 (kept") {
+		t.Errorf("summary line %q does not mention the conflict", sum)
+	}
+	if bob := present(t, st, "bob"); len(bob) != 2 || bob[1].Fingerprint != "learned-elsewhere" {
+		t.Errorf("bob's learned entries changed without Replace: %+v", bob)
+	}
+	if alice := present(t, st, "alice"); len(alice) != 5 {
+		t.Errorf("alice, without conflicts, has %d entries; want 5 imported", len(alice))
+	}
+
+	sum, err = Import(ctx, ImportOptions{Path: spoolDir(t), Scheme: uidl.Popa3d, Store: st, Replace: true})
+	if err != nil || sum.Conflicts != 1 || sum.Kept {
+		t.Fatalf("with Replace: %v %v", sum, err)
+	}
+	if bob := present(t, st, "bob"); len(bob) != 5 || bob[1].Fingerprint == "learned-elsewhere" {
+		t.Errorf("bob after Replace: %+v", bob)
+	}
+	// Importing the same spools again agrees with what is recorded.
+	if sum, err = Import(ctx, ImportOptions{Path: spoolDir(t), Scheme: uidl.Popa3d, Store: st}); err != nil || sum.Conflicts != 0 {
+		t.Errorf("a second import: %v %v; want no conflicts", sum, err)
+	}
+}

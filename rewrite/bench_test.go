@@ -6,9 +6,11 @@ import (
 	"testing"
 
 	"github.com/popgate/popgate/internal/pop3test"
+	"github.com/popgate/popgate/internal/testpeer"
 	"github.com/popgate/popgate/store"
 	"github.com/popgate/popgate/store/bolt"
 	"github.com/popgate/popgate/store/memstore"
+	redisstore "github.com/popgate/popgate/store/redis"
 )
 
 const benchMessages = 10000
@@ -33,13 +35,20 @@ func benchMaildrop(b *testing.B, st store.UIDLStore) *pop3test.Mailbox {
 	return m
 }
 
+// benchStores are the stores compared: bbolt, Redis (a private
+// redis-server on loopback) and memory.
 func benchStores(b *testing.B) map[string]store.UIDLStore {
 	st, err := bolt.Open(b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
-	return map[string]store.UIDLStore{"bolt": st, "mem": memstore.New()}
+	rs, err := redisstore.Open(context.Background(), testpeer.StartRedis(b).URL(0), "bench:")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { rs.Close() })
+	return map[string]store.UIDLStore{"bolt": st, "redis": rs, "mem": memstore.New()}
 }
 
 // BenchmarkUIDLPlain is the baseline: the backend's own UIDL listing.

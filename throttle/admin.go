@@ -3,6 +3,8 @@ package throttle
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -46,9 +48,21 @@ func (t *Throttle) Report(user string) Report {
 // the admin listener. With the in-memory state it is the only way for
 // another process to read a user's level.
 func (t *Throttle) ShowHandler() http.Handler {
+	return t.userHandler("GET, HEAD", func(string) {})
+}
+
+// ResetHandler serves POST ?user=NAME: it forgets the user's level and
+// failed logins (Reset) and answers with the Report afterwards.
+func (t *Throttle) ResetHandler() http.Handler {
+	return t.userHandler("POST", t.Reset)
+}
+
+// userHandler serves the methods in allow (comma-separated): it calls do
+// with the user parameter, then answers with the user's Report as JSON.
+func (t *Throttle) userHandler(allow string, do func(user string)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
+		if !slices.Contains(strings.Split(allow, ", "), r.Method) {
+			w.Header().Set("Allow", allow)
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
@@ -57,6 +71,7 @@ func (t *Throttle) ShowHandler() http.Handler {
 			http.Error(w, "missing user parameter", http.StatusBadRequest)
 			return
 		}
+		do(user)
 		w.Header().Set("Content-Type", "application/json")
 		// An encoding error means the client went away; nothing to do.
 		_ = json.NewEncoder(w).Encode(t.Report(user))

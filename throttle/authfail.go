@@ -5,52 +5,54 @@ import (
 	"net"
 	"sync"
 	"time"
-
-	lru "github.com/hashicorp/golang-lru/v2"
 )
 
 // failures is a failure count that is forgotten window after the last one.
 type failures struct {
-	n    int
-	last time.Time
+	N    int       `json:"n"`
+	Last time.Time `json:"last"`
 }
 
 // current is the count still in force at now.
 func (f failures) current(now time.Time, window time.Duration) int {
-	if now.Sub(f.last) >= window {
+	if now.Sub(f.Last) >= window {
 		return 0
 	}
-	return f.n
+	return f.N
 }
+
+// userFailures are the failed logins as one user: in all, and per client
+// address.
+type userFailures struct {
+	Total   failures            `json:"total"`
+	Clients map[string]failures `json:"clients,omitempty"`
+}
+
+// maxClientsPerUser bounds the per-client counts kept in one user's
+// record; the oldest go first.
+const maxClientsPerUser = 256
 
 // authFailures counts failed logins per client address, per (user, client
-// address) and per user, each in its own bounded LRU. The package doc gives
-// the rules.
+// address) and per user. The per-client counts live in one table, the
+// others in one record per user, so that a reset of a user is one delete.
+// The package doc gives the rules.
 type authFailures struct {
 	cfg *Config
-	// mu makes each read-modify-write of a counter atomic.
+	// mu makes each read-modify-write of a counter atomic within this
+	// process; instances sharing a store may lose a concurrent increment,
+	// which only makes a guesser's delay grow a little slower.
 	mu     sync.Mutex
-	client *lru.Cache[string, failures]
-	pair   *lru.Cache[pairKey, failures]
-	user   *lru.Cache[string, failures]
-}
-
-type pairKey struct{ user, client string }
-
-func newAuthFailures(cfg *Config) (*authFailures, error) {
-	client, err := lru.New[string, failures](cfg.StateSize)
-	if err != nil {
-		return nil, fmt.Errorf("throttle: failure state of size %d: %w", cfg.StateSize, err)
-	}
-	pair, _ := lru.New[pairKey, failures](cfg.StateSize)
-	user, _ := lru.New[string, failures](cfg.StateSize)
-	return &authFailures{cfg: cfg, client: client, pair: pair, user: user}, nil
+	client table[failures]
+	user   table[userFailures]
 }
 
 // authVerdict is what the failure counters say about one login attempt.
 type authVerdict struct {
 	delay   time.Duration
 	refused string // why the attempt is refused; "" if it is not
+	// failing is true when the client has failures in force: only then
+	// can a successful login have any to forget.
+	failing bool
 }
 
 // check judges an attempt by client for user at now.
@@ -58,22 +60,21 @@ func (a *authFailures) check(user, client string, now time.Time) authVerdict {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	w := a.cfg.AuthFailWindow
-	cf, _ := a.client.Peek(client)
+	cf, _ := a.client.peek(client)
 	c := cf.current(now, w)
 	if c == 0 {
 		// A client that has not failed is never held back by others.
 		return authVerdict{}
 	}
-	pf, _ := a.pair.Peek(pairKey{user, client})
-	uf, _ := a.user.Peek(user)
-	p, u := pf.current(now, w), uf.current(now, w)
+	uf, _ := a.user.peek(user)
+	p, u := uf.Clients[client].current(now, w), uf.Total.current(now, w)
 	switch {
 	case p >= a.cfg.AuthFailLimit:
-		return authVerdict{refused: fmt.Sprintf("%d failed logins as %s from %s", p, user, client)}
+		return authVerdict{refused: fmt.Sprintf("%d failed logins as %s from %s", p, user, client), failing: true}
 	case c >= a.cfg.AuthFailClientLimit:
-		return authVerdict{refused: fmt.Sprintf("%d failed logins from %s", c, client)}
+		return authVerdict{refused: fmt.Sprintf("%d failed logins from %s", c, client), failing: true}
 	}
-	return authVerdict{delay: a.delay(max(p, u))}
+	return authVerdict{delay: a.delay(max(p, u)), failing: true}
 }
 
 // delay is AuthFailBaseDelay doubled for every failure after the first,
@@ -94,13 +95,19 @@ func (a *authFailures) failed(user, client string, now time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	w := a.cfg.AuthFailWindow
-	// Peek's zero value for an absent key counts as no failures.
-	bump := func(f failures, _ bool) failures {
-		return failures{n: f.current(now, w) + 1, last: now}
+	bump := func(f failures) failures { return failures{N: f.current(now, w) + 1, Last: now} }
+	cf, _ := a.client.peek(client)
+	a.client.add(client, bump(cf))
+	uf, _ := a.user.peek(user)
+	clients := make(map[string]failures, len(uf.Clients)+1)
+	for k, f := range uf.Clients {
+		if f.current(now, w) > 0 {
+			clients[k] = f
+		}
 	}
-	a.client.Add(client, bump(a.client.Peek(client)))
-	a.pair.Add(pairKey{user, client}, bump(a.pair.Peek(pairKey{user, client})))
-	a.user.Add(user, bump(a.user.Peek(user)))
+	clients[client] = bump(uf.Clients[client])
+	dropOldest(clients, maxClientsPerUser)
+	a.user.add(user, userFailures{Total: bump(uf.Total), Clients: clients})
 }
 
 // succeeded forgets client's failures against user: they are taken off
@@ -110,29 +117,52 @@ func (a *authFailures) failed(user, client string, now time.Time) {
 func (a *authFailures) succeeded(user, client string, now time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	key := pairKey{user, client}
-	pf, ok := a.pair.Peek(key)
+	uf, ok := a.user.peek(user)
 	if !ok {
 		return
 	}
-	a.pair.Remove(key)
-	p := pf.current(now, a.cfg.AuthFailWindow)
-	if f, ok := a.client.Peek(client); ok {
-		forget(a.client, client, f, p)
+	pf, ok := uf.Clients[client]
+	if !ok {
+		return
 	}
-	if f, ok := a.user.Peek(user); ok {
-		forget(a.user, user, f, p)
+	p := pf.current(now, a.cfg.AuthFailWindow)
+	delete(uf.Clients, client)
+	uf.Total.N -= p
+	if uf.Total.N <= 0 && len(uf.Clients) == 0 {
+		a.user.remove(user)
+	} else {
+		uf.Total.N = max(uf.Total.N, 0)
+		a.user.add(user, uf)
+	}
+	if f, ok := a.client.peek(client); ok {
+		if f.N <= p {
+			a.client.remove(client)
+		} else {
+			f.N -= p
+			a.client.add(client, f)
+		}
 	}
 }
 
-// forget takes n failures off the count under k.
-func forget[K comparable](c *lru.Cache[K, failures], k K, f failures, n int) {
-	if f.n <= n {
-		c.Remove(k)
-		return
+// reset forgets every failed login as user.
+func (a *authFailures) reset(user string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.user.remove(user)
+}
+
+// dropOldest removes the entries of m with the oldest Last until at most
+// n are left.
+func dropOldest(m map[string]failures, n int) {
+	for len(m) > n {
+		var oldest string
+		for k, f := range m {
+			if oldest == "" || f.Last.Before(m[oldest].Last) {
+				oldest = k
+			}
+		}
+		delete(m, oldest)
 	}
-	f.n -= n
-	c.Add(k, f)
 }
 
 // clientKey is the address part of a client address: failures are counted

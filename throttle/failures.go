@@ -6,6 +6,6 @@ func (t *Throttle) AuthFailures(user string) int {
 	a := t.auth
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	f, _ := a.user.Peek(user)
-	return f.current(t.now(), a.cfg.AuthFailWindow)
+	f, _ := a.user.peek(user)
+	return f.Total.current(t.now(), a.cfg.AuthFailWindow)
 }

@@ -28,6 +28,8 @@ type UserState struct {
 type State interface {
 	Get(user string) (UserState, bool)
 	Put(user string, s UserState)
+	// Delete forgets the user (popgate throttle reset).
+	Delete(user string)
 }
 
 // LRUState is a State bounded to a number of users; the least recently
@@ -53,3 +55,6 @@ func (s *LRUState) Get(user string) (UserState, bool) { return s.c.Get(user) }
 
 // Put stores the user's state.
 func (s *LRUState) Put(user string, st UserState) { s.c.Add(user, st) }
+
+// Delete forgets the user.
+func (s *LRUState) Delete(user string) { s.c.Remove(user) }

@@ -21,7 +21,25 @@ type Options struct {
 	// MaxSessions limits the concurrent sessions per backend name (from
 	// the backend URL's max_sessions); absent or 0 means unlimited.
 	MaxSessions map[string]int
+	// Persist, when set, keeps the user states (unless State is set) and
+	// the failed-login counts there instead of in memory, so that they
+	// survive a restart or are shared by several instances.
+	Persist KV
+	// StoreDown is called when a Persist call fails after the last one
+	// succeeded, StoreUp at the first success after that. The throttle
+	// fails open meanwhile: it forgets, and lets logins through.
+	StoreDown func(error)
+	StoreUp   func()
 }
+
+// Key prefixes of the state kept in Options.Persist.
+const (
+	persistUser       = "user/"
+	persistFailClient = "fail-client/"
+	persistFailUser   = "fail-user/"
+	// persistUserTTL lets a shared store forget users who stopped polling.
+	persistUserTTL = 30 * 24 * time.Hour
+)
 
 // Throttle applies the penalties of one popgate process. It is safe for
 // concurrent use.
@@ -57,6 +75,16 @@ func New(cfg Config, o Options) (*Throttle, error) {
 	if t.sleep == nil {
 		t.sleep = sleepTimer
 	}
+	t.auth = &authFailures{cfg: &t.cfg}
+	if o.Persist != nil {
+		h := &storeHealth{down: o.StoreDown, up: o.StoreUp}
+		if t.state == nil {
+			t.state = tableState{kvTable[UserState]{o.Persist, persistUser, persistUserTTL, h}}
+		}
+		t.auth.client = kvTable[failures]{o.Persist, persistFailClient, cfg.AuthFailWindow, h}
+		t.auth.user = kvTable[userFailures]{o.Persist, persistFailUser, cfg.AuthFailWindow, h}
+		return t, nil
+	}
 	if t.state == nil {
 		s, err := NewLRUState(cfg.StateSize)
 		if err != nil {
@@ -64,12 +92,21 @@ func New(cfg Config, o Options) (*Throttle, error) {
 		}
 		t.state = s
 	}
-	auth, err := newAuthFailures(&t.cfg)
-	if err != nil {
+	var err error
+	if t.auth.client, err = newLRUTable[failures](cfg.StateSize); err != nil {
 		return nil, err
 	}
-	t.auth = auth
+	if t.auth.user, err = newLRUTable[userFailures](cfg.StateSize); err != nil {
+		return nil, err
+	}
 	return t, nil
+}
+
+// Reset forgets what the throttle knows about user: its penalty level and
+// its failed logins (popgate throttle reset).
+func (t *Throttle) Reset(user string) {
+	t.state.Delete(user)
+	t.auth.reset(user)
 }
 
 // Enabled reports whether the throttle does anything at all.
@@ -90,7 +127,20 @@ func (t *Throttle) AdmitUser(ctx context.Context, user, backend string, client n
 		return tk, t.admitSlot(ctx, tk)
 	}
 
+	// The user's state and the failure counts are read at the same time:
+	// with a shared store each is a round trip.
+	type stateRead struct {
+		st UserState
+		ok bool
+	}
+	read := make(chan stateRead, 1)
+	go func() {
+		st, ok := t.state.Get(user)
+		read <- stateRead{st, ok}
+	}()
 	verdict := t.auth.check(user, tk.client, start)
+	r := <-read
+	tk.failing = verdict.failing
 	if verdict.refused != "" {
 		tk.d.addReason(ReasonAuthFailures)
 		return tk, errTooManyFailures(user, tk.client, verdict.refused)
@@ -99,7 +149,7 @@ func (t *Throttle) AdmitUser(ctx context.Context, user, backend string, client n
 		tk.d.addReason(ReasonAuthFailures)
 	}
 
-	if st, ok := t.state.Get(user); ok {
+	if st, ok := r.st, r.ok; ok {
 		tk.interval = sinceLogin(start, st)
 		tk.d.Level = t.cfg.level(st.Msgs, st.Bytes, tk.interval)
 	}

@@ -17,6 +17,10 @@ type Ticket struct {
 	// interval is the time since the user's previous login (0: none).
 	interval time.Duration
 	d        Decision
+	// failing is true when the client had failed logins in force at
+	// admission; opened is the state Opened recorded.
+	failing bool
+	opened  *UserState
 
 	// slot is the backend limiter holding one of our sessions, if any,
 	// taken at slotLevel (Opened may change the level later).
@@ -44,14 +48,18 @@ func (tk *Ticket) Opened(msgs int, bytes int64) {
 		tk.d.addReason(ReasonSize)
 		tk.d.addReason(ReasonFrequency)
 	}
-	tk.t.state.Put(tk.user, UserState{
+	st := UserState{
 		LastLogin: tk.t.now(),
 		Interval:  tk.interval,
 		Msgs:      msgs,
 		Bytes:     bytes,
 		Level:     tk.d.Level,
-	})
-	tk.t.auth.succeeded(tk.user, tk.client, tk.t.now())
+	}
+	tk.opened = &st
+	tk.t.state.Put(tk.user, st)
+	if tk.failing {
+		tk.t.auth.succeeded(tk.user, tk.client, tk.t.now())
+	}
 }
 
 // Failed ends a login the backend refused and releases the ticket. Only
@@ -70,10 +78,12 @@ func (tk *Ticket) Updated(r pop3.UpdateResult) {
 	if !tk.t.Enabled() {
 		return
 	}
-	st, ok := tk.t.state.Get(tk.user)
-	if !ok {
+	// The state this session recorded at login, not a new read: one
+	// store round trip less per session.
+	if tk.opened == nil {
 		return
 	}
+	st := *tk.opened
 	st.Msgs, st.Bytes = r.LeftMsgs, r.LeftBytes
 	tk.t.state.Put(tk.user, st)
 }

@@ -29,6 +29,10 @@ type Sessions struct {
 	dir  string // "" for in-process only
 	mu   sync.Mutex
 	held map[string]string // maildrop -> session ID
+
+	// leases, when set, extend the lock to every instance (ShareThrough).
+	leases   Leases
+	instance string
 }
 
 // NewSessions returns session locks kept in dir (created if missing), or in
@@ -47,11 +51,29 @@ type Session struct {
 	s        *Sessions
 	maildrop string
 	f        *os.File
+	lease    *lease
 }
 
 // Acquire takes the session lock on maildrop for session id, or returns an
 // *InUseError naming the holder.
 func (s *Sessions) Acquire(maildrop, id string) (*Session, error) {
+	l, err := s.acquireLocal(maildrop, id)
+	if err != nil || s.leases == nil {
+		return l, err
+	}
+	// The lease is a network call: taken outside the mutex, with the
+	// local lock already keeping this process's other sessions out.
+	le, err := s.takeLease(maildrop, id)
+	if err != nil {
+		l.Release()
+		return nil, err
+	}
+	l.lease = le
+	return l, nil
+}
+
+// acquireLocal takes the in-process lock and the flock.
+func (s *Sessions) acquireLocal(maildrop, id string) (*Session, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if h, ok := s.held[maildrop]; ok {
@@ -91,6 +113,9 @@ func (l *Session) Release() error {
 	delete(l.s.held, l.maildrop)
 	l.s.mu.Unlock()
 	l.s = nil
+	if l.lease != nil {
+		l.lease.release()
+	}
 	if l.f != nil {
 		return l.f.Close() // closing drops the flock
 	}

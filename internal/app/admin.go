@@ -12,11 +12,11 @@ import (
 	"github.com/popgate/popgate/config"
 )
 
-// askAdmin GETs path?query from the running server's admin listener
+// askAdmin sends method path?query to the running server's admin listener
 // (POPGATE_ADMIN_LISTEN), for the commands whose answer lives in that
 // process. It returns the body, or an exit code other than exitOK after
 // saying what went wrong on stderr.
-func askAdmin(ctx context.Context, path, query string, environ []string, stderr io.Writer) ([]byte, int) {
+func askAdmin(ctx context.Context, method, path, query string, environ []string, stderr io.Writer) ([]byte, int) {
 	cfg, _, ok := loadConfig(environ, stderr)
 	if !ok {
 		return nil, exitUsage
@@ -28,7 +28,7 @@ func askAdmin(ctx context.Context, path, query string, environ []string, stderr 
 	u := url.URL{Scheme: "http", Host: string(cfg.AdminListen), Path: path, RawQuery: query}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "popgate: %v\n", err)
 		return nil, exitFailure

@@ -60,10 +60,10 @@ func RunWithHooks(ctx context.Context, args, environ []string, stdout, stderr io
 		}
 		return routesCheck(rest[1], environ, stdout, stderr)
 	case "throttle":
-		if len(rest) != 2 || rest[0] != "show" {
-			return usageError(stderr, "usage: popgate throttle show USER")
+		if len(rest) != 2 || (rest[0] != "show" && rest[0] != "reset") {
+			return usageError(stderr, "usage: popgate throttle show|reset USER")
 		}
-		return throttleShow(ctx, rest[1], environ, stdout, stderr)
+		return throttleCommand(ctx, rest[0], rest[1], environ, stdout, stderr)
 	case "doctor":
 		return doctorCommand(ctx, rest, environ, stdout, stderr)
 	case "uidl":
@@ -90,8 +90,11 @@ const usage = `Usage:
   popgate check-config       print the effective configuration, secrets
                              redacted, and check it (backends, routes, TLS)
   popgate routes check FILE  check a routes file against the configured backends
-  popgate throttle show USER print a user's throttle level, from the running
-                             server's admin listener
+  popgate throttle show USER print a user's throttle level
+  popgate throttle reset USER
+                             forget a user's throttle level and failed logins
+                             (in Redis directly; with bbolt through the running
+                             server's admin listener)
   popgate doctor [-json] USER
                              explain a user's state (route, backend health,
                              last sessions, UIDLs, throttling, poison

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"strings"
 	"text/tabwriter"
@@ -21,7 +22,7 @@ func doctorCommand(ctx context.Context, args, environ []string, stdout, stderr i
 	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
 		return usageError(stderr, "usage: popgate doctor [-json] USER")
 	}
-	body, code := askAdmin(ctx, "/doctor", url.Values{"user": {fs.Arg(0)}}.Encode(), environ, stderr)
+	body, code := askAdmin(ctx, http.MethodGet, "/doctor", url.Values{"user": {fs.Arg(0)}}.Encode(), environ, stderr)
 	if code != exitOK {
 		return code
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/popgate/popgate/backend"
 	"github.com/popgate/popgate/backend/auth"
+	"github.com/popgate/popgate/backend/lock"
 	"github.com/popgate/popgate/config"
 	"github.com/popgate/popgate/pop3"
 	"github.com/popgate/popgate/upstream"
@@ -25,7 +26,7 @@ type builder func(legacy map[string]pop3.Opener) (pop3.Opener, io.Closer, error)
 
 // backendOptions validates one backend's URL with its package's FromURL,
 // without opening anything, and returns a builder for it.
-func backendOptions(cfg config.Config, b config.Backend) (builder, error) {
+func backendOptions(cfg config.Config, b config.Backend, leases lock.Leases) (builder, error) {
 	switch b.URL.Scheme {
 	case config.SchemePOP3, config.SchemePOP3S:
 		o, err := upstream.FromURL(b.Name, b.URL)
@@ -39,6 +40,7 @@ func backendOptions(cfg config.Config, b config.Backend) (builder, error) {
 		if err != nil {
 			return nil, err
 		}
+		o.Leases, o.Instance = leases, cfg.Hostname
 		if o.AuthBackend != "" && !isLegacy(cfg, o.AuthBackend) {
 			return nil, fmt.Errorf("backend %s: auth_backend %q is not a pop3:// or pop3s:// backend", b.Name, o.AuthBackend)
 		}
@@ -98,15 +100,17 @@ func nativeDataDir(cfg config.Config, name string) string {
 func checkBackends(cfg config.Config) config.ErrorList {
 	var l config.ErrorList
 	for _, b := range cfg.Backends {
-		if _, err := backendOptions(cfg, b); err != nil {
+		if _, err := backendOptions(cfg, b, nil); err != nil {
 			l.Add("BACKENDS", err)
 		}
 	}
 	return l
 }
 
-// openBackends builds every backend. The returned closer releases them.
-func openBackends(cfg config.Config) (map[string]pop3.Opener, io.Closer, error) {
+// openBackends builds every backend. With leases (from a shared store) a
+// native backend's session lock holds across instances. The returned
+// closer releases them.
+func openBackends(cfg config.Config, leases lock.Leases) (map[string]pop3.Opener, io.Closer, error) {
 	openers := map[string]pop3.Opener{}
 	legacy := map[string]pop3.Opener{}
 	var closers closeAll
@@ -116,7 +120,7 @@ func openBackends(cfg config.Config) (map[string]pop3.Opener, io.Closer, error) 
 			if b.Native() == pass {
 				continue
 			}
-			build, err := backendOptions(cfg, b)
+			build, err := backendOptions(cfg, b, leases)
 			if err != nil {
 				closers.Close()
 				return nil, nil, err

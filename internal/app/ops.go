@@ -70,6 +70,20 @@ func (o *operations) wrapOpeners(openers map[string]pop3.Opener) map[string]pop3
 	return out
 }
 
+// pinger is a store that can tell whether it is reachable (store/redis).
+type pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// watchStore checks a shared store with the backends: /readyz fails while
+// it is unreachable, and popgate_store_up follows it. The embedded store
+// cannot be unreachable and is not watched.
+func (o *operations) watchStore(st any) {
+	if p, ok := st.(pinger); ok {
+		o.health.WatchStore(p.Ping, o.metrics.StoreUp)
+	}
+}
+
 // start runs the health checks and, if admin is not nil, serves the admin
 // endpoints on it, until stop.
 func (o *operations) start(admin net.Listener) {

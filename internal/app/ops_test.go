@@ -193,8 +193,8 @@ func startFakeLegacy(t *testing.T, addr string) *pop3test.Server {
 }
 
 // TestUnhealthyBackendFailsFast stops a legacy backend: within the health
-// interval /readyz names it and logins get [SYS/TEMP] at once; when it is
-// back, both recover.
+// interval /readyz (strict) names it and logins get [SYS/TEMP] at once;
+// when it is back, both recover.
 func TestUnhealthyBackendFailsFast(t *testing.T) {
 	fake := startFakeLegacy(t, "127.0.0.1:0")
 	legacyAddr := fake.Addr
@@ -206,6 +206,7 @@ func TestUnhealthyBackendFailsFast(t *testing.T) {
 		"POPGATE_AUTH_FAIL_DELAY=0s",
 		"POPGATE_HEALTH_INTERVAL=50ms",
 		"POPGATE_HEALTH_TIMEOUT=1s",
+		"POPGATE_HEALTH_STRICT=true",
 	}, Hooks{})
 	pop := srv.addrs.Plain.String()
 	ready := func() (bool, string) {
@@ -317,6 +318,7 @@ func TestHealthSubcommand(t *testing.T) {
 		"POPGATE_BACKENDS=legacy=pop3://" + fake.Addr,
 		"POPGATE_DATA_DIR=" + t.TempDir(),
 		"POPGATE_HEALTH_INTERVAL=50ms",
+		"POPGATE_HEALTH_STRICT=true",
 	}, Hooks{})
 	_, port, _ := net.SplitHostPort(srv.addrs.Admin.String())
 	// The server's own configuration, as a container health check sees it.

@@ -20,6 +20,7 @@ import (
 	"github.com/popgate/popgate/routes"
 	"github.com/popgate/popgate/session"
 	"github.com/popgate/popgate/store"
+	"github.com/popgate/popgate/store/httpstore"
 )
 
 // Addrs are the addresses the listeners got (nil when disabled).
@@ -76,24 +77,28 @@ func runServer(ctx context.Context, cfg config.Config, environ []string, log *za
 	if err != nil {
 		return err
 	}
-	openers, closer, err := openBackends(cfg)
-	if err != nil {
-		return err
-	}
-	defer closer.Close()
-	uidls, err := openUIDLStore(cfg)
+	uidls, err := openUIDLStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer uidls.Close()
-	if h.UIDLStore != nil {
-		h.UIDLStore(uidls)
-	}
-	thr, err := newThrottle(cfg)
+	openers, closer, err := openBackends(cfg, sessionLeases(uidls))
 	if err != nil {
 		return err
 	}
+	defer closer.Close()
+	if h.UIDLStore != nil {
+		h.UIDLStore(uidls)
+	}
 	ops := newOperations(cfg, log)
+	ops.watchStore(uidls)
+	// The running server holds the bbolt file: "popgate uidl" reaches the
+	// map through here.
+	ops.Mux.Handle(httpstore.Prefix, httpstore.Handler(uidls))
+	thr, err := newThrottle(cfg, uidls, log, ops.metrics)
+	if err != nil {
+		return err
+	}
 	openers = ops.wrapOpeners(openers)
 
 	opts := proxy.Options{
@@ -124,6 +129,7 @@ func runServer(ctx context.Context, cfg config.Config, environ []string, log *za
 	ops.watchThrottle(cfg.BackendNames(), thr.Sessions)
 	if thr.Enabled() {
 		ops.Mux.Handle("GET /throttle", thr.ShowHandler())
+		ops.Mux.Handle("POST /throttle/reset", thr.ResetHandler())
 	}
 	var router *routes.Router
 	if cfg.Routes != "" {

@@ -11,13 +11,13 @@ import (
 	"github.com/popgate/popgate/loadgen"
 )
 
-// TestThrottleSlowsAHogAndForgives runs the server with throttling tuned
-// small: a user with a large maildrop who polls back to back gets a penalty
-// and a login delay, a user with a small one polling as often does not, an
-// operator reads the hog's level with "popgate throttle show", and the hog
-// is back to full speed at the first poll after cleaning up.
-func TestThrottleSlowsAHogAndForgives(t *testing.T) {
-	dir := t.TempDir()
+// hogAndCalm writes the Maildirs of hog (30 messages) and calm (1) under
+// dir/mail and returns dir and the variables of a server on them, with
+// throttling tuned small: 10 messages polled more often than once a minute
+// are too many.
+func hogAndCalm(t *testing.T) (dir string, vars []string) {
+	t.Helper()
+	dir = t.TempDir()
 	hogDir := filepath.Join(dir, "mail", "hog", "Maildir")
 	if err := loadgen.WriteMaildir(hogDir, "hog", 30, loadgen.Sizes{Min: 200, Max: 400}); err != nil {
 		t.Fatal(err)
@@ -27,18 +27,29 @@ func TestThrottleSlowsAHogAndForgives(t *testing.T) {
 	if err := os.WriteFile(users, []byte("hog:{PLAIN}pw\ncalm:{PLAIN}pw\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	srv := startServer(t, []string{
+	return dir, []string{
 		"POPGATE_LISTEN=127.0.0.1:0",
-		"POPGATE_ADMIN_LISTEN=127.0.0.1:0",
 		"POPGATE_BACKENDS=native=maildir://" + dir + "/mail/%u/Maildir",
 		"POPGATE_USERS_FILE=" + users,
-		"POPGATE_DATA_DIR=" + filepath.Join(dir, "data"),
 		"POPGATE_AUTH_FAIL_DELAY=0s",
 		"POPGATE_THROTTLE_SOFT_MSGS=10",
 		"POPGATE_THROTTLE_MIN_POLL_INTERVAL=1m",
 		"POPGATE_THROTTLE_DELAY_PER_LEVEL=20ms",
 		"POPGATE_THROTTLE_MAX_DELAY=200ms",
-	}, Hooks{})
+	}
+}
+
+// TestThrottleSlowsAHogAndForgives runs the server with throttling tuned
+// small: a user with a large maildrop who polls back to back gets a penalty
+// and a login delay, a user with a small one polling as often does not, an
+// operator reads the hog's level with "popgate throttle show", and the hog
+// is back to full speed at the first poll after cleaning up.
+func TestThrottleSlowsAHogAndForgives(t *testing.T) {
+	dir, vars := hogAndCalm(t)
+	srv := startServer(t, append(vars,
+		"POPGATE_ADMIN_LISTEN=127.0.0.1:0",
+		"POPGATE_DATA_DIR="+filepath.Join(dir, "data"),
+	), Hooks{})
 	addr := srv.addrs.Plain.String()
 	for range 3 {
 		testpeer.Poplib(t, addr, "hog", "pw")

@@ -16,23 +16,8 @@ import (
 // moved by a routes reload, a new message arrives, and the client's next
 // poll fetches that message alone.
 func TestServeMovesUserKeepingUIDLs(t *testing.T) {
-	mbox := testpeer.SimpleMbox(5)
-	dovecot := testpeer.StartDovecot(t, testpeer.DovecotOptions{
-		Users: []testpeer.User{{Name: "rachel", Password: "pw", Mbox: mbox}},
-	})
-	dir := t.TempDir()
-	spools := filepath.Join(dir, "spool")
-	if err := os.MkdirAll(spools, 0o700); err != nil {
-		t.Fatal(err)
-	}
+	dovecot, dir, spools, users := movingUser(t)
 	spool := filepath.Join(spools, "rachel")
-	if err := os.WriteFile(spool, mbox, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	users := filepath.Join(dir, "users")
-	if err := os.WriteFile(users, []byte("rachel:{PLAIN}pw\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	routesFile := filepath.Join(dir, "routes")
 	writeFile := func(path, text string) {
 		if err := os.WriteFile(path+".new", []byte(text), 0o600); err != nil {
@@ -64,12 +49,7 @@ func TestServeMovesUserKeepingUIDLs(t *testing.T) {
 	reload <- struct{}{}
 	waitLog(t, srv.stdout, "routes reloaded", "cause", "SIGHUP")
 
-	f, err := os.OpenFile(spool, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Write(testpeer.MboxMessage([]byte("From: x@example.org\nSubject: after the move\nMessage-ID: <after@x>\n\nnew\n")))
-	f.Close()
+	deliverAfterMove(t, spool)
 
 	got := client.Poll()
 	if len(got) != 1 || !bytes.Contains(got[0].Body, []byte("after the move")) {
@@ -90,6 +70,43 @@ func TestServeMovesUserKeepingUIDLs(t *testing.T) {
 	}
 }
 
+// movingUser starts a Dovecot holding rachel's 5 messages, and writes the
+// same mail to DIR/spool/rachel for a native mbox backend, with a users
+// file DIR/users giving her the same password.
+func movingUser(t *testing.T) (dovecot *testpeer.Server, dir, spools, users string) {
+	t.Helper()
+	mbox := testpeer.SimpleMbox(5)
+	dovecot = testpeer.StartDovecot(t, testpeer.DovecotOptions{
+		Users: []testpeer.User{{Name: "rachel", Password: "pw", Mbox: mbox}},
+	})
+	dir = t.TempDir()
+	spools = filepath.Join(dir, "spool")
+	if err := os.MkdirAll(spools, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(spools, "rachel"), mbox, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	users = filepath.Join(dir, "users")
+	if err := os.WriteFile(users, []byte("rachel:{PLAIN}pw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dovecot, dir, spools, users
+}
+
+// deliverAfterMove appends the message "after the move" to an mbox spool.
+func deliverAfterMove(t *testing.T, spool string) {
+	t.Helper()
+	f, err := os.OpenFile(spool, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(testpeer.MboxMessage([]byte("From: x@example.org\nSubject: after the move\nMessage-ID: <after@x>\n\nnew\n"))); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestUIDLImportAndShow seeds the map from POP3-NOTES' test.mbox with the
 // popa3d scheme and reads back popa3d's published UIDLs.
 func TestUIDLImportAndShow(t *testing.T) {
@@ -105,7 +122,7 @@ func TestUIDLImportAndShow(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(spools, "rachel"), mbox, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	vars := []string{"DATA_DIR=" + filepath.Join(dir, "data"), "BACKENDS=legacy=pop3://127.0.0.1:1", "DEFAULT_BACKEND=legacy"}
+	vars := []string{"DATA_DIR=" + filepath.Join(dir, "data"), "BACKENDS=legacy=pop3://127.0.0.1:1", "DEFAULT_BACKEND=legacy", "ADMIN_LISTEN=off"}
 	code, stdout, stderr := runCmd(t, vars, "uidl", "import", "-scheme", "popa3d", "-quiet", spools)
 	if code != exitOK {
 		t.Fatalf("import: exit %d\n%s%s", code, stdout, stderr)

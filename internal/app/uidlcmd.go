@@ -22,10 +22,16 @@ import (
 const uidlPasswordVar = "POPGATE_UIDL_PASSWORD"
 
 const uidlUsage = `usage:
-  popgate uidl import [-scheme auto|xuidl|qpopper-xuidl|qpopper-hex|qpopper-base80|popa3d] [-user NAME] [-quiet] PATH
+  popgate uidl import [-scheme auto|xuidl|qpopper-xuidl|qpopper-hex|qpopper-base80|popa3d] [-user NAME] [-quiet] [-replace] PATH
   popgate uidl show USER [BACKEND...]
   popgate uidl verify [-backend NAME | -server pop3://HOST:PORT] [-password-stdin] USER
+import never overwrites recorded entries that disagree with a spool (learned
+from the legacy server, or imported before): it reports them and leaves the user
+as it was, unless -replace. It exits 1 when messages could not be read or mapped,
+or users were left so.
 verify reads the user's password from ` + uidlPasswordVar + ` or, with -password-stdin, from the first line of stdin.
+With bbolt, the commands reach the map through the admin listener of a running
+server; with Redis, directly.
 `
 
 // uidlEnv is what "popgate uidl" takes from the configuration.
@@ -48,14 +54,14 @@ func uidlCommand(ctx context.Context, args, environ []string, stdout, stderr io.
 	if !ok {
 		return exitUsage
 	}
-	openers, closer, err := openBackends(cfg)
+	openers, closer, err := openBackends(cfg, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "popgate: %v\n", err)
 		return exitFailure
 	}
 	defer closer.Close()
 	env := uidlEnv{
-		openStore: func() (store.UIDLStore, error) { return openUIDLStore(cfg) },
+		openStore: func() (store.UIDLStore, error) { return openStoreForCommand(ctx, cfg) },
 		backends:  openers,
 		getenv:    lookup(environ),
 		stdin:     os.Stdin,
@@ -110,7 +116,7 @@ func runUIDL(ctx context.Context, args []string, env uidlEnv, stdout, stderr io.
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "popgate uidl: %s\n%s", ue.msg, uidlUsage)
 		return exitUsage
-	case errors.Is(err, errDifferences):
+	case errors.Is(err, errDifferences), errors.Is(err, errIncomplete):
 		return exitFailure
 	}
 	fmt.Fprintf(stderr, "popgate uidl: %v\n", err)
@@ -134,6 +140,7 @@ func uidlImport(ctx context.Context, args []string, env uidlEnv, stdout, stderr 
 	scheme := fs.String("scheme", "auto", "")
 	user := fs.String("user", "", "")
 	quiet := fs.Bool("quiet", false, "")
+	replace := fs.Bool("replace", false, "")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
 		return uidlUsageError{"import needs one PATH"}
 	}
@@ -146,7 +153,7 @@ func uidlImport(ctx context.Context, args []string, env uidlEnv, stdout, stderr 
 		return err
 	}
 	defer st.Close()
-	o := migrate.ImportOptions{Path: fs.Arg(0), User: *user, Scheme: sc, Store: st, Progress: stderr}
+	o := migrate.ImportOptions{Path: fs.Arg(0), User: *user, Scheme: sc, Store: st, Progress: stderr, Replace: *replace}
 	if *quiet {
 		o.Progress = nil
 	}
@@ -157,9 +164,20 @@ func uidlImport(ctx context.Context, args []string, env uidlEnv, stdout, stderr 
 	if n := sum.ProblemCount - len(sum.Problems); n > 0 {
 		fmt.Fprintf(stdout, "problem: ... and %d more\n", n)
 	}
+	for _, d := range sum.Disagreements {
+		fmt.Fprintf(stdout, "disagrees: %s\n", d)
+	}
 	fmt.Fprintln(stdout, sum)
+	if err == nil && (sum.ProblemCount > 0 || (sum.Conflicts > 0 && sum.Kept)) {
+		// The summary says what; the status tells a script to look.
+		err = errIncomplete
+	}
 	return err
 }
+
+// errIncomplete ends an import that could not read or map every message,
+// or left users whose map disagrees with their spool.
+var errIncomplete = errors.New("import incomplete")
 
 func uidlShow(ctx context.Context, args []string, env uidlEnv, stdout io.Writer) error {
 	if len(args) < 1 {

@@ -35,6 +35,20 @@ type Poller struct {
 	dir  string // the client's private state directory
 	runs int
 	poll func(ctx context.Context, outDir string) ([]Message, error)
+	// addr is the server the next Poll talks to, for clients that can be
+	// pointed elsewhere (SetAddr); "" for the others.
+	addr string
+}
+
+// SetAddr points the following polls at another server (one instance of
+// several behind a balancer), keeping the client's state. Only clients
+// that read addr at each poll support it.
+func (p *Poller) SetAddr(addr string) {
+	p.t.Helper()
+	if p.addr == "" {
+		p.t.Fatalf("testpeer: %s cannot change its server", p.Name)
+	}
+	p.addr = addr
 }
 
 // Poll runs one session and returns the new messages in server order. Any
@@ -140,24 +154,31 @@ func writeDeliverScript(dir string) (string, error) {
 }
 
 // mdaClient is the setup shared by the clients that deliver through
-// deliverScript: the program, its Poller, the server's host and port, and
+// deliverScript: the program, its Poller (whose addr is the server) and
 // the path of the delivery script.
 type mdaClient struct {
 	*Poller
-	bin, host, port, mda string
+	bin, mda string
 }
 
 func newMDAClient(t testing.TB, program, addr string) mdaClient {
 	t.Helper()
 	c := mdaClient{bin: Require(t, program), Poller: newPoller(t, program)}
-	var err error
-	if c.host, c.port, err = net.SplitHostPort(addr); err != nil {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
 		t.Fatalf("testpeer: %s: %v", program, err)
 	}
+	c.addr = addr
+	var err error
 	if c.mda, err = writeDeliverScript(c.dir); err != nil {
 		t.Fatalf("testpeer: %s: %v", program, err)
 	}
 	return c
+}
+
+// hostPort is the server of the next poll.
+func (c mdaClient) hostPort() (host, port string) {
+	host, port, _ = net.SplitHostPort(c.addr)
+	return host, port
 }
 
 // tracedMessages pairs the bodies delivered into outDir with the UIDLs of

@@ -38,11 +38,12 @@ func NewFetchmailProto(t testing.TB, addr, user, pass, proto string) *Poller {
 	c := newMDAClient(t, "fetchmail", addr)
 	syn := traceSyntax{send: "fetchmail: POP3> ", recv: "fetchmail: POP3< ", anywhere: true}
 	c.poll = func(ctx context.Context, outDir string) ([]Message, error) {
+		host, port := c.hostPort()
 		rc := filepath.Join(c.dir, "fetchmailrc")
 		conf := fmt.Sprintf("set no syslog\npoll %s service %s protocol %s uidl\n"+
 			"  user %s there with password %s is %s here\n"+
 			"  keep\n  sslproto ''\n  no rewrite\n  mda \"%s %s\"\n",
-			c.host, c.port, proto, rcQuote(user), rcQuote(pass), rcQuote(user), c.mda, outDir)
+			host, port, proto, rcQuote(user), rcQuote(pass), rcQuote(user), c.mda, outDir)
 		if err := os.WriteFile(rc, []byte(conf), 0o600); err != nil {
 			return nil, err
 		}

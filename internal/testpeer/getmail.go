@@ -44,6 +44,7 @@ func NewGetmailWith(t testing.TB, addr, user, pass string, o GetmailOptions) *Po
 		t.Fatalf("testpeer: getmail: user and password may not contain '%%' or newlines")
 	}
 	c.poll = func(ctx context.Context, outDir string) ([]Message, error) {
+		host, port := c.hostPort()
 		rc := filepath.Join(c.dir, "getmailrc")
 		msgLog := filepath.Join(outDir, "message.log")
 		conf := fmt.Sprintf("[retriever]\ntype = SimplePOP3Retriever\nserver = %s\nport = %s\n"+
@@ -51,11 +52,14 @@ func NewGetmailWith(t testing.TB, addr, user, pass string, o GetmailOptions) *Po
 			"[destination]\ntype = MDA_external\npath = %s\narguments = (%q,)\nallow_root_commands = true\n\n"+
 			"[options]\nread_all = %t\ndelete = %t\ndelivered_to = false\nreceived = false\n"+
 			"message_log = %s\nverbose = 0\n",
-			c.host, c.port, user, pass, c.mda, filepath.Join(outDir, "mail"), o.ReadAll, o.Delete, msgLog)
+			host, port, user, pass, c.mda, filepath.Join(outDir, "mail"), o.ReadAll, o.Delete, msgLog)
 		if err := os.WriteFile(rc, []byte(conf), 0o600); err != nil {
 			return nil, err
 		}
 		if err := os.Mkdir(filepath.Join(outDir, "mail"), 0o700); err != nil {
+			return nil, err
+		}
+		if err := keepOldmail(c.dir, host, port, user); err != nil {
 			return nil, err
 		}
 		if _, err := run(ctx, c.dir, nil, c.bin, "--getmaildir", c.dir, "--rcfile", rc); err != nil {
@@ -117,4 +121,18 @@ func stripReturnPath(msg []byte) []byte {
 		return rest
 	}
 	return msg
+}
+
+// keepOldmail carries getmail's record of seen messages over to the
+// server at host:port. getmail names the record after the server's
+// address (oldmail-HOST-PORT-USER); a client pointed at one of several
+// instances (SetAddr) stands for one that reaches them all under one name,
+// as behind a balancer, so it keeps what it has seen.
+func keepOldmail(dir, host, port, user string) error {
+	want := filepath.Join(dir, "oldmail-"+host+"-"+port+"-"+user)
+	old, err := filepath.Glob(filepath.Join(dir, "oldmail-*"))
+	if err != nil || len(old) != 1 || old[0] == want {
+		return err
+	}
+	return os.Rename(old[0], want)
 }

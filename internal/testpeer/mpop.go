@@ -36,10 +36,11 @@ func NewMpopAuth(t testing.TB, addr, user, pass, auth string) *Poller {
 	}
 	syn := traceSyntax{send: "--> ", recv: "<-- ", bodies: true}
 	c.poll = func(ctx context.Context, outDir string) ([]Message, error) {
+		host, port := c.hostPort()
 		rc := filepath.Join(c.dir, "mpoprc")
 		conf := fmt.Sprintf("account default\nhost %s\nport %s\nuser \"%s\"\npassword \"%s\"\n"+
 			"tls off\nauth %s\nkeep on\nreceived_header off\nuidls_file %s\ndelivery mda \"%s %s\"\n",
-			c.host, c.port, user, pass, auth, filepath.Join(c.dir, "uidls"), c.mda, outDir)
+			host, port, user, pass, auth, filepath.Join(c.dir, "uidls"), c.mda, outDir)
 		if err := os.WriteFile(rc, []byte(conf), 0o600); err != nil {
 			return nil, err
 		}

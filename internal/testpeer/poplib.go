@@ -61,10 +61,10 @@ func NewPoplib(t testing.TB, addr, user, pass string, opts ...PoplibOption) *Pol
 	if err := os.WriteFile(script, poplibScript, 0o644); err != nil {
 		t.Fatalf("testpeer: %v", err)
 	}
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
 		t.Fatalf("testpeer: poplib: %v", err)
 	}
+	p.addr = addr
 	mode := "keep"
 	if cfg.delete {
 		mode = "delete"
@@ -72,7 +72,11 @@ func NewPoplib(t testing.TB, addr, user, pass string, opts ...PoplibOption) *Pol
 	state := filepath.Join(p.dir, "seen")
 	p.poll = func(ctx context.Context, outDir string) ([]Message, error) {
 		outFile := filepath.Join(outDir, "messages")
-		_, err := run(ctx, p.dir, nil, python, script, host, port, user, pass, mode,
+		host, port, err := net.SplitHostPort(p.addr)
+		if err != nil {
+			return nil, err
+		}
+		_, err = run(ctx, p.dir, nil, python, script, host, port, user, pass, mode,
 			cfg.tls, cfg.caFile, state, outFile)
 		if err != nil {
 			return nil, err

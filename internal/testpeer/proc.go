@@ -105,9 +105,24 @@ func freePort() (int, error) {
 var errPortInUse = errors.New("port already in use")
 
 // waitGreeting waits until addr answers with a +OK greeting, or the daemon
-// exits, or the deadline passes. The daemon's log tells a lost port race
-// from other failures.
+// exits, or the deadline passes.
 func waitGreeting(d *daemon, addr string) error {
+	return waitReady(d, addr, func() (bool, error) {
+		line, err := greeting(addr)
+		if err != nil {
+			return false, err
+		}
+		if !strings.HasPrefix(line, "+OK") {
+			return true, fmt.Errorf("server on %s greeted with %q", addr, line)
+		}
+		return true, nil
+	})
+}
+
+// waitReady calls probe until it reports done (with its verdict), the
+// daemon exits or the deadline passes. The daemon's log tells a lost port
+// race from other failures.
+func waitReady(d *daemon, addr string, probe func() (done bool, err error)) error {
 	deadline := time.Now().Add(readyTimeout)
 	for {
 		if d.exited() {
@@ -115,14 +130,11 @@ func waitGreeting(d *daemon, addr string) error {
 			if int64(len(log)) >= d.logStart && bytes.Contains(log[d.logStart:], []byte("in use")) {
 				return errPortInUse
 			}
-			return fmt.Errorf("server exited before greeting on %s: %v", addr, d.err)
+			return fmt.Errorf("server exited before answering on %s: %v", addr, d.err)
 		}
-		line, err := greeting(addr)
-		if err == nil {
-			if strings.HasPrefix(line, "+OK") {
-				return nil
-			}
-			return fmt.Errorf("server on %s greeted with %q", addr, line)
+		done, err := probe()
+		if done {
+			return err
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("server on %s not ready after %v: %w", addr, readyTimeout, err)
@@ -133,6 +145,12 @@ func waitGreeting(d *daemon, addr string) error {
 
 // greeting dials addr, reads the first line and quits.
 func greeting(addr string) (string, error) {
+	return exchange(addr, nil, []byte("QUIT\r\n"))
+}
+
+// exchange dials addr, writes send, reads one line, writes then and
+// returns the line without its end.
+func exchange(addr string, send, then []byte) (string, error) {
 	conn, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
 		return "", err
@@ -141,11 +159,14 @@ func greeting(addr string) (string, error) {
 	if err := conn.SetDeadline(time.Now().Add(3 * time.Second)); err != nil {
 		return "", err
 	}
+	if _, err := conn.Write(send); err != nil {
+		return "", err
+	}
 	line, err := bufio.NewReader(conn).ReadString('\n')
 	if err != nil {
 		return "", err
 	}
-	_, _ = conn.Write([]byte("QUIT\r\n"))
+	_, _ = conn.Write(then)
 	return strings.TrimRight(line, "\r\n"), nil
 }
 

@@ -19,19 +19,21 @@ var systemDirs = []string{"/usr/bin", "/bin", "/usr/sbin", "/sbin", Popa3dDir + 
 
 // installHints say how to get each program onto a Debian machine.
 var installHints = map[string]string{
-	"dovecot":     "apt-get install dovecot-core dovecot-pop3d",
-	"dovecot-lda": "apt-get install dovecot-core",
-	"procmail":    "apt-get install procmail",
-	"popa3d":      "apt-get download popa3d && dpkg-deb -x popa3d_*.deb " + Popa3dDir,
-	"fetchmail":   "apt-get install fetchmail",
-	"mpop":        "apt-get install mpop",
-	"getmail":     "apt-get install getmail6",
-	"curl":        "apt-get install curl",
-	"socat":       "apt-get install socat",
-	"python3":     "apt-get install python3",
-	"openssl":     "apt-get install openssl",
-	"htpasswd":    "apt-get install apache2-utils",
-	"mkpasswd":    "apt-get install whois",
+	"dovecot":      "apt-get install dovecot-core dovecot-pop3d",
+	"dovecot-lda":  "apt-get install dovecot-core",
+	"procmail":     "apt-get install procmail",
+	"popa3d":       "apt-get download popa3d && dpkg-deb -x popa3d_*.deb " + Popa3dDir,
+	"fetchmail":    "apt-get install fetchmail",
+	"mpop":         "apt-get install mpop",
+	"getmail":      "apt-get install getmail6",
+	"curl":         "apt-get install curl",
+	"socat":        "apt-get install socat",
+	"python3":      "apt-get install python3",
+	"openssl":      "apt-get install openssl",
+	"htpasswd":     "apt-get install apache2-utils",
+	"mkpasswd":     "apt-get install whois",
+	"redis-server": "apt-get install redis-server",
+	"haproxy":      "apt-get install haproxy",
 }
 
 // InCI reports whether the tests run in CI, where a missing peer is a

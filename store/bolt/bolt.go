@@ -6,7 +6,8 @@
 //
 // Layout: bucket "legacy" / user / (UIDL NUL dup) = seq, gone, fingerprint;
 // bucket "pairs" / user / backend / new-UIDL = mapped, UIDL;
-// bucket "breaks" / user = the user's store.Breaks as JSON.
+// bucket "breaks" / user = the user's store.Breaks as JSON; bucket
+// "throttle" / key = expiry, value (see KV).
 package bolt
 
 import (
@@ -18,6 +19,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -41,6 +43,10 @@ const openTimeout = 5 * time.Second
 // Store is a store.UIDLStore in a bbolt file.
 type Store struct {
 	db *bbolt.DB
+
+	kvOnce sync.Once
+	kv     *KV
+	kvErr  error
 }
 
 var (
@@ -74,8 +80,21 @@ func OpenFile(path string) (*Store, error) {
 	return &Store{db: db}, nil
 }
 
-// Close implements store.UIDLStore.
-func (s *Store) Close() error { return s.db.Close() }
+// Close implements store.UIDLStore. It writes what the KV holds pending.
+func (s *Store) Close() error {
+	var err error
+	if s.kv != nil {
+		err = s.kv.close()
+	}
+	return errors.Join(err, s.db.Close())
+}
+
+// KV returns the key-value table for the throttle's state in the same
+// file, starting its background writer on first use.
+func (s *Store) KV() (*KV, error) {
+	s.kvOnce.Do(func() { s.kv, s.kvErr = newKV(s.db) })
+	return s.kv, s.kvErr
+}
 
 func entryKey(uidl string, dup int) []byte {
 	return []byte(uidl + "\x00" + strconv.Itoa(dup))

@@ -77,3 +77,24 @@ func TestOpenNeedsDirectory(t *testing.T) {
 		t.Fatal("Open in a missing directory succeeded")
 	}
 }
+
+func TestKV(t *testing.T) {
+	path := filepath.Join(t.TempDir(), bolt.FileName)
+	var s *bolt.Store
+	kvOf := func(t *testing.T) storetest.KV {
+		kv, err := s.KV()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return kv
+	}
+	storetest.RunKV(t,
+		func(t *testing.T) storetest.KV { s = open(t, path); return kvOf(t) },
+		func(t *testing.T) storetest.KV {
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s = open(t, path)
+			return kvOf(t)
+		})
+}

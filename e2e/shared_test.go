@@ -1,0 +1,202 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/popgate/popgate/internal/pop3test"
+	"github.com/popgate/popgate/internal/testpeer"
+)
+
+// sharedInstance starts the popgate binary on ephemeral loopback ports with
+// env, and returns it with its POP3 and admin addresses.
+func sharedInstance(t *testing.T, bin string, env []string) (p *popgateProc, pop, admin string) {
+	t.Helper()
+	cmd := exec.Command(bin)
+	cmd.Env = env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	p = runPopgate(t, cmd)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, m := range p.lines {
+		if m["msg"] == "popgate started" {
+			pop, _ = m["listen"].(string)
+			admin, _ = m["admin_listen"].(string)
+		}
+	}
+	if pop == "" || admin == "" {
+		t.Fatal("popgate did not log its addresses")
+	}
+	return p, pop, admin
+}
+
+// TestTwoInstancesBehindHAProxy runs two popgate processes on one
+// redis-server behind a real HAProxy (mode tcp, send-proxy-v2, checks on
+// /readyz), in front of a Dovecot serving qpopper-style X-UIDL headers.
+// fetchmail, mpop and getmail learn through instance 1; their users move to
+// the native backend; polls through instance 2 and then through HAProxy
+// fetch every new message exactly once and no old one; a user polled on
+// instance 1 is penalised on instance 2. Instance 1 is then killed with a
+// session open and a message marked deleted: HAProxy stops using it, the
+// maildrop lease it held expires, and nothing was committed.
+func TestTwoInstancesBehindHAProxy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for a lease to expire")
+	}
+	t.Parallel()
+	bin := buildPopgate(t)
+	rdb := testpeer.StartRedis(t)
+	var users []testpeer.User
+	for _, c := range uidlClients {
+		users = append(users, testpeer.User{Name: "ha-" + c.name, Password: uidlPassword, Mbox: uidlSpool("ha-"+c.name, uidlOldCount, true)})
+	}
+	dovecot := testpeer.StartDovecot(t, testpeer.DovecotOptions{Users: users, ReuseXUIDL: true})
+	dir := t.TempDir()
+	spools := filepath.Join(dir, "spool")
+	if err := os.MkdirAll(spools, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var usersFile, moved strings.Builder
+	for _, u := range users {
+		if err := os.WriteFile(filepath.Join(spools, u.Name), u.Mbox, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&usersFile, "%s:{PLAIN}%s\n", u.Name, u.Password)
+		fmt.Fprintf(&moved, "%s native\n", u.Name)
+	}
+	writeTestFile(t, filepath.Join(dir, "users"), usersFile.String())
+	routesFile := filepath.Join(dir, "routes")
+	writeTestFile(t, routesFile, "")
+	env := func(name string) []string {
+		return []string{
+			"PATH=" + os.Getenv("PATH"),
+			"POPGATE_LISTEN=127.0.0.1:0",
+			"POPGATE_ADMIN_LISTEN=127.0.0.1:0",
+			"POPGATE_STORE=" + rdb.URL(0),
+			"POPGATE_PROXY_PROTOCOL_FROM=127.0.0.1",
+			"POPGATE_BACKENDS=legacy=pop3://" + dovecot.Addr + ",native=mbox://" + spools + "/%u?uidl=xuidl",
+			"POPGATE_DEFAULT_BACKEND=legacy",
+			"POPGATE_ROUTES=" + routesFile,
+			"POPGATE_USERS_FILE=" + filepath.Join(dir, "users"),
+			"POPGATE_DATA_DIR=" + filepath.Join(dir, name),
+			"POPGATE_HEALTH_INTERVAL=100ms",
+			"POPGATE_AUTH_FAIL_DELAY=0s",
+			"POPGATE_THROTTLE_SOFT_MSGS=3",
+			"POPGATE_THROTTLE_MIN_POLL_INTERVAL=1h",
+			"POPGATE_THROTTLE_DELAY_PER_LEVEL=10ms",
+			"POPGATE_THROTTLE_MAX_DELAY=50ms",
+		}
+	}
+	one, pop1, admin1 := sharedInstance(t, bin, env("one"))
+	two, pop2, admin2 := sharedInstance(t, bin, env("two"))
+	ha := testpeer.StartHAProxy(t, []testpeer.Backend{{Addr: pop1, CheckAddr: admin1}, {Addr: pop2, CheckAddr: admin2}})
+
+	// Learn through instance 1.
+	pollers := map[string]*testpeer.Poller{}
+	for _, c := range uidlClients {
+		p := c.new(t, pop1, "ha-"+c.name, uidlPassword)
+		if got := p.Poll(); len(got) != uidlOldCount {
+			t.Fatalf("%s on legacy fetched %d messages, want %d", c.name, len(got), uidlOldCount)
+		}
+		pollers[c.name] = p
+	}
+
+	// Move everyone to the native backend, on both instances.
+	writeTestFile(t, routesFile, moved.String())
+	for _, p := range []*popgateProc{one, two} {
+		if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pop3test.Eventually(t, "both instances to reload the routes", func() bool {
+		return one.count("routes reloaded", "", "") > 0 && two.count("routes reloaded", "", "") > 0
+	})
+
+	// New mail, fetched through instance 2, then through HAProxy (round
+	// robin: the two polls of each client land on different instances).
+	for round, addr := range []string{pop2, ha.Addr, ha.Addr} {
+		for _, c := range uidlClients {
+			user := "ha-" + c.name
+			uidlAppendMbox(t, filepath.Join(spools, user), uidlNewMessage(user, round+1))
+			p := pollers[c.name]
+			p.SetAddr(addr)
+			got := p.Poll()
+			if len(got) != 1 || !bytes.Contains(got[0].Body, []byte(fmt.Sprintf("new message %d", round+1))) {
+				t.Errorf("round %d: %s fetched %d messages through %s, want only new message %d", round, c.name, len(got), addr, round+1)
+			}
+		}
+	}
+	if again := pollers["mpop"].Poll(); len(again) != 0 {
+		t.Errorf("a poll with no new mail fetched %d messages", len(again))
+	}
+
+	// Throttle state is shared: the first session on instance 2 of a user
+	// polled moments before on instance 1 is penalised.
+	penalised := false
+	two.mu.Lock()
+	for _, m := range two.lines {
+		if m["msg"] == "session" && m["user"] == "ha-fetchmail" {
+			pen, _ := m["penalty"].(float64)
+			penalised = pen >= 1
+			break
+		}
+	}
+	two.mu.Unlock()
+	if !penalised {
+		t.Error("the first session on instance 2 of a user polled on instance 1 was not penalised")
+	}
+
+	// Instance 1 dies with a session open and a message marked deleted.
+	victim := "ha-getmail"
+	rc := testpeer.Dial(t, pop1)
+	rc.Expect("USER "+victim, "+OK")
+	rc.Expect("PASS "+uidlPassword, "+OK")
+	stat := rc.OK("STAT")
+	rc.Expect("DELE 1", "+OK")
+	if err := one.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	rc.Close()
+	// Another user's session goes through HAProxy to instance 2 at once.
+	pop3test.Eventually(t, "HAProxy to serve from instance 2 alone", func() bool {
+		_, err := testpeer.NewPoplib(t, ha.Addr, "ha-mpop", uidlPassword).TryPoll()
+		return err == nil
+	})
+	// The victim's maildrop lease expires, and nothing was deleted.
+	deadline := time.Now().Add(45 * time.Second)
+	for {
+		c := testpeer.Dial(t, ha.Addr)
+		c.Expect("USER "+victim, "+OK")
+		answer := c.Expect("PASS "+uidlPassword, "")
+		if strings.HasPrefix(answer, "+OK") {
+			if got := c.OK("STAT"); got != stat {
+				t.Errorf("after the kill: STAT %q, want %q (nothing committed)", got, stat)
+			}
+			c.Quit()
+			break
+		}
+		c.Close()
+		if !strings.HasPrefix(answer, "-ERR [IN-USE]") || time.Now().After(deadline) {
+			t.Fatalf("login after the holder died: %q", answer)
+		}
+		time.Sleep(time.Second)
+	}
+	two.stop(t)
+}
+
+func writeTestFile(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.WriteFile(path+".new", []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path+".new", path); err != nil {
+		t.Fatal(err)
+	}
+}
