@@ -42,6 +42,19 @@ func TestContract(t *testing.T) {
 		})
 }
 
+func TestBreaksContract(t *testing.T) {
+	srv := testpeer.StartRedis(t)
+	storetest.RunBreaks(t,
+		func(t *testing.T) store.BreakStore { return open(t, srv.URL(0), newPrefix()) },
+		func(t *testing.T, s store.BreakStore) store.BreakStore {
+			prefix := s.(*redis.Store).Prefix()
+			if err := s.(*redis.Store).Close(); err != nil {
+				t.Fatal(err)
+			}
+			return open(t, srv.URL(0), prefix)
+		})
+}
+
 func TestPrefixesAndDatabasesAreSeparate(t *testing.T) {
 	srv := testpeer.StartRedis(t)
 	ctx := context.Background()
