@@ -90,7 +90,8 @@ func (t *Throttle) AdmitUser(ctx context.Context, user, backend string, client n
 		return tk, t.admitSlot(ctx, tk, start)
 	}
 
-	verdict := t.auth.check(user, tk.client, start)
+	verdict, at := t.auth.begin(user, tk.client, start)
+	tk.attempt = at
 	if verdict.refused != "" {
 		tk.d.addReason(ReasonAuthFailures)
 		return tk, errTooManyFailures(user, tk.client, verdict.refused)

@@ -22,7 +22,10 @@ type Ticket struct {
 	// taken at slotLevel (Opened may change the level later).
 	slot      *slots
 	slotLevel int
-	release   sync.Once
+	// attempt holds the login's place under the failed-login limits
+	// until its verdict.
+	attempt *pending
+	release sync.Once
 }
 
 // Decision returns what the throttle did to the session so far.
@@ -49,7 +52,7 @@ func (tk *Ticket) Opened(msgs int, bytes int64) {
 		Bytes:     bytes,
 		Level:     tk.d.Level,
 	})
-	tk.t.auth.succeeded(tk.user, tk.client, tk.t.now())
+	tk.t.auth.succeeded(tk.attempt, tk.t.now())
 }
 
 // Failed ends a login the backend refused and releases the ticket. Only
@@ -58,7 +61,7 @@ func (tk *Ticket) Opened(msgs int, bytes int64) {
 func (tk *Ticket) Failed(err error) {
 	defer tk.Release()
 	if tk.t.Enabled() && pop3.CodeOf(err) == pop3.CodeAuth {
-		tk.t.auth.failed(tk.user, tk.client, tk.t.now())
+		tk.t.auth.failed(tk.attempt, tk.t.now())
 	}
 }
 
@@ -80,6 +83,7 @@ func (tk *Ticket) Updated(r pop3.UpdateResult) {
 // login. Calling it again does nothing.
 func (tk *Ticket) Release() {
 	tk.release.Do(func() {
+		tk.t.auth.abandoned(tk.attempt)
 		if tk.slot != nil {
 			tk.slot.release(tk.slotLevel)
 		}
