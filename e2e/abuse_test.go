@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -221,4 +223,51 @@ func TestParallelBruteForceRelay(t *testing.T) {
 	gate := startRelay(t, append([]string{"BACKENDS=legacy=" + legacyURL(dovecot.HAProxyAddr) + "&proxy_protocol=v2", "DEFAULT_BACKEND=legacy"}, bruteForceVars...)...)
 	owner := bruteForce(t, gate, "alice", "right", 10)
 	t.Logf("relay: owner's login p99 %s over %d logins during the attack", p99(owner), len(owner))
+}
+
+// TestEnforcedLoginDelayNeedsThePassword: with ENFORCE_LOGIN_DELAY a wrong
+// password for a hog that polls too often gets the same [AUTH] answer as
+// for anyone, so [LOGIN-DELAY] confirms nothing to a guesser; the owner,
+// told LOGIN-DELAY 0 at the first poll, is not refused at the second, and
+// is refused at the third, within the LOGIN-DELAY then announced.
+func TestEnforcedLoginDelayNeedsThePassword(t *testing.T) {
+	spools := t.TempDir()
+	gate := startRelay(t, "BACKENDS=native="+mboxURL(spools), "DEFAULT_BACKEND=native",
+		"USERS_FILE="+usersFile(t, map[string]string{"hog": "right"}), "PROXY_PROTOCOL_FROM=127.0.0.1",
+		"THROTTLE=on", "THROTTLE_ENFORCE_LOGIN_DELAY=true", "THROTTLE_SOFT_MSGS=1", "THROTTLE_SOFT_BYTES=0",
+		"THROTTLE_DELAY_PER_LEVEL=1ms")
+	if err := os.WriteFile(filepath.Join(spools, "hog"), testpeer.SimpleMbox(5), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"+OK", "+OK", "-ERR [LOGIN-DELAY]"} {
+		// A guess from elsewhere before each of the owner's polls.
+		p, err := dialAs(gate.Addr, attackerAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.cmd("USER hog")
+		if r, _ := p.cmd("PASS wrong"); !strings.HasPrefix(r, "-ERR [AUTH]") {
+			t.Errorf("wrong password before poll %d: %q, want -ERR [AUTH]", i+1, r)
+		}
+		p.c.Close()
+
+		p, err = dialAs(gate.Addr, ownerAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.cmd("USER hog")
+		r, _ := p.cmd("PASS right")
+		if !strings.HasPrefix(r, want) {
+			t.Errorf("owner's poll %d: %q, want %s", i+1, r, want)
+		}
+		if strings.HasPrefix(r, "+OK") {
+			_, _ = p.cmd("QUIT")
+		}
+		p.c.Close()
+	}
+	for _, l := range gate.sessionLines(t, 6) {
+		if strings.HasPrefix(fmt.Sprint(l["client"]), attackerAddr) && l["result"] != "auth_failed" {
+			t.Errorf("guess's session line: %v", l)
+		}
+	}
 }

@@ -255,6 +255,13 @@ func (s *clientSession) login(cr pop3.Credentials) {
 	}
 	if adm != nil {
 		adm.Authenticated(nil, n, size)
+		if err := refusal(adm); err != nil {
+			s.mbox, s.layers = nil, nil
+			closeQuietly(m)
+			s.reply(err)
+			s.setResult(session.ResultThrottled, s.cause(fmt.Errorf("login refused by policy: %w", err)))
+			return
+		}
 		m = adm.Mailbox(m)
 		s.layers = addLayer(s.layers, m)
 	}
@@ -263,6 +270,14 @@ func (s *clientSession) login(cr pop3.Credentials) {
 	s.rec.LeftMsgs, s.rec.LeftBytes = n, size
 	s.setResult("", nil)
 	s.w.OK(fmt.Sprintf("%d messages (%d octets)", n, size))
+}
+
+// refusal is the gate's refusal of a login whose credentials were right.
+func refusal(adm session.Admission) error {
+	if r, ok := adm.(session.Refuser); ok {
+		return r.Refusal()
+	}
+	return nil
 }
 
 // openFailed answers a refused or failed Open.

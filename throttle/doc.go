@@ -49,11 +49,12 @@
 //   - LOGIN-DELAY (RFC 2449): the capability is announced as
 //     "LOGIN-DELAY 0 USER" before login and as the user's own value after
 //     (MinPollInterval for a penalised user, 0 otherwise). With
-//     EnforceLoginDelay a login that would be penalised is refused with
-//     [LOGIN-DELAY] instead of being delayed. The check runs before the
-//     password is verified (that is what shields the backend); it reveals to
-//     anyone who tries a hog's name that the hog polled recently, nothing
-//     else, and a refused attempt never counts as a login.
+//     EnforceLoginDelay a penalised login by a user told a LOGIN-DELAY
+//     above 0 at the previous login is refused with [LOGIN-DELAY] instead
+//     of being delayed (a user told 0 is delayed and told its new value).
+//     The refusal (Ticket.Refusal, a session.Refuser) comes only after the
+//     backend accepted the password, so it reveals nothing about the
+//     account to a guesser; a refused attempt never counts as a login.
 //
 // # Authentication failures
 //

@@ -100,19 +100,26 @@ func (t *Throttle) AdmitUser(ctx context.Context, user, backend string, client n
 		tk.d.addReason(ReasonAuthFailures)
 	}
 
-	if st, ok := t.state.Get(user); ok {
+	st, seen := t.state.Get(user)
+	if seen {
 		tk.interval = sinceLogin(start, st)
 		tk.d.Level = t.cfg.level(st.Msgs, st.Bytes, tk.interval)
 	}
+	d := verdict.delay
 	if tk.d.Level > 0 {
 		tk.d.addReason(ReasonSize)
 		tk.d.addReason(ReasonFrequency)
-		if t.cfg.EnforceLoginDelay {
-			return tk, errLoginTooSoon(user, tk.d.Level, tk.interval)
+		// Only a user told a LOGIN-DELAY above 0 at the previous login is
+		// refused, and only once the password proves who is asking
+		// (Refusal); everyone else is delayed.
+		if t.cfg.EnforceLoginDelay && st.Level > 0 {
+			tk.tooSoon = errLoginTooSoon(user, tk.d.Level, tk.interval)
+		} else {
+			d += t.cfg.loginDelay(tk.d.Level)
 		}
 	}
 
-	if d := verdict.delay + t.cfg.loginDelay(tk.d.Level); d > 0 {
+	if d > 0 {
 		err := t.sleep(ctx, d)
 		tk.d.Delay = t.now().Sub(start)
 		if err != nil {

@@ -122,31 +122,60 @@ func TestLevelSeenAtAdmitComesFromTheLastSession(t *testing.T) {
 	}
 }
 
-func TestEnforceLoginDelayRefusesInsteadOfWaiting(t *testing.T) {
+func TestEnforceLoginDelayRefusesAfterTheCredentials(t *testing.T) {
 	th, clock := newTest(t, func(c *Config) { c.EnforceLoginDelay = true }, Options{})
+	// The first poll is told LOGIN-DELAY 0, so the next one, a minute
+	// later, is not refused: it is delayed and told its LOGIN-DELAY.
 	poll(t, th, "hog", 800<<20)
 	clock.Advance(time.Minute)
 	clock.takeSleeps()
 	tk, err := th.AdmitUser(context.Background(), "hog", "legacy", clientA)
-	if pop3.CodeOf(err) != pop3.CodeLoginDelay || !errors.Is(err, ErrLoginTooSoon) {
-		t.Fatalf("Admit = %v, want [LOGIN-DELAY] carrying ErrLoginTooSoon", err)
+	if err != nil {
+		t.Fatalf("poll after LOGIN-DELAY 0: %v, want admitted", err)
+	}
+	tk.Opened(10, 800<<20)
+	if err := tk.Refusal(); err != nil {
+		t.Fatalf("poll after LOGIN-DELAY 0 refused: %v", err)
+	}
+	if s := clock.takeSleeps(); len(s) == 0 || !slices.Equal(tk.Caps(), []string{"LOGIN-DELAY 300"}) {
+		t.Fatalf("penalised poll: slept %v, caps %q; want a login delay and LOGIN-DELAY 300", s, tk.Caps())
+	}
+	tk.Release()
+
+	// Polling again within the announced LOGIN-DELAY: admitted to the
+	// password check without delay, refused only once it passed.
+	clock.Advance(time.Minute)
+	tk, err = th.AdmitUser(context.Background(), "hog", "legacy", clientA)
+	if err != nil {
+		t.Fatalf("Admit = %v, want the refusal left for after the password", err)
 	}
 	if s := clock.takeSleeps(); len(s) != 0 {
-		t.Errorf("slept %v before refusing", s)
+		t.Errorf("slept %v before a login that will be refused", s)
+	}
+	tk.Opened(10, 800<<20)
+	err = tk.Refusal()
+	if pop3.CodeOf(err) != pop3.CodeLoginDelay || !errors.Is(err, ErrLoginTooSoon) {
+		t.Fatalf("Refusal = %v, want [LOGIN-DELAY] carrying ErrLoginTooSoon", err)
 	}
 	if tk.Decision().Level == 0 {
 		t.Errorf("refused ticket has level 0, want the hog's level for the session line")
 	}
-	tk.Release() // harmless
-	if _, n := th.Sessions("legacy"); n != 0 {
-		t.Errorf("waiting = %d after a refusal", n)
-	}
+	tk.Release()
+	// A wrong password gets the same answer as for anyone: no refusal.
+	tk, _ = th.AdmitUser(context.Background(), "hog", "legacy", clientB)
+	tk.Failed(pop3.ErrAuthFailed)
 	// A refused attempt is not a login: the interval still counts from the
 	// last successful one, so waiting long enough gets in.
-	clock.Advance(th.cfg.MinPollInterval)
-	if _, err := poll(t, th, "hog", 800<<20); err != nil {
+	clock.Advance(th.cfg.MinPollInterval - time.Minute)
+	tk, err = th.AdmitUser(context.Background(), "hog", "legacy", clientA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk.Opened(10, 800<<20)
+	if err := tk.Refusal(); err != nil {
 		t.Errorf("login after MinPollInterval: %v", err)
 	}
+	tk.Release()
 }
 
 func TestLoginDelayCapabilities(t *testing.T) {

@@ -22,6 +22,9 @@ type Ticket struct {
 	// taken at slotLevel (Opened may change the level later).
 	slot      *slots
 	slotLevel int
+	// tooSoon is the [LOGIN-DELAY] refusal Refusal gives once the
+	// credentials are verified; nil if the login may go on.
+	tooSoon error
 	// attempt holds the login's place under the failed-login limits
 	// until its verdict.
 	attempt *pending
@@ -39,6 +42,13 @@ func (tk *Ticket) Opened(msgs int, bytes int64) {
 	if !tk.t.Enabled() {
 		return
 	}
+	if tk.tooSoon != nil {
+		// Refused by Refusal: the password was right, but a refused
+		// attempt is not a login, so the interval still counts from the
+		// last one.
+		tk.t.auth.succeeded(tk.attempt, tk.t.now())
+		return
+	}
 	cfg := &tk.t.cfg
 	tk.d.Level = cfg.level(msgs, bytes, tk.interval)
 	if tk.d.Level > 0 {
@@ -54,6 +64,11 @@ func (tk *Ticket) Opened(msgs int, bytes int64) {
 	})
 	tk.t.auth.succeeded(tk.attempt, tk.t.now())
 }
+
+// Refusal is the [LOGIN-DELAY] refusal of a user who polls again sooner
+// than the LOGIN-DELAY announced at the previous login, given only after
+// the backend accepted the credentials (session.Refuser).
+func (tk *Ticket) Refusal() error { return tk.tooSoon }
 
 // Failed ends a login the backend refused and releases the ticket. Only
 // an error carrying pop3.CodeAuth counts as a failed login; an unreachable
