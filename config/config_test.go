@@ -173,7 +173,7 @@ func TestEveryVariableParses(t *testing.T) {
 		UIDL:       UIDLVars{LearnFrom: []string{"legacy", "secure"}, Budget: ptr(200), BudgetTime: ptr(time.Second), Recheck: ptr(2 * time.Minute), Disable: true},
 	}
 	got := c
-	got.ProxyProtocolFrom, got.Backends = nil, nil
+	got.ProxyProtocolFrom, got.Backends, got.setVars = nil, nil, nil
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
 	}
@@ -462,6 +462,39 @@ func TestAuthFailDelayZeroIsNone(t *testing.T) {
 	for v, want := range map[string]time.Duration{"0s": -1, "2s": 2 * time.Second} {
 		if got := mustLoad(t, "AUTH_FAIL_DELAY="+v).ProxyAuthFailDelay(); got != want {
 			t.Errorf("AUTH_FAIL_DELAY=%s: ProxyAuthFailDelay = %v, want %v", v, got, want)
+		}
+	}
+}
+
+func TestUnknownVariableNamesTheClosest(t *testing.T) {
+	for _, tc := range []struct{ set, want string }{
+		{"POPGATE_LISTN=127.0.0.1:110", "POPGATE_LISTN: unknown variable; did you mean POPGATE_LISTEN?"},
+		{"POPGATE_BACKEND=legacy=pop3://127.0.0.1:110", "POPGATE_BACKEND: unknown variable; did you mean POPGATE_BACKENDS?"},
+		{"POPGATE_THROTTLE_AUTH_FAIL_LIMT=3", "did you mean POPGATE_THROTTLE_AUTH_FAIL_LIMIT?"},
+	} {
+		_, err := Load([]string{tc.set})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error containing %q", tc.set, err, tc.want)
+		}
+	}
+}
+
+func TestDemoOnlyWithoutConfigurationOnLoopback(t *testing.T) {
+	for _, tc := range []struct {
+		vars []string
+		want bool
+	}{
+		{nil, true},
+		{[]string{"LISTEN=127.0.0.1:0", "DATA_DIR=/tmp/pg"}, true},
+		{[]string{"LISTEN=[::1]:110"}, true},
+		{[]string{"LISTEN=0.0.0.0:110"}, false},
+		{[]string{"LISTEN=:110"}, false},
+		{[]string{"LOG_LEVEL=debug"}, false},
+		{[]string{"USERS_FILE=/etc/popgate/users"}, false},
+	} {
+		c := mustLoad(t, tc.vars...)
+		if got := c.UsesEmbeddedDefault(); got != tc.want {
+			t.Errorf("%v: UsesEmbeddedDefault = %v, want %v", tc.vars, got, tc.want)
 		}
 	}
 }
