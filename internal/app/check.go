@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"strings"
 
+	"github.com/popgate/popgate/backend"
+	"github.com/popgate/popgate/backend/auth"
 	"github.com/popgate/popgate/config"
 	"github.com/popgate/popgate/routes"
 )
@@ -24,7 +27,11 @@ func loadConfig(environ []string, stderr io.Writer) (cfg config.Config, parsed, 
 	if err := cfg.Validate(); err != nil {
 		errors.As(err, &l)
 	}
-	l = append(l, preflight(cfg)...)
+	problems, warnings := preflight(cfg)
+	l = append(l, problems...)
+	for _, w := range warnings {
+		fmt.Fprintf(stderr, "popgate: warning: %s\n", w)
+	}
 	if len(l) > 0 {
 		printProblems(stderr, l)
 		return cfg, true, false
@@ -32,9 +39,13 @@ func loadConfig(environ []string, stderr io.Writer) (cfg config.Config, parsed, 
 	return cfg, true, true
 }
 
-// preflight runs the checks that need more than the environment.
-func preflight(cfg config.Config) config.ErrorList {
-	l := checkBackends(cfg)
+// preflight runs the checks that need more than the environment. serve and
+// check-config both run it, so that check-config passes exactly what serve
+// starts with. Warnings are problems that do not stop the server.
+func preflight(cfg config.Config) (l config.ErrorList, warnings []string) {
+	l = checkBackends(cfg)
+	ul, uw := checkUsersFile(cfg)
+	l, warnings = append(l, ul...), append(warnings, uw...)
 	if cfg.Routes != "" {
 		if _, err := routes.Load(cfg.Routes, cfg.BackendNames()); err != nil {
 			l.Add("ROUTES", err)
@@ -45,7 +56,44 @@ func preflight(cfg config.Config) config.ErrorList {
 			l.Add("TLS_CERT", fmt.Errorf("loading the key pair: %w", err))
 		}
 	}
-	return l
+	return l, warnings
+}
+
+// checkUsersFile loads the users file as the native backends will. It must
+// load when a native backend has no auth_backend to check the users it does
+// not list; with one, it may be missing. Its unusable lines are warnings:
+// they disable their users only.
+func checkUsersFile(cfg config.Config) (l config.ErrorList, warnings []string) {
+	need, use := false, false
+	for _, b := range cfg.Backends {
+		if !b.Native() {
+			continue
+		}
+		o, err := backend.FromURL(b.Name, b.URL, nativeDataDir(cfg, b.Name))
+		if err != nil {
+			continue // reported by checkBackends
+		}
+		use = true
+		need = need || o.AuthBackend == ""
+	}
+	if !use || cfg.UsesEmbeddedDefault() { // the demo seeds its own file
+		return nil, nil
+	}
+	f, err := auth.LoadUsersFile(cfg.UsersFile)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && !need:
+		return nil, nil
+	case errors.Is(err, fs.ErrNotExist):
+		l.Add("USERS_FILE", fmt.Errorf("%s does not exist; create it, or give each native backend an auth_backend (a pop3:// backend) to check the passwords of users it does not list", cfg.UsersFile))
+		return l, nil
+	case err != nil:
+		l.Add("USERS_FILE", err)
+		return l, nil
+	}
+	for _, w := range f.Warnings() {
+		warnings = append(warnings, fmt.Sprintf("%s%s %s: %s", config.Prefix, "USERS_FILE", cfg.UsersFile, w))
+	}
+	return l, warnings
 }
 
 func printProblems(w io.Writer, err error) {
