@@ -64,6 +64,11 @@ type Config struct {
 	IdleTimeout   *time.Duration `env:"IDLE_TIMEOUT"`
 	DrainTimeout  time.Duration  `env:"DRAIN_TIMEOUT" envDefault:"30s"`
 	AuthFailDelay *time.Duration `env:"AUTH_FAIL_DELAY"`
+	// Connection limits (see limits.go); 0 means none.
+	LoginTimeout           time.Duration `env:"LOGIN_TIMEOUT" envDefault:"1m"`
+	MaxPreLogin            int           `env:"MAX_PRELOGIN" envDefault:"5000"`
+	MaxPreLoginPerAddress  int           `env:"MAX_PRELOGIN_PER_ADDRESS" envDefault:"50"`
+	MaxUserAddressSessions int           `env:"MAX_USER_ADDRESS_SESSIONS" envDefault:"10"`
 	// Hostname appears in the greeting's APOP timestamp; defaults to the
 	// machine's host name.
 	Hostname string `env:"HOSTNAME"`

@@ -203,8 +203,11 @@ func p99(ds []time.Duration) time.Duration {
 	return s[(len(s)*99)/100]
 }
 
-// bruteForceVars are the settings both brute-force tests serve with.
-var bruteForceVars = []string{"THROTTLE=on", "PROXY_PROTOCOL_FROM=127.0.0.1", "THROTTLE_AUTH_FAIL_LIMIT=10"}
+// bruteForceVars are the settings both brute-force tests serve with. The
+// pre-login cap per address is off: it would refuse most of the guesses
+// before USER, and these tests measure the failed-login limits behind it.
+var bruteForceVars = []string{"THROTTLE=on", "PROXY_PROTOCOL_FROM=127.0.0.1", "THROTTLE_AUTH_FAIL_LIMIT=10",
+	"MAX_PRELOGIN_PER_ADDRESS=0"}
 
 func TestParallelBruteForceNative(t *testing.T) {
 	spools := t.TempDir()
@@ -269,5 +272,90 @@ func TestEnforcedLoginDelayNeedsThePassword(t *testing.T) {
 		if strings.HasPrefix(fmt.Sprint(l["client"]), attackerAddr) && l["result"] != "auth_failed" {
 			t.Errorf("guess's session line: %v", l)
 		}
+	}
+}
+
+// TestPreLoginFlood: one address opens many connections and sends nothing
+// after its PROXY header. Past the per-address cap each is refused at once
+// with [SYS/TEMP]; the ones held are closed at the login timeout; the owner
+// logs in from another address meanwhile; all of it is on the session
+// lines and in the metrics.
+func TestPreLoginFlood(t *testing.T) {
+	const (
+		flood   = 300
+		perAddr = 20
+	)
+	spools := t.TempDir()
+	gate := startRelay(t, "BACKENDS=native="+mboxURL(spools), "DEFAULT_BACKEND=native",
+		"USERS_FILE="+usersFile(t, map[string]string{"alice": "right"}), "PROXY_PROTOCOL_FROM=127.0.0.1",
+		"ADMIN_LISTEN=127.0.0.1:0", fmt.Sprintf("MAX_PRELOGIN_PER_ADDRESS=%d", perAddr), "LOGIN_TIMEOUT=3s")
+	start := time.Now()
+	var held, refused []*popLine
+	defer func() {
+		for _, p := range append(held, refused...) {
+			p.c.Close()
+		}
+	}()
+	conns := make([]*popLine, flood)
+	for i := range conns {
+		p, err := dialAs(gate.Addr, attackerAddr)
+		if err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		conns[i] = p
+	}
+	// A held connection gets no second line before the login timeout; a
+	// refused one gets it at once.
+	replies := make([]string, flood)
+	var wg sync.WaitGroup
+	for i, p := range conns {
+		wg.Go(func() {
+			_ = p.c.SetReadDeadline(time.Now().Add(time.Second))
+			r, err := p.r.ReadString('\n')
+			if err != nil {
+				r = "no reply"
+			}
+			replies[i] = r
+		})
+	}
+	wg.Wait()
+	for i, r := range replies {
+		switch {
+		case r == "no reply":
+			held = append(held, conns[i])
+		case strings.HasPrefix(r, "-ERR [SYS/TEMP] too many connections from your address"):
+			refused = append(refused, conns[i])
+		default:
+			t.Errorf("connection %d: %q", i, r)
+		}
+	}
+	if len(held) != perAddr || len(refused) != flood-perAddr {
+		t.Errorf("%d held and %d refused, want %d and %d", len(held), len(refused), perAddr, flood-perAddr)
+	}
+	if _, err := loginAs(gate.Addr, ownerAddr, "alice", "right"); err != nil {
+		t.Errorf("owner during the flood: %v", err)
+	}
+	for i, p := range held {
+		_ = p.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if r, _ := p.r.ReadString('\n'); !strings.HasPrefix(r, "-ERR [SYS/TEMP] login timeout") {
+			t.Errorf("held connection %d: %q at the login timeout", i, r)
+		}
+	}
+	t.Logf("%d connections from one address: %d held until the login timeout (%s), %d refused at once",
+		len(held)+len(refused), len(held), time.Since(start).Round(time.Millisecond), len(refused))
+	lines := gate.sessionLines(t, len(held)+len(refused)+1)
+	counts := map[string]int{}
+	for _, l := range lines {
+		counts[fmt.Sprint(l["result"], "/", l["limit"])]++
+	}
+	if counts["refused/prelogin_address"] != len(refused) || counts["timeout/<nil>"] != len(held) || counts["ok/<nil>"] != 1 {
+		t.Errorf("session lines by result/limit: %v", counts)
+	}
+	g := &opsGate{relayGate: gate, admin: "http://" + gate.Admin}
+	if got := g.metric(t, `popgate_connection_limit_refusals_total{limit="prelogin_address"}`); int(got) != len(refused) {
+		t.Errorf("refusals metric %v, want %d", got, len(refused))
+	}
+	if got := g.metric(t, "popgate_prelogin_connections"); got != 0 {
+		t.Errorf("prelogin_connections %v after the flood, want 0", got)
 	}
 }

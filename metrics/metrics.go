@@ -31,6 +31,7 @@ type Metrics struct {
 	uidl          *prometheus.CounterVec
 	reloads       *prometheus.CounterVec
 	backendUp     *prometheus.GaugeVec
+	limits        *prometheus.CounterVec
 }
 
 // New returns Metrics registered on a fresh registry, together with the Go
@@ -89,10 +90,14 @@ func New() *Metrics {
 			Namespace: namespace, Name: "backend_up",
 			Help: "1 if the backend's last health check succeeded, else 0.",
 		}, []string{"backend"}),
+		limits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "connection_limit_refusals_total",
+			Help: "Connections refused by a connection limit (prelogin_total, prelogin_address, user_address).",
+		}, []string{"limit"}),
 	}
 	m.reg.MustRegister(
 		m.sessions, m.active, m.logins, m.retrBytes, m.retrMsgs, m.openSeconds, m.cmdSeconds,
-		m.backendErrors, m.throttleDelay, m.uidl, m.reloads, m.backendUp,
+		m.backendErrors, m.throttleDelay, m.uidl, m.reloads, m.backendUp, m.limits,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -101,6 +106,15 @@ func New() *Metrics {
 	m.reloads.WithLabelValues("ok")
 	m.reloads.WithLabelValues("failed")
 	return m
+}
+
+// WatchPreLogin exports n, the connections that have not logged in, as a
+// gauge.
+func (m *Metrics) WatchPreLogin(n func() int) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "prelogin_connections",
+		Help: "Connections that have not logged in (yet).",
+	}, func() float64 { return float64(n()) }))
 }
 
 // Registry returns the registry, for tests and for adding collectors.

@@ -154,7 +154,7 @@ func (s *clientSession) readSASLResponse() (string, bool) {
 		s.done = true
 		return "", false
 	}
-	s.conn.SetReadDeadline(time.Now().Add(s.o.IdleTimeout))
+	s.conn.SetReadDeadline(s.readDeadline())
 	line, err := s.r.ReadLine(pop3.MaxSASLLine)
 	if errors.Is(err, pop3.ErrLineTooLong) {
 		s.done = !s.protocolError(err, "SASL response too long")
@@ -265,6 +265,13 @@ func (s *clientSession) login(cr pop3.Credentials) {
 		m = adm.Mailbox(m)
 		s.layers = addLayer(s.layers, m)
 	}
+	if lim := s.enterUserAddr(cr.User); lim != "" {
+		s.mbox, s.layers = nil, nil
+		closeQuietly(m)
+		s.refuseLimit(lim, "too many sessions for this user from your address")
+		return
+	}
+	s.leavePreLogin()
 	s.mbox, s.state = m, stateTransaction
 	s.rec.Msgs, s.rec.Bytes = n, size
 	s.rec.LeftMsgs, s.rec.LeftBytes = n, size

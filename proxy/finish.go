@@ -54,6 +54,7 @@ func (s *clientSession) finish() {
 			s.rec.Err = s.cause(fmt.Errorf("closed by server shutdown, deletions not committed"))
 		}
 	}
+	s.leaveLimits()
 	for _, a := range s.adms {
 		a.Release()
 	}

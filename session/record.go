@@ -15,6 +15,9 @@ const (
 	ResultTimeout       = "timeout"
 	ResultBackendError  = "backend_error"
 	ResultProtocolError = "protocol_error"
+	// ResultRefused is a connection refused by a connection limit, which
+	// Record.Limit names.
+	ResultRefused = "refused"
 )
 
 // Record is what one session did; it becomes the session line and is handed
@@ -42,6 +45,8 @@ type Record struct {
 	Start    time.Time
 	Duration time.Duration
 	Result   string
+	// Limit names the connection limit that refused the session, if one did.
+	Limit string
 	// Err is the cause when Result is not ok; it names the backend, the
 	// user and what failed.
 	Err error
@@ -131,6 +136,9 @@ func (r *Record) Fields() []zap.Field {
 	}
 	if r.Throttling != nil {
 		fs = append(fs, zap.String("throttle_reason", th.Reason))
+	}
+	if r.Limit != "" {
+		fs = append(fs, zap.String("limit", r.Limit))
 	}
 	return fs
 }

@@ -90,8 +90,13 @@ func runServer(ctx context.Context, cfg config.Config, environ []string, log *za
 		ProxyProtocolFrom: []netip.Prefix(cfg.ProxyProtocolFrom),
 		IdleTimeout:       cfg.ProxyIdleTimeout(),
 		AuthFailDelay:     cfg.ProxyAuthFailDelay(),
-		Hostname:          cfg.Hostname,
-		Logger:            log,
+		LoginTimeout:      cfg.ProxyLoginTimeout(),
+
+		MaxPreLogin:               config.ProxyLimit(cfg.MaxPreLogin),
+		MaxPreLoginPerAddress:     config.ProxyLimit(cfg.MaxPreLoginPerAddress),
+		MaxSessionsPerUserAddress: config.ProxyLimit(cfg.MaxUserAddressSessions),
+		Hostname:                  cfg.Hostname,
+		Logger:                    log,
 	}
 	if d := uidlDecorator(cfg, uidls, log); d != nil {
 		opts.Decorators = append(opts.Decorators, d)
@@ -113,6 +118,7 @@ func runServer(ctx context.Context, cfg config.Config, environ []string, log *za
 	if err != nil {
 		return err
 	}
+	ops.metrics.WatchPreLogin(srv.PreLogin)
 
 	ls, err := openListeners(cfg, environ)
 	if err != nil {
