@@ -508,3 +508,16 @@ func TestDemoOnlyWithoutConfigurationOnLoopback(t *testing.T) {
 		}
 	}
 }
+
+func TestNativePathWithTwoSlashesIsRefused(t *testing.T) {
+	_, err := Parse([]string{"POPGATE_BACKENDS=native=mbox://var/mail/%u"})
+	if err == nil || !strings.Contains(err.Error(), "POPGATE_BACKENDS") || !strings.Contains(err.Error(), "write mbox:///var/mail/%u") {
+		t.Errorf("mbox://var/mail/%%u: %v, want a POPGATE_BACKENDS error suggesting mbox:///var/mail/%%u", err)
+	}
+	for raw, path := range map[string]string{"mbox:///var/mail/%u": "/var/mail/%u", "maildir://./mail/%u": "./mail/%u", "maildir://../m/%u": "../m/%u"} {
+		u, err := ParseBackendURL(raw)
+		if err != nil || u.Path != path || u.Host != "" {
+			t.Errorf("ParseBackendURL(%s) = %v, %v; want path %s", raw, u, err, path)
+		}
+	}
+}
