@@ -127,8 +127,16 @@ func TestComposeFile(t *testing.T) {
 	for _, be := range cfg.Backends {
 		switch be.URL.Scheme {
 		case config.SchemePOP3, config.SchemePOP3S:
-			if _, err := upstream.FromURL(be.Name, be.URL); err != nil {
+			o, err := upstream.FromURL(be.Name, be.URL)
+			if err != nil {
 				t.Errorf("backend %s: %v", be.Name, err)
+			}
+			// The legacy Dovecot must see the client addresses, on the
+			// listener that expects them.
+			conf, _ := os.ReadFile(filepath.Join(root, "deploy/compose/dovecot.conf"))
+			listener := "port = " + be.URL.Port() + "\n    haproxy = yes"
+			if !o.ProxyProtocol || !strings.Contains(string(conf), listener) {
+				t.Errorf("backend %s: proxy_protocol %v, and dovecot.conf has no haproxy listener on port %s", be.Name, o.ProxyProtocol, be.URL.Port())
 			}
 		default:
 			if _, err := backend.FromURL(be.Name, be.URL, t.TempDir()); err != nil {

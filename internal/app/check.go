@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/netip"
 	"strings"
 
 	"github.com/popgate/popgate/backend"
 	"github.com/popgate/popgate/backend/auth"
 	"github.com/popgate/popgate/config"
 	"github.com/popgate/popgate/routes"
+	"github.com/popgate/popgate/upstream"
 )
 
 // loadConfig loads and fully checks the configuration: the variables, each
@@ -46,6 +48,7 @@ func preflight(cfg config.Config) (l config.ErrorList, warnings []string) {
 	l = checkBackends(cfg)
 	ul, uw := checkUsersFile(cfg)
 	l, warnings = append(l, ul...), append(warnings, uw...)
+	warnings = append(warnings, checkProxyHeaders(cfg)...)
 	if cfg.Routes != "" {
 		if _, err := routes.Load(cfg.Routes, cfg.BackendNames()); err != nil {
 			l.Add("ROUTES", err)
@@ -57,6 +60,34 @@ func preflight(cfg config.Config) (l config.ErrorList, warnings []string) {
 		}
 	}
 	return l, warnings
+}
+
+// checkProxyHeaders warns about legacy servers that are not on loopback
+// and get no PROXY header: such a server sees every client as popgate, so
+// its own per-address penalties (Dovecot's auth_penalty, say) fall on
+// everyone at once. On loopback the server is assumed to be a private
+// instance behind popgate, which popgate's own limits protect.
+func checkProxyHeaders(cfg config.Config) (warnings []string) {
+	for _, b := range cfg.Backends {
+		if b.Native() {
+			continue
+		}
+		o, err := upstream.FromURL(b.Name, b.URL)
+		if err != nil || o.ProxyProtocol || isLoopbackHost(b.URL.Hostname()) {
+			continue
+		}
+		warnings = append(warnings, fmt.Sprintf("%sBACKENDS: backend %s (%s) is not on loopback and gets no PROXY header: it sees every client as popgate's address, so its own per-address limits hit all clients at once; add proxy_protocol=v2 if it supports PROXY v2 (Dovecot: haproxy = yes, haproxy_trusted_networks)",
+			config.Prefix, b.Name, b.URL.Host))
+	}
+	return warnings
+}
+
+func isLoopbackHost(h string) bool {
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(h)
+	return err == nil && a.Unmap().IsLoopback()
 }
 
 // checkUsersFile loads the users file as the native backends will. It must

@@ -70,3 +70,24 @@ func TestUnusableUsersFileLineIsAWarning(t *testing.T) {
 		t.Errorf("alice's message 1 has subject %q", got)
 	}
 }
+
+func TestRemoteLegacyWithoutProxyHeaderIsAWarning(t *testing.T) {
+	for _, tc := range []struct {
+		url  string
+		warn bool
+	}{
+		{"pop3://192.0.2.10:110", true},
+		{"pop3://mail.example.org", true},
+		{"pop3s://[2001:db8::1]:995", true},
+		{"pop3://192.0.2.10:110?proxy_protocol=v2", false},
+		{"pop3://127.0.0.1:1100", false},
+		{"pop3://[::1]:1100", false},
+		{"pop3://localhost:1100", false},
+	} {
+		code, _, errOut := runCmd(t, []string{"BACKENDS=legacy=" + tc.url, "DATA_DIR=" + t.TempDir()}, "check-config")
+		warned := strings.Contains(errOut, "warning: POPGATE_BACKENDS: backend legacy") && strings.Contains(errOut, "proxy_protocol=v2")
+		if code != exitOK || warned != tc.warn {
+			t.Errorf("%s: exit %d, warned %v, want 0 and %v; stderr:\n%s", tc.url, code, warned, tc.warn, errOut)
+		}
+	}
+}
