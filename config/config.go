@@ -64,6 +64,8 @@ type Config struct {
 	IdleTimeout   *time.Duration `env:"IDLE_TIMEOUT"`
 	DrainTimeout  time.Duration  `env:"DRAIN_TIMEOUT" envDefault:"30s"`
 	AuthFailDelay *time.Duration `env:"AUTH_FAIL_DELAY"`
+	// EnvFile is read at start and on reload (see envfile.go).
+	EnvFile string `env:"ENV_FILE"`
 	// Connection limits (see limits.go); 0 means none.
 	LoginTimeout           time.Duration `env:"LOGIN_TIMEOUT" envDefault:"1m"`
 	MaxPreLogin            int           `env:"MAX_PRELOGIN" envDefault:"5000"`

@@ -28,6 +28,7 @@ func (c Config) String() string {
 	line("IDLE_TIMEOUT", c.idleTimeout())
 	line("DRAIN_TIMEOUT", c.DrainTimeout)
 	line("AUTH_FAIL_DELAY", c.authFailDelay())
+	line("ENV_FILE", c.EnvFile)
 	line("LOGIN_TIMEOUT", c.LoginTimeout)
 	line("MAX_PRELOGIN", c.MaxPreLogin)
 	line("MAX_PRELOGIN_PER_ADDRESS", c.MaxPreLoginPerAddress)

@@ -218,7 +218,8 @@ func TestSystemdUnits(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"ExecStart=/usr/local/bin/popgate serve", "ExecReload=/bin/kill -HUP $MAINPID",
+		"ExecStart=/usr/local/bin/popgate serve", "ExecReload=/usr/local/bin/popgate reload", "Type=notify",
+		"Environment=POPGATE_ENV_FILE=/etc/popgate/popgate.env",
 		"DynamicUser=yes", "StateDirectory=popgate", "ProtectSystem=strict", "NoNewPrivileges=yes",
 		"CapabilityBoundingSet=CAP_NET_BIND_SERVICE", "PrivateTmp=yes", "SystemCallFilter=@system-service",
 	} {

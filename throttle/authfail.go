@@ -29,7 +29,7 @@ func (f failures) current(now time.Time, window time.Duration) int {
 // the attempts still being verified, so that parallel guesses count before
 // their verdict is known. The package doc gives the rules.
 type authFailures struct {
-	cfg *Config
+	conf func() *Config // the settings in force
 	// mu makes each read-modify-write of a counter atomic.
 	mu      sync.Mutex
 	client  *lru.Cache[string, failures]
@@ -45,7 +45,8 @@ type authFailures struct {
 
 type pairKey struct{ user, client string }
 
-func newAuthFailures(cfg *Config) (*authFailures, error) {
+func newAuthFailures(conf func() *Config) (*authFailures, error) {
+	cfg := conf()
 	client, err := lru.New[string, failures](cfg.StateSize)
 	if err != nil {
 		return nil, fmt.Errorf("throttle: failure state of size %d: %w", cfg.StateSize, err)
@@ -53,7 +54,7 @@ func newAuthFailures(cfg *Config) (*authFailures, error) {
 	network, _ := lru.New[string, failures](cfg.StateSize)
 	pair, _ := lru.New[pairKey, failures](cfg.StateSize)
 	user, _ := lru.New[string, failures](cfg.StateSize)
-	return &authFailures{cfg: cfg, client: client, network: network, pair: pair, user: user,
+	return &authFailures{conf: conf, client: client, network: network, pair: pair, user: user,
 		clientIn: map[string]int{}, networkIn: map[string]int{}, pairIn: map[pairKey]int{}}, nil
 }
 
@@ -77,19 +78,19 @@ type pending struct {
 func (a *authFailures) begin(user, client string, now time.Time) (authVerdict, *pending) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	w := a.cfg.AuthFailWindow
-	nw := a.cfg.networkOf(client)
+	w := a.conf().AuthFailWindow
+	nw := a.conf().networkOf(client)
 	pk := pairKey{user, client}
 	cf, _ := a.client.Peek(client)
 	nf, _ := a.network.Peek(nw)
 	pf, _ := a.pair.Peek(pk)
 	c, n, p := cf.current(now, w), nf.current(now, w), pf.current(now, w)
 	switch {
-	case p+a.pairIn[pk] >= a.cfg.AuthFailLimit:
+	case p+a.pairIn[pk] >= a.conf().AuthFailLimit:
 		return authVerdict{refused: fmt.Sprintf("%d failed and %d pending logins as %s from %s", p, a.pairIn[pk], user, client)}, nil
-	case c+a.clientIn[client] >= a.cfg.AuthFailClientLimit:
+	case c+a.clientIn[client] >= a.conf().AuthFailClientLimit:
 		return authVerdict{refused: fmt.Sprintf("%d failed and %d pending logins from %s", c, a.clientIn[client], client)}, nil
-	case n+a.networkIn[nw] >= a.cfg.AuthFailNetworkLimit:
+	case n+a.networkIn[nw] >= a.conf().AuthFailNetworkLimit:
 		return authVerdict{refused: fmt.Sprintf("%d failed and %d pending logins from %s", n, a.networkIn[nw], nw)}, nil
 	}
 	a.clientIn[client]++
@@ -110,11 +111,11 @@ func (a *authFailures) delay(k int) time.Duration {
 	if k <= 0 {
 		return 0
 	}
-	d := a.cfg.AuthFailBaseDelay
-	for i := 1; i < k && d < a.cfg.AuthFailMaxDelay; i++ {
+	d := a.conf().AuthFailBaseDelay
+	for i := 1; i < k && d < a.conf().AuthFailMaxDelay; i++ {
 		d *= 2
 	}
-	return min(d, a.cfg.AuthFailMaxDelay)
+	return min(d, a.conf().AuthFailMaxDelay)
 }
 
 // end takes at off the attempts in flight; calling it again does nothing.
@@ -153,7 +154,7 @@ func (a *authFailures) failed(at *pending, now time.Time) {
 		return
 	}
 	a.end(at)
-	w := a.cfg.AuthFailWindow
+	w := a.conf().AuthFailWindow
 	// Peek's zero value for an absent key counts as no failures.
 	bump := func(f failures, _ bool) failures {
 		return failures{n: f.current(now, w) + 1, last: now}
@@ -182,7 +183,7 @@ func (a *authFailures) succeeded(at *pending, now time.Time) {
 		return
 	}
 	a.pair.Remove(key)
-	p := pf.current(now, a.cfg.AuthFailWindow)
+	p := pf.current(now, a.conf().AuthFailWindow)
 	if f, ok := a.client.Peek(at.client); ok {
 		forget(a.client, at.client, f, p)
 	}

@@ -54,7 +54,7 @@ func TestFailedLoginsGrowDelaysPerClientThenRefuse(t *testing.T) {
 		t.Fatalf("attempt after AuthFailLimit failures = %v, want [SYS/TEMP] refusal", err)
 	}
 	// The window passes; the client starts afresh.
-	clock.Advance(th.cfg.AuthFailWindow)
+	clock.Advance(th.conf().AuthFailWindow)
 	if d, err := attempt(t, th, clock, "alice", clientA, true); err != nil || d != 0 {
 		t.Errorf("after the window: delay %s, %v; want none", d, err)
 	}
@@ -66,14 +66,14 @@ func TestFailedLoginDelayCaps(t *testing.T) {
 	for range 20 {
 		last, _ = attempt(t, th, clock, "alice", clientA, false)
 	}
-	if last != th.cfg.AuthFailMaxDelay {
-		t.Errorf("delay after 19 failures = %s, want the cap %s", last, th.cfg.AuthFailMaxDelay)
+	if last != th.conf().AuthFailMaxDelay {
+		t.Errorf("delay after 19 failures = %s, want the cap %s", last, th.conf().AuthFailMaxDelay)
 	}
 }
 
 func TestWellBehavedClientIgnoresOthersFailures(t *testing.T) {
 	th, clock := newTest(t, nil, Options{})
-	for range th.cfg.AuthFailLimit {
+	for range th.conf().AuthFailLimit {
 		attempt(t, th, clock, "alice", clientB, false)
 	}
 	if _, err := attempt(t, th, clock, "alice", clientB, true); err == nil {
@@ -188,8 +188,8 @@ func TestParallelGuessesVerifyAtMostTheLimit(t *testing.T) {
 		}
 		admitted = append(admitted, tk)
 	}
-	if len(admitted) != th.cfg.AuthFailLimit || refused != 1000-th.cfg.AuthFailLimit {
-		t.Fatalf("admitted %d and refused %d of 1000 parallel guesses, want %d admitted", len(admitted), refused, th.cfg.AuthFailLimit)
+	if len(admitted) != th.conf().AuthFailLimit || refused != 1000-th.conf().AuthFailLimit {
+		t.Fatalf("admitted %d and refused %d of 1000 parallel guesses, want %d admitted", len(admitted), refused, th.conf().AuthFailLimit)
 	}
 	for _, tk := range admitted {
 		tk.Failed(pop3.ErrAuthFailed)

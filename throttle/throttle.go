@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,7 +27,7 @@ type Options struct {
 // Throttle applies the penalties of one popgate process. It is safe for
 // concurrent use.
 type Throttle struct {
-	cfg   Config
+	cfg   atomic.Pointer[Config] // replaced whole by Reload
 	now   func() time.Time
 	sleep func(context.Context, time.Duration) error
 	state State
@@ -44,13 +45,13 @@ func New(cfg Config, o Options) (*Throttle, error) {
 		return nil, err
 	}
 	t := &Throttle{
-		cfg:         cfg,
 		now:         o.Now,
 		sleep:       o.Sleep,
 		state:       o.State,
 		maxSessions: o.MaxSessions,
 		backends:    make(map[string]*slots),
 	}
+	t.cfg.Store(&cfg)
 	if t.now == nil {
 		t.now = time.Now
 	}
@@ -64,7 +65,7 @@ func New(cfg Config, o Options) (*Throttle, error) {
 		}
 		t.state = s
 	}
-	auth, err := newAuthFailures(&t.cfg)
+	auth, err := newAuthFailures(t.conf)
 	if err != nil {
 		return nil, err
 	}
@@ -72,8 +73,33 @@ func New(cfg Config, o Options) (*Throttle, error) {
 	return t, nil
 }
 
+// conf is the settings in force.
+func (t *Throttle) conf() *Config { return t.cfg.Load() }
+
+// Reload puts cfg in force for the logins from now on; the state (levels,
+// failure counts, sessions) is kept. On error the settings in force stay.
+func (t *Throttle) Reload(cfg Config) error {
+	if err := t.CheckReload(cfg); err != nil {
+		return err
+	}
+	t.cfg.Store(&cfg)
+	return nil
+}
+
+// CheckReload reports whether Reload would accept cfg: it must be valid,
+// and the state size cannot change in a running process.
+func (t *Throttle) CheckReload(cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if old := t.conf(); cfg.StateSize != old.StateSize {
+		return fmt.Errorf("throttle: the state size (%d, was %d) changes only with a restart", cfg.StateSize, old.StateSize)
+	}
+	return nil
+}
+
 // Enabled reports whether the throttle does anything at all.
-func (t *Throttle) Enabled() bool { return t.cfg.Enabled() }
+func (t *Throttle) Enabled() bool { return t.conf().Enabled() }
 
 // AdmitUser is called once the client has sent its credentials and before the
 // backend login. It refuses clients with too many failed logins and (with
@@ -103,7 +129,7 @@ func (t *Throttle) AdmitUser(ctx context.Context, user, backend string, client n
 	st, seen := t.state.Get(user)
 	if seen {
 		tk.interval = sinceLogin(start, st)
-		tk.d.Level = t.cfg.level(st.Msgs, st.Bytes, tk.interval)
+		tk.d.Level = t.conf().level(st.Msgs, st.Bytes, tk.interval)
 	}
 	d := verdict.delay
 	if tk.d.Level > 0 {
@@ -112,10 +138,10 @@ func (t *Throttle) AdmitUser(ctx context.Context, user, backend string, client n
 		// Only a user told a LOGIN-DELAY above 0 at the previous login is
 		// refused, and only once the password proves who is asking
 		// (Refusal); everyone else is delayed.
-		if t.cfg.EnforceLoginDelay && st.Level > 0 {
+		if t.conf().EnforceLoginDelay && st.Level > 0 {
 			tk.tooSoon = errLoginTooSoon(user, tk.d.Level, tk.interval)
 		} else {
-			d += t.cfg.loginDelay(tk.d.Level)
+			d += t.conf().loginDelay(tk.d.Level)
 		}
 	}
 
@@ -151,7 +177,7 @@ func (t *Throttle) acquire(ctx context.Context, tk *Ticket) (queued bool, err er
 		return false, nil
 	}
 	tk.d.addReason(ReasonQueue)
-	granted, err := s.wait(ctx, w, t.sleep, t.cfg.QueueTimeout)
+	granted, err := s.wait(ctx, w, t.sleep, t.conf().QueueTimeout)
 	switch {
 	case granted:
 		tk.slot = s
@@ -160,7 +186,7 @@ func (t *Throttle) acquire(ctx context.Context, tk *Ticket) (queued bool, err er
 		return true, fmt.Errorf("throttle: user %s waiting for backend %s: %w", tk.user, tk.backend, err)
 	}
 	active, _ := s.counts()
-	return true, errQueueTimeout(tk.backend, tk.user, t.cfg.QueueTimeout, active)
+	return true, errQueueTimeout(tk.backend, tk.user, t.conf().QueueTimeout, active)
 }
 
 // slotsFor returns the session limiter of a backend, creating it on first
@@ -191,7 +217,7 @@ func (t *Throttle) Show(user string) (UserState, int) {
 	if !ok || !t.Enabled() {
 		return st, 0
 	}
-	return st, t.cfg.level(st.Msgs, st.Bytes, sinceLogin(t.now(), st))
+	return st, t.conf().level(st.Msgs, st.Bytes, sinceLogin(t.now(), st))
 }
 
 // Caps returns the capabilities to add to CAPA in the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,7 +63,7 @@ func TestHogIsDelayedAndRecoversAfterCleanup(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Admit: %v", err)
 	}
-	want := th.cfg.loginDelay(tk.Decision().Level)
+	want := th.conf().loginDelay(tk.Decision().Level)
 	if tk.Decision().Level == 0 || want == 0 {
 		t.Fatalf("polling 800MB every minute: level %d, want > 0", tk.Decision().Level)
 	}
@@ -95,7 +96,7 @@ func TestHogRecoversByPollingLessOften(t *testing.T) {
 	if d, _ := poll(t, th, "hog", 800<<20); d.Level == 0 {
 		t.Fatalf("polling every 30s: level 0, want a penalty")
 	}
-	clock.Advance(th.cfg.MinPollInterval)
+	clock.Advance(th.conf().MinPollInterval)
 	if d, _ := poll(t, th, "hog", 800<<20); d.Level != 0 {
 		t.Errorf("polling after MinPollInterval: level %d, want 0", d.Level)
 	}
@@ -166,7 +167,7 @@ func TestEnforceLoginDelayRefusesAfterTheCredentials(t *testing.T) {
 	tk.Failed(pop3.ErrAuthFailed)
 	// A refused attempt is not a login: the interval still counts from the
 	// last successful one, so waiting long enough gets in.
-	clock.Advance(th.cfg.MinPollInterval - time.Minute)
+	clock.Advance(th.conf().MinPollInterval - time.Minute)
 	tk, err = th.AdmitUser(context.Background(), "hog", "legacy", clientA)
 	if err != nil {
 		t.Fatal(err)
@@ -239,5 +240,28 @@ func TestDecisionReport(t *testing.T) {
 	tk.Report(&r)
 	if want := (session.Throttling{Penalty: 3, Delay: 1500 * time.Millisecond, Reason: "size+frequency+queue"}); r.Throttling == nil || *r.Throttling != want {
 		t.Errorf("Report gave %+v, want %+v", r.Throttling, want)
+	}
+}
+
+func TestReloadKeepsTheStateAndRefusesBadSettings(t *testing.T) {
+	cfg := DefaultConfig()
+	th, err := New(cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := cfg
+	next.AuthFailLimit = 3
+	if err := th.Reload(next); err != nil || th.conf().AuthFailLimit != 3 {
+		t.Fatalf("Reload: %v, limit %d", err, th.conf().AuthFailLimit)
+	}
+	bad := next
+	bad.AuthFailLimit = 0
+	if err := th.Reload(bad); err == nil || th.conf().AuthFailLimit != 3 {
+		t.Errorf("Reload of an invalid setting: %v, limit %d", err, th.conf().AuthFailLimit)
+	}
+	resized := next
+	resized.StateSize = cfg.StateSize * 2
+	if err := th.Reload(resized); err == nil || !strings.Contains(err.Error(), "restart") {
+		t.Errorf("Reload with another state size: %v", err)
 	}
 }

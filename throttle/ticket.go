@@ -49,7 +49,7 @@ func (tk *Ticket) Opened(msgs int, bytes int64) {
 		tk.t.auth.succeeded(tk.attempt, tk.t.now())
 		return
 	}
-	cfg := &tk.t.cfg
+	cfg := tk.t.conf()
 	tk.d.Level = cfg.level(msgs, bytes, tk.interval)
 	if tk.d.Level > 0 {
 		tk.d.addReason(ReasonSize)
@@ -111,7 +111,7 @@ func (tk *Ticket) Bandwidth() int {
 	if !tk.t.Enabled() {
 		return 0
 	}
-	return tk.t.cfg.bandwidth(tk.d.Level)
+	return tk.t.conf().bandwidth(tk.d.Level)
 }
 
 // Caps returns the capabilities to add to CAPA after login: the user's own
@@ -120,5 +120,5 @@ func (tk *Ticket) Caps() []string {
 	if !tk.t.Enabled() {
 		return nil
 	}
-	return []string{"LOGIN-DELAY " + strconv.Itoa(tk.t.cfg.loginDelayCap(tk.d.Level))}
+	return []string{"LOGIN-DELAY " + strconv.Itoa(tk.t.conf().loginDelayCap(tk.d.Level))}
 }

@@ -102,6 +102,30 @@ func (f *UsersFile) Reload() error {
 	return f.reloadLocked(fi)
 }
 
+// Prepare reads the file as Reload does, but puts it in force only when
+// commit is called, so that it can be reloaded with other settings, all or
+// nothing. warnings are those of the new file.
+func (f *UsersFile) Prepare() (commit func(), warnings []string, err error) {
+	fi, err := os.Stat(f.path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("auth: users file: %w", err)
+	}
+	data, err := os.ReadFile(f.path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("auth: users file: %w", err)
+	}
+	t, err := parseUsers(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("auth: users file %s: %w", f.path, err)
+	}
+	return func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.table.Store(t)
+		f.stamp, f.failStamp = fileStamp{fi}, fileStamp{}
+	}, t.warnings, nil
+}
+
 func (f *UsersFile) reloadLocked(fi os.FileInfo) error {
 	data, err := os.ReadFile(f.path)
 	if err != nil {

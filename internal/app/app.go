@@ -79,6 +79,8 @@ func RunWithHooks(ctx context.Context, args, environ []string, stdout, stderr io
 		return routesCheck(rest[1], environ, stdout, stderr)
 	case "throttle":
 		return throttleShow(ctx, rest[1], environ, stdout, stderr)
+	case "reload":
+		return reloadCommand(ctx, environ, stdout, stderr)
 	default: // health
 		return healthCheck(rest, environ, stdout, stderr)
 	}
@@ -90,6 +92,7 @@ var commandUsage = map[string]string{
 	"check-config": "usage: popgate check-config\nprint the effective configuration, secrets redacted, and check it as serve does (exit 0 valid, 2 not).\n",
 	"routes":       "usage: popgate routes check FILE\ncheck a routes file against the configured backends (exit 0 valid, 2 not).\n",
 	"throttle":     "usage: popgate throttle show USER\nprint a user's throttle level, from the running server's admin listener.\n",
+	"reload":       "usage: popgate reload\nask the running server to reload (TLS key pair, users file, throttle settings, routes) and wait: exit 0 if it did, 1 if not.\n",
 	"health":       "usage: popgate health [ready]\nask the running server's admin endpoint whether it is alive (or ready): exit 0 if so, 1 if not.\n",
 }
 
@@ -137,6 +140,8 @@ const usage = `Usage:
   popgate uidl show USER     print a user's UIDL map
   popgate uidl verify USER   compare the map with what the legacy server reports
                              (password in POPGATE_UIDL_PASSWORD or -password-stdin)
+  popgate reload             ask the running server to reload and wait for the
+                             outcome (exit 1 if it failed); for ExecReload
   popgate health [ready]     ask the running server's admin endpoint whether
                              it is alive (or ready); for container health checks
   popgate version            print the version (also --version)

@@ -20,7 +20,12 @@ import (
 // backend's URL parameters, the routes file and the TLS key pair. It prints
 // every problem to stderr and returns ok=false if there was any.
 func loadConfig(environ []string, stderr io.Writer) (cfg config.Config, parsed, ok bool) {
-	cfg, err := config.Parse(environ)
+	environ, err := config.WithEnvFile(environ)
+	if err != nil {
+		printProblems(stderr, config.ErrorList{err.(*config.VarError)})
+		return cfg, false, false
+	}
+	cfg, err = config.Parse(environ)
 	if err != nil {
 		printProblems(stderr, err)
 		return cfg, false, false

@@ -34,25 +34,16 @@ func throttleShow(ctx context.Context, user string, environ []string, stdout, st
 		return exitUsage
 	}
 	u := url.URL{Scheme: "http", Host: string(cfg.AdminListen), Path: "/throttle", RawQuery: url.Values{"user": {user}}.Encode()}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
+	code, body, err := adminCall(ctx, http.MethodGet, u.String(), 10*time.Second)
+	switch {
+	case err != nil:
 		fmt.Fprintf(stderr, "popgate: %v\n", err)
 		return exitFailure
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		fmt.Fprintf(stderr, "popgate: is the server running? %v\n", err)
+	case code != http.StatusOK:
+		fmt.Fprintf(stderr, "popgate: %s: %d %s\n", u.String(), code, bytes.TrimSpace(body))
 		return exitFailure
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		fmt.Fprintf(stderr, "popgate: %s: %s %s\n", u.String(), resp.Status, bytes.TrimSpace(body))
-		return exitFailure
-	}
-	if _, err := io.Copy(stdout, resp.Body); err != nil {
+	if _, err := stdout.Write(body); err != nil {
 		fmt.Fprintf(stderr, "popgate: %v\n", err)
 		return exitFailure
 	}

@@ -54,7 +54,7 @@ func uidlCommand(ctx context.Context, args, environ []string, stdout, stderr io.
 	if !ok {
 		return exitUsage
 	}
-	openers, closer, err := openBackends(cfg)
+	openers, closer, _, err := openBackends(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "popgate: %v\n", err)
 		return exitFailure
