@@ -133,7 +133,7 @@ func (c Config) SessionLimits() map[string]int {
 // digits is taken literally, so path templates such as /var/mail/%u parse
 // and reach the backend as written. For mbox and maildir, what follows
 // "scheme://" is a path: maildir:///var/vmail/%u is absolute and
-// maildir://./mail/%u relative.
+// maildir://./mail/%u relative; maildir://var/vmail/%u is refused.
 func ParseBackendURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(escapeLonePercents(raw))
 	if err != nil {
@@ -148,11 +148,19 @@ func ParseBackendURL(raw string) (*url.URL, error) {
 		if u.Opaque != "" {
 			return nil, fmt.Errorf("%s URL must start with %s://", u.Scheme, u.Scheme)
 		}
-		if u.Host != "" {
-			// maildir://./x or maildir://var/x: the "host" is the first
-			// path element of a relative path.
+		switch u.Host {
+		case "":
+		case ".", "..":
+			// maildir://./x: the "host" is the first element of a
+			// relative path.
 			u.Path = u.Host + u.Path
 			u.Host = ""
+		default:
+			// mbox://var/mail/%u is almost always a slash short of
+			// /var/mail/%u; taken as relative it would serve empty
+			// maildrops from the working directory.
+			return nil, fmt.Errorf("%s://%s%s has two slashes: write %s:///%s%s for an absolute path, or %s://./%s%s for one relative to the working directory",
+				u.Scheme, u.Host, u.Path, u.Scheme, u.Host, u.Path, u.Scheme, u.Host, u.Path)
 		}
 		if u.Path == "" {
 			return nil, fmt.Errorf("%s URL needs a path", u.Scheme)

@@ -6,6 +6,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/caarlos0/env/v11"
@@ -26,6 +27,9 @@ const MinIdleTimeout = 10 * time.Minute
 // name each variable without the POPGATE_ prefix; fields whose default
 // depends on another variable are filled in by Load.
 type Config struct {
+	// setVars are the POPGATE_* variables that were set.
+	setVars []string
+
 	// Listen is the plain POP3 address (STLS offered when a certificate is
 	// set); "off" disables it.
 	Listen ListenAddr `env:"LISTEN" envDefault:"127.0.0.1:1110"`
@@ -63,6 +67,13 @@ type Config struct {
 	IdleTimeout   *time.Duration `env:"IDLE_TIMEOUT"`
 	DrainTimeout  time.Duration  `env:"DRAIN_TIMEOUT" envDefault:"30s"`
 	AuthFailDelay *time.Duration `env:"AUTH_FAIL_DELAY"`
+	// EnvFile is read at start and on reload (see envfile.go).
+	EnvFile string `env:"ENV_FILE"`
+	// Connection limits (see limits.go); 0 means none.
+	LoginTimeout           time.Duration `env:"LOGIN_TIMEOUT" envDefault:"1m"`
+	MaxPreLogin            int           `env:"MAX_PRELOGIN" envDefault:"5000"`
+	MaxPreLoginPerAddress  int           `env:"MAX_PRELOGIN_PER_ADDRESS" envDefault:"50"`
+	MaxUserAddressSessions int           `env:"MAX_USER_ADDRESS_SESSIONS" envDefault:"10"`
 	// Hostname appears in the greeting's APOP timestamp; defaults to the
 	// machine's host name.
 	Hostname string `env:"HOSTNAME"`
@@ -92,19 +103,29 @@ func Load(environ []string) (Config, error) {
 
 // Parse reads the POPGATE_* variables of environ and fills in the defaults
 // that depend on other variables, without validating. It reports every
-// unparsable value at once, each named by its variable, as an ErrorList.
+// unparsable value and every unknown POPGATE_* variable at once, each named
+// by its variable, as an ErrorList.
 func Parse(environ []string) (Config, error) {
 	m := env.ToMap(environ)
 	if m == nil {
 		// A nil map would make env fall back to the process environment.
 		m = map[string]string{}
 	}
+	unknown := unknownVars(m)
+	var set []string
+	for k := range m {
+		if strings.HasPrefix(k, Prefix) {
+			set = append(set, k)
+		}
+	}
 	cfg, err := env.ParseAsWithOptions[Config](env.Options{Prefix: Prefix, Environment: m})
 	if err != nil {
-		return cfg, namedErrors(err)
+		l, _ := namedErrors(err).(ErrorList)
+		return cfg, append(unknown, l...)
 	}
+	cfg.setVars = set
 	cfg.fillDerivedDefaults()
-	return cfg, nil
+	return cfg, unknown.Err()
 }
 
 // fillDerivedDefaults sets the defaults that depend on other variables.
@@ -164,8 +185,17 @@ func (c Config) authFailDelay() time.Duration {
 // UsesEmbeddedDefault reports whether popgate serves the embedded default:
 // no POPGATE_BACKENDS and the default users file, so that the data
 // directory may be seeded with a demo user.
+//
+// Only a configuration that says nothing but where to listen and keep its
+// data gets the demo user demo/demo, and only on a loopback listener: a
+// server meant to be configured must never serve a well-known password.
 func (c *Config) UsesEmbeddedDefault() bool {
-	return len(c.Backends) == 1 && c.Backends[0].String() == NativeDefault(c.DataDir).String() &&
+	for _, v := range c.setVars {
+		if v != Prefix+"LISTEN" && v != Prefix+"DATA_DIR" {
+			return false
+		}
+	}
+	return c.Listen.Loopback() && len(c.Backends) == 1 && c.Backends[0].String() == NativeDefault(c.DataDir).String() &&
 		c.UsersFile == filepath.Join(c.DataDir, "users")
 }
 

@@ -129,6 +129,10 @@ func TestEveryVariableParses(t *testing.T) {
 		"IDLE_TIMEOUT=15m",
 		"DRAIN_TIMEOUT=5s",
 		"AUTH_FAIL_DELAY=0s",
+		"LOGIN_TIMEOUT=30s",
+		"MAX_PRELOGIN=300",
+		"MAX_PRELOGIN_PER_ADDRESS=0",
+		"MAX_USER_ADDRESS_SESSIONS=3",
 		"HOSTNAME=pop.example.org",
 		"HEALTH_INTERVAL=2s",
 		"HEALTH_TIMEOUT=500ms",
@@ -171,7 +175,12 @@ func TestEveryVariableParses(t *testing.T) {
 		IdleTimeout:    ptr(15 * time.Minute),
 		DrainTimeout:   5 * time.Second,
 		AuthFailDelay:  ptr(time.Duration(0)),
-		Hostname:       "pop.example.org",
+		LoginTimeout:   30 * time.Second,
+		MaxPreLogin:    300,
+		// 0 is off, which proxy.Options spells -1.
+		MaxPreLoginPerAddress:  0,
+		MaxUserAddressSessions: 3,
+		Hostname:               "pop.example.org",
 		Ops: OpsConfig{HealthInterval: ptr(2 * time.Second), HealthTimeout: ptr(500 * time.Millisecond),
 			HealthFailures: ptr(3), HealthStrict: true,
 			Syslog: SyslogTarget{Network: "unixgram", Address: "/dev/log"}},
@@ -181,7 +190,7 @@ func TestEveryVariableParses(t *testing.T) {
 		Poison:     PoisonVars{PoisonLimit: 5, PoisonAction: "skip"},
 	}
 	got := c
-	got.ProxyProtocolFrom, got.Backends = nil, nil
+	got.ProxyProtocolFrom, got.Backends, got.setVars = nil, nil, nil
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
 	}
@@ -320,6 +329,7 @@ func TestValidateNamesVariables(t *testing.T) {
 		{[]string{"IDLE_TIMEOUT=9m59s"}, []string{"POPGATE_IDLE_TIMEOUT"}, "RFC 1939"},
 		{[]string{"DRAIN_TIMEOUT=-1s"}, []string{"POPGATE_DRAIN_TIMEOUT"}, "negative"},
 		{[]string{"AUTH_FAIL_DELAY=-1s"}, []string{"POPGATE_AUTH_FAIL_DELAY"}, "negative"},
+		{[]string{"LOGIN_TIMEOUT=-1s", "MAX_PRELOGIN_PER_ADDRESS=-2"}, []string{"POPGATE_LOGIN_TIMEOUT", "POPGATE_MAX_PRELOGIN_PER_ADDRESS"}, "negative"},
 		{[]string{"HOSTNAME=pop example"}, []string{"POPGATE_HOSTNAME"}, "plain host name"},
 		{[]string{"HOSTNAME=a>b"}, []string{"POPGATE_HOSTNAME"}, "plain host name"},
 		{[]string{"UIDL_LEARN_FROM=nosuch"}, []string{"POPGATE_UIDL_LEARN_FROM"}, "not a configured backend"},
@@ -476,6 +486,52 @@ func TestAuthFailDelayZeroIsNone(t *testing.T) {
 	for v, want := range map[string]time.Duration{"0s": -1, "2s": 2 * time.Second} {
 		if got := mustLoad(t, "AUTH_FAIL_DELAY="+v).ProxyAuthFailDelay(); got != want {
 			t.Errorf("AUTH_FAIL_DELAY=%s: ProxyAuthFailDelay = %v, want %v", v, got, want)
+		}
+	}
+}
+
+func TestUnknownVariableNamesTheClosest(t *testing.T) {
+	for _, tc := range []struct{ set, want string }{
+		{"POPGATE_LISTN=127.0.0.1:110", "POPGATE_LISTN: unknown variable; did you mean POPGATE_LISTEN?"},
+		{"POPGATE_BACKEND=legacy=pop3://127.0.0.1:110", "POPGATE_BACKEND: unknown variable; did you mean POPGATE_BACKENDS?"},
+		{"POPGATE_THROTTLE_AUTH_FAIL_LIMT=3", "did you mean POPGATE_THROTTLE_AUTH_FAIL_LIMIT?"},
+	} {
+		_, err := Load([]string{tc.set})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error containing %q", tc.set, err, tc.want)
+		}
+	}
+}
+
+func TestDemoOnlyWithoutConfigurationOnLoopback(t *testing.T) {
+	for _, tc := range []struct {
+		vars []string
+		want bool
+	}{
+		{nil, true},
+		{[]string{"LISTEN=127.0.0.1:0", "DATA_DIR=/tmp/pg"}, true},
+		{[]string{"LISTEN=[::1]:110"}, true},
+		{[]string{"LISTEN=0.0.0.0:110"}, false},
+		{[]string{"LISTEN=:110"}, false},
+		{[]string{"LOG_LEVEL=debug"}, false},
+		{[]string{"USERS_FILE=/etc/popgate/users"}, false},
+	} {
+		c := mustLoad(t, tc.vars...)
+		if got := c.UsesEmbeddedDefault(); got != tc.want {
+			t.Errorf("%v: UsesEmbeddedDefault = %v, want %v", tc.vars, got, tc.want)
+		}
+	}
+}
+
+func TestNativePathWithTwoSlashesIsRefused(t *testing.T) {
+	_, err := Parse([]string{"POPGATE_BACKENDS=native=mbox://var/mail/%u"})
+	if err == nil || !strings.Contains(err.Error(), "POPGATE_BACKENDS") || !strings.Contains(err.Error(), "write mbox:///var/mail/%u") {
+		t.Errorf("mbox://var/mail/%%u: %v, want a POPGATE_BACKENDS error suggesting mbox:///var/mail/%%u", err)
+	}
+	for raw, path := range map[string]string{"mbox:///var/mail/%u": "/var/mail/%u", "maildir://./mail/%u": "./mail/%u", "maildir://../m/%u": "../m/%u"} {
+		u, err := ParseBackendURL(raw)
+		if err != nil || u.Path != path || u.Host != "" {
+			t.Errorf("ParseBackendURL(%s) = %v, %v; want path %s", raw, u, err, path)
 		}
 	}
 }

@@ -33,6 +33,20 @@ func (a *ListenAddr) UnmarshalText(b []byte) error {
 	return nil
 }
 
+// Loopback reports whether the address is a loopback one (localhost or a
+// loopback IP); an empty host means every address, so it is not.
+func (a ListenAddr) Loopback() bool {
+	host, _, err := net.SplitHostPort(string(a))
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 // Enabled reports whether a listener is configured.
 func (a ListenAddr) Enabled() bool { return a != "" }
 

@@ -14,21 +14,24 @@ import (
 // A variable left unset is nil here and takes throttle.DefaultConfig's
 // value, which is where the defaults live.
 type ThrottleVars struct {
-	SoftBytes           *throttle.ByteSize `env:"SOFT_BYTES"`
-	SoftMsgs            *int               `env:"SOFT_MSGS"`
-	MinPollInterval     *time.Duration     `env:"MIN_POLL_INTERVAL"`
-	MaxLevel            *int               `env:"MAX_LEVEL"`
-	DelayPerLevel       *time.Duration     `env:"DELAY_PER_LEVEL"`
-	MaxDelay            *time.Duration     `env:"MAX_DELAY"`
-	Bandwidth           *throttle.ByteSize `env:"BANDWIDTH"`
-	EnforceLoginDelay   *bool              `env:"ENFORCE_LOGIN_DELAY"`
-	QueueTimeout        *time.Duration     `env:"QUEUE_TIMEOUT"`
-	StateSize           *int               `env:"STATE_SIZE"`
-	AuthFailBaseDelay   *time.Duration     `env:"AUTH_FAIL_DELAY"`
-	AuthFailMaxDelay    *time.Duration     `env:"AUTH_FAIL_MAX_DELAY"`
-	AuthFailLimit       *int               `env:"AUTH_FAIL_LIMIT"`
-	AuthFailClientLimit *int               `env:"AUTH_FAIL_CLIENT_LIMIT"`
-	AuthFailWindow      *time.Duration     `env:"AUTH_FAIL_WINDOW"`
+	SoftBytes            *throttle.ByteSize `env:"SOFT_BYTES"`
+	SoftMsgs             *int               `env:"SOFT_MSGS"`
+	MinPollInterval      *time.Duration     `env:"MIN_POLL_INTERVAL"`
+	MaxLevel             *int               `env:"MAX_LEVEL"`
+	DelayPerLevel        *time.Duration     `env:"DELAY_PER_LEVEL"`
+	MaxDelay             *time.Duration     `env:"MAX_DELAY"`
+	Bandwidth            *throttle.ByteSize `env:"BANDWIDTH"`
+	EnforceLoginDelay    *bool              `env:"ENFORCE_LOGIN_DELAY"`
+	QueueTimeout         *time.Duration     `env:"QUEUE_TIMEOUT"`
+	StateSize            *int               `env:"STATE_SIZE"`
+	AuthFailBaseDelay    *time.Duration     `env:"AUTH_FAIL_DELAY"`
+	AuthFailMaxDelay     *time.Duration     `env:"AUTH_FAIL_MAX_DELAY"`
+	AuthFailLimit        *int               `env:"AUTH_FAIL_LIMIT"`
+	AuthFailClientLimit  *int               `env:"AUTH_FAIL_CLIENT_LIMIT"`
+	AuthFailNetworkLimit *int               `env:"AUTH_FAIL_NETWORK_LIMIT"`
+	AuthFailIPv4Prefix   *int               `env:"AUTH_FAIL_IPV4_PREFIX"`
+	AuthFailIPv6Prefix   *int               `env:"AUTH_FAIL_IPV6_PREFIX"`
+	AuthFailWindow       *time.Duration     `env:"AUTH_FAIL_WINDOW"`
 }
 
 // ThrottleSettings returns the throttle configuration: the defaults with

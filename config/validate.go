@@ -27,6 +27,7 @@ func (c *Config) Validate() error {
 	if d := c.idleTimeout(); d < MinIdleTimeout {
 		l.Add("IDLE_TIMEOUT", fmt.Errorf("%v is too short: RFC 1939 section 3 requires an inactivity timer of at least %v", d, MinIdleTimeout))
 	}
+	c.validateLimits(&l)
 	if c.DrainTimeout < 0 {
 		l.Add("DRAIN_TIMEOUT", fmt.Errorf("%v must not be negative", c.DrainTimeout))
 	}

@@ -148,8 +148,16 @@ func popgateConfig(t *testing.T, root string, pg composeService) config.Config {
 	for _, be := range cfg.Backends {
 		switch be.URL.Scheme {
 		case config.SchemePOP3, config.SchemePOP3S:
-			if _, err := upstream.FromURL(be.Name, be.URL); err != nil {
+			o, err := upstream.FromURL(be.Name, be.URL)
+			if err != nil {
 				t.Errorf("backend %s: %v", be.Name, err)
+			}
+			// The legacy Dovecot must see the client addresses, on the
+			// listener that expects them.
+			conf, _ := os.ReadFile(filepath.Join(root, "deploy/compose/dovecot.conf"))
+			listener := "port = " + be.URL.Port() + "\n    haproxy = yes"
+			if !o.ProxyProtocol || !strings.Contains(string(conf), listener) {
+				t.Errorf("backend %s: proxy_protocol %v, and dovecot.conf has no haproxy listener on port %s", be.Name, o.ProxyProtocol, be.URL.Port())
 			}
 		default:
 			if _, err := backend.FromURL(be.Name, be.URL, t.TempDir()); err != nil {
@@ -232,7 +240,8 @@ func TestSystemdUnits(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"ExecStart=/usr/local/bin/popgate serve", "ExecReload=/bin/kill -HUP $MAINPID",
+		"ExecStart=/usr/local/bin/popgate serve", "ExecReload=/usr/local/bin/popgate reload", "Type=notify",
+		"Environment=POPGATE_ENV_FILE=/etc/popgate/popgate.env",
 		"DynamicUser=yes", "StateDirectory=popgate", "ProtectSystem=strict", "NoNewPrivileges=yes",
 		"CapabilityBoundingSet=CAP_NET_BIND_SERVICE", "PrivateTmp=yes", "SystemCallFilter=@system-service",
 	} {

@@ -37,6 +37,7 @@ type Metrics struct {
 	backendUp     *prometheus.GaugeVec
 	buildInfo     *prometheus.GaugeVec
 	store         storeMetrics
+	limits        *prometheus.CounterVec
 }
 
 // New returns Metrics registered on a fresh registry, together with the Go
@@ -112,12 +113,17 @@ func New() *Metrics {
 			Help: "1 if the backend's last health check succeeded, else 0.",
 		}, []string{"backend"}),
 		store: newStoreMetrics(),
+		limits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "connection_limit_refusals_total",
+			Help: "Connections refused by a connection limit (prelogin_total, prelogin_address, user_address).",
+		}, []string{"limit"}),
 	}
 	m.store.up.Set(1)
 	m.reg.MustRegister(m.store.up, m.store.outages)
 	m.reg.MustRegister(
 		m.sessions, m.active, m.logins, m.retrBytes, m.retrMsgs, m.openSeconds, m.cmdSeconds,
 		m.backendErrors, m.throttleDelay, m.uidl, m.poison, m.reloads, m.reloadOK, m.reloadOKTime, m.backendUp, m.buildInfo,
+		m.limits,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -132,6 +138,15 @@ func New() *Metrics {
 // reports.
 func (m *Metrics) BuildInfo(version string) {
 	m.buildInfo.WithLabelValues(version, runtime.Version()).Set(1)
+}
+
+// WatchPreLogin exports n, the connections that have not logged in, as a
+// gauge.
+func (m *Metrics) WatchPreLogin(n func() int) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "prelogin_connections",
+		Help: "Connections that have not logged in (yet).",
+	}, func() float64 { return float64(n()) }))
 }
 
 // Registry returns the registry, for tests and for adding collectors.

@@ -9,6 +9,9 @@ func (m *Metrics) SessionEnded(r *session.Record) {
 		backend = "none" // the client never got as far as a route
 	}
 	m.sessions.WithLabelValues(backend, r.Result).Inc()
+	if r.Limit != "" {
+		m.limits.WithLabelValues(r.Limit).Inc()
+	}
 	if r.RetrMsgs > 0 {
 		m.retrMsgs.WithLabelValues(backend).Add(float64(r.RetrMsgs))
 		m.retrBytes.WithLabelValues(backend).Add(float64(r.RetrBytes))

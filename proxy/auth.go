@@ -276,7 +276,7 @@ func (s *clientSession) readSASLResponse(challenge string) (string, bool) {
 		s.done = true
 		return "", false
 	}
-	s.conn.SetReadDeadline(time.Now().Add(s.o.IdleTimeout))
+	s.conn.SetReadDeadline(s.readDeadline())
 	line, err := s.r.ReadLine(pop3.MaxSASLLine)
 	if errors.Is(err, pop3.ErrLineTooLong) {
 		s.done = !s.protocolError(err, "SASL response too long")
@@ -380,9 +380,23 @@ func (s *clientSession) login(cr pop3.Credentials) {
 	}
 	if adm != nil {
 		adm.Authenticated(nil, n, size)
+		if err := refusal(adm); err != nil {
+			s.mbox, s.layers = nil, nil
+			closeQuietly(m)
+			s.reply(err)
+			s.setResult(session.ResultThrottled, s.cause(fmt.Errorf("login refused by policy: %w", err)))
+			return
+		}
 		m = adm.Mailbox(m)
 		s.layers = addLayer(s.layers, m)
 	}
+	if lim := s.enterUserAddr(cr.User); lim != "" {
+		s.mbox, s.layers = nil, nil
+		closeQuietly(m)
+		s.refuseLimit(lim, "too many sessions for this user from your address")
+		return
+	}
+	s.leavePreLogin()
 	s.mbox, s.state = m, stateTransaction
 	s.openAs = cr.User
 	s.srv.open.add(s.openAs, 1)
@@ -390,6 +404,14 @@ func (s *clientSession) login(cr pop3.Credentials) {
 	s.rec.LeftMsgs, s.rec.LeftBytes = n, size
 	s.setResult("", nil)
 	s.okRelayed("LOGIN", fmt.Sprintf("%d messages (%d octets)", n, size))
+}
+
+// refusal is the gate's refusal of a login whose credentials were right.
+func refusal(adm session.Admission) error {
+	if r, ok := adm.(session.Refuser); ok {
+		return r.Refusal()
+	}
+	return nil
 }
 
 // openFailed answers a refused or failed Open.

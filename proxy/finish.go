@@ -64,6 +64,7 @@ func (s *clientSession) finish() {
 	if s.openAs != "" {
 		s.srv.open.add(s.openAs, -1) // the maildrop is closed, or committed by QUIT
 	}
+	s.leaveLimits()
 	for _, a := range s.adms {
 		a.Release()
 	}

@@ -3,6 +3,7 @@ package proxy
 import (
 	"crypto/tls"
 	"net"
+	"net/netip"
 
 	proxyproto "github.com/pires/go-proxyproto"
 )
@@ -29,13 +30,8 @@ func (s *Server) wrapListener(l net.Listener, mode string) net.Listener {
 		Listener:          l,
 		ReadHeaderTimeout: proxyHeaderTimeout,
 		ConnPolicy: func(o proxyproto.ConnPolicyOptions) (proxyproto.Policy, error) {
-			if ta, ok := o.Upstream.(*net.TCPAddr); ok {
-				ip := ta.AddrPort().Addr().Unmap()
-				for _, p := range trusted {
-					if p.Contains(ip) {
-						return proxyproto.USE, nil
-					}
-				}
+			if mayProxy(trusted, o.Upstream) {
+				return proxyproto.USE, nil
 			}
 			return proxyproto.REJECT, nil
 		},
@@ -44,6 +40,17 @@ func (s *Server) wrapListener(l net.Listener, mode string) net.Listener {
 		return tls.NewListener(pl, s.o.TLSConfig)
 	}
 	return pl
+}
+
+// mayProxy reports whether peer may send a PROXY header.
+func mayProxy(trusted []netip.Prefix, peer net.Addr) bool {
+	ip := addrOf(peer)
+	for _, p := range trusted {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // connParts unwraps an accepted connection into the PROXY layer (nil if

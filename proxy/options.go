@@ -16,6 +16,19 @@ const (
 	// DefaultIdleTimeout is the inactivity limit. RFC 1939 section 3: an
 	// autologout timer "MUST be of at least 10 minutes' duration".
 	DefaultIdleTimeout = 10 * time.Minute
+	// DefaultLoginTimeout bounds the whole AUTHORIZATION state: clients log
+	// in with their first commands, and before login there is nothing a
+	// client could lose to a timeout (RFC 1939's autologout is meant for
+	// sessions holding a maildrop), so an idle unauthenticated connection
+	// only holds a descriptor.
+	DefaultLoginTimeout = time.Minute
+	// DefaultMaxPreLogin and DefaultMaxPreLoginPerAddress cap connections
+	// that have not logged in, in all and from one client address.
+	DefaultMaxPreLogin           = 5000
+	DefaultMaxPreLoginPerAddress = 50
+	// DefaultMaxSessionsPerUserAddress caps one user's logged-in sessions
+	// from one address, as Dovecot's mail_max_userip_connections (also 10).
+	DefaultMaxSessionsPerUserAddress = 10
 	// DefaultAuthFailDelay slows down password guessing.
 	DefaultAuthFailDelay = time.Second
 	// DefaultMaxProtocolErrors is how many protocol errors in a row end a
@@ -64,6 +77,19 @@ type Options struct {
 	// gets the connection refused (and logged).
 	ProxyProtocolFrom []netip.Prefix
 
+	// LoginTimeout closes a connection that has not logged in this long
+	// after it was accepted; default DefaultLoginTimeout, negative for none
+	// (then IdleTimeout applies).
+	LoginTimeout time.Duration
+	// MaxPreLogin and MaxPreLoginPerAddress cap the connections that have
+	// not logged in, in all and per client address (after any PROXY
+	// header); MaxSessionsPerUserAddress caps the logged-in sessions of one
+	// user from one address. Connections over a cap are refused with
+	// -ERR [SYS/TEMP] and the limit on the session line. Zero means the
+	// default, negative none.
+	MaxPreLogin               int
+	MaxPreLoginPerAddress     int
+	MaxSessionsPerUserAddress int
 	// IdleTimeout closes a silent session; default DefaultIdleTimeout.
 	IdleTimeout time.Duration
 	// AuthFailDelay is slept after a refused login; default

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -27,6 +28,9 @@ type Server struct {
 	nextID atomic.Uint64
 	closed atomic.Bool
 
+	preLogin  counter[netip.Addr] // connections not logged in, by address
+	userAddrs counter[userAddr]   // logged-in sessions by user and address
+
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	sessions  map[*clientSession]struct{}
@@ -48,6 +52,10 @@ func New(o Options) (*Server, error) {
 	if o.IdleTimeout <= 0 {
 		o.IdleTimeout = DefaultIdleTimeout
 	}
+	o.LoginTimeout = orDefault(o.LoginTimeout, DefaultLoginTimeout)
+	o.MaxPreLogin = orDefault(o.MaxPreLogin, DefaultMaxPreLogin)
+	o.MaxPreLoginPerAddress = orDefault(o.MaxPreLoginPerAddress, DefaultMaxPreLoginPerAddress)
+	o.MaxSessionsPerUserAddress = orDefault(o.MaxSessionsPerUserAddress, DefaultMaxSessionsPerUserAddress)
 	if o.AuthFailDelay == 0 {
 		o.AuthFailDelay = DefaultAuthFailDelay
 	}
@@ -71,6 +79,20 @@ func New(o Options) (*Server, error) {
 		sessions:  map[*clientSession]struct{}{},
 	}, nil
 }
+
+// orDefault maps zero to def and a negative value to 0 (none).
+func orDefault[T int | time.Duration](v, def T) T {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
+}
+
+// PreLogin returns the number of connections that have not logged in.
+func (s *Server) PreLogin() int { return s.preLogin.held() }
 
 // Serve accepts plain POP3 connections on l (STLS is offered when
 // Options.TLSConfig is set) until the server is shut down. It always

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -63,6 +64,11 @@ type clientSession struct {
 	addrsSeen   bool
 	done        bool
 	saslRefused bool // an AUTH mechanism was refused: tolerate the responses a client may still send
+
+	preAddr  netip.Addr // the key of the pre-login slot held
+	preHeld  bool
+	userSlot *userAddr // the logged-in slot held, nil if none
+	overCap  string    // the connection limit that refuses this session
 
 	waiting atomic.Bool // blocked reading a command in AUTHORIZATION
 	aborted atomic.Bool
@@ -150,10 +156,16 @@ func (s *clientSession) serve() {
 	defer s.srv.remove(s)
 	defer s.finish()
 	defer s.recoverPanic()
+	s.enterPreLogin()
 	if s.info.TLS == tlsImplicit {
+		// A refused TLS client can read the refusal only over TLS.
 		if err := s.handshake(s.conn.(*tls.Conn)); err != nil {
 			return
 		}
+	}
+	if s.overCap != "" {
+		s.refuseOverCap()
+		return
 	}
 	s.greet()
 	for !s.done {
@@ -189,6 +201,10 @@ func (s *clientSession) readCommand() (pop3.Command, bool) {
 		line, err := s.r.ReadLine(pop3.MaxCommandLine)
 		s.waiting.Store(false)
 		s.resolveAddrs()
+		if s.overCap != "" {
+			s.refuseOverCap()
+			return pop3.Command{}, false
+		}
 		if err == nil {
 			s.confirmSent()
 			var cmd pop3.Command
@@ -215,9 +231,32 @@ func (s *clientSession) beforeRead() bool {
 	if s.r.Buffered() == 0 && !s.flush() {
 		return false
 	}
-	s.conn.SetReadDeadline(time.Now().Add(s.o.IdleTimeout))
+	if !s.addrsSeen && mayProxy(s.o.ProxyProtocolFrom, s.raw.RemoteAddr()) {
+		// The greeting is out, so a PROXY header can be waited for now
+		// (within its own timeout): the per-address caps need the address
+		// even from a client that sends nothing more.
+		s.waiting.Store(true)
+		s.resolveAddrs()
+		if s.overCap != "" {
+			s.refuseOverCap()
+			return false
+		}
+	}
+	s.conn.SetReadDeadline(s.readDeadline())
 	s.waiting.Store(s.state == stateAuthorization)
 	return true
+}
+
+// readDeadline is the idle timeout from now, and before login at most the
+// end of the login timeout.
+func (s *clientSession) readDeadline() time.Time {
+	d := time.Now().Add(s.o.IdleTimeout)
+	if s.state == stateAuthorization && s.o.LoginTimeout > 0 {
+		if end := s.rec.Start.Add(s.o.LoginTimeout); end.Before(d) {
+			return end
+		}
+	}
+	return d
 }
 
 // parseCommand parses a command line and hands the read buffer back, so
@@ -278,6 +317,11 @@ func (s *clientSession) readFailed(err error) {
 		s.rec.Err = s.cause(errors.New("closed by server shutdown"))
 	case s.headerStalled(err):
 		s.setResult(session.ResultTimeout, fmt.Errorf("PROXY header from %s not complete within %s", s.raw.RemoteAddr(), proxyHeaderTimeout))
+	case errors.As(err, &ne) && ne.Timeout() && s.state == stateAuthorization &&
+		s.o.LoginTimeout > 0 && time.Since(s.rec.Start) >= s.o.LoginTimeout:
+		s.reply(&pop3.Error{Code: pop3.CodeSysTemp, Text: "login timeout"})
+		s.flushWithin(time.Second)
+		s.setResult(session.ResultTimeout, s.cause(fmt.Errorf("no login within %s", s.o.LoginTimeout)))
 	case errors.As(err, &ne) && ne.Timeout():
 		s.reply(&pop3.Error{Code: pop3.CodeSysTemp, Text: "idle timeout"})
 		s.flushWithin(time.Second)
@@ -342,6 +386,7 @@ func (s *clientSession) resolveAddrs() {
 				s.info.Local = h.DestinationAddr
 			}
 		}
+		s.rekeyPreLogin()
 		if s.info.TLS == tlsNone {
 			// From now on replies may go through the PROXY layer too.
 			s.w.Reset(deadlineWriter{s.conn, s})

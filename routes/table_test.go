@@ -227,3 +227,33 @@ func TestExplainNamesTheRule(t *testing.T) {
 		t.Errorf("Explain of an unrouted user: rule %q, %v", rule, ok)
 	}
 }
+
+// FuzzLoad checks a routes file as popgate reads it, with the configured
+// backends: a file it accepts never routes to a backend it does not know,
+// and a refusal names its file and line.
+func FuzzLoad(f *testing.F) {
+	f.Add("alice native\n*@x legacy # c\n")
+	f.Add("bob elsewhere\n")
+	f.Add("*@* native\n**@x legacy\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		path := filepath.Join(t.TempDir(), "routes")
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		tab, err := Load(path, []string{"native", "legacy"})
+		if err != nil {
+			if !strings.Contains(err.Error(), path) {
+				t.Errorf("error %q does not name the file", err)
+			}
+			return
+		}
+		for line := range strings.Lines(text) {
+			body, _, _ := strings.Cut(line, "#")
+			if fields := strings.Fields(body); len(fields) == 2 {
+				if got, ok := tab.Route(fields[0]); ok && got != "native" && got != "legacy" {
+					t.Errorf("Route(%q) = %q, not a configured backend", fields[0], got)
+				}
+			}
+		}
+	})
+}

@@ -45,3 +45,12 @@ type Admission interface {
 	Release()
 	Reporter
 }
+
+// Refuser is an Admission that may still refuse a login after the backend
+// accepted the credentials, such as [LOGIN-DELAY]: refusing only then tells
+// nothing about the account to someone without its password. The session
+// calls Refusal right after Authenticated(nil, ...) and, on an error,
+// closes the maildrop without UPDATE and answers the error as Admit's.
+type Refuser interface {
+	Refusal() error
+}

@@ -18,6 +18,9 @@ const (
 	// ResultInUse: the credentials were accepted but the maildrop is
 	// locked by another session ([IN-USE]).
 	ResultInUse = "in_use"
+	// ResultRefused is a connection refused by a connection limit, which
+	// Record.Limit names.
+	ResultRefused = "refused"
 )
 
 // What happened to the credentials, the session line's "auth" field.
@@ -68,6 +71,8 @@ type Record struct {
 	Start    time.Time
 	Duration time.Duration
 	Result   string
+	// Limit names the connection limit that refused the session, if one did.
+	Limit string
 	// Err is the cause when Result is not ok; it names the backend, the
 	// user and what failed.
 	Err error
@@ -201,6 +206,9 @@ func (r *Record) Fields() []zap.Field {
 	}
 	if p := r.Poison; p != nil {
 		fs = append(fs, zap.Int("poison_msg", p.Num), zap.String("poison_uidl", p.UIDL))
+	}
+	if r.Limit != "" {
+		fs = append(fs, zap.String("limit", r.Limit))
 	}
 	return fs
 }

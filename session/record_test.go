@@ -116,7 +116,7 @@ func TestREADMEDocumentsEveryField(t *testing.T) {
 		}
 	}
 	full := &Record{Err: errTest("x"), Broken: &BrokenTransfer{}, Mapping: &Mapping{},
-		Learning: &Learning{Unchanged: true}, Throttling: &Throttling{}, Poison: &Poison{}}
+		Learning: &Learning{Unchanged: true}, Throttling: &Throttling{}, Poison: &Poison{}, Limit: "x"}
 	logged := map[string]bool{}
 	for _, f := range full.Fields() {
 		logged[f.Key] = true

@@ -39,7 +39,7 @@ func (t *Throttle) Report(user string) Report {
 		IntervalMS:   st.Interval.Milliseconds(),
 		Msgs:         st.Msgs,
 		Bytes:        st.Bytes,
-		LoginDelayMS: t.cfg.loginDelay(level).Milliseconds(),
+		LoginDelayMS: t.conf().loginDelay(level).Milliseconds(),
 		Enabled:      t.Enabled(),
 	}
 }

@@ -20,9 +20,9 @@ func TestShowHandler(t *testing.T) {
 	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || rec.Code != http.StatusOK {
 		t.Fatalf("GET ?user=hog: %d %q (%v)", rec.Code, rec.Body, err)
 	}
-	want := th.cfg.level(10, 800<<20, time.Minute)
+	want := th.conf().level(10, 800<<20, time.Minute)
 	if !got.Known || got.User != "hog" || got.Level != want || got.Bytes != 800<<20 || got.LastLevel != 0 ||
-		got.LoginDelayMS != th.cfg.loginDelay(want).Milliseconds() || !got.LastLogin.Equal(epoch) {
+		got.LoginDelayMS != th.conf().loginDelay(want).Milliseconds() || !got.LastLogin.Equal(epoch) {
 		t.Errorf("report = %+v, want level %d after a minute", got, want)
 	}
 

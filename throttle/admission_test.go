@@ -127,7 +127,7 @@ func testQueueTimeout(t *testing.T, mode Mode) {
 	var wg sync.WaitGroup
 	admitAsync(ctx, &wg, th, "late", out)
 	pop3test.Eventually(t, "the timeout timer runs", func() bool { return clock.sleeping() == 1 })
-	clock.Advance(th.cfg.QueueTimeout - time.Second)
+	clock.Advance(th.conf().QueueTimeout - time.Second)
 	clock.Advance(time.Second)
 	a := next(t, out)
 	wg.Wait()
@@ -135,8 +135,8 @@ func testQueueTimeout(t *testing.T, mode Mode) {
 	if !errors.As(a.err, &pe) || pe.Code != pop3.CodeSysTemp || !errors.Is(a.err, ErrQueueTimeout) {
 		t.Fatalf("Admit after the queue timeout = %v, want [SYS/TEMP] with ErrQueueTimeout", a.err)
 	}
-	if d := a.tk.Decision(); d.Delay != th.cfg.QueueTimeout || d.QueueWait != d.Delay {
-		t.Errorf("Delay = %s, QueueWait = %s; want both the queue timeout %s", d.Delay, d.QueueWait, th.cfg.QueueTimeout)
+	if d := a.tk.Decision(); d.Delay != th.conf().QueueTimeout || d.QueueWait != d.Delay {
+		t.Errorf("Delay = %s, QueueWait = %s; want both the queue timeout %s", d.Delay, d.QueueWait, th.conf().QueueTimeout)
 	}
 	if active, waiting := th.Sessions("legacy"); active != 1 || waiting != 0 {
 		t.Errorf("after the timeout: active %d, waiting %d; want 1, 0", active, waiting)
@@ -210,6 +210,8 @@ func TestUnlimitedBackendNeverQueues(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Logged in: the session no longer counts as a login in flight.
+		tk.Opened(0, 0)
 		tickets = append(tickets, tk)
 	}
 	if active, _ := th.Sessions("native"); active != 20 {

@@ -54,7 +54,7 @@ func TestFailedLoginsGrowDelaysPerClientThenRefuse(t *testing.T) {
 		t.Fatalf("attempt after AuthFailLimit failures = %v, want [SYS/TEMP] refusal", err)
 	}
 	// The window passes; the client starts afresh.
-	clock.Advance(th.cfg.AuthFailWindow)
+	clock.Advance(th.conf().AuthFailWindow)
 	if d, err := attempt(t, th, clock, "alice", clientA, true); err != nil || d != 0 {
 		t.Errorf("after the window: delay %s, %v; want none", d, err)
 	}
@@ -66,14 +66,14 @@ func TestFailedLoginDelayCaps(t *testing.T) {
 	for range 20 {
 		last, _ = attempt(t, th, clock, "alice", clientA, false)
 	}
-	if last != th.cfg.AuthFailMaxDelay {
-		t.Errorf("delay after 19 failures = %s, want the cap %s", last, th.cfg.AuthFailMaxDelay)
+	if last != th.conf().AuthFailMaxDelay {
+		t.Errorf("delay after 19 failures = %s, want the cap %s", last, th.conf().AuthFailMaxDelay)
 	}
 }
 
 func TestWellBehavedClientIgnoresOthersFailures(t *testing.T) {
 	th, clock := newTest(t, nil, Options{})
-	for range th.cfg.AuthFailLimit {
+	for range th.conf().AuthFailLimit {
 		attempt(t, th, clock, "alice", clientB, false)
 	}
 	if _, err := attempt(t, th, clock, "alice", clientB, true); err == nil {
@@ -193,7 +193,7 @@ func TestDecisionSplitsTheDelay(t *testing.T) {
 	}
 	defer tk.Release()
 	d := tk.Decision()
-	wantLogin := th.cfg.loginDelay(d.Level)
+	wantLogin := th.conf().loginDelay(d.Level)
 	if d.AuthFailDelay != th.auth.delay(1) || d.LoginDelay != wantLogin || wantLogin == 0 ||
 		d.QueueWait != 0 || d.Delay != d.AuthFailDelay+d.LoginDelay {
 		t.Errorf("Decision = %+v; want auth-fail delay %s and login delay %s", d, th.auth.delay(1), wantLogin)
@@ -210,8 +210,97 @@ func TestAuthFailuresForOperators(t *testing.T) {
 	if got := th.AuthFailures("alice"); got != 3 {
 		t.Errorf("AuthFailures = %d, want 3 from both clients", got)
 	}
-	clock.Advance(th.cfg.AuthFailWindow)
+	clock.Advance(th.conf().AuthFailWindow)
 	if got := th.AuthFailures("alice"); got != 0 {
 		t.Errorf("after the window: %d, want 0", got)
+	}
+}
+
+func TestParallelGuessesVerifyAtMostTheLimit(t *testing.T) {
+	th, _ := newTest(t, nil, Options{})
+	// Every guess is admitted before any verdict is known, as when a
+	// thousand connections send PASS at once.
+	var admitted []*Ticket
+	refused := 0
+	for range 1000 {
+		tk, err := th.AdmitUser(context.Background(), "alice", "legacy", clientB)
+		if err != nil {
+			if !errors.Is(err, ErrTooManyFailures) || tk.Decision().Reason != ReasonAuthFailures {
+				t.Fatalf("refusal = %v (%v), want too many failures", err, tk.Decision())
+			}
+			tk.Release()
+			refused++
+			continue
+		}
+		admitted = append(admitted, tk)
+	}
+	if len(admitted) != th.conf().AuthFailLimit || refused != 1000-th.conf().AuthFailLimit {
+		t.Fatalf("admitted %d and refused %d of 1000 parallel guesses, want %d admitted", len(admitted), refused, th.conf().AuthFailLimit)
+	}
+	for _, tk := range admitted {
+		tk.Failed(pop3.ErrAuthFailed)
+	}
+	if _, err := th.AdmitUser(context.Background(), "alice", "legacy", clientB); !errors.Is(err, ErrTooManyFailures) {
+		t.Errorf("guess after the limit failed: %v, want refusal", err)
+	}
+	// The owner elsewhere is neither delayed nor refused.
+	tk, err := th.AdmitUser(context.Background(), "alice", "legacy", clientA)
+	if err != nil || tk.Decision().Delay != 0 {
+		t.Fatalf("owner from another address: %v, %v; want straight in", err, tk.Decision())
+	}
+	tk.Opened(1, 100)
+	tk.Release()
+}
+
+func TestAbandonedAttemptsFreeTheirPlace(t *testing.T) {
+	th, clock := newTest(t, func(c *Config) { c.AuthFailLimit = 2 }, Options{})
+	for range 10 {
+		tk, err := th.AdmitUser(context.Background(), "alice", "legacy", clientA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tk.Failed(pop3.ErrBackendTemporary)
+	}
+	for range 10 {
+		if _, err := attempt(t, th, clock, "alice", clientA, true); err != nil {
+			t.Fatalf("successful logins after abandoned ones: %v", err)
+		}
+	}
+	if n := len(th.auth.pairIn) + len(th.auth.clientIn) + len(th.auth.networkIn); n != 0 {
+		t.Errorf("%d attempts still in flight after every ticket ended", n)
+	}
+}
+
+func TestNetworkLimitSpansAddresses(t *testing.T) {
+	th, clock := newTest(t, func(c *Config) {
+		c.AuthFailLimit, c.AuthFailClientLimit, c.AuthFailNetworkLimit = 2, 2, 6
+	}, Options{})
+	// Three addresses in 198.51.100.0/24 fail twice each: each is under
+	// its own limit, together they reach the network's.
+	for i := range 3 {
+		for range 2 {
+			attempt(t, th, clock, "bob", &net.TCPAddr{IP: net.IPv4(198, 51, 100, byte(i+1))}, false)
+		}
+	}
+	if _, err := attempt(t, th, clock, "bob", &net.TCPAddr{IP: net.IPv4(198, 51, 100, 200)}, true); !errors.Is(err, ErrTooManyFailures) {
+		t.Errorf("fresh address in the attacking /24: %v, want refusal", err)
+	}
+	if _, err := attempt(t, th, clock, "bob", &net.TCPAddr{IP: net.IPv4(198, 51, 101, 1)}, true); err != nil {
+		t.Errorf("address in the next /24: %v, want admitted", err)
+	}
+}
+
+func TestNetworkOf(t *testing.T) {
+	cfg := DefaultConfig()
+	for _, tc := range []struct{ client, want string }{
+		{"192.0.2.7", "192.0.2.0/24"},
+		{"::ffff:192.0.2.7", "192.0.2.0/24"},
+		{"2001:db8:1:2::1", "2001:db8:1::/48"},
+		{"fe80::1%eth0", "fe80::/48"},
+		{"/run/popgate.sock", "/run/popgate.sock"},
+	} {
+		if got := cfg.networkOf(tc.client); got != tc.want {
+			t.Errorf("networkOf(%q) = %q, want %q", tc.client, got, tc.want)
+		}
 	}
 }

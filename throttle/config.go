@@ -41,35 +41,44 @@ type Config struct {
 	// failed-login delay, which is not ours. AuthFailBaseDelay is the
 	// delay after a client's first failed login, doubled per further
 	// failure up to AuthFailMaxDelay; after AuthFailLimit failures against
-	// one user (AuthFailClientLimit against all) from one client address
-	// its logins are refused, until AuthFailWindow has passed since the
-	// last failure.
-	AuthFailBaseDelay   time.Duration
-	AuthFailMaxDelay    time.Duration
-	AuthFailLimit       int
-	AuthFailClientLimit int
-	AuthFailWindow      time.Duration
+	// one user (AuthFailClientLimit against all) from one client address,
+	// or AuthFailNetworkLimit from one client network (the first
+	// AuthFailIPv4Prefix or AuthFailIPv6Prefix bits of the address), its
+	// logins are refused, until AuthFailWindow has passed since the last
+	// failure. Logins still being verified count as failures until their
+	// verdict.
+	AuthFailBaseDelay    time.Duration
+	AuthFailMaxDelay     time.Duration
+	AuthFailLimit        int
+	AuthFailClientLimit  int
+	AuthFailNetworkLimit int
+	AuthFailIPv4Prefix   int
+	AuthFailIPv6Prefix   int
+	AuthFailWindow       time.Duration
 }
 
 // DefaultConfig returns the defaults: they never penalise a user with a
 // few megabytes who polls every five minutes or less often.
 func DefaultConfig() Config {
 	return Config{
-		Mode:                ModeOn,
-		SoftBytes:           50 << 20,
-		SoftMsgs:            5000,
-		MinPollInterval:     5 * time.Minute,
-		MaxLevel:            8,
-		DelayPerLevel:       5 * time.Second,
-		MaxDelay:            60 * time.Second,
-		Bandwidth:           256 << 10,
-		QueueTimeout:        30 * time.Second,
-		StateSize:           100000,
-		AuthFailBaseDelay:   time.Second,
-		AuthFailMaxDelay:    30 * time.Second,
-		AuthFailLimit:       10,
-		AuthFailClientLimit: 50,
-		AuthFailWindow:      15 * time.Minute,
+		Mode:                 ModeOn,
+		SoftBytes:            50 << 20,
+		SoftMsgs:             5000,
+		MinPollInterval:      5 * time.Minute,
+		MaxLevel:             8,
+		DelayPerLevel:        5 * time.Second,
+		MaxDelay:             60 * time.Second,
+		Bandwidth:            256 << 10,
+		QueueTimeout:         30 * time.Second,
+		StateSize:            100000,
+		AuthFailBaseDelay:    time.Second,
+		AuthFailMaxDelay:     30 * time.Second,
+		AuthFailLimit:        10,
+		AuthFailClientLimit:  50,
+		AuthFailNetworkLimit: 200,
+		AuthFailIPv4Prefix:   24,
+		AuthFailIPv6Prefix:   48,
+		AuthFailWindow:       15 * time.Minute,
 	}
 }
 
@@ -136,6 +145,15 @@ func (c Config) Validate() error {
 	}
 	if c.AuthFailClientLimit < c.AuthFailLimit {
 		bad("AuthFailClientLimit", "is below AuthFailLimit")
+	}
+	if c.AuthFailNetworkLimit < c.AuthFailClientLimit {
+		bad("AuthFailNetworkLimit", "is below AuthFailClientLimit")
+	}
+	if c.AuthFailIPv4Prefix < 0 || c.AuthFailIPv4Prefix > 32 {
+		bad("AuthFailIPv4Prefix", "must be between 0 and 32")
+	}
+	if c.AuthFailIPv6Prefix < 0 || c.AuthFailIPv6Prefix > 128 {
+		bad("AuthFailIPv6Prefix", "must be between 0 and 128")
 	}
 	if c.AuthFailWindow <= 0 {
 		bad("AuthFailWindow", "must be positive")

@@ -49,16 +49,22 @@
 //   - LOGIN-DELAY (RFC 2449): the capability is announced as
 //     "LOGIN-DELAY 0 USER" before login and as the user's own value after
 //     (MinPollInterval for a penalised user, 0 otherwise). With
-//     EnforceLoginDelay a login that would be penalised is refused with
-//     [LOGIN-DELAY] instead of being delayed. The check runs before the
-//     password is verified (that is what shields the backend); it reveals to
-//     anyone who tries a hog's name that the hog polled recently, nothing
-//     else, and a refused attempt never counts as a login.
+//     EnforceLoginDelay a penalised login by a user told a LOGIN-DELAY
+//     above 0 at the previous login is refused with [LOGIN-DELAY] instead
+//     of being delayed (a user told 0 is delayed and told its new value).
+//     The refusal (Ticket.Refusal, a session.Refuser) comes only after the
+//     backend accepted the password, so it reveals nothing about the
+//     account to a guesser; a refused attempt never counts as a login.
 //
 // # Authentication failures
 //
-// Failures are counted per client address, per (user, client address) and
-// per user, each forgotten AuthFailWindow after its last failure. A client
+// Failures are counted per client address, per client network (the
+// address's first AuthFailIPv4Prefix or AuthFailIPv6Prefix bits), per
+// (user, client address) and per user, each forgotten AuthFailWindow after
+// its last failure. A login counts as a failure from Admit until its
+// verdict (reserved in the same locked step as the check, released on
+// success or when no verdict comes), so a thousand parallel guesses
+// verify at most AuthFailLimit passwords. A client
 // address that has no failures of its own is never delayed or refused,
 // whatever others did against the same user: that is the guarantee that a
 // well-behaved client with the right password gets in at full speed even
@@ -67,7 +73,8 @@
 // larger of its failures against this user and the user's failures from
 // anywhere, so an attack spread over many addresses still slows down after
 // one try per address. It is refused ([SYS/TEMP]) after AuthFailLimit
-// failures against one user, or AuthFailClientLimit failures in all.
+// failures against one user, or AuthFailClientLimit failures in all; any
+// address of a network with AuthFailNetworkLimit failures is refused too.
 // A successful login forgives the client's own failures against that user
 // (typos), not anyone else's. Clients behind one NAT share an address, so
 // the per-address limit is set high.

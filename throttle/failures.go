@@ -7,5 +7,5 @@ func (t *Throttle) AuthFailures(user string) int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	f, _ := a.user.peek(user)
-	return f.Total.current(t.now(), a.cfg.AuthFailWindow)
+	return f.Total.current(t.now(), a.conf().AuthFailWindow)
 }

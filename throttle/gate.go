@@ -12,6 +12,7 @@ import (
 var (
 	_ session.Gate      = (*Throttle)(nil)
 	_ session.Admission = (*Ticket)(nil)
+	_ session.Refuser   = (*Ticket)(nil)
 )
 
 // Admit is the gate's hook: it admits the session's user on its backend

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -34,9 +35,10 @@ type Options struct {
 
 // Key prefixes of the state kept in Options.Persist.
 const (
-	persistUser       = "user/"
-	persistFailClient = "fail-client/"
-	persistFailUser   = "fail-user/"
+	persistUser        = "user/"
+	persistFailClient  = "fail-client/"
+	persistFailNetwork = "fail-network/"
+	persistFailUser    = "fail-user/"
 	// persistUserTTL lets a shared store forget users who stopped polling.
 	persistUserTTL = 30 * 24 * time.Hour
 )
@@ -44,7 +46,7 @@ const (
 // Throttle applies the penalties of one popgate process. It is safe for
 // concurrent use.
 type Throttle struct {
-	cfg   Config
+	cfg   atomic.Pointer[Config] // replaced whole by Reload
 	now   func() time.Time
 	sleep func(context.Context, time.Duration) error
 	state State
@@ -62,26 +64,27 @@ func New(cfg Config, o Options) (*Throttle, error) {
 		return nil, err
 	}
 	t := &Throttle{
-		cfg:         cfg,
 		now:         o.Now,
 		sleep:       o.Sleep,
 		state:       o.State,
 		maxSessions: o.MaxSessions,
 		backends:    make(map[string]*slots),
 	}
+	t.cfg.Store(&cfg)
 	if t.now == nil {
 		t.now = time.Now
 	}
 	if t.sleep == nil {
 		t.sleep = sleepTimer
 	}
-	t.auth = &authFailures{cfg: &t.cfg}
+	t.auth = newAuthFailures(t.conf)
 	if o.Persist != nil {
 		h := &storeHealth{down: o.StoreDown, up: o.StoreUp}
 		if t.state == nil {
 			t.state = tableState{kvTable[UserState]{o.Persist, persistUser, persistUserTTL, h}}
 		}
 		t.auth.client = kvTable[failures]{o.Persist, persistFailClient, cfg.AuthFailWindow, h}
+		t.auth.network = kvTable[failures]{o.Persist, persistFailNetwork, cfg.AuthFailWindow, h}
 		t.auth.user = kvTable[userFailures]{o.Persist, persistFailUser, cfg.AuthFailWindow, h}
 		return t, nil
 	}
@@ -94,6 +97,9 @@ func New(cfg Config, o Options) (*Throttle, error) {
 	}
 	var err error
 	if t.auth.client, err = newLRUTable[failures](cfg.StateSize); err != nil {
+		return nil, err
+	}
+	if t.auth.network, err = newLRUTable[failures](cfg.StateSize); err != nil {
 		return nil, err
 	}
 	if t.auth.user, err = newLRUTable[userFailures](cfg.StateSize); err != nil {
@@ -109,8 +115,33 @@ func (t *Throttle) Reset(user string) {
 	t.auth.reset(user)
 }
 
+// conf is the settings in force.
+func (t *Throttle) conf() *Config { return t.cfg.Load() }
+
+// Reload puts cfg in force for the logins from now on; the state (levels,
+// failure counts, sessions) is kept. On error the settings in force stay.
+func (t *Throttle) Reload(cfg Config) error {
+	if err := t.CheckReload(cfg); err != nil {
+		return err
+	}
+	t.cfg.Store(&cfg)
+	return nil
+}
+
+// CheckReload reports whether Reload would accept cfg: it must be valid,
+// and the state size cannot change in a running process.
+func (t *Throttle) CheckReload(cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if old := t.conf(); cfg.StateSize != old.StateSize {
+		return fmt.Errorf("throttle: the state size (%d, was %d) changes only with a restart", cfg.StateSize, old.StateSize)
+	}
+	return nil
+}
+
 // Enabled reports whether the throttle does anything at all.
-func (t *Throttle) Enabled() bool { return t.cfg.Enabled() }
+func (t *Throttle) Enabled() bool { return t.conf().Enabled() }
 
 // AdmitUser is called once the client has sent its credentials and before the
 // backend login. It refuses clients with too many failed logins and (with
@@ -138,9 +169,9 @@ func (t *Throttle) AdmitUser(ctx context.Context, user, backend string, client n
 		st, ok := t.state.Get(user)
 		read <- stateRead{st, ok}
 	}()
-	verdict := t.auth.check(user, tk.client, start)
+	verdict, at := t.auth.begin(user, tk.client, start)
+	tk.attempt = at
 	r := <-read
-	tk.failing = verdict.failing
 	if verdict.refused != "" {
 		tk.d.addReason(ReasonAuthFailures)
 		return tk, errTooManyFailures(user, tk.client, verdict.refused)
@@ -151,17 +182,23 @@ func (t *Throttle) AdmitUser(ctx context.Context, user, backend string, client n
 
 	if st, ok := r.st, r.ok; ok {
 		tk.interval = sinceLogin(start, st)
-		tk.d.Level = t.cfg.level(st.Msgs, st.Bytes, tk.interval)
+		tk.d.Level = t.conf().level(st.Msgs, st.Bytes, tk.interval)
 	}
+	d := verdict.delay
 	if tk.d.Level > 0 {
 		tk.d.addReason(ReasonSize)
 		tk.d.addReason(ReasonFrequency)
-		if t.cfg.EnforceLoginDelay {
-			return tk, errLoginTooSoon(user, tk.d.Level, tk.interval)
+		// Only a user told a LOGIN-DELAY above 0 at the previous login is
+		// refused, and only once the password proves who is asking
+		// (Refusal); everyone else is delayed.
+		if t.conf().EnforceLoginDelay && r.st.Level > 0 {
+			tk.tooSoon = errLoginTooSoon(user, tk.d.Level, tk.interval)
+		} else {
+			d += t.conf().loginDelay(tk.d.Level)
 		}
 	}
 
-	if d := verdict.delay + t.cfg.loginDelay(tk.d.Level); d > 0 {
+	if d > 0 {
 		err := t.sleep(ctx, d)
 		// One sleep for both delays; the failed-login delay comes first.
 		slept := t.now().Sub(start)
@@ -199,7 +236,7 @@ func (t *Throttle) acquire(ctx context.Context, tk *Ticket) (queued bool, err er
 		return false, nil
 	}
 	tk.d.addReason(ReasonQueue)
-	granted, err := s.wait(ctx, w, t.sleep, t.cfg.QueueTimeout)
+	granted, err := s.wait(ctx, w, t.sleep, t.conf().QueueTimeout)
 	switch {
 	case granted:
 		tk.slot = s
@@ -208,7 +245,7 @@ func (t *Throttle) acquire(ctx context.Context, tk *Ticket) (queued bool, err er
 		return true, fmt.Errorf("throttle: user %s waiting for backend %s: %w", tk.user, tk.backend, err)
 	}
 	active, _ := s.counts()
-	return true, errQueueTimeout(tk.backend, tk.user, t.cfg.QueueTimeout, active)
+	return true, errQueueTimeout(tk.backend, tk.user, t.conf().QueueTimeout, active)
 }
 
 // slotsFor returns the session limiter of a backend, creating it on first
@@ -239,7 +276,7 @@ func (t *Throttle) Show(user string) (UserState, int) {
 	if !ok || !t.Enabled() {
 		return st, 0
 	}
-	return st, t.cfg.level(st.Msgs, st.Bytes, sinceLogin(t.now(), st))
+	return st, t.conf().level(st.Msgs, st.Bytes, sinceLogin(t.now(), st))
 }
 
 // Caps returns the capabilities to add to CAPA in the

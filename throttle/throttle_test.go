@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,7 +63,7 @@ func TestHogIsDelayedAndRecoversAfterCleanup(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Admit: %v", err)
 	}
-	want := th.cfg.loginDelay(tk.Decision().Level)
+	want := th.conf().loginDelay(tk.Decision().Level)
 	if tk.Decision().Level == 0 || want == 0 {
 		t.Fatalf("polling 800MB every minute: level %d, want > 0", tk.Decision().Level)
 	}
@@ -95,7 +96,7 @@ func TestHogRecoversByPollingLessOften(t *testing.T) {
 	if d, _ := poll(t, th, "hog", 800<<20); d.Level == 0 {
 		t.Fatalf("polling every 30s: level 0, want a penalty")
 	}
-	clock.Advance(th.cfg.MinPollInterval)
+	clock.Advance(th.conf().MinPollInterval)
 	if d, _ := poll(t, th, "hog", 800<<20); d.Level != 0 {
 		t.Errorf("polling after MinPollInterval: level %d, want 0", d.Level)
 	}
@@ -122,31 +123,60 @@ func TestLevelSeenAtAdmitComesFromTheLastSession(t *testing.T) {
 	}
 }
 
-func TestEnforceLoginDelayRefusesInsteadOfWaiting(t *testing.T) {
+func TestEnforceLoginDelayRefusesAfterTheCredentials(t *testing.T) {
 	th, clock := newTest(t, func(c *Config) { c.EnforceLoginDelay = true }, Options{})
+	// The first poll is told LOGIN-DELAY 0, so the next one, a minute
+	// later, is not refused: it is delayed and told its LOGIN-DELAY.
 	poll(t, th, "hog", 800<<20)
 	clock.Advance(time.Minute)
 	clock.takeSleeps()
 	tk, err := th.AdmitUser(context.Background(), "hog", "legacy", clientA)
-	if pop3.CodeOf(err) != pop3.CodeLoginDelay || !errors.Is(err, ErrLoginTooSoon) {
-		t.Fatalf("Admit = %v, want [LOGIN-DELAY] carrying ErrLoginTooSoon", err)
+	if err != nil {
+		t.Fatalf("poll after LOGIN-DELAY 0: %v, want admitted", err)
+	}
+	tk.Opened(10, 800<<20)
+	if err := tk.Refusal(); err != nil {
+		t.Fatalf("poll after LOGIN-DELAY 0 refused: %v", err)
+	}
+	if s := clock.takeSleeps(); len(s) == 0 || !slices.Equal(tk.Caps(), []string{"LOGIN-DELAY 300"}) {
+		t.Fatalf("penalised poll: slept %v, caps %q; want a login delay and LOGIN-DELAY 300", s, tk.Caps())
+	}
+	tk.Release()
+
+	// Polling again within the announced LOGIN-DELAY: admitted to the
+	// password check without delay, refused only once it passed.
+	clock.Advance(time.Minute)
+	tk, err = th.AdmitUser(context.Background(), "hog", "legacy", clientA)
+	if err != nil {
+		t.Fatalf("Admit = %v, want the refusal left for after the password", err)
 	}
 	if s := clock.takeSleeps(); len(s) != 0 {
-		t.Errorf("slept %v before refusing", s)
+		t.Errorf("slept %v before a login that will be refused", s)
+	}
+	tk.Opened(10, 800<<20)
+	err = tk.Refusal()
+	if pop3.CodeOf(err) != pop3.CodeLoginDelay || !errors.Is(err, ErrLoginTooSoon) {
+		t.Fatalf("Refusal = %v, want [LOGIN-DELAY] carrying ErrLoginTooSoon", err)
 	}
 	if tk.Decision().Level == 0 {
 		t.Errorf("refused ticket has level 0, want the hog's level for the session line")
 	}
-	tk.Release() // harmless
-	if _, n := th.Sessions("legacy"); n != 0 {
-		t.Errorf("waiting = %d after a refusal", n)
-	}
+	tk.Release()
+	// A wrong password gets the same answer as for anyone: no refusal.
+	tk, _ = th.AdmitUser(context.Background(), "hog", "legacy", clientB)
+	tk.Failed(pop3.ErrAuthFailed)
 	// A refused attempt is not a login: the interval still counts from the
 	// last successful one, so waiting long enough gets in.
-	clock.Advance(th.cfg.MinPollInterval)
-	if _, err := poll(t, th, "hog", 800<<20); err != nil {
+	clock.Advance(th.conf().MinPollInterval - time.Minute)
+	tk, err = th.AdmitUser(context.Background(), "hog", "legacy", clientA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk.Opened(10, 800<<20)
+	if err := tk.Refusal(); err != nil {
 		t.Errorf("login after MinPollInterval: %v", err)
 	}
+	tk.Release()
 }
 
 func TestLoginDelayCapabilities(t *testing.T) {
@@ -210,5 +240,28 @@ func TestDecisionReport(t *testing.T) {
 	tk.Report(&r)
 	if want := (session.Throttling{Penalty: 3, Delay: 1500 * time.Millisecond, Reason: "size+frequency+queue"}); r.Throttling == nil || *r.Throttling != want {
 		t.Errorf("Report gave %+v, want %+v", r.Throttling, want)
+	}
+}
+
+func TestReloadKeepsTheStateAndRefusesBadSettings(t *testing.T) {
+	cfg := DefaultConfig()
+	th, err := New(cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := cfg
+	next.AuthFailLimit = 3
+	if err := th.Reload(next); err != nil || th.conf().AuthFailLimit != 3 {
+		t.Fatalf("Reload: %v, limit %d", err, th.conf().AuthFailLimit)
+	}
+	bad := next
+	bad.AuthFailLimit = 0
+	if err := th.Reload(bad); err == nil || th.conf().AuthFailLimit != 3 {
+		t.Errorf("Reload of an invalid setting: %v, limit %d", err, th.conf().AuthFailLimit)
+	}
+	resized := next
+	resized.StateSize = cfg.StateSize * 2
+	if err := th.Reload(resized); err == nil || !strings.Contains(err.Error(), "restart") {
+		t.Errorf("Reload with another state size: %v", err)
 	}
 }

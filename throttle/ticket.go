@@ -17,16 +17,20 @@ type Ticket struct {
 	// interval is the time since the user's previous login (0: none).
 	interval time.Duration
 	d        Decision
-	// failing is true when the client had failed logins in force at
-	// admission; opened is the state Opened recorded.
-	failing bool
-	opened  *UserState
+	// opened is the state Opened recorded.
+	opened *UserState
 
 	// slot is the backend limiter holding one of our sessions, if any,
 	// taken at slotLevel (Opened may change the level later).
 	slot      *slots
 	slotLevel int
-	release   sync.Once
+	// tooSoon is the [LOGIN-DELAY] refusal Refusal gives once the
+	// credentials are verified; nil if the login may go on.
+	tooSoon error
+	// attempt holds the login's place under the failed-login limits
+	// until its verdict.
+	attempt *pending
+	release sync.Once
 	// shaped is the session's bandwidth limiter, nil if it has none.
 	shaped *shaped
 }
@@ -42,7 +46,14 @@ func (tk *Ticket) Opened(msgs int, bytes int64) {
 	if !tk.t.Enabled() {
 		return
 	}
-	cfg := &tk.t.cfg
+	if tk.tooSoon != nil {
+		// Refused by Refusal: the password was right, but a refused
+		// attempt is not a login, so the interval still counts from the
+		// last one.
+		tk.t.auth.succeeded(tk.attempt, tk.t.now())
+		return
+	}
+	cfg := tk.t.conf()
 	tk.d.Level = cfg.level(msgs, bytes, tk.interval)
 	if tk.d.Level > 0 {
 		tk.d.addReason(ReasonSize)
@@ -57,10 +68,13 @@ func (tk *Ticket) Opened(msgs int, bytes int64) {
 	}
 	tk.opened = &st
 	tk.t.state.Put(tk.user, st)
-	if tk.failing {
-		tk.t.auth.succeeded(tk.user, tk.client, tk.t.now())
-	}
+	tk.t.auth.succeeded(tk.attempt, tk.t.now())
 }
+
+// Refusal is the [LOGIN-DELAY] refusal of a user who polls again sooner
+// than the LOGIN-DELAY announced at the previous login, given only after
+// the backend accepted the credentials (session.Refuser).
+func (tk *Ticket) Refusal() error { return tk.tooSoon }
 
 // Failed ends a login the backend refused and releases the ticket. Only
 // an error carrying pop3.CodeAuth counts as a failed login; an unreachable
@@ -68,7 +82,7 @@ func (tk *Ticket) Opened(msgs int, bytes int64) {
 func (tk *Ticket) Failed(err error) {
 	defer tk.Release()
 	if tk.t.Enabled() && pop3.CodeOf(err) == pop3.CodeAuth {
-		tk.t.auth.failed(tk.user, tk.client, tk.t.now())
+		tk.t.auth.failed(tk.attempt, tk.t.now())
 	}
 }
 
@@ -92,6 +106,7 @@ func (tk *Ticket) Updated(r pop3.UpdateResult) {
 // login. Calling it again does nothing.
 func (tk *Ticket) Release() {
 	tk.release.Do(func() {
+		tk.t.auth.abandoned(tk.attempt)
 		if tk.slot != nil {
 			tk.slot.release(tk.slotLevel)
 		}
@@ -104,7 +119,7 @@ func (tk *Ticket) Bandwidth() int {
 	if !tk.t.Enabled() {
 		return 0
 	}
-	return tk.t.cfg.bandwidth(tk.d.Level)
+	return tk.t.conf().bandwidth(tk.d.Level)
 }
 
 // Caps returns the capabilities to add to CAPA after login: the user's own
@@ -113,5 +128,5 @@ func (tk *Ticket) Caps() []string {
 	if !tk.t.Enabled() {
 		return nil
 	}
-	return []string{"LOGIN-DELAY " + strconv.Itoa(tk.t.cfg.loginDelayCap(tk.d.Level))}
+	return []string{"LOGIN-DELAY " + strconv.Itoa(tk.t.conf().loginDelayCap(tk.d.Level))}
 }

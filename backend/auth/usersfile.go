@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -14,13 +15,20 @@ import (
 	"github.com/popgate/popgate/pop3"
 )
 
-// UsersFile authenticates against a file of "user:secret" lines. Blank lines
+// UsersFile authenticates against a file in Dovecot's passwd-file format,
+// "user:secret[:uid:gid:gecos:home:shell:extra]": the fields after the
+// secret are ignored, so a Dovecot file can be used as it is. Blank lines
 // and lines starting with '#' are ignored. The secret is one of
 //
 //	$2y$... $2a$... $2b$...   bcrypt, as `htpasswd -B` writes it
 //	$6$[rounds=N$]salt$hash   SHA-512-crypt, as `mkpasswd -m sha-512` writes it
 //	$5$[rounds=N$]salt$hash   SHA-256-crypt
-//	{PLAIN}secret             the secret itself (the rest of the line, verbatim)
+//	{PLAIN}secret             the secret itself, up to the next ':'
+//
+// A line that cannot be used (an unsupported scheme such as {CRAM-MD5} or
+// $1$, no secret, a user listed twice) disables that user, who is then
+// refused as with a wrong password, and is reported by Warnings: one bad
+// line must not stop the logins of everyone else.
 //
 // Only {PLAIN} users can log in with APOP. The file is reloaded when its
 // modification time, size or identity changes (checked on each
@@ -53,6 +61,8 @@ var (
 // usersTable is one loaded version of the file; it is never modified.
 type usersTable struct {
 	users    map[string]secret
+	disabled map[string]bool
+	warnings []string
 	dummy    secret
 	anyPlain bool
 }
@@ -92,6 +102,30 @@ func (f *UsersFile) Reload() error {
 	return f.reloadLocked(fi)
 }
 
+// Prepare reads the file as Reload does, but puts it in force only when
+// commit is called, so that it can be reloaded with other settings, all or
+// nothing. warnings are those of the new file.
+func (f *UsersFile) Prepare() (commit func(), warnings []string, err error) {
+	fi, err := os.Stat(f.path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("auth: users file: %w", err)
+	}
+	data, err := os.ReadFile(f.path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("auth: users file: %w", err)
+	}
+	t, err := parseUsers(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("auth: users file %s: %w", f.path, err)
+	}
+	return func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.table.Store(t)
+		f.stamp, f.failStamp = fileStamp{fi}, fileStamp{}
+	}, t.warnings, nil
+}
+
 func (f *UsersFile) reloadLocked(fi os.FileInfo) error {
 	data, err := os.ReadFile(f.path)
 	if err != nil {
@@ -124,43 +158,51 @@ func (f *UsersFile) reloadIfChanged() {
 	_ = f.reloadLocked(fi)
 }
 
-// parseUsers parses the whole file and picks the dummy secret.
+// Warnings returns the problems with single lines found by the last load
+// (each names its line); the users they concern are disabled.
+func (f *UsersFile) Warnings() []string { return f.table.Load().warnings }
+
+// parseUsers parses the whole file and picks the dummy secret. Problems with
+// one line disable that line's user and are recorded as warnings; only a
+// file that cannot be read at all is an error.
 func parseUsers(data []byte) (*usersTable, error) {
-	t := &usersTable{users: make(map[string]secret)}
+	t := &usersTable{users: make(map[string]secret), disabled: make(map[string]bool)}
 	kinds := make(map[string]int)
 	var mostCommon secret
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(nil, 64<<10)
 	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSuffix(sc.Text(), "\r")
-		if trimmed := strings.TrimSpace(line); trimmed == "" || trimmed[0] == '#' {
+		user, s, err := parseUserLine(sc.Text())
+		switch {
+		case user == "" && err == nil:
+			continue // blank or comment
+		case user == "":
+			t.warnings = append(t.warnings, fmt.Sprintf("line %d: %v; line ignored", n, err))
+			continue
+		case t.disabled[user]:
+			t.warnings = append(t.warnings, fmt.Sprintf("line %d: user %q listed again; still disabled", n, user))
+			continue
+		case t.users[user] != nil:
+			delete(t.users, user)
+			t.disabled[user] = true
+			t.warnings = append(t.warnings, fmt.Sprintf("line %d: user %q listed twice; user disabled", n, user))
+			continue
+		case err != nil:
+			t.disabled[user] = true
+			t.warnings = append(t.warnings, fmt.Sprintf("line %d: user %q: %v; user disabled", n, user, err))
 			continue
 		}
-		user, field, ok := strings.Cut(line, ":")
-		if !ok {
-			return nil, fmt.Errorf("line %d: want user:secret", n)
-		}
-		if user == "" || strings.ContainsAny(user, " \t") {
-			return nil, fmt.Errorf("line %d: bad user name %q", n, user)
-		}
-		if _, dup := t.users[user]; dup {
-			return nil, fmt.Errorf("line %d: user %q listed twice", n, user)
-		}
-		if !strings.HasPrefix(field, plainPrefix) {
-			field = strings.TrimSpace(field)
-		}
-		s, err := parseSecret(field)
-		if err != nil {
-			return nil, fmt.Errorf("line %d: user %q: %w", n, user, err)
-		}
 		t.users[user] = s
-		t.anyPlain = t.anyPlain || s.plain() != nil
 		if kinds[s.kind()]++; mostCommon == nil || kinds[s.kind()] > kinds[mostCommon.kind()] {
 			mostCommon = s
 		}
 	}
 	if err := sc.Err(); err != nil {
 		return nil, err
+	}
+	t.anyPlain = false
+	for _, s := range t.users {
+		t.anyPlain = t.anyPlain || s.plain() != nil
 	}
 	if mostCommon == nil {
 		// An empty file refuses everyone, still at a realistic cost.
@@ -174,12 +216,35 @@ func parseUsers(data []byte) (*usersTable, error) {
 	return t, nil
 }
 
+// parseUserLine reads one passwd-file line: user is "" for a blank or
+// comment line, or when the line names no usable user (err says why).
+func parseUserLine(line string) (user string, s secret, err error) {
+	line = strings.TrimSuffix(line, "\r")
+	if trimmed := strings.TrimSpace(line); trimmed == "" || trimmed[0] == '#' {
+		return "", nil, nil
+	}
+	user, rest, ok := strings.Cut(line, ":")
+	if user == "" || strings.ContainsAny(user, " \t") {
+		return "", nil, fmt.Errorf("bad user name %q", user)
+	}
+	if !ok {
+		return user, nil, errors.New("want user:secret")
+	}
+	field, _, _ := strings.Cut(rest, ":")
+	if !strings.HasPrefix(field, plainPrefix) {
+		field = strings.TrimSpace(field)
+	}
+	s, err = parseSecret(field)
+	return user, s, err
+}
+
 // Authenticate checks USER/PASS, AUTH PLAIN and LOGIN credentials, and the
 // APOP and CRAM-MD5 digests of users with a plain secret.
 func (f *UsersFile) Authenticate(_ context.Context, c pop3.Credentials) error {
 	f.reloadIfChanged()
 	t := f.table.Load()
 	s, known := t.users[c.User]
+	disabled := t.disabled[c.User]
 	if !known {
 		s = t.dummy
 	}
@@ -208,6 +273,10 @@ func (f *UsersFile) Authenticate(_ context.Context, c pop3.Credentials) error {
 		f.observe(kind, !known)
 	}
 	switch {
+	case disabled:
+		// Listed, so decided by the file alone: no fallback to a legacy
+		// server, and the same refusal as a wrong password.
+		return refuse(fmt.Errorf("users file: user %q: %w (disabled: unusable line)", c.User, ErrWrongPassword))
 	case !known:
 		return refuse(fmt.Errorf("users file: user %q: %w", c.User, ErrUnknownUser))
 	case !ok:

@@ -67,7 +67,7 @@ func TestUsersFileSchemes(t *testing.T) {
 		"alice:"+bcryptHash(t, "wonderland"),
 		"bob:"+shaCryptSpecVectors[7].want, // "Hello world!"
 		"carol:"+shaCryptSpecVectors[0].want,
-		"dave:{PLAIN}pa:ss word",
+		"dave:{PLAIN}pa ss word:1000:1000::/home/dave::userdb_quota_rule=*:storage=1G",
 		"erin:{SHA512-CRYPT}"+shaCryptSpecVectors[7].want,
 		"  # indented comment",
 	)
@@ -76,7 +76,7 @@ func TestUsersFileSchemes(t *testing.T) {
 	}
 	for _, tc := range []struct{ user, pw string }{
 		{"alice", "wonderland"}, {"bob", "Hello world!"}, {"carol", "Hello world!"},
-		{"dave", "pa:ss word"}, {"erin", "Hello world!"},
+		{"dave", "pa ss word"}, {"erin", "Hello world!"},
 	} {
 		if err := login(f, tc.user, tc.pw); err != nil {
 			t.Errorf("login(%s, right password) = %v", tc.user, err)
@@ -199,30 +199,55 @@ func TestCRAMMD5(t *testing.T) {
 	wantRefusal(t, cram("nobody", "b913a602c7eda7a495b4e6e7334d3890"), ErrUnknownUser)
 }
 
-func TestLoadUsersFileErrorsNameTheLine(t *testing.T) {
+func TestBadLinesDisableOnlyTheirUser(t *testing.T) {
 	for _, tc := range []struct {
-		line, want string
+		line, user, want string
 	}{
-		{"nocolon", "line 3: want user:secret"},
-		{":" + shaCryptSpecVectors[7].want, "line 3: bad user name"},
-		{"a:$1$md5$notsupported", "line 3: user \"a\": unknown password scheme"},
-		{"a:$2y$05$short", "line 3: user \"a\": malformed bcrypt"},
-		{"a:$6$salt$short", "line 3: user \"a\": malformed SHA-crypt"},
-		{"a:{MD5}x", "line 3: user \"a\": unsupported scheme {MD5}"},
-		{"a:", "line 3: user \"a\": empty password field"},
-		{"x:{PLAIN}dup", "line 3: user \"x\" listed twice"},
+		{"nocolon", "nocolon", "line 3: user \"nocolon\": want user:secret"},
+		{":" + shaCryptSpecVectors[7].want, "", "line 3: bad user name"},
+		{"a:$1$md5$notsupported", "a", "line 3: user \"a\": unknown password scheme"},
+		{"a:{CRAM-MD5}" + strings.Repeat("ab", 32), "a", "line 3: user \"a\": unsupported scheme {CRAM-MD5}"},
+		{"a:$2y$05$short", "a", "line 3: user \"a\": malformed bcrypt"},
+		{"a:$6$salt$short", "a", "line 3: user \"a\": malformed SHA-crypt"},
+		{"a:{MD5}x", "a", "line 3: user \"a\": unsupported scheme {MD5}"},
+		{"a:", "a", "line 3: user \"a\": empty password field"},
+		{"x:{PLAIN}dup", "x", "line 3: user \"x\" listed twice"},
 	} {
-		path := writeUsers(t, "# header", "x:{PLAIN}y", tc.line)
-		_, err := LoadUsersFile(path)
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("LoadUsersFile with %q: err = %v, want it to contain %q", tc.line, err, tc.want)
+		f, err := LoadUsersFile(writeUsers(t, "# header", "x:{PLAIN}y", tc.line, "z:{PLAIN}w"))
+		if err != nil {
+			t.Fatalf("LoadUsersFile with %q: %v, want the other users loaded", tc.line, err)
 		}
-		if err != nil && strings.Contains(tc.line, "notsupported") && strings.Contains(err.Error(), "notsupported") {
-			t.Errorf("error echoes the secret field: %v", err)
+		w := strings.Join(f.Warnings(), "\n")
+		if !strings.Contains(w, tc.want) {
+			t.Errorf("with %q: warnings %q, want one containing %q", tc.line, w, tc.want)
+		}
+		if strings.Contains(w, "notsupported") || strings.Contains(w, "abab") {
+			t.Errorf("a warning echoes the secret field: %q", w)
+		}
+		if err := login(f, "z", "w"); err != nil {
+			t.Errorf("with %q, the user on the next line: %v", tc.line, err)
+		}
+		if tc.user != "" {
+			// Disabled, not unknown: a chain must not ask a legacy server.
+			wantRefusal(t, login(f, tc.user, "y"), ErrWrongPassword)
 		}
 	}
 	if _, err := LoadUsersFile(filepath.Join(t.TempDir(), "missing")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("LoadUsersFile(missing) = %v, want os.ErrNotExist", err)
+	}
+}
+
+func TestDovecotPasswdFileLine(t *testing.T) {
+	f := loadUsers(t, "carol:{PLAIN}pw:999:995::home::", "dan:"+shaCryptSpecVectors[7].want+":1000:1000::/home/dan:/bin/false:")
+	if err := login(f, "carol", "pw"); err != nil {
+		t.Errorf("carol: %v", err)
+	}
+	wantRefusal(t, login(f, "carol", "pw:999:995::home::"), ErrWrongPassword)
+	if err := login(f, "dan", "Hello world!"); err != nil {
+		t.Errorf("dan: %v", err)
+	}
+	if w := f.Warnings(); len(w) != 0 {
+		t.Errorf("warnings for a valid file: %q", w)
 	}
 }
 
@@ -254,13 +279,17 @@ func TestUsersFileReloads(t *testing.T) {
 	if err := login(f, "bob", "three"); err != nil {
 		t.Errorf("after the file changed, new user: %v", err)
 	}
-	// A broken file keeps the old users, and Reload reports it.
-	replace("alice:{PLAIN}two\nbroken line\n", time.Now().Add(2*time.Minute))
-	if err := login(f, "bob", "three"); err != nil {
-		t.Errorf("after a broken update, old user: %v", err)
+	// A bad line disables its user only, and Reload reports it.
+	replace("alice:{PLAIN}two\nbob:$1$md5$x\n", time.Now().Add(2*time.Minute))
+	if err := f.Reload(); err != nil {
+		t.Errorf("Reload of a file with a bad line = %v", err)
 	}
-	if err := f.Reload(); err == nil || !strings.Contains(err.Error(), "line 2") {
-		t.Errorf("Reload of a broken file = %v, want a line 2 error", err)
+	if w := f.Warnings(); len(w) != 1 || !strings.Contains(w[0], "line 2") {
+		t.Errorf("warnings %q, want one for line 2", w)
+	}
+	wantRefusal(t, login(f, "bob", "three"), ErrWrongPassword)
+	if err := login(f, "alice", "two"); err != nil {
+		t.Errorf("after a bad line, other user: %v", err)
 	}
 	// Fixed again.
 	replace("carol:{PLAIN}four\n", time.Now().Add(3*time.Minute))

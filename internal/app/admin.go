@@ -12,12 +12,29 @@ import (
 	"github.com/popgate/popgate/config"
 )
 
+// loadCommandConfig reads the configuration for a command that talks to
+// the running server or its store: only the admin address and the store
+// are needed, and the server has checked the rest (the users file, say).
+func loadCommandConfig(environ []string, stderr io.Writer) (config.Config, bool) {
+	environ, err := config.WithEnvFile(environ)
+	if err != nil {
+		printProblems(stderr, config.ErrorList{err.(*config.VarError)})
+		return config.Config{}, false
+	}
+	cfg, err := config.Load(environ)
+	if err != nil {
+		printProblems(stderr, err)
+		return config.Config{}, false
+	}
+	return cfg, true
+}
+
 // askAdmin sends method path?query to the running server's admin listener
 // (POPGATE_ADMIN_LISTEN), for the commands whose answer lives in that
 // process. It returns the body, or an exit code other than exitOK after
 // saying what went wrong on stderr.
 func askAdmin(ctx context.Context, method, path, query string, environ []string, stderr io.Writer) ([]byte, int) {
-	cfg, _, ok := loadConfig(environ, stderr)
+	cfg, ok := loadCommandConfig(environ, stderr)
 	if !ok {
 		return nil, exitUsage
 	}
@@ -26,27 +43,13 @@ func askAdmin(ctx context.Context, method, path, query string, environ []string,
 		return nil, exitUsage
 	}
 	u := url.URL{Scheme: "http", Host: string(cfg.AdminListen), Path: path, RawQuery: query}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
-	if err != nil {
+	code, body, err := adminCall(ctx, method, u.String(), 10*time.Second)
+	switch {
+	case err != nil:
 		fmt.Fprintf(stderr, "popgate: %v\n", err)
 		return nil, exitFailure
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		fmt.Fprintf(stderr, "popgate: is the server running? %v\n", err)
-		return nil, exitFailure
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		fmt.Fprintf(stderr, "popgate: %s: %s %s\n", u.String(), resp.Status, bytes.TrimSpace(body))
-		return nil, exitFailure
-	}
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		fmt.Fprintf(stderr, "popgate: %v\n", err)
+	case code != http.StatusOK:
+		fmt.Fprintf(stderr, "popgate: %s: %d %s\n", u.String(), code, bytes.TrimSpace(body))
 		return nil, exitFailure
 	}
 	return body, exitOK

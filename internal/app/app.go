@@ -44,40 +44,85 @@ func RunWithHooks(ctx context.Context, args, environ []string, stdout, stderr io
 		cmd, rest = args[1], args[2:]
 	}
 	switch cmd {
-	case "serve":
-		if len(rest) != 0 {
-			return usageError(stderr, "serve takes no arguments")
-		}
-		return serve(ctx, environ, stdout, stderr, h)
-	case "check-config":
-		if len(rest) != 0 {
-			return usageError(stderr, "check-config takes no arguments")
-		}
-		return checkConfig(environ, stdout, stderr)
-	case "routes":
-		if len(rest) != 2 || rest[0] != "check" {
-			return usageError(stderr, "usage: popgate routes check FILE")
-		}
-		return routesCheck(rest[1], environ, stdout, stderr)
-	case "throttle":
-		if len(rest) != 2 || (rest[0] != "show" && rest[0] != "reset") {
-			return usageError(stderr, "usage: popgate throttle show|reset USER")
-		}
-		return throttleCommand(ctx, rest[0], rest[1], environ, stdout, stderr)
-	case "doctor":
-		return doctorCommand(ctx, rest, environ, stdout, stderr)
-	case "uidl":
-		return uidlCommand(ctx, rest, environ, stdout, stderr)
-	case "health":
-		return healthCheck(rest, environ, stdout, stderr)
-	case "version", "-version", "--version":
+	case "version", "-version", "--version", "-V":
 		fmt.Fprintln(stdout, "popgate", version())
 		return exitOK
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
+	case "uidl":
+		// uidl parses its own flags, and has its own help.
+		return uidlCommand(ctx, rest, environ, stdout, stderr)
+	case "doctor":
+		// So does doctor (-json).
+		return doctorCommand(ctx, rest, environ, stdout, stderr)
 	}
-	return usageError(stderr, fmt.Sprintf("unknown command %q", cmd))
+	cu, known := commandUsage[cmd]
+	switch {
+	case !known && len(cmd) > 1 && cmd[0] == '-':
+		return usageError(stderr, fmt.Sprintf("unknown flag %s", cmd))
+	case !known:
+		return usageError(stderr, fmt.Sprintf("unknown command %q", cmd))
+	case helpRequested(rest):
+		fmt.Fprint(stdout, cu)
+		return exitOK
+	}
+	if f, ok := unknownFlag(rest); ok {
+		return commandError(stderr, cmd, "unknown flag "+f)
+	}
+	if rest = dropDashes(rest); !commandArgsOK(cmd, rest) {
+		return commandError(stderr, cmd, "wrong arguments")
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, environ, stdout, stderr, h)
+	case "check-config":
+		return checkConfig(environ, stdout, stderr)
+	case "routes":
+		return routesCheck(rest[1], environ, stdout, stderr)
+	case "throttle":
+		return throttleCommand(ctx, rest[0], rest[1], environ, stdout, stderr)
+	case "reload":
+		return reloadCommand(ctx, environ, stdout, stderr)
+	default: // health
+		return healthCheck(rest, environ, stdout, stderr)
+	}
+}
+
+// commandUsage is each command's help (uidl has its own).
+var commandUsage = map[string]string{
+	"serve":        "usage: popgate [serve]\nserve POP3 until SIGTERM or SIGINT; SIGHUP reloads. See the README for the POPGATE_* variables.\n",
+	"check-config": "usage: popgate check-config\nprint the effective configuration, secrets redacted, and check it as serve does (exit 0 valid, 2 not).\n",
+	"routes":       "usage: popgate routes check FILE\ncheck a routes file against the configured backends (exit 0 valid, 2 not).\n",
+	"throttle":     "usage: popgate throttle show|reset USER\nprint a user's throttle level, or forget it and the user's failed logins (in Redis directly; with bbolt through the running server's admin listener).\n",
+	"reload":       "usage: popgate reload\nask the running server to reload (TLS key pair, users file, throttle settings, routes) and wait: exit 0 if it did, 1 if not.\n",
+	"health":       "usage: popgate health [ready]\nask the running server's admin endpoint whether it is alive (or ready): exit 0 if so, 1 if not.\n",
+}
+
+// commandArgsOK checks the arguments of the commands that take no flags.
+func commandArgsOK(cmd string, args []string) bool {
+	switch cmd {
+	case "routes":
+		return len(args) == 2 && args[0] == "check"
+	case "throttle":
+		return len(args) == 2 && (args[0] == "show" || args[0] == "reset")
+	case "health":
+		return len(args) == 0 || len(args) == 1 && args[0] == "ready"
+	}
+	return len(args) == 0
+}
+
+// dropDashes removes a "--" that ends the (here empty) flags.
+func dropDashes(args []string) []string {
+	if len(args) > 0 && args[0] == "--" {
+		return args[1:]
+	}
+	return args
+}
+
+func commandError(stderr io.Writer, cmd, msg string) int {
+	fmt.Fprintf(stderr, "popgate %s: %s\n%s", cmd, msg, commandUsage[cmd])
+	return exitUsage
 }
 
 func usageError(stderr io.Writer, msg string) int {
@@ -105,10 +150,15 @@ const usage = `Usage:
   popgate uidl show USER     print a user's UIDL map
   popgate uidl verify USER   compare the map with what the legacy server reports
                              (password in POPGATE_UIDL_PASSWORD or -password-stdin)
+  popgate reload             ask the running server to reload and wait for the
+                             outcome (exit 1 if it failed); for ExecReload
   popgate health [ready]     ask the running server's admin endpoint whether
                              it is alive (or ready); for container health checks
-  popgate version            print the version
-  popgate help               print this help
+  popgate version            print the version (also --version)
+  popgate help               print this help (also -h, --help)
+
+Every command takes -h or --help. Flags may come anywhere among the
+arguments; "--" ends them.
 
 popgate is configured by POPGATE_* environment variables; with none it
 serves its native backend on 127.0.0.1:1110 from ./popgate-data.

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -16,13 +17,22 @@ import (
 // doctorCommand runs "popgate doctor [-json] USER": it asks the running
 // server's admin listener what it knows about USER and prints it.
 func doctorCommand(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	const usage = "usage: popgate doctor [-json] USER\nexplain a user's state (route, backend health, last sessions, UIDLs, throttling, poison messages), from the running server's admin listener.\n"
+	fs := newFlags("doctor")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
-		return usageError(stderr, "usage: popgate doctor [-json] USER")
+	rest, err := parseInterspersed(fs, args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	case err != nil:
+		fmt.Fprintf(stderr, "popgate doctor: %v\n%s", err, usage)
+		return exitUsage
+	case len(rest) != 1:
+		fmt.Fprintf(stderr, "popgate doctor: wrong arguments\n%s", usage)
+		return exitUsage
 	}
-	body, code := askAdmin(ctx, http.MethodGet, "/doctor", url.Values{"user": {fs.Arg(0)}}.Encode(), environ, stderr)
+	body, code := askAdmin(ctx, http.MethodGet, "/doctor", url.Values{"user": {rest[0]}}.Encode(), environ, stderr)
 	if code != exitOK {
 		return code
 	}

@@ -24,6 +24,9 @@ func runCmd(t *testing.T, vars []string, args ...string) (code int, stdout, stde
 
 func TestCheckConfigPrintsRedactedConfig(t *testing.T) {
 	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "users"), []byte("alice:{PLAIN}x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	code, out, errOut := runCmd(t, []string{
 		"BACKENDS=legacy=pop3://127.0.0.1:11110?max_sessions=4,native=maildir://" + dir + "/mail/%u",
 		"DEFAULT_BACKEND=legacy",

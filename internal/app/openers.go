@@ -22,7 +22,24 @@ import (
 
 // builder builds one backend; legacy holds the pop3/pop3s backends built
 // so far, which native backends may delegate password checks to.
-type builder func(legacy map[string]pop3.Opener) (pop3.Opener, io.Closer, error)
+type builder func(legacy map[string]pop3.Opener, users *usersFiles) (pop3.Opener, io.Closer, error)
+
+// usersFiles is the users file loaded once for every native backend, so
+// that a reload replaces it for all of them at once.
+type usersFiles struct {
+	path string
+	f    *auth.UsersFile
+	err  error
+	done bool
+}
+
+func (u *usersFiles) load() (*auth.UsersFile, error) {
+	if !u.done {
+		u.f, u.err = auth.LoadUsersFile(u.path)
+		u.done = true
+	}
+	return u.f, u.err
+}
 
 // backendOptions validates one backend's URL with its package's FromURL,
 // without opening anything, and returns a builder for it.
@@ -33,7 +50,9 @@ func backendOptions(cfg config.Config, b config.Backend, leases lock.Leases) (bu
 		if err != nil {
 			return nil, err
 		}
-		return func(map[string]pop3.Opener) (pop3.Opener, io.Closer, error) { return upstream.New(o), nil, nil }, nil
+		return func(map[string]pop3.Opener, *usersFiles) (pop3.Opener, io.Closer, error) {
+			return upstream.New(o), nil, nil
+		}, nil
 
 	case config.SchemeMbox, config.SchemeMaildir:
 		o, err := backend.FromURL(b.Name, b.URL, nativeDataDir(cfg, b.Name))
@@ -44,8 +63,8 @@ func backendOptions(cfg config.Config, b config.Backend, leases lock.Leases) (bu
 		if o.AuthBackend != "" && !isLegacy(cfg, o.AuthBackend) {
 			return nil, fmt.Errorf("backend %s: auth_backend %q is not a pop3:// or pop3s:// backend", b.Name, o.AuthBackend)
 		}
-		return func(legacy map[string]pop3.Opener) (pop3.Opener, io.Closer, error) {
-			a, err := nativeAuth(cfg, o, legacy)
+		return func(legacy map[string]pop3.Opener, users *usersFiles) (pop3.Opener, io.Closer, error) {
+			a, err := nativeAuth(o, legacy, users)
 			if err != nil {
 				return nil, nil, fmt.Errorf("backend %s: %w", b.Name, err)
 			}
@@ -67,8 +86,8 @@ func backendOptions(cfg config.Config, b config.Backend, leases lock.Leases) (bu
 // users the file does not list: a user in the file is decided by the file
 // alone, so an old legacy password cannot get around a new one. Without a
 // users file, delegation alone decides.
-func nativeAuth(cfg config.Config, o backend.Options, legacy map[string]pop3.Opener) (backend.Authenticator, error) {
-	users, err := auth.LoadUsersFile(cfg.UsersFile)
+func nativeAuth(o backend.Options, legacy map[string]pop3.Opener, uf *usersFiles) (backend.Authenticator, error) {
+	users, err := uf.load()
 	if o.AuthBackend == "" {
 		if err != nil {
 			return nil, fmt.Errorf("users file: %w", err)
@@ -109,9 +128,11 @@ func checkBackends(cfg config.Config) config.ErrorList {
 
 // openBackends builds every backend. With leases (from a shared store) a
 // native backend's session lock holds across instances. The returned
-// closer releases them.
-func openBackends(cfg config.Config, leases lock.Leases) (map[string]pop3.Opener, io.Closer, error) {
-	openers := map[string]pop3.Opener{}
+// closer releases them; users is the users file the native backends use,
+// nil if none.
+func openBackends(cfg config.Config, leases lock.Leases) (openers map[string]pop3.Opener, _ io.Closer, users *auth.UsersFile, _ error) {
+	openers = map[string]pop3.Opener{}
+	uf := &usersFiles{path: cfg.UsersFile}
 	legacy := map[string]pop3.Opener{}
 	var closers closeAll
 	// Legacy backends first: native ones may delegate to them.
@@ -123,12 +144,12 @@ func openBackends(cfg config.Config, leases lock.Leases) (map[string]pop3.Opener
 			build, err := backendOptions(cfg, b, leases)
 			if err != nil {
 				closers.Close()
-				return nil, nil, err
+				return nil, nil, nil, err
 			}
-			op, c, err := build(legacy)
+			op, c, err := build(legacy, uf)
 			if err != nil {
 				closers.Close()
-				return nil, nil, err
+				return nil, nil, nil, err
 			}
 			openers[b.Name] = op
 			if pass {
@@ -139,7 +160,7 @@ func openBackends(cfg config.Config, leases lock.Leases) (map[string]pop3.Opener
 			}
 		}
 	}
-	return openers, closers, nil
+	return openers, closers, uf.f, nil
 }
 
 // closeAll closes each of its members.

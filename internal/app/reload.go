@@ -2,38 +2,184 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"go.uber.org/zap"
 
+	"github.com/popgate/popgate/backend/auth"
+	"github.com/popgate/popgate/config"
+	"github.com/popgate/popgate/internal/sdnotify"
 	"github.com/popgate/popgate/routes"
+	"github.com/popgate/popgate/throttle"
 )
 
-// reloadRoutes reloads the routes table on SIGHUP (or on trigger, for
-// tests) and when the file changes, logging each outcome, until the
-// returned stop is called. router may be nil when there is no routes file;
-// SIGHUP is caught anyway, since its default action would kill the server.
-// The signal handler is installed before reloadRoutes returns. Each
-// reload's outcome is also passed to counted, when set (metrics).
-func reloadRoutes(router *routes.Router, log *zap.Logger, trigger <-chan struct{}, counted func(error)) (stop func()) {
+// reloadVars are the variables a reload puts in force; any other change
+// is reported as needing a restart.
+var reloadVars = []string{"TLS_CERT", "TLS_KEY", "THROTTLE", "ENV_FILE"}
+
+// certHolder is the TLS certificate in force, replaced by reloads; TLS
+// handshakes read it through tls.Config.GetCertificate.
+type certHolder struct {
+	p atomic.Pointer[tls.Certificate]
+}
+
+func (h *certHolder) get(*tls.ClientHelloInfo) (*tls.Certificate, error) { return h.p.Load(), nil }
+
+// reloader reloads, all or nothing, what can change in a running server:
+// the TLS key pair, the users file, the throttle settings and the routes
+// file. New variables come from POPGATE_ENV_FILE, read again each time.
+type reloader struct {
+	environ []string
+	log     *zap.Logger
+	notify  *sdnotify.Notifier
+	counted func(error) // routes reload metric
+
+	mu     sync.Mutex // one reload at a time
+	cfg    config.Config
+	cert   *certHolder // nil without TLS
+	users  *auth.UsersFile
+	thr    *throttle.Throttle
+	router *routes.Router // nil without a routes file
+}
+
+// reload runs one reload and reports its outcome to systemd and the log.
+// On any error nothing changes.
+func (r *reloader) reload(cause string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_ = r.notify.Reloading()
+	err := r.reloadLocked(cause)
+	status := "serving; last reload OK"
+	if err != nil {
+		status = "serving; last reload failed: " + err.Error()
+		r.log.Error("reload failed; keeping the previous configuration", zap.String("cause", cause), zap.Error(err))
+	}
+	_ = r.notify.Ready(status)
+	return err
+}
+
+func (r *reloader) reloadLocked(cause string) error {
+	if r.router != nil {
+		if _, err := routes.Load(r.router.Path(), r.cfg.BackendNames()); err != nil {
+			logReload(r.log, r.router, cause, routes.Diff{}, err)
+			r.count(err)
+			return err
+		}
+	}
+	var problems strings.Builder
+	cfg, _, ok := loadConfig(r.environ, &problems)
+	if !ok {
+		return errors.New(strings.TrimSpace(problems.String()))
+	}
+	// Prepare everything, then put it in force.
+	var commits []func()
+	if r.cert != nil {
+		pair, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return fmt.Errorf("loading the TLS key pair %s: %w", cfg.TLSCert, err)
+		}
+		commits = append(commits, func() { r.cert.p.Store(&pair) })
+	}
+	if r.users != nil {
+		commit, warnings, err := r.users.Prepare()
+		if err != nil {
+			return err
+		}
+		for _, w := range warnings {
+			r.log.Warn("users file line disabled", zap.String("file", r.users.Path()), zap.String("problem", w))
+		}
+		commits = append(commits, commit)
+	}
+	settings := cfg.ThrottleSettings()
+	if err := r.thr.CheckReload(settings); err != nil {
+		return err
+	}
+	commits = append(commits, func() { _ = r.thr.Reload(settings) })
+	for _, c := range commits {
+		c()
+	}
+	if r.router != nil {
+		d, err := r.router.Reload()
+		logReload(r.log, r.router, cause, d, err)
+		r.count(err)
+	}
+	restart := needsRestart(r.cfg, cfg)
+	if len(restart) > 0 {
+		r.log.Warn("reload: these changes need a restart", zap.Strings("variables", restart))
+	}
+	r.log.Info("configuration reloaded", zap.String("cause", cause), zap.Bool("tls", r.cert != nil),
+		zap.Bool("users_file", r.users != nil), zap.Bool("routes", r.router != nil))
+	r.cfg = cfg
+	return nil
+}
+
+func (r *reloader) count(err error) {
+	if r.counted != nil {
+		r.counted(err)
+	}
+}
+
+// needsRestart lists the variables that differ between a and b and that a
+// reload does not put in force.
+func needsRestart(a, b config.Config) []string {
+	before := map[string]string{}
+	for line := range strings.Lines(a.String()) {
+		k, v, _ := strings.Cut(strings.TrimSpace(line), "=")
+		before[k] = v
+	}
+	var vars []string
+	for line := range strings.Lines(b.String()) {
+		k, v, _ := strings.Cut(strings.TrimSpace(line), "=")
+		if before[k] == v || reloadable(k) {
+			continue
+		}
+		vars = append(vars, k)
+	}
+	return vars
+}
+
+func reloadable(k string) bool {
+	name := strings.TrimPrefix(k, config.Prefix)
+	for _, v := range reloadVars {
+		if name == v || strings.HasPrefix(name, v+"_") {
+			return true
+		}
+	}
+	return false
+}
+
+// watchReloads reloads on SIGHUP (or on trigger, for tests), and the
+// routes alone when the routes file changes, until the returned stop is
+// called. The signal handler is installed before watchReloads returns.
+func watchReloads(r *reloader, trigger <-chan struct{}) (stop func()) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	report := func(cause string, d routes.Diff, err error) {
-		logReload(log, router, cause, d, err)
-		if counted != nil {
-			counted(err)
+	wg.Go(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+			case <-trigger:
+			}
+			_ = r.reload("SIGHUP")
 		}
-	}
-	wg.Go(func() { reloadOnSignal(ctx, router, log, hup, trigger, report) })
-	if router != nil {
+	})
+	if r.router != nil {
 		wg.Go(func() {
-			router.Watch(ctx, routes.DefaultPollInterval, func(d routes.Diff, err error) {
-				report("file changed", d, err)
+			r.router.Watch(ctx, routes.DefaultPollInterval, func(d routes.Diff, err error) {
+				logReload(r.log, r.router, "file changed", d, err)
+				r.count(err)
 			})
 		})
 	}
@@ -41,24 +187,6 @@ func reloadRoutes(router *routes.Router, log *zap.Logger, trigger <-chan struct{
 		signal.Stop(hup)
 		cancel()
 		wg.Wait()
-	}
-}
-
-func reloadOnSignal(ctx context.Context, r *routes.Router, log *zap.Logger, hup <-chan os.Signal, trigger <-chan struct{},
-	report func(cause string, d routes.Diff, err error)) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-hup:
-		case <-trigger:
-		}
-		if r == nil {
-			log.Info("SIGHUP ignored: no routes file (POPGATE_ROUTES)")
-			continue
-		}
-		d, err := r.Reload()
-		report("SIGHUP", d, err)
 	}
 }
 

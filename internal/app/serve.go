@@ -14,6 +14,7 @@ import (
 
 	"github.com/popgate/popgate/config"
 	"github.com/popgate/popgate/internal/logging"
+	"github.com/popgate/popgate/internal/sdnotify"
 	"github.com/popgate/popgate/poison"
 	"github.com/popgate/popgate/proxy"
 	"github.com/popgate/popgate/recent"
@@ -69,7 +70,7 @@ func serve(ctx context.Context, environ []string, stdout, stderr io.Writer, h Ho
 // runServer builds the server from cfg, serves until ctx is done and shuts
 // down within the drain timeout.
 func runServer(ctx context.Context, cfg config.Config, environ []string, log *zap.Logger, stderr io.Writer, h Hooks) error {
-	tlsCfg, err := tlsConfig(cfg)
+	tlsCfg, cert, err := tlsConfig(cfg)
 	if err != nil {
 		return err
 	}
@@ -82,7 +83,7 @@ func runServer(ctx context.Context, cfg config.Config, environ []string, log *za
 		return err
 	}
 	defer uidls.Close()
-	openers, closer, err := openBackends(cfg, sessionLeases(uidls))
+	openers, closer, users, err := openBackends(cfg, sessionLeases(uidls))
 	if err != nil {
 		return err
 	}
@@ -109,8 +110,13 @@ func runServer(ctx context.Context, cfg config.Config, environ []string, log *za
 		ProxyProtocolFrom: []netip.Prefix(cfg.ProxyProtocolFrom),
 		IdleTimeout:       cfg.ProxyIdleTimeout(),
 		AuthFailDelay:     cfg.ProxyAuthFailDelay(),
-		Hostname:          cfg.Hostname,
-		Logger:            log,
+		LoginTimeout:      cfg.ProxyLoginTimeout(),
+
+		MaxPreLogin:               config.ProxyLimit(cfg.MaxPreLogin),
+		MaxPreLoginPerAddress:     config.ProxyLimit(cfg.MaxPreLoginPerAddress),
+		MaxSessionsPerUserAddress: config.ProxyLimit(cfg.MaxUserAddressSessions),
+		Hostname:                  cfg.Hostname,
+		Logger:                    log,
 	}
 	if d := uidlDecorator(cfg, uidls, log); d != nil {
 		opts.Decorators = append(opts.Decorators, d)
@@ -151,6 +157,7 @@ func runServer(ctx context.Context, cfg config.Config, environ []string, log *za
 		return err
 	}
 	doc.openMaildrops = srv.OpenMaildrops
+	ops.metrics.WatchPreLogin(srv.PreLogin)
 
 	ls, err := openListeners(cfg, environ)
 	if err != nil {
@@ -182,8 +189,12 @@ func runServer(ctx context.Context, cfg config.Config, environ []string, log *za
 		zap.Strings("backends", cfg.BackendNames()), zap.String("default_backend", cfg.DefaultBackend))
 	printHint(stderr, cfg, seeded, bound)
 
-	stopReloads := reloadRoutes(router, log, h.Reload, ops.metrics.RouteReload)
+	rl := &reloader{environ: environ, log: log, notify: sdnotify.New(lookup(environ)("NOTIFY_SOCKET")),
+		counted: ops.metrics.RouteReload, cfg: cfg, cert: cert, users: users, thr: thr, router: router}
+	ops.Mux.Handle("POST /reload", reloadHandler(rl))
+	stopReloads := watchReloads(rl, h.Reload)
 	defer stopReloads()
+	_ = rl.notify.Ready("serving")
 	if h.Listening != nil {
 		h.Listening(bound)
 	}
@@ -194,6 +205,7 @@ func runServer(ctx context.Context, cfg config.Config, environ []string, log *za
 	case serveErr = <-errc:
 	}
 	log.Info("shutting down", zap.Int64("drain_timeout_ms", cfg.DrainTimeout.Milliseconds()))
+	_ = rl.notify.Stopping()
 	ops.beginDrain(cfg.DrainTimeout / 2)
 	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout)
 	defer cancel()
@@ -216,16 +228,19 @@ func runServer(ctx context.Context, cfg config.Config, environ []string, log *za
 	return nil
 }
 
-// tlsConfig loads the certificate, if one is configured.
-func tlsConfig(cfg config.Config) (*tls.Config, error) {
+// tlsConfig loads the certificate, if one is configured, into a holder
+// that reloads replace.
+func tlsConfig(cfg config.Config) (*tls.Config, *certHolder, error) {
 	if cfg.TLSCert == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
-	cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+	pair, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
 	if err != nil {
-		return nil, fmt.Errorf("loading the TLS key pair %s: %w", cfg.TLSCert, err)
+		return nil, nil, fmt.Errorf("loading the TLS key pair %s: %w", cfg.TLSCert, err)
 	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+	h := &certHolder{}
+	h.p.Store(&pair)
+	return &tls.Config{GetCertificate: h.get, MinVersion: tls.VersionTLS12}, h, nil
 }
 
 type offAddr struct{}

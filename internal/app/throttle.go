@@ -55,7 +55,7 @@ func throttleKV(st store.UIDLStore) (throttle.KV, error) {
 // is used directly; bbolt's file belongs to the serving process, so the
 // command asks that process's admin listener.
 func throttleCommand(ctx context.Context, verb, user string, environ []string, stdout, stderr io.Writer) int {
-	cfg, _, ok := loadConfig(environ, stderr)
+	cfg, ok := loadCommandConfig(environ, stderr)
 	if !ok {
 		return exitUsage
 	}

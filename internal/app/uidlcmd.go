@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/popgate/popgate/config"
 	"github.com/popgate/popgate/migrate"
 	"github.com/popgate/popgate/pop3"
 	"github.com/popgate/popgate/store"
@@ -19,17 +20,17 @@ import (
 )
 
 // uidlPasswordVar holds the user's password for "popgate uidl verify".
-const uidlPasswordVar = "POPGATE_UIDL_PASSWORD"
+const uidlPasswordVar = config.UIDLPasswordVar
 
 const uidlUsage = `usage:
   popgate uidl import [-scheme auto|xuidl|qpopper-xuidl|qpopper-hex|qpopper-base80|popa3d] [-user NAME] [-quiet] [-replace] PATH
   popgate uidl show USER [BACKEND...]
   popgate uidl verify [-backend NAME | -server pop3://HOST:PORT] [-password-stdin] USER
+verify reads the user's password from ` + uidlPasswordVar + ` or, with -password-stdin, from the first line of stdin.
 import never overwrites recorded entries that disagree with a spool (learned
 from the legacy server, or imported before): it reports them and leaves the user
 as it was, unless -replace. It exits 1 when messages could not be read or mapped,
 or users were left so.
-verify reads the user's password from ` + uidlPasswordVar + ` or, with -password-stdin, from the first line of stdin.
 With bbolt, the commands reach the map through the admin listener of a running
 server; with Redis, directly.
 `
@@ -48,13 +49,19 @@ type uidlEnv struct {
 	stdin  io.Reader
 }
 
-// uidlCommand runs "popgate uidl import|show|verify".
+// uidlCommand runs "popgate uidl import|show|verify". The arguments are
+// checked before the configuration is loaded, so that help and usage
+// errors need no valid configuration.
 func uidlCommand(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+	run, code, done := parseUIDL(args, stdout, stderr)
+	if done {
+		return code
+	}
 	cfg, _, ok := loadConfig(environ, stderr)
 	if !ok {
 		return exitUsage
 	}
-	openers, closer, err := openBackends(cfg, nil)
+	openers, closer, _, err := openBackends(cfg, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "popgate: %v\n", err)
 		return exitFailure
@@ -72,7 +79,7 @@ func uidlCommand(ctx context.Context, args, environ []string, stdout, stderr io.
 			env.legacyBackend = cfg.UIDL.LearnFrom[0]
 		}
 	}
-	return runUIDL(ctx, args, env, stdout, stderr)
+	return uidlResult(run(ctx, env, stdout, stderr), stderr)
 }
 
 // lookup reads a variable from environ (os.Environ form).
@@ -87,28 +94,52 @@ func lookup(environ []string) func(string) string {
 	}
 }
 
+// uidlRun is one parsed "popgate uidl" subcommand.
+type uidlRun func(ctx context.Context, env uidlEnv, stdout, stderr io.Writer) error
+
 // runUIDL runs "popgate uidl ARGS..." (args without "popgate uidl") and
 // returns the exit status: 0 success, 1 failure (or a verify that found
 // differences), 2 usage errors.
 func runUIDL(ctx context.Context, args []string, env uidlEnv, stdout, stderr io.Writer) int {
+	run, code, done := parseUIDL(args, stdout, stderr)
+	if done {
+		return code
+	}
+	return uidlResult(run(ctx, env, stdout, stderr), stderr)
+}
+
+// parseUIDL parses the arguments. done is true when there is nothing to
+// run: help was asked for (code 0) or the arguments are wrong (code 2).
+func parseUIDL(args []string, stdout, stderr io.Writer) (run uidlRun, code int, done bool) {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, uidlUsage)
-		return exitUsage
+		return nil, exitUsage, true
 	}
 	var err error
 	switch args[0] {
 	case "import":
-		err = uidlImport(ctx, args[1:], env, stdout, stderr)
+		run, err = parseUIDLImport(args[1:])
 	case "show":
-		err = uidlShow(ctx, args[1:], env, stdout)
+		run, err = parseUIDLShow(args[1:])
 	case "verify":
-		err = uidlVerify(ctx, args[1:], env, stdout)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, uidlUsage)
-		return exitOK
+		run, err = parseUIDLVerify(args[1:])
+	case "help", "-h", "-help", "--help":
+		err = flag.ErrHelp
 	default:
 		err = uidlUsageError{fmt.Sprintf("unknown command %q", args[0])}
 	}
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, uidlUsage)
+		return nil, exitOK, true
+	}
+	if err != nil {
+		return nil, uidlResult(err, stderr), true
+	}
+	return run, 0, false
+}
+
+// uidlResult prints err and returns the exit status.
+func uidlResult(err error, stderr io.Writer) int {
 	var ue uidlUsageError
 	switch {
 	case err == nil:
@@ -129,109 +160,135 @@ func (e uidlUsageError) Error() string { return e.msg }
 
 var errDifferences = errors.New("map and server differ")
 
-func newFlags(name string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	return fs
+// parseFlags parses fs's flags anywhere in args and returns the other
+// arguments. A flag error other than a request for help is a usage error
+// naming what the command needs.
+func parseFlags(fs *flag.FlagSet, args []string, needs string, nargs func(int) bool) ([]string, error) {
+	pos, err := parseInterspersed(fs, args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return nil, err
+	case err != nil:
+		return nil, uidlUsageError{fmt.Sprintf("%s: %v", fs.Name(), err)}
+	case !nargs(len(pos)):
+		return nil, uidlUsageError{needs}
+	}
+	return pos, nil
 }
 
-func uidlImport(ctx context.Context, args []string, env uidlEnv, stdout, stderr io.Writer) error {
+func parseUIDLImport(args []string) (uidlRun, error) {
 	fs := newFlags("import")
 	scheme := fs.String("scheme", "auto", "")
 	user := fs.String("user", "", "")
 	quiet := fs.Bool("quiet", false, "")
 	replace := fs.Bool("replace", false, "")
-	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
-		return uidlUsageError{"import needs one PATH"}
+	pos, err := parseFlags(fs, args, "import needs one PATH", func(n int) bool { return n == 1 })
+	if err != nil {
+		return nil, err
 	}
 	sc, err := uidl.ParseLegacyScheme(*scheme)
 	if err != nil {
-		return uidlUsageError{err.Error()}
+		return nil, uidlUsageError{err.Error()}
 	}
-	st, err := env.openStore()
-	if err != nil {
+	return func(ctx context.Context, env uidlEnv, stdout, stderr io.Writer) error {
+		st, err := env.openStore()
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		o := migrate.ImportOptions{Path: pos[0], User: *user, Scheme: sc, Store: st, Progress: stderr, Replace: *replace}
+		if *quiet {
+			o.Progress = nil
+		}
+		sum, err := migrate.Import(ctx, o)
+		for _, p := range sum.Problems {
+			fmt.Fprintf(stdout, "problem: %s\n", p)
+		}
+		if n := sum.ProblemCount - len(sum.Problems); n > 0 {
+			fmt.Fprintf(stdout, "problem: ... and %d more\n", n)
+		}
+		for _, d := range sum.Disagreements {
+			fmt.Fprintf(stdout, "disagrees: %s\n", d)
+		}
+		fmt.Fprintln(stdout, sum)
+		if err == nil && (sum.ProblemCount > 0 || (sum.Conflicts > 0 && sum.Kept)) {
+			// The summary says what; the status tells a script to look.
+			err = errIncomplete
+		}
 		return err
-	}
-	defer st.Close()
-	o := migrate.ImportOptions{Path: fs.Arg(0), User: *user, Scheme: sc, Store: st, Progress: stderr, Replace: *replace}
-	if *quiet {
-		o.Progress = nil
-	}
-	sum, err := migrate.Import(ctx, o)
-	for _, p := range sum.Problems {
-		fmt.Fprintf(stdout, "problem: %s\n", p)
-	}
-	if n := sum.ProblemCount - len(sum.Problems); n > 0 {
-		fmt.Fprintf(stdout, "problem: ... and %d more\n", n)
-	}
-	for _, d := range sum.Disagreements {
-		fmt.Fprintf(stdout, "disagrees: %s\n", d)
-	}
-	fmt.Fprintln(stdout, sum)
-	if err == nil && (sum.ProblemCount > 0 || (sum.Conflicts > 0 && sum.Kept)) {
-		// The summary says what; the status tells a script to look.
-		err = errIncomplete
-	}
-	return err
+	}, nil
 }
 
 // errIncomplete ends an import that could not read or map every message,
 // or left users whose map disagrees with their spool.
 var errIncomplete = errors.New("import incomplete")
 
-func uidlShow(ctx context.Context, args []string, env uidlEnv, stdout io.Writer) error {
-	if len(args) < 1 {
-		return uidlUsageError{"show needs a USER"}
-	}
-	st, err := env.openStore()
+func parseUIDLShow(args []string) (uidlRun, error) {
+	pos, err := parseFlags(newFlags("show"), args, "show needs a USER", func(n int) bool { return n >= 1 })
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer st.Close()
-	return migrate.Show(ctx, stdout, st, args[0], args[1:]...)
+	return func(ctx context.Context, env uidlEnv, stdout, _ io.Writer) error {
+		st, err := env.openStore()
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		return migrate.Show(ctx, stdout, st, pos[0], pos[1:]...)
+	}, nil
 }
 
-func uidlVerify(ctx context.Context, args []string, env uidlEnv, stdout io.Writer) error {
+func parseUIDLVerify(args []string) (uidlRun, error) {
 	fs := newFlags("verify")
-	backend := fs.String("backend", env.legacyBackend, "")
+	backend := fs.String("backend", "", "")
 	server := fs.String("server", "", "")
 	fromStdin := fs.Bool("password-stdin", false, "")
-	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
-		return uidlUsageError{"verify needs one USER"}
+	pos, err := parseFlags(fs, args, "verify needs one USER", func(n int) bool { return n == 1 })
+	if err != nil {
+		return nil, err
 	}
-	user := fs.Arg(0)
-	var op pop3.Opener
+	var serverOpener pop3.Opener
 	if *server != "" {
 		u, err := url.Parse(*server)
 		if err != nil {
-			return uidlUsageError{fmt.Sprintf("-server: %v", err)}
+			return nil, uidlUsageError{fmt.Sprintf("-server: %v", err)}
 		}
 		o, err := upstream.FromURL("legacy", u)
 		if err != nil {
-			return uidlUsageError{fmt.Sprintf("-server: %v", err)}
+			return nil, uidlUsageError{fmt.Sprintf("-server: %v", err)}
 		}
-		op = upstream.New(o)
-	} else if op = env.backends[*backend]; op == nil {
-		return uidlUsageError{fmt.Sprintf("no backend %q; give -backend or -server", *backend)}
+		serverOpener = upstream.New(o)
 	}
-	pass, err := uidlPassword(env, *fromStdin)
-	if err != nil {
-		return err
-	}
-	st, err := env.openStore()
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	r, err := migrate.Verify(ctx, migrate.VerifyOptions{Store: st, User: user, Password: pass, Legacy: op})
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "%s: %s\n", user, r)
-	if !r.OK() {
-		return errDifferences
-	}
-	return nil
+	return func(ctx context.Context, env uidlEnv, stdout, _ io.Writer) error {
+		user, op := pos[0], serverOpener
+		if op == nil {
+			name := *backend
+			if name == "" {
+				name = env.legacyBackend
+			}
+			if op = env.backends[name]; op == nil {
+				return uidlUsageError{fmt.Sprintf("no backend %q; give -backend or -server", name)}
+			}
+		}
+		pass, err := uidlPassword(env, *fromStdin)
+		if err != nil {
+			return err
+		}
+		st, err := env.openStore()
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		r, err := migrate.Verify(ctx, migrate.VerifyOptions{Store: st, User: user, Password: pass, Legacy: op})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s: %s\n", user, r)
+		if !r.OK() {
+			return errDifferences
+		}
+		return nil
+	}, nil
 }
 
 func uidlPassword(env uidlEnv, fromStdin bool) (string, error) {

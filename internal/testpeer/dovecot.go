@@ -25,6 +25,10 @@ type DovecotOptions struct {
 	// APOP enables the APOP and CRAM-MD5 mechanisms, which check digests
 	// against the plaintext passwords; the greeting carries a timestamp.
 	APOP bool
+	// HAProxy adds a listener on Server.HAProxyAddr that expects a PROXY
+	// header from 127.0.0.1 (haproxy_trusted_networks), so that Dovecot
+	// sees and penalises the real client address, not the relay's.
+	HAProxy bool
 	// Extra is raw configuration appended to the generated file.
 	Extra string
 }
@@ -62,16 +66,21 @@ func StartDovecot(t testing.TB, o DovecotOptions) *Server {
 	logPath := filepath.Join(base, "dovecot.log")
 	logOnFailure(t, "dovecot", logPath)
 
-	tlsPort := 0
+	tlsPort, haproxyPort := 0, 0
 	addr, d := startOnFreePort(t, "dovecot", logPath, func(port int) (*exec.Cmd, error) {
+		var err error
 		if o.TLS != nil {
-			var err error
 			if tlsPort, err = freePort(); err != nil {
 				return nil, err
 			}
 		}
+		if o.HAProxy {
+			if haproxyPort, err = freePort(); err != nil {
+				return nil, err
+			}
+		}
 		conf := filepath.Join(base, "dovecot.conf")
-		if err := os.WriteFile(conf, []byte(dovecotConf(base, runDir, port, tlsPort, o, owner)), 0o644); err != nil {
+		if err := os.WriteFile(conf, []byte(dovecotConf(base, runDir, port, tlsPort, haproxyPort, o, owner)), 0o644); err != nil {
 			return nil, err
 		}
 		return exec.Command(bin, "-F", "-c", conf), nil
@@ -80,12 +89,15 @@ func StartDovecot(t testing.TB, o DovecotOptions) *Server {
 	if tlsPort != 0 {
 		srv.TLSAddr = fmt.Sprintf("127.0.0.1:%d", tlsPort)
 	}
+	if haproxyPort != 0 {
+		srv.HAProxyAddr = fmt.Sprintf("127.0.0.1:%d", haproxyPort)
+	}
 	return srv
 }
 
 // dovecotConf is a complete, self-contained configuration: nothing from
 // /etc/dovecot is read, and every path is under base or runDir.
-func dovecotConf(base, runDir string, port, tlsPort int, o DovecotOptions, owner mailUser) string {
+func dovecotConf(base, runDir string, port, tlsPort, haproxyPort int, o DovecotOptions, owner mailUser) string {
 	location := "mbox:~/mail:INBOX=~/inbox"
 	if o.Maildir {
 		location = "maildir:~/Maildir"
@@ -133,6 +145,9 @@ service pop3-login {
 		fmt.Fprintf(&b, "ssl = yes\nssl_cert = <%s\nssl_key = <%s\n", o.TLS.CertFile, o.TLS.KeyFile)
 	} else {
 		b.WriteString("ssl = no\n")
+	}
+	if haproxyPort != 0 {
+		fmt.Fprintf(&b, "haproxy_trusted_networks = 127.0.0.1\nservice pop3-login {\n  inet_listener pop3-haproxy {\n    address = 127.0.0.1\n    port = %d\n    haproxy = yes\n  }\n}\n", haproxyPort)
 	}
 	b.WriteString("service imap-login {\n  inet_listener imap {\n    port = 0\n  }\n}\n")
 	b.WriteString(o.Extra)

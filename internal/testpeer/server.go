@@ -16,7 +16,9 @@ type User struct {
 type Server struct {
 	Addr    string // 127.0.0.1:port
 	TLSAddr string // implicit TLS (pop3s) address, when the server has TLS
-	Name    string // "dovecot" or "popa3d"
+	// HAProxyAddr expects a PROXY header first, when the server has one.
+	HAProxyAddr string
+	Name        string // "dovecot" or "popa3d"
 
 	logins map[string]string // User.Name -> the name to log in with
 	store  mailStore
