@@ -9,7 +9,7 @@ import (
 	"github.com/popgate/popgate/session"
 )
 
-const greeting = "+OK pop.test POP3 ready <*@pop.test>"
+const greeting = "+OK pop.test POP3 ready"
 
 // lastLine is the session line of the session that ended last.
 func lastLine(t *testing.T, env *testEnv, n int) map[string]any {
