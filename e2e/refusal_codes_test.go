@@ -19,7 +19,7 @@ func TestLoginRefusalCodes(t *testing.T) {
 		{"-ERR Authentication failed (bad password?)", "-ERR [AUTH] Authentication failed (bad password?)\r\n", "auth_failed"},
 		{"-ERR Connection queue full", "-ERR [SYS/TEMP] Connection queue full\r\n", "backend_error"},
 		{"-ERR [SYS/TEMP] Out of memory", "-ERR [SYS/TEMP] Out of memory\r\n", "backend_error"},
-		{"-ERR [IN-USE] Mailbox locked", "-ERR [IN-USE] Mailbox locked\r\n", "backend_error"},
+		{"-ERR [IN-USE] Mailbox locked", "-ERR [IN-USE] Mailbox locked\r\n", "in_use"},
 		{"-ERR", "-ERR [SYS/TEMP] login refused by the mail server\r\n", "backend_error"},
 		{"-ERR [X-VENDOR] try another day", "-ERR [SYS/TEMP] try another day\r\n", "backend_error"},
 	} {

@@ -3,6 +3,7 @@ package throttle
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -177,8 +178,11 @@ func TestQueueNeverExceedsMaxSessions(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			user := "user"
-			if i%4 == 0 {
+			// Several users: logins waiting for a slot count as logins in
+			// flight, and more than AuthFailLimit of one user from one
+			// address would be refused.
+			user := fmt.Sprintf("user%d", i%5)
+			if i%8 == 0 {
 				user = "hog1"
 			}
 			tk, err := th.AdmitUser(context.Background(), user, "legacy", clientA)
