@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/popgate/popgate/internal/app"
 	"github.com/popgate/popgate/internal/testpeer"
@@ -68,6 +69,17 @@ func TestDoctor(t *testing.T) {
 		curlGiveUp(t, gate.Addr, pete, pass, 2, "2")
 	}
 	gate.sessionLines(t, 7)
+	// ivy's spool is imported before she ever logs in through popgate.
+	ivySpool := filepath.Join(t.TempDir(), "ivy")
+	if err := os.WriteFile(ivySpool, testpeer.SimpleMbox(4), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var importOut bytes.Buffer
+	if code := app.Run(context.Background(), []string{"popgate", "uidl", "import", "-quiet", "-scheme", "popa3d", ivySpool},
+		[]string{"POPGATE_ADMIN_LISTEN=" + gate.Admin, "POPGATE_DATA_DIR=" + t.TempDir(), "POPGATE_BACKENDS=legacy=" + legacyURL(dovecot.Addr), "POPGATE_DEFAULT_BACKEND=legacy"},
+		&importOut, &importOut); code != 0 {
+		t.Fatalf("popgate uidl import: exit %d: %s", code, importOut.String())
+	}
 
 	// mona's client is connected while the help desk looks.
 	open := testpeer.DialRaw(t, gate.Addr, mona, pass)
@@ -79,6 +91,7 @@ func TestDoctor(t *testing.T) {
 		"health     no health check for this backend",
 		"legacy maildrop: 3 messages known, 3 with a fingerprint",
 		"on native: 3 messages under their legacy UIDL, 0 under a new one",
+		"3 learned from legacy sessions, 0 imported (no import covered them)",
 		"poison     none",
 	} {
 		if !strings.Contains(out, want) {
@@ -104,6 +117,13 @@ func TestDoctor(t *testing.T) {
 		"broke off message 2", "transfers  the last 3 sessions broke off message 2"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("doctor %s lacks %q:\n%s", pete, want, out)
+		}
+	}
+
+	out = doctor(t, gate, "ivy")
+	for _, want := range []string{"legacy maildrop: 4 messages known, 4 with a fingerprint", "0 learned from legacy sessions, 4 imported (last import " + time.Now().UTC().Format("2006-01-02")} {
+		if !strings.Contains(out, want) {
+			t.Errorf("doctor ivy lacks %q:\n%s", want, out)
 		}
 	}
 

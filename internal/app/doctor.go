@@ -60,6 +60,11 @@ type doctorUIDL struct {
 	LegacyPresent      int `json:"legacy_present"`
 	LegacyFingerprints int `json:"legacy_fingerprinted"`
 	LegacyGone         int `json:"legacy_gone"`
+	// LegacyImported counts the present messages a "popgate uidl import"
+	// recorded, the rest were learned from legacy sessions; LastImport is
+	// the latest import's time, nil if none covered the user.
+	LegacyImported int        `json:"legacy_imported"`
+	LastImport     *time.Time `json:"last_import,omitempty"`
 	// Mapped and Unmapped count the pairs resolved on the backend the
 	// user is routed to, if it is not a legacy one.
 	Mapped   int `json:"mapped"`
@@ -102,6 +107,14 @@ func (d *doctor) report(ctx context.Context, user string) (doctorReport, error) 
 		return r, err
 	}
 	for _, e := range legacy {
+		if !e.Imported.IsZero() {
+			if r.UIDL.LastImport == nil || e.Imported.After(*r.UIDL.LastImport) {
+				r.UIDL.LastImport = &e.Imported
+			}
+			if !e.Gone {
+				r.UIDL.LegacyImported++
+			}
+		}
 		switch {
 		case e.Gone:
 			r.UIDL.LegacyGone++

@@ -93,6 +93,12 @@ func printDoctor(w io.Writer, r doctorReport) {
 	default:
 		fmt.Fprintf(w, "uidl       legacy maildrop: %d messages known, %d with a fingerprint (ready to move), %d gone\n",
 			u.LegacyPresent, u.LegacyFingerprints, u.LegacyGone)
+		imported := "no import covered them"
+		if u.LastImport != nil {
+			imported = "last import " + u.LastImport.Format(time.RFC3339)
+		}
+		fmt.Fprintf(w, "           %d learned from legacy sessions, %d imported (%s)\n",
+			u.LegacyPresent-u.LegacyImported, u.LegacyImported, imported)
 	}
 	if u.Mapped+u.Unmapped > 0 {
 		fmt.Fprintf(w, "           on %s: %d messages under their legacy UIDL, %d under a new one\n", r.Route.Backend, u.Mapped, u.Unmapped)

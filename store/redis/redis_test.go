@@ -3,6 +3,8 @@ package redis_test
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -204,5 +206,30 @@ func TestLeases(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	if ok, _ := take("c", time.Minute); !ok {
 		t.Error("an expired lease still blocks")
+	}
+}
+
+// Values written before imports were recorded read as learned, and a
+// session's SetLegacy leaves them as they are.
+func TestValuesWithoutProvenance(t *testing.T) {
+	srv := testpeer.StartRedis(t)
+	ctx := context.Background()
+	prefix := newPrefix()
+	s := open(t, srv.URL(0), prefix)
+	key := prefix + "legacy:u"
+	if err := s.Client().HSet(ctx, key, "a\x000", "01 fa", "b\x000", "12 ").Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := []store.Entry{{UIDL: "a", Fingerprint: "fa", Seq: 1}, {UIDL: "b", Seq: 2, Gone: true}}
+	got, err := s.Legacy(ctx, "u")
+	slices.SortFunc(got, func(x, y store.Entry) int { return strings.Compare(x.UIDL, y.UIDL) })
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("Legacy = %+v, %v; want %+v", got, err, want)
+	}
+	if err := s.SetLegacy(ctx, "u", []store.Entry{{UIDL: "a", Seq: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.Client().HGet(ctx, key, "a\x000").Result(); err != nil || v != "01 fa" {
+		t.Errorf("after SetLegacy the value is %q, %v; want it unchanged", v, err)
 	}
 }
