@@ -1,15 +1,19 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/popgate/popgate/backend/mbox"
 	"github.com/popgate/popgate/internal/app"
 	"github.com/popgate/popgate/internal/testpeer"
 )
@@ -18,12 +22,45 @@ import (
 // output.
 func doctor(t *testing.T, gate *relayGate, args ...string) string {
 	t.Helper()
+	return doctorAt(t, gate.Admin, args...)
+}
+
+// doctorAt runs "popgate doctor" against the admin listener at admin.
+func doctorAt(t *testing.T, admin string, args ...string) string {
+	t.Helper()
 	var out, errOut bytes.Buffer
-	environ := []string{"POPGATE_ADMIN_LISTEN=" + gate.Admin, "POPGATE_DATA_DIR=" + t.TempDir()}
+	environ := []string{"POPGATE_ADMIN_LISTEN=" + admin, "POPGATE_DATA_DIR=" + t.TempDir()}
 	if code := app.Run(context.Background(), append([]string{"popgate", "doctor"}, args...), environ, &out, &errOut); code != 0 {
 		t.Fatalf("popgate doctor %v: exit %d: %s", args, code, errOut.String())
 	}
 	return out.String()
+}
+
+// holdFcntl has another process take an fcntl write lock on path until the
+// test ends, and returns its pid.
+func holdFcntl(t *testing.T, path string) int {
+	t.Helper()
+	python := testpeer.Require(t, "python3")
+	cmd := exec.Command(python, "-c", "import fcntl, sys\nf = open(sys.argv[1], 'r+')\nfcntl.lockf(f, fcntl.LOCK_EX)\nprint('locked', flush=True)\nsys.stdin.read()", path)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stdin.Close()
+		cmd.Wait()
+	})
+	if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || line != "locked\n" {
+		t.Fatalf("fcntl lock holder: %q, %v", line, err)
+	}
+	return cmd.Process.Pid
 }
 
 // TestDoctor asks "popgate doctor" about the users a help desk hears from:
@@ -93,9 +130,26 @@ func TestDoctor(t *testing.T) {
 		"on native: 3 messages under their legacy UIDL, 0 under a new one",
 		"3 learned from legacy sessions, 0 imported (no import covered them)",
 		"poison     none",
+		"spool      " + filepath.Join(spools, mona) + ": no dotlock", "no fcntl or flock lock on it",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("doctor %s lacks %q:\n%s", mona, want, out)
+		}
+	}
+	if strings.Contains(out, "lease ") || strings.Contains(out, "REPAIR") {
+		t.Errorf("doctor %s: a lease without a shared store, or a repair pending:\n%s", mona, out)
+	}
+	// A delivery agent died holding the dotlock, another holds the fcntl
+	// lock, and a rewrite was cut short.
+	monaSpool := filepath.Join(spools, mona)
+	writeTestFile(t, monaSpool+".lock", "99999999\n")
+	writeTestFile(t, mbox.JournalPath(monaSpool), "")
+	holder := holdFcntl(t, monaSpool)
+	out = doctor(t, gate, mona)
+	for _, want := range []string{"dotlock of pid 99999999", "which is not running: stale",
+		fmt.Sprintf("POSIX write lock held by pid %d", holder), "REPAIR PENDING"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("doctor %s with its spool locked lacks %q:\n%s", mona, want, out)
 		}
 	}
 	if !strings.Contains(out, " native ") || !strings.Contains(out, " legacy ") || strings.Contains(out, "CONFLICT") {

@@ -179,8 +179,14 @@ func TestLeases(t *testing.T) {
 		}
 		return ok, current
 	}
+	if h, _, err := l.Holder(ctx, "/var/mail/u"); err != nil || h != "" {
+		t.Errorf("Holder of a free lease = %q, %v; want none", h, err)
+	}
 	if ok, _ := take("a", time.Minute); !ok {
 		t.Fatal("first Take failed")
+	}
+	if h, left, err := l.Holder(ctx, "/var/mail/u"); err != nil || h != "a" || left <= 0 || left > time.Minute {
+		t.Errorf("Holder = %q, %v, %v; want a, for at most a minute", h, left, err)
 	}
 	if ok, current := take("b", time.Minute); ok || current != "a" {
 		t.Errorf("second Take = %v, %q; want refused naming a", ok, current)
