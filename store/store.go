@@ -35,8 +35,9 @@ type Entry struct {
 	Gone bool
 	// Imported is when "popgate uidl import" recorded the entry from the
 	// legacy spool, to the second; zero when a legacy session learned it
-	// (and for records written before the store kept this).
-	Imported time.Time
+	// (and for records written before the store kept this). Left out of
+	// JSON when zero, as most entries are, to keep a maildrop's listing short.
+	Imported time.Time `json:",omitzero"`
 }
 
 // Pair is a resolved mapping for one message of a moved user's maildrop,
