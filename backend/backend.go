@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 
@@ -146,4 +147,34 @@ func (b *Backend) noteScan(path, scan string, work int64) {
 	if b.scanned != nil {
 		b.scanned(path, scan, work)
 	}
+}
+
+// MaildropState is what an administrator can see of a user's maildrop
+// without opening it.
+type MaildropState struct {
+	Kind string `json:"kind"` // KindMbox or KindMaildir
+	Path string `json:"path"`
+	// Spool is the mbox spool's locks; nil for a Maildir, which is not
+	// locked.
+	Spool *lock.SpoolState `json:"spool,omitempty"`
+	// RepairPending is true when an mbox rewrite was interrupted (its
+	// journal is there): the next session repairs the spool first.
+	RepairPending bool `json:"repair_pending,omitempty"`
+}
+
+// Maildrop returns the state of user's maildrop; path is also the key of
+// its session lock (and of the lease shared with other instances).
+func (b *Backend) Maildrop(user string) (MaildropState, error) {
+	path, err := expandPath(b.opts.PathPattern, user)
+	if err != nil {
+		return MaildropState{}, fmt.Errorf("backend %s: user %q: %w", b.opts.Name, user, err)
+	}
+	m := MaildropState{Kind: string(b.opts.Kind), Path: path}
+	if b.opts.Kind == KindMbox {
+		s := lock.InspectSpool(path)
+		m.Spool = &s
+		_, err := os.Lstat(mbox.JournalPath(path))
+		m.RepairPending = err == nil
+	}
+	return m, nil
 }

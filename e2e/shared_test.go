@@ -160,6 +160,12 @@ func TestTwoInstancesBehindHAProxy(t *testing.T) {
 	rc.Expect("PASS "+uidlPassword, "+OK")
 	stat := rc.OK("STAT")
 	rc.Expect("DELE 1", "+OK")
+	// Instance 2's doctor names instance 1's session as the holder.
+	out := doctorAt(t, admin2, victim)
+	host, _ := os.Hostname()
+	if want := fmt.Sprintf("lease      held by %s pid %d session ", host, one.cmd.Process.Pid); !strings.Contains(out, want) {
+		t.Errorf("doctor on instance 2 lacks %q:\n%s", want, out)
+	}
 	if err := one.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/popgate/popgate/store"
 	"github.com/popgate/popgate/uidl"
@@ -114,6 +115,9 @@ func Import(ctx context.Context, o ImportOptions) (Summary, error) {
 	}
 	prog := newProgress(o.Progress, total)
 	var done int64
+	// Every entry of this run carries its time, so doctor can say whether
+	// and when an import covered a maildrop.
+	at := time.Now().UTC().Truncate(time.Second)
 	for _, f := range files {
 		if err := ctx.Err(); err != nil {
 			return sum, err
@@ -135,6 +139,9 @@ func Import(ctx context.Context, o ImportOptions) (Summary, error) {
 			if !o.Replace {
 				continue
 			}
+		}
+		for i := range entries {
+			entries[i].Imported = at
 		}
 		if err := o.Store.SetLegacy(ctx, f.user, entries); err != nil {
 			return sum, fmt.Errorf("import %s: %w", f.path, err)

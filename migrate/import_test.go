@@ -54,9 +54,15 @@ func present(t *testing.T, st store.UIDLStore, user string) map[int]store.Entry 
 
 func TestImportDirectoryPopa3d(t *testing.T) {
 	st := memstore.New()
+	before := time.Now().Truncate(time.Second)
 	sum, err := Import(context.Background(), ImportOptions{Path: spoolDir(t), Scheme: uidl.Popa3d, Store: st})
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, e := range present(t, st, "alice") {
+		if e.Imported.Before(before) || e.Imported.After(time.Now()) {
+			t.Errorf("entry %s imported at %v, want the time of the import", e.UIDL, e.Imported)
+		}
 	}
 	want := Summary{Users: 2, Messages: 10, Mapped: 10, Duplicates: 2}
 	if sum.String() != want.String() {

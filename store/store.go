@@ -33,6 +33,11 @@ type Entry struct {
 	// Gone marks a message absent from the latest listing. Its UIDL stays
 	// reserved: no new message may ever be shown under it.
 	Gone bool
+	// Imported is when "popgate uidl import" recorded the entry from the
+	// legacy spool, to the second; zero when a legacy session learned it
+	// (and for records written before the store kept this). Left out of
+	// JSON when zero, as most entries are, to keep a maildrop's listing short.
+	Imported time.Time `json:",omitzero"`
 }
 
 // Pair is a resolved mapping for one message of a moved user's maildrop,
@@ -52,7 +57,8 @@ type UIDLStore interface {
 	// SetLegacy records present as the user's current legacy maildrop.
 	// Entries recorded earlier and missing from present are kept and marked
 	// Gone. An entry of present without a Fingerprint keeps the fingerprint
-	// recorded earlier for the same UIDL and Dup.
+	// recorded earlier for the same UIDL and Dup; one with a zero Imported
+	// keeps the import time recorded earlier.
 	SetLegacy(ctx context.Context, user string, present []Entry) error
 	// Pairs returns the pairs resolved for user on backend, by new unique-id.
 	Pairs(ctx context.Context, user, backend string) (map[string]Pair, error)
@@ -81,6 +87,9 @@ func MergeLegacy(old, present []Entry) []Entry {
 		k := key{e.UIDL, e.Dup}
 		if e.Fingerprint == "" {
 			e.Fingerprint = byKey[k].Fingerprint
+		}
+		if e.Imported.IsZero() {
+			e.Imported = byKey[k].Imported
 		}
 		e.Gone = false
 		byKey[k] = e

@@ -7,8 +7,10 @@ import (
 	"slices"
 	"time"
 
+	"github.com/popgate/popgate/backend"
 	"github.com/popgate/popgate/config"
 	"github.com/popgate/popgate/health"
+	"github.com/popgate/popgate/pop3"
 	"github.com/popgate/popgate/recent"
 	"github.com/popgate/popgate/routes"
 	"github.com/popgate/popgate/store"
@@ -39,6 +41,42 @@ type doctorReport struct {
 	// OpenMaildrops are the sessions of this server that hold the user's
 	// maildrop open now: a native maildrop is locked while one does.
 	OpenMaildrops int `json:"open_maildrops"`
+	// Maildrop is the native maildrop's lock state (an mbox spool's
+	// dotlock, kernel locks and pending repair); nil on a pop3 backend.
+	Maildrop *backend.MaildropState `json:"maildrop,omitempty"`
+	// Lease is the session lease every instance sharing the store honours;
+	// nil without a shared store or on a pop3 backend.
+	Lease *doctorLease `json:"lease,omitempty"`
+}
+
+// doctorLease is the cluster-wide session lock on a native maildrop.
+type doctorLease struct {
+	// Holder is "HOST pid N session ID"; empty when the lease is free.
+	Holder      string `json:"holder,omitempty"`
+	ExpiresInMS int64  `json:"expires_in_ms,omitempty"`
+	// Error says why the lease could not be read.
+	Error string `json:"error,omitempty"`
+}
+
+// leaseHolders reads session leases (store/redis.Leases).
+type leaseHolders interface {
+	Holder(ctx context.Context, key string) (string, time.Duration, error)
+}
+
+// maildropInspector is a native backend (backend.Backend).
+type maildropInspector interface {
+	Maildrop(user string) (backend.MaildropState, error)
+}
+
+// nativeMaildrops picks the native backends out of openers, by name.
+func nativeMaildrops(openers map[string]pop3.Opener) map[string]maildropInspector {
+	out := map[string]maildropInspector{}
+	for name, op := range openers {
+		if m, ok := op.(maildropInspector); ok {
+			out[name] = m
+		}
+	}
+	return out
 }
 
 type doctorRoute struct {
@@ -60,6 +98,11 @@ type doctorUIDL struct {
 	LegacyPresent      int `json:"legacy_present"`
 	LegacyFingerprints int `json:"legacy_fingerprinted"`
 	LegacyGone         int `json:"legacy_gone"`
+	// LegacyImported counts the present messages a "popgate uidl import"
+	// recorded, the rest were learned from legacy sessions; LastImport is
+	// the latest import's time, nil if none covered the user.
+	LegacyImported int        `json:"legacy_imported"`
+	LastImport     *time.Time `json:"last_import,omitempty"`
 	// Mapped and Unmapped count the pairs resolved on the backend the
 	// user is routed to, if it is not a legacy one.
 	Mapped   int `json:"mapped"`
@@ -80,6 +123,10 @@ type doctor struct {
 	throttle *throttle.Throttle
 	// openMaildrops is the proxy's count; set once the proxy exists.
 	openMaildrops func(user string) int
+	// maildrops are the native backends; leases the shared session
+	// leases, nil without a shared store.
+	maildrops map[string]maildropInspector
+	leases    leaseHolders
 }
 
 func (d *doctor) report(ctx context.Context, user string) (doctorReport, error) {
@@ -92,6 +139,7 @@ func (d *doctor) report(ctx context.Context, user string) (doctorReport, error) 
 	if d.openMaildrops != nil {
 		r.OpenMaildrops = d.openMaildrops(user)
 	}
+	r.Maildrop, r.Lease = d.lockState(ctx, r.Route.Backend, user)
 	for _, s := range d.health.Status() {
 		if s.Backend == r.Route.Backend {
 			r.Health = &s
@@ -102,6 +150,14 @@ func (d *doctor) report(ctx context.Context, user string) (doctorReport, error) 
 		return r, err
 	}
 	for _, e := range legacy {
+		if !e.Imported.IsZero() {
+			if r.UIDL.LastImport == nil || e.Imported.After(*r.UIDL.LastImport) {
+				r.UIDL.LastImport = &e.Imported
+			}
+			if !e.Gone {
+				r.UIDL.LegacyImported++
+			}
+		}
 		switch {
 		case e.Gone:
 			r.UIDL.LegacyGone++
@@ -136,6 +192,30 @@ func (d *doctor) report(ctx context.Context, user string) (doctorReport, error) 
 		}
 	}
 	return r, nil
+}
+
+// lockState reads the locks on user's maildrop on backend, if it is a
+// native one. The session lease is keyed by the maildrop's path, as
+// backend.Backend takes it.
+func (d *doctor) lockState(ctx context.Context, backendName, user string) (*backend.MaildropState, *doctorLease) {
+	in, ok := d.maildrops[backendName]
+	if !ok {
+		return nil, nil
+	}
+	m, err := in.Maildrop(user)
+	if err != nil {
+		return nil, nil // a name no maildrop can have: nobody logs in as it
+	}
+	if d.leases == nil {
+		return &m, nil
+	}
+	var l doctorLease
+	holder, left, err := d.leases.Holder(ctx, m.Path)
+	if err != nil {
+		l.Error = err.Error()
+	}
+	l.Holder, l.ExpiresInMS = holder, left.Milliseconds()
+	return &m, &l
 }
 
 func (d *doctor) route(user string) doctorRoute {

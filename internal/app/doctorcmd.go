@@ -69,6 +69,7 @@ func printDoctor(w io.Writer, r doctorReport) {
 	} else {
 		fmt.Fprintf(w, "maildrop   open in %d session(s) through this server now: a native maildrop is locked, another login gets [IN-USE]\n", r.OpenMaildrops)
 	}
+	printLocks(w, r)
 	if len(r.Sessions) == 0 {
 		fmt.Fprintln(w, "sessions   none since this server started")
 	} else {
@@ -93,6 +94,12 @@ func printDoctor(w io.Writer, r doctorReport) {
 	default:
 		fmt.Fprintf(w, "uidl       legacy maildrop: %d messages known, %d with a fingerprint (ready to move), %d gone\n",
 			u.LegacyPresent, u.LegacyFingerprints, u.LegacyGone)
+		imported := "no import covered them"
+		if u.LastImport != nil {
+			imported = "last import " + u.LastImport.Format(time.RFC3339)
+		}
+		fmt.Fprintf(w, "           %d learned from legacy sessions, %d imported (%s)\n",
+			u.LegacyPresent-u.LegacyImported, u.LegacyImported, imported)
 	}
 	if u.Mapped+u.Unmapped > 0 {
 		fmt.Fprintf(w, "           on %s: %d messages under their legacy UIDL, %d under a new one\n", r.Route.Backend, u.Mapped, u.Unmapped)
@@ -128,5 +135,59 @@ func printDoctor(w io.Writer, r doctorReport) {
 	for _, m := range p.Poison {
 		fmt.Fprintf(w, "poison     message %d, UIDL %s, %d octets, Message-ID %s, Subject %q: %d broken transfers since %s\n",
 			m.Num, m.UIDL, m.Size, m.MessageID, m.Subject, m.Breaks, m.First.Format(time.RFC3339))
+	}
+}
+
+// printLocks writes what holds the user's native maildrop besides this
+// server's sessions.
+func printLocks(w io.Writer, r doctorReport) {
+	switch l := r.Lease; {
+	case l == nil:
+	case l.Error != "":
+		fmt.Fprintf(w, "lease      cannot be read: %s\n", l.Error)
+	case l.Holder == "":
+		fmt.Fprintln(w, "lease      free: no instance holds a session on this maildrop")
+	default:
+		fmt.Fprintf(w, "lease      held by %s for %s more: other logins on every instance get [IN-USE]\n",
+			l.Holder, time.Duration(l.ExpiresInMS)*time.Millisecond)
+	}
+	m := r.Maildrop
+	if m == nil {
+		return
+	}
+	if m.Spool == nil {
+		fmt.Fprintf(w, "spool      %s is a Maildir: nothing to lock\n", m.Path)
+		return
+	}
+	s := m.Spool
+	switch {
+	case !s.Dotlock:
+		fmt.Fprintf(w, "spool      %s: no dotlock\n", m.Path)
+	case s.DotlockPid == 0:
+		fmt.Fprintf(w, "spool      %s: dotlock since %s names no pid (stale: %v)\n", m.Path, s.DotlockSince.Format(time.RFC3339), s.DotlockStale)
+	case s.DotlockStale:
+		fmt.Fprintf(w, "spool      %s: dotlock of pid %d since %s, which is not running: stale, the next session breaks it\n",
+			m.Path, s.DotlockPid, s.DotlockSince.Format(time.RFC3339))
+	default:
+		fmt.Fprintf(w, "spool      %s: dotlock held by running pid %d since %s\n", m.Path, s.DotlockPid, s.DotlockSince.Format(time.RFC3339))
+	}
+	switch {
+	case s.FileLocksUnknown != "":
+		fmt.Fprintf(w, "           kernel locks unknown: %s\n", s.FileLocksUnknown)
+	case len(s.FileLocks) == 0:
+		fmt.Fprintln(w, "           no fcntl or flock lock on it")
+	}
+	for _, l := range s.FileLocks {
+		mode, by := "read", "a process the kernel does not name"
+		if l.Write {
+			mode = "write"
+		}
+		if l.Pid > 0 {
+			by = fmt.Sprintf("pid %d", l.Pid)
+		}
+		fmt.Fprintf(w, "           %s %s lock held by %s\n", l.Kind, mode, by)
+	}
+	if m.RepairPending {
+		fmt.Fprintln(w, "           REPAIR PENDING: a rewrite was interrupted (its journal is there); the next session repairs the spool first")
 	}
 }

@@ -100,6 +100,7 @@ func runServer(ctx context.Context, cfg config.Config, environ []string, log *za
 	if err != nil {
 		return err
 	}
+	maildrops := nativeMaildrops(openers)
 	openers = ops.wrapOpeners(openers)
 
 	opts := proxy.Options{
@@ -150,7 +151,9 @@ func runServer(ctx context.Context, cfg config.Config, environ []string, log *za
 		ops.metrics.SessionEnded(r)
 		sessions.Add(r)
 	}
-	doc := &doctor{cfg: cfg, router: router, health: ops.health, sessions: sessions, uidls: uidls, breaks: bs, throttle: thr}
+	doc := &doctor{cfg: cfg, router: router, health: ops.health, sessions: sessions, uidls: uidls, breaks: bs, throttle: thr,
+		maildrops: maildrops}
+	doc.leases, _ = sessionLeases(uidls).(leaseHolders)
 	ops.Mux.Handle("GET /doctor", doc.handler())
 	srv, err := proxy.New(opts)
 	if err != nil {

@@ -4,7 +4,8 @@
 // same time share one fsync; a SetLegacy that would change nothing only
 // reads.
 //
-// Layout: bucket "legacy" / user / (UIDL NUL dup) = seq, gone, fingerprint;
+// Layout: bucket "legacy" / user / (UIDL NUL dup) = seq, flags (gone,
+// imported), import time if imported, fingerprint;
 // bucket "pairs" / user / backend / new-UIDL = mapped, UIDL;
 // bucket "breaks" / user = the user's store.Breaks as JSON; bucket
 // "throttle" / key = expiry, value (see KV).
@@ -100,13 +101,24 @@ func entryKey(uidl string, dup int) []byte {
 	return []byte(uidl + "\x00" + strconv.Itoa(dup))
 }
 
+// The byte after the sequence number holds flags. Records written before
+// imports were recorded have only flagGone or nothing, and read as learned.
+const (
+	flagGone     = 1
+	flagImported = 2 // a uvarint of the import's Unix time follows
+)
+
 func encodeEntry(e store.Entry) []byte {
 	b := binary.AppendUvarint(nil, uint64(e.Seq))
-	gone := byte(0)
+	var flags byte
 	if e.Gone {
-		gone = 1
+		flags |= flagGone
 	}
-	return append(append(b, gone), e.Fingerprint...)
+	if e.Imported.IsZero() {
+		return append(append(b, flags), e.Fingerprint...)
+	}
+	b = binary.AppendUvarint(append(b, flags|flagImported), uint64(e.Imported.Unix()))
+	return append(b, e.Fingerprint...)
 }
 
 var errCorrupt = errors.New("corrupt record")
@@ -124,10 +136,17 @@ func decodeEntry(k, v []byte) (store.Entry, error) {
 	if n <= 0 || len(v) < n+1 {
 		return store.Entry{}, errCorrupt
 	}
-	return store.Entry{
-		UIDL: string(k[:i]), Dup: dup, Seq: int(seq),
-		Gone: v[n] == 1, Fingerprint: string(v[n+1:]),
-	}, nil
+	flags, rest := v[n], v[n+1:]
+	e := store.Entry{UIDL: string(k[:i]), Dup: dup, Seq: int(seq), Gone: flags&flagGone != 0}
+	if flags&flagImported != 0 {
+		at, m := binary.Uvarint(rest)
+		if m <= 0 {
+			return store.Entry{}, errCorrupt
+		}
+		e.Imported, rest = time.Unix(int64(at), 0).UTC(), rest[m:]
+	}
+	e.Fingerprint = string(rest)
+	return e, nil
 }
 
 // Legacy implements store.UIDLStore.

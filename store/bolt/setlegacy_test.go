@@ -2,7 +2,9 @@ package bolt
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	bbolt "go.etcd.io/bbolt"
@@ -56,5 +58,42 @@ func TestUnchangedSetLegacyDoesNotWrite(t *testing.T) {
 	}
 	if users, _ := s.Users(ctx); len(users) != 2 {
 		t.Errorf("Users = %v, want u and v", users)
+	}
+}
+
+// Records written before imports were recorded read as learned, and a
+// session's SetLegacy leaves them as they are.
+func TestRecordsWithoutProvenance(t *testing.T) {
+	s, err := OpenFile(filepath.Join(t.TempDir(), FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	err = s.db.Update(func(tx *bbolt.Tx) error {
+		b, err := tx.Bucket(bucketLegacy).CreateBucket([]byte("u"))
+		if err != nil {
+			return err
+		}
+		// seq 1, not gone, fingerprint fa; seq 2, gone, no fingerprint.
+		return errors.Join(b.Put(entryKey("a", 0), []byte("\x01\x00fa")), b.Put(entryKey("b", 0), []byte("\x02\x01")))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	got, err := s.Legacy(ctx, "u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []store.Entry{{UIDL: "a", Fingerprint: "fa", Seq: 1}, {UIDL: "b", Seq: 2, Gone: true}}
+	if !slices.Equal(got, want) {
+		t.Errorf("Legacy = %+v, want %+v", got, want)
+	}
+	before := txID(t, s)
+	if err := s.SetLegacy(ctx, "u", want[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if txID(t, s) != before {
+		t.Error("SetLegacy rewrote records it does not change")
 	}
 }

@@ -59,3 +59,21 @@ func (l *Leases) Renew(ctx context.Context, key, holder string, ttl time.Duratio
 func (l *Leases) Drop(ctx context.Context, key, holder string) error {
 	return dropScript.Run(ctx, l.c, []string{l.prefix + key}, holder).Err()
 }
+
+// Holder returns who holds the lease on key and for how much longer; ""
+// when nobody does. It is one pipelined round trip, for doctor.
+func (l *Leases) Holder(ctx context.Context, key string) (string, time.Duration, error) {
+	var get *goredis.StringCmd
+	var ttl *goredis.DurationCmd
+	_, err := l.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		get, ttl = p.Get(ctx, l.prefix+key), p.PTTL(ctx, l.prefix+key)
+		return nil
+	})
+	if errors.Is(err, goredis.Nil) {
+		return "", 0, nil
+	}
+	if err != nil {
+		return "", 0, err
+	}
+	return get.Val(), max(ttl.Val(), 0), nil
+}

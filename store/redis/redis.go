@@ -4,7 +4,7 @@
 // Layout, every key starting with the configured prefix:
 //
 //	PREFIX users                    set of users with legacy entries
-//	PREFIX legacy:USER              hash (UIDL NUL dup) -> gone seq SP fingerprint
+//	PREFIX legacy:USER              hash (UIDL NUL dup) -> gone seq [i import-time] SP fingerprint
 //	PREFIX pairs:BACKEND:USER       hash new-UIDL -> mapped UIDL
 //
 // Each call is one round trip: reads are single commands, SetLegacy is a
@@ -117,14 +117,20 @@ func (s *Store) pairsKey(user, backend string) string {
 
 func entryField(uidl string, dup int) string { return uidl + "\x00" + strconv.Itoa(dup) }
 
-// entryValue is the gone flag, the sequence number, a space and the
-// fingerprint; the script relies on this shape.
+// entryValue is the gone flag, the sequence number, "i" and the import's
+// Unix time if the entry was imported, a space and the fingerprint; the
+// script relies on this shape. Values written before imports were recorded
+// lack the "i" part and read as learned.
 func entryValue(e store.Entry) string {
 	gone := "0"
 	if e.Gone {
 		gone = "1"
 	}
-	return gone + strconv.Itoa(e.Seq) + " " + e.Fingerprint
+	head := gone + strconv.Itoa(e.Seq)
+	if !e.Imported.IsZero() {
+		head += "i" + strconv.FormatInt(e.Imported.Unix(), 10)
+	}
+	return head + " " + e.Fingerprint
 }
 
 var errCorrupt = errors.New("corrupt record")
@@ -142,11 +148,20 @@ func decodeEntry(field, value string) (store.Entry, error) {
 	if !ok || len(head) < 2 {
 		return store.Entry{}, errCorrupt
 	}
-	seq, err := strconv.Atoi(head[1:])
+	seqText, importText, imported := strings.Cut(head[1:], "i")
+	seq, err := strconv.Atoi(seqText)
 	if err != nil {
 		return store.Entry{}, errCorrupt
 	}
-	return store.Entry{UIDL: uidl, Dup: dup, Seq: seq, Gone: head[0] == '1', Fingerprint: fp}, nil
+	e := store.Entry{UIDL: uidl, Dup: dup, Seq: seq, Gone: head[0] == '1', Fingerprint: fp}
+	if imported {
+		at, err := strconv.ParseInt(importText, 10, 64)
+		if err != nil {
+			return store.Entry{}, errCorrupt
+		}
+		e.Imported = time.Unix(at, 0).UTC()
+	}
+	return e, nil
 }
 
 // Legacy implements store.UIDLStore.

@@ -3,6 +3,8 @@ package redis_test
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -177,8 +179,14 @@ func TestLeases(t *testing.T) {
 		}
 		return ok, current
 	}
+	if h, _, err := l.Holder(ctx, "/var/mail/u"); err != nil || h != "" {
+		t.Errorf("Holder of a free lease = %q, %v; want none", h, err)
+	}
 	if ok, _ := take("a", time.Minute); !ok {
 		t.Fatal("first Take failed")
+	}
+	if h, left, err := l.Holder(ctx, "/var/mail/u"); err != nil || h != "a" || left <= 0 || left > time.Minute {
+		t.Errorf("Holder = %q, %v, %v; want a, for at most a minute", h, left, err)
 	}
 	if ok, current := take("b", time.Minute); ok || current != "a" {
 		t.Errorf("second Take = %v, %q; want refused naming a", ok, current)
@@ -204,5 +212,30 @@ func TestLeases(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	if ok, _ := take("c", time.Minute); !ok {
 		t.Error("an expired lease still blocks")
+	}
+}
+
+// Values written before imports were recorded read as learned, and a
+// session's SetLegacy leaves them as they are.
+func TestValuesWithoutProvenance(t *testing.T) {
+	srv := testpeer.StartRedis(t)
+	ctx := context.Background()
+	prefix := newPrefix()
+	s := open(t, srv.URL(0), prefix)
+	key := prefix + "legacy:u"
+	if err := s.Client().HSet(ctx, key, "a\x000", "01 fa", "b\x000", "12 ").Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := []store.Entry{{UIDL: "a", Fingerprint: "fa", Seq: 1}, {UIDL: "b", Seq: 2, Gone: true}}
+	got, err := s.Legacy(ctx, "u")
+	slices.SortFunc(got, func(x, y store.Entry) int { return strings.Compare(x.UIDL, y.UIDL) })
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("Legacy = %+v, %v; want %+v", got, err, want)
+	}
+	if err := s.SetLegacy(ctx, "u", []store.Entry{{UIDL: "a", Seq: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.Client().HGet(ctx, key, "a\x000").Result(); err != nil || v != "01 fa" {
+		t.Errorf("after SetLegacy the value is %q, %v; want it unchanged", v, err)
 	}
 }

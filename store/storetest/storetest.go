@@ -16,27 +16,15 @@ import (
 func Run(t *testing.T, open func(t *testing.T) store.UIDLStore, reopen func(t *testing.T, s store.UIDLStore) store.UIDLStore) {
 	ctx := context.Background()
 	t.Run("LegacyMerge", func(t *testing.T) {
-		s := open(t)
-		first := []store.Entry{
-			{UIDL: "a", Fingerprint: "fa", Seq: 1},
-			{UIDL: "b", Seq: 2},
-			{UIDL: "b", Dup: 1, Fingerprint: "fb1", Seq: 3},
-		}
-		if err := s.SetLegacy(ctx, "u1", first); err != nil {
-			t.Fatal(err)
-		}
-		// a is deleted on the legacy server, b's fingerprint is learned.
-		if err := s.SetLegacy(ctx, "u1", []store.Entry{{UIDL: "b", Fingerprint: "fb", Seq: 1}, {UIDL: "b", Dup: 1, Seq: 2}}); err != nil {
-			t.Fatal(err)
-		}
-		if reopen != nil {
-			s = reopen(t, s)
-		}
-		got, err := s.Legacy(ctx, "u1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		sortEntries(got)
+		s, got := setLegacySteps(t, open, reopen, "u1",
+			[]store.Entry{
+				{UIDL: "a", Fingerprint: "fa", Seq: 1},
+				{UIDL: "b", Seq: 2},
+				{UIDL: "b", Dup: 1, Fingerprint: "fb1", Seq: 3},
+			},
+			// a is deleted on the legacy server, b's fingerprint is learned.
+			[]store.Entry{{UIDL: "b", Fingerprint: "fb", Seq: 1}, {UIDL: "b", Dup: 1, Seq: 2}},
+		)
 		want := []store.Entry{
 			{UIDL: "a", Fingerprint: "fa", Seq: 1, Gone: true},
 			{UIDL: "b", Fingerprint: "fb", Seq: 1},
@@ -52,6 +40,28 @@ func Run(t *testing.T, open func(t *testing.T) store.UIDLStore, reopen func(t *t
 		users, err := s.Users(ctx)
 		if err != nil || !slices.Equal(users, []string{"u1"}) {
 			t.Errorf("Users = %v, %v; want [u1]", users, err)
+		}
+	})
+	t.Run("Provenance", func(t *testing.T) {
+		imported := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+		later := imported.Add(48 * time.Hour)
+		_, got := setLegacySteps(t, open, reopen, "u",
+			// A session learns a and b.
+			[]store.Entry{{UIDL: "a", Fingerprint: "fa", Seq: 1}, {UIDL: "b", Seq: 2}},
+			// An import covers b and c.
+			[]store.Entry{{UIDL: "b", Fingerprint: "fb", Seq: 1, Imported: imported}, {UIDL: "c", Fingerprint: "fc", Seq: 2, Imported: imported}},
+			// A session sees all three: the import times stay.
+			[]store.Entry{{UIDL: "a", Seq: 1}, {UIDL: "b", Seq: 2}, {UIDL: "c", Seq: 3}},
+			// A later import of c alone: a and b are gone, b stays imported.
+			[]store.Entry{{UIDL: "c", Fingerprint: "fc", Seq: 1, Imported: later}},
+		)
+		want := []store.Entry{
+			{UIDL: "a", Fingerprint: "fa", Seq: 1, Gone: true},
+			{UIDL: "b", Fingerprint: "fb", Seq: 2, Gone: true, Imported: imported},
+			{UIDL: "c", Fingerprint: "fc", Seq: 1, Imported: later},
+		}
+		if !slices.EqualFunc(got, want, sameEntry) {
+			t.Errorf("Legacy = %+v, want %+v", got, want)
 		}
 	})
 	t.Run("Pairs", func(t *testing.T) {
@@ -82,6 +92,35 @@ func Run(t *testing.T, open func(t *testing.T) store.UIDLStore, reopen func(t *t
 			t.Errorf("Pairs(v, native) = %v, want none", got)
 		}
 	})
+}
+
+// setLegacySteps records each listing of steps in turn as user's legacy
+// maildrop in a new store, reopens it if it can, and returns it with the
+// user's entries, sorted.
+func setLegacySteps(t *testing.T, open func(t *testing.T) store.UIDLStore, reopen func(t *testing.T, s store.UIDLStore) store.UIDLStore,
+	user string, steps ...[]store.Entry) (store.UIDLStore, []store.Entry) {
+	t.Helper()
+	ctx := context.Background()
+	s := open(t)
+	for _, present := range steps {
+		if err := s.SetLegacy(ctx, user, present); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if reopen != nil {
+		s = reopen(t, s)
+	}
+	got, err := s.Legacy(ctx, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sortEntries(got)
+	return s, got
+}
+
+func sameEntry(a, b store.Entry) bool {
+	return a.UIDL == b.UIDL && a.Dup == b.Dup && a.Fingerprint == b.Fingerprint && a.Seq == b.Seq &&
+		a.Gone == b.Gone && a.Imported.Equal(b.Imported)
 }
 
 func sortEntries(es []store.Entry) {
