@@ -25,9 +25,13 @@ type KV struct {
 
 	mu      sync.Mutex
 	pending map[string]pendingValue
-	stop    chan struct{}
-	done    chan struct{}
-	closing sync.Once
+	// flushing is the batch being written: until it is committed a read
+	// must still find it, or a counter just raised would read as its old
+	// value (a failed-login limit would let one more guess through).
+	flushing map[string]pendingValue
+	stop     chan struct{}
+	done     chan struct{}
+	closing  sync.Once
 }
 
 type pendingValue struct {
@@ -90,6 +94,9 @@ func (kv *KV) Get(_ context.Context, key string) ([]byte, bool, error) {
 	now := time.Now()
 	kv.mu.Lock()
 	p, ok := kv.pending[key]
+	if !ok {
+		p, ok = kv.flushing[key]
+	}
 	kv.mu.Unlock()
 	if ok {
 		if p.value == nil || (!p.expires.IsZero() && !now.Before(p.expires)) {
@@ -154,10 +161,16 @@ func (kv *KV) flush() error {
 	kv.mu.Lock()
 	batch := kv.pending
 	kv.pending = map[string]pendingValue{}
+	kv.flushing = batch
 	kv.mu.Unlock()
 	if len(batch) == 0 {
 		return nil
 	}
+	defer func() {
+		kv.mu.Lock()
+		kv.flushing = nil
+		kv.mu.Unlock()
+	}()
 	err := kv.db.Update(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketThrottle)
 		for k, p := range batch {
