@@ -41,8 +41,9 @@ func sharedInstance(t *testing.T, bin string, env []string) (p *popgateProc, pop
 // redis-server behind a real HAProxy (mode tcp, send-proxy-v2, checks on
 // /readyz), in front of a Dovecot serving qpopper-style X-UIDL headers.
 // fetchmail, mpop and getmail learn through instance 1; their users move to
-// the native backend; polls through instance 2 and then through HAProxy
-// fetch every new message exactly once and no old one; a user polled on
+// the native backend or to a Dovecot Maildir whose UIDLs popgate rewrites;
+// polls through instance 2 and then through HAProxy fetch every new message
+// exactly once and no old one; a user polled on
 // instance 1 is penalised on instance 2. Instance 1 is then killed with a
 // session open and a message marked deleted: HAProxy stops using it, the
 // maildrop lease it held expires, and nothing was committed.
@@ -53,23 +54,34 @@ func TestTwoInstancesBehindHAProxy(t *testing.T) {
 	t.Parallel()
 	bin := buildPopgate(t)
 	rdb := testpeer.StartRedis(t)
-	var users []testpeer.User
-	for _, c := range uidlClients {
-		users = append(users, testpeer.User{Name: "ha-" + c.name, Password: uidlPassword, Mbox: uidlSpool("ha-"+c.name, uidlOldCount, true)})
+	// Each client has one user per target: the native mbox backend, and a
+	// Dovecot Maildir behind popgate whose UIDLs popgate rewrites.
+	type haUser struct {
+		target, name string
+		new          testpeer.NewClient
+	}
+	var (
+		haUsers []haUser
+		users   []testpeer.User
+	)
+	for _, target := range []string{"native", "maildir"} {
+		for _, c := range uidlClients {
+			name := "ha-" + target + "-" + c.name
+			haUsers = append(haUsers, haUser{target: target, name: name, new: c.new})
+			users = append(users, testpeer.User{Name: name, Password: uidlPassword, Mbox: uidlSpool(name, uidlOldCount, true)})
+		}
 	}
 	dovecot := testpeer.StartDovecot(t, testpeer.DovecotOptions{Users: users, ReuseXUIDL: true})
+	maildir := testpeer.StartDovecot(t, testpeer.DovecotOptions{Users: users, Maildir: true})
 	dir := t.TempDir()
 	spools := filepath.Join(dir, "spool")
 	if err := os.MkdirAll(spools, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	var usersFile, moved strings.Builder
-	for _, u := range users {
-		if err := os.WriteFile(filepath.Join(spools, u.Name), u.Mbox, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(&usersFile, "%s:{PLAIN}%s\n", u.Name, u.Password)
-		fmt.Fprintf(&moved, "%s native\n", u.Name)
+	for _, u := range haUsers {
+		fmt.Fprintf(&usersFile, "%s:{PLAIN}%s\n", u.name, uidlPassword)
+		fmt.Fprintf(&moved, "%s %s\n", u.name, u.target)
 	}
 	writeTestFile(t, filepath.Join(dir, "users"), usersFile.String())
 	routesFile := filepath.Join(dir, "routes")
@@ -81,8 +93,10 @@ func TestTwoInstancesBehindHAProxy(t *testing.T) {
 			"POPGATE_ADMIN_LISTEN=127.0.0.1:0",
 			"POPGATE_STORE=" + rdb.URL(0),
 			"POPGATE_PROXY_PROTOCOL_FROM=127.0.0.1",
-			"POPGATE_BACKENDS=legacy=pop3://" + dovecot.Addr + ",native=mbox://" + spools + "/%u?uidl=xuidl",
+			"POPGATE_BACKENDS=legacy=pop3://" + dovecot.Addr + ",native=mbox://" + spools + "/%u?uidl=xuidl" +
+				",maildir=pop3://" + maildir.Addr + "?timeout=20s",
 			"POPGATE_DEFAULT_BACKEND=legacy",
+			"POPGATE_UIDL_LEARN_FROM=legacy",
 			"POPGATE_ROUTES=" + routesFile,
 			"POPGATE_USERS_FILE=" + filepath.Join(dir, "users"),
 			"POPGATE_DATA_DIR=" + filepath.Join(dir, name),
@@ -100,15 +114,27 @@ func TestTwoInstancesBehindHAProxy(t *testing.T) {
 
 	// Learn through instance 1.
 	pollers := map[string]*testpeer.Poller{}
-	for _, c := range uidlClients {
-		p := c.new(t, pop1, "ha-"+c.name, uidlPassword)
+	for _, u := range haUsers {
+		p := u.new(t, pop1, u.name, uidlPassword)
 		if got := p.Poll(); len(got) != uidlOldCount {
-			t.Fatalf("%s on legacy fetched %d messages, want %d", c.name, len(got), uidlOldCount)
+			t.Fatalf("%s on legacy fetched %d messages, want %d", u.name, len(got), uidlOldCount)
 		}
-		pollers[c.name] = p
+		pollers[u.name] = p
 	}
 
-	// Move everyone to the native backend, on both instances.
+	// The old mail moves with each user, and everyone is routed to the
+	// new backend on both instances.
+	for _, u := range haUsers {
+		spool := dovecot.Mbox(t, u.name)
+		switch u.target {
+		case "native":
+			if err := os.WriteFile(filepath.Join(spools, u.name), spool, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		case "maildir":
+			maildir.SetMbox(t, u.name, spool)
+		}
+	}
 	writeTestFile(t, routesFile, moved.String())
 	for _, p := range []*popgateProc{one, two} {
 		if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
@@ -120,21 +146,27 @@ func TestTwoInstancesBehindHAProxy(t *testing.T) {
 	})
 
 	// New mail, fetched through instance 2, then through HAProxy (round
-	// robin: the two polls of each client land on different instances).
+	// robin: successive polls land on different instances).
 	for round, addr := range []string{pop2, ha.Addr, ha.Addr} {
-		for _, c := range uidlClients {
-			user := "ha-" + c.name
-			uidlAppendMbox(t, filepath.Join(spools, user), uidlNewMessage(user, round+1))
-			p := pollers[c.name]
+		for _, u := range haUsers {
+			msg := uidlNewMessage(u.name, round+1)
+			if u.target == "native" {
+				uidlAppendMbox(t, filepath.Join(spools, u.name), msg)
+			} else {
+				maildir.Deliver(t, u.name, msg)
+			}
+			p := pollers[u.name]
 			p.SetAddr(addr)
 			got := p.Poll()
 			if len(got) != 1 || !bytes.Contains(got[0].Body, []byte(fmt.Sprintf("new message %d", round+1))) {
-				t.Errorf("round %d: %s fetched %d messages through %s, want only new message %d", round, c.name, len(got), addr, round+1)
+				t.Errorf("round %d: %s fetched %d messages through %s, want only new message %d", round, u.name, len(got), addr, round+1)
 			}
 		}
 	}
-	if again := pollers["mpop"].Poll(); len(again) != 0 {
-		t.Errorf("a poll with no new mail fetched %d messages", len(again))
+	for _, name := range []string{"ha-native-mpop", "ha-maildir-mpop"} {
+		if again := pollers[name].Poll(); len(again) != 0 {
+			t.Errorf("%s: a poll with no new mail fetched %d messages", name, len(again))
+		}
 	}
 
 	// Throttle state is shared: the first session on instance 2 of a user
@@ -142,7 +174,7 @@ func TestTwoInstancesBehindHAProxy(t *testing.T) {
 	penalised := false
 	two.mu.Lock()
 	for _, m := range two.lines {
-		if m["msg"] == "session" && m["user"] == "ha-fetchmail" {
+		if m["msg"] == "session" && m["user"] == "ha-native-fetchmail" {
 			pen, _ := m["penalty"].(float64)
 			penalised = pen >= 1
 			break
@@ -154,7 +186,7 @@ func TestTwoInstancesBehindHAProxy(t *testing.T) {
 	}
 
 	// Instance 1 dies with a session open and a message marked deleted.
-	victim := "ha-getmail"
+	victim := "ha-native-getmail"
 	rc := testpeer.Dial(t, pop1)
 	rc.Expect("USER "+victim, "+OK")
 	rc.Expect("PASS "+uidlPassword, "+OK")
@@ -172,7 +204,7 @@ func TestTwoInstancesBehindHAProxy(t *testing.T) {
 	rc.Close()
 	// Another user's session goes through HAProxy to instance 2 at once.
 	pop3test.Eventually(t, "HAProxy to serve from instance 2 alone", func() bool {
-		_, err := testpeer.NewPoplib(t, ha.Addr, "ha-mpop", uidlPassword).TryPoll()
+		_, err := testpeer.NewPoplib(t, ha.Addr, "ha-maildir-mpop", uidlPassword).TryPoll()
 		return err == nil
 	})
 	// The victim's maildrop lease expires, and nothing was deleted.
