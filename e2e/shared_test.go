@@ -2,14 +2,18 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/popgate/popgate/internal/pop3test"
 	"github.com/popgate/popgate/internal/testpeer"
@@ -43,10 +47,13 @@ func sharedInstance(t *testing.T, bin string, env []string) (p *popgateProc, pop
 // fetchmail, mpop and getmail learn through instance 1; their users move to
 // the native backend or to a Dovecot Maildir whose UIDLs popgate rewrites;
 // polls through instance 2 and then through HAProxy fetch every new message
-// exactly once and no old one; a user polled on
-// instance 1 is penalised on instance 2. Instance 1 is then killed with a
-// session open and a message marked deleted: HAProxy stops using it, the
-// maildrop lease it held expires, and nothing was committed.
+// exactly once and no old one; a user polled on instance 1 is penalised on
+// instance 2. Instance 1 is then killed while popbench runs through HAProxy,
+// while it holds a session with a message marked deleted and a popbench
+// user's lease: the only failed sessions are those it had (at most one per
+// client) and logins refused on instance 2 for its leases, the leases
+// expire, and each popbench mbox lost only its first messages, one for each
+// session that committed (or may have, unseen).
 func TestTwoInstancesBehindHAProxy(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for a lease to expire")
@@ -82,6 +89,19 @@ func TestTwoInstancesBehindHAProxy(t *testing.T) {
 	for _, u := range haUsers {
 		fmt.Fprintf(&usersFile, "%s:{PLAIN}%s\n", u.name, uidlPassword)
 		fmt.Fprintf(&moved, "%s %s\n", u.name, u.target)
+	}
+	// popbench's users, one per client, each with more mail than a few
+	// seconds of sessions deleting one message each can take.
+	var loadSpools [][]byte
+	for i := 1; i <= haLoadUsers; i++ {
+		name := fmt.Sprintf("load%d", i)
+		spool := uidlSpool(name, 300, true)
+		loadSpools = append(loadSpools, spool)
+		if err := os.WriteFile(filepath.Join(spools, name), spool, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&usersFile, "%s:{PLAIN}%s\n", name, uidlPassword)
+		fmt.Fprintf(&moved, "%s native\n", name)
 	}
 	writeTestFile(t, filepath.Join(dir, "users"), usersFile.String())
 	routesFile := filepath.Join(dir, "routes")
@@ -185,7 +205,8 @@ func TestTwoInstancesBehindHAProxy(t *testing.T) {
 		t.Error("the first session on instance 2 of a user polled on instance 1 was not penalised")
 	}
 
-	// Instance 1 dies with a session open and a message marked deleted.
+	// Instance 1 dies while popbench runs through HAProxy, with the
+	// victim's session open on it and a message marked deleted.
 	victim := "ha-native-getmail"
 	rc := testpeer.Dial(t, pop1)
 	rc.Expect("USER "+victim, "+OK")
@@ -198,15 +219,56 @@ func TestTwoInstancesBehindHAProxy(t *testing.T) {
 	if want := fmt.Sprintf("lease      held by %s pid %d session ", host, one.cmd.Process.Pid); !strings.Contains(out, want) {
 		t.Errorf("doctor on instance 2 lacks %q:\n%s", want, out)
 	}
+	before := one.count("session", "backend", "native")
+	bench := startPopbench(t, ha.Addr, haLoadUsers, "-duration", "6s", "-script", "uidl,retr:1,dele:1")
+	// The kill comes once instance 1 has served popbench sessions and
+	// holds the lease of a popbench user.
+	rc2 := goredis.NewClient(&goredis.Options{Addr: rdb.Addr})
+	defer rc2.Close()
+	holder := fmt.Sprintf("pid %d ", one.cmd.Process.Pid)
+	pop3test.Eventually(t, "instance 1 to hold a popbench user's lease", func() bool {
+		if one.count("session", "backend", "native") < before+3 {
+			return false
+		}
+		keys, _ := rc2.Keys(context.Background(), "popgate:lock:*/load*").Result()
+		for _, k := range keys {
+			if v, _ := rc2.Get(context.Background(), k).Result(); strings.Contains(v, holder) {
+				return true
+			}
+		}
+		return false
+	})
 	if err := one.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	rc.Close()
-	// Another user's session goes through HAProxy to instance 2 at once.
-	pop3test.Eventually(t, "HAProxy to serve from instance 2 alone", func() bool {
-		_, err := testpeer.NewPoplib(t, ha.Addr, "ha-maildir-mpop", uidlPassword).TryPoll()
-		return err == nil
-	})
+	report := bench.wait(t)
+	t.Logf("popbench through HAProxy: %d ok, %d failed %v, %d cut short", report.OK, report.Failed, report.Errors, report.CutShort)
+	// The only refusals are of users whose lease the dead instance held,
+	// and besides them at most one session per client (the one it had
+	// on instance 1) failed.
+	refused := 0
+	for _, m := range two.notOK() {
+		user, _ := m["user"].(string)
+		errText, _ := m["error"].(string)
+		if !strings.HasPrefix(user, "load") {
+			continue
+		}
+		if !strings.Contains(errText, " in use by ") || !strings.Contains(errText, holder) {
+			t.Errorf("instance 2 failed a popbench session other than for a lease of instance 1: %v", m)
+		}
+		refused++
+	}
+	if got := report.Errors["auth_refused"]; got != refused {
+		t.Errorf("popbench saw %d refused logins, instance 2 logged %d refusals naming instance 1", got, refused)
+	}
+	if dropped := report.Failed - report.Errors["auth_refused"]; dropped > haLoadUsers {
+		t.Errorf("%d popbench sessions failed other than by a refusal, more than the %d clients could have had on instance 1", dropped, haLoadUsers)
+	}
+	if report.OK == 0 {
+		t.Error("no popbench session succeeded")
+	}
+
 	// The victim's maildrop lease expires, and nothing was deleted.
 	deadline := time.Now().Add(45 * time.Second)
 	for {
@@ -226,8 +288,30 @@ func TestTwoInstancesBehindHAProxy(t *testing.T) {
 		}
 		time.Sleep(time.Second)
 	}
+	// Nothing was lost or committed twice: each popbench user's mbox holds
+	// its original messages less the first few, and as many are gone as
+	// sessions committed, plus at most those whose end popbench did not see.
+	deleted := 0
+	for i, spool := range loadSpools {
+		data, err := os.ReadFile(filepath.Join(spools, fmt.Sprintf("load%d", i+1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		orig, now := testpeer.SplitMbox(spool), testpeer.SplitMbox(data)
+		k := len(orig) - len(now)
+		if k < 0 || !slices.EqualFunc(now, orig[k:], bytes.Equal) {
+			t.Errorf("load%d: the mbox is not its original messages less the first %d", i+1, k)
+		}
+		deleted += k
+	}
+	if deleted < report.OK || deleted > report.OK+report.Failed+report.CutShort {
+		t.Errorf("%d messages deleted by %d committed sessions (%d failed, %d cut short)", deleted, report.OK, report.Failed, report.CutShort)
+	}
 	two.stop(t)
 }
+
+// haLoadUsers is the number of popbench clients, each with its own user.
+const haLoadUsers = 6
 
 func writeTestFile(t *testing.T, path, text string) {
 	t.Helper()
