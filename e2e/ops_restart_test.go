@@ -21,8 +21,14 @@ import (
 // buildPopgate compiles the popgate binary into a temporary directory.
 func buildPopgate(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "popgate")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/popgate")
+	return buildCommand(t, "popgate")
+}
+
+// buildCommand builds ./cmd/NAME into a temporary directory.
+func buildCommand(t *testing.T, name string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), name)
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/"+name)
 	cmd.Dir = repoRoot(t)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {

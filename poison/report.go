@@ -21,10 +21,10 @@ func (w *watch) Report(r *session.Record) {
 	defer cancel()
 	broken := r.Broken != nil && (r.Result == session.ResultClientGone || r.Result == session.ResultTimeout)
 	ended := r.Result == "" || r.Result == session.ResultOK
-	if !broken && !(ended && w.breaks.Streak.UIDL != "") {
+	if !broken && !ended || !broken && w.read && w.breaks.Streak.UIDL == "" {
 		return
 	}
-	// Read again: an operator may have released a message meanwhile.
+	// Read (again): an operator may have released a message meanwhile.
 	b, err := w.o.Store.Breaks(ctx, w.user)
 	if err != nil {
 		w.o.logger().Warn("poison: reading the user's broken transfers", zap.String("user", w.user), zap.Error(err))

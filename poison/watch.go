@@ -20,20 +20,25 @@ import (
 // warning.
 const maxHeader = 16 << 10
 
-// Decorate implements session.Decorator. It reads the user's breaks once;
-// a session of a user with nothing flagged costs nothing more.
+// Decorate implements session.Decorator. Only an Action that holds
+// messages needs the user's breaks before the first command: otherwise
+// they are read at the end of the session, and only when there is
+// something to count or clear, so that a login costs no store read here.
 func (d *Decorator) Decorate(ctx context.Context, s *session.Info, m pop3.Mailbox) pop3.Mailbox {
 	if d.o.Limit <= 0 || d.o.Store == nil {
 		return m
 	}
-	b, err := d.o.Store.Breaks(ctx, s.User)
-	if err != nil {
-		d.o.logger().Warn("poison: reading the user's broken transfers", zap.String("user", s.User), zap.Error(err))
-		return m
-	}
-	w := &watch{Mailbox: m, o: &d.o, ctx: ctx, user: s.User, backend: s.Backend, breaks: b}
+	w := &watch{Mailbox: m, o: &d.o, ctx: ctx, user: s.User, backend: s.Backend}
 	if s.Client != nil {
 		w.client = s.Client.String()
+	}
+	if d.o.holds() {
+		b, err := d.o.Store.Breaks(ctx, s.User)
+		if err != nil {
+			d.o.logger().Warn("poison: reading the user's broken transfers", zap.String("user", s.User), zap.Error(err))
+			return m
+		}
+		w.breaks, w.read = b, true
 	}
 	return w
 }
@@ -45,6 +50,7 @@ type watch struct {
 	ctx                   context.Context
 	user, backend, client string
 	breaks                store.Breaks
+	read                  bool // breaks was read at the start of the session
 
 	// head is the start of the last message sent, lastNum its number and
 	// lastSize its size when the backend announced it (else -1). Nothing

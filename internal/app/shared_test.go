@@ -6,8 +6,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/popgate/popgate/internal/pop3test"
 	"github.com/popgate/popgate/internal/testpeer"
@@ -116,12 +118,13 @@ func TestSessionLockSpansInstances(t *testing.T) {
 	}
 }
 
-// TestRedisOutage stops the shared redis-server between polls and starts
-// it again: the legacy instance serves without learning and lets logins
-// through unthrottled (logged once, counted), the native instance is
-// unready and answers the moved user [SYS/TEMP] rather than new UIDLs, and
-// once Redis is back both recover by themselves and the moved user's next
-// poll fetches only the new message.
+// TestRedisOutage stops the shared redis-server while clients poll both
+// instances and starts it again: the legacy instance serves every session,
+// unthrottled and without learning during the outage (logged once,
+// counted); the native instance is unready and answers the moved user
+// [SYS/TEMP], never a listing with new UIDLs; once Redis is back both
+// recover by themselves and the moved user's next poll fetches only the new
+// message.
 func TestRedisOutage(t *testing.T) {
 	rdb := testpeer.StartRedis(t)
 	dovecot, dir, spools, users := movingUser(t)
@@ -133,6 +136,11 @@ func TestRedisOutage(t *testing.T) {
 		"POPGATE_ADMIN_LISTEN=127.0.0.1:0",
 		"POPGATE_LISTEN=127.0.0.1:0",
 		"POPGATE_HEALTH_INTERVAL=50ms",
+		// Polls moments apart are penalised, with short delays.
+		"POPGATE_THROTTLE_SOFT_MSGS=3",
+		"POPGATE_THROTTLE_MIN_POLL_INTERVAL=1h",
+		"POPGATE_THROTTLE_DELAY_PER_LEVEL=10ms",
+		"POPGATE_THROTTLE_MAX_DELAY=30ms",
 	}
 	instance := func(name, backend string) *server {
 		return startServer(t, append([]string{
@@ -151,19 +159,83 @@ func TestRedisOutage(t *testing.T) {
 	if got := client.Poll(); len(got) != 5 {
 		t.Fatalf("first poll on legacy fetched %d messages, want 5", len(got))
 	}
+	learned := probeSession(legacy.addrs.Plain.String(), "rachel", "pw")
+	if learned.err != nil || len(learned.uidls) != 5 {
+		t.Fatalf("legacy UIDL listing: %v %q", learned.err, learned.uidls)
+	}
 
+	// Three clients poll the legacy instance, one (a maildrop takes one
+	// session at a time) the native one, before, during and after the
+	// outage.
+	stopLegacy := probeLoad(legacy.addrs.Plain.String(), "rachel", "pw", 3)
+	stopNative := probeLoad(native.addrs.Plain.String(), "rachel", "pw", 1)
+	time.Sleep(300 * time.Millisecond)
 	rdb.Stop()
 	pop3test.Eventually(t, "/readyz to turn 503", func() bool { ok, _ := ready(native); return !ok })
+	outage := time.Now()
 	if _, body := ready(native); !strings.Contains(body, `"degraded":["store"]`) {
 		t.Errorf("/readyz does not say the store is down: %s", body)
 	}
-	for range 3 {
-		if got := testpeer.Poplib(t, legacy.addrs.Plain.String(), "rachel", "pw"); len(got) != 5 {
-			t.Errorf("legacy poll with Redis down fetched %d messages, want 5", len(got))
+	time.Sleep(2 * time.Second)
+	back := time.Now()
+	rdb.Start()
+	pop3test.Eventually(t, "/readyz to recover", func() bool { ok, _ := ready(native); return ok })
+	recovered := time.Now()
+	time.Sleep(500 * time.Millisecond)
+	legacyRuns, nativeRuns := stopLegacy(), stopNative()
+
+	during := func(p probe) bool { return p.start.After(outage) && p.end.Before(back) }
+	inOutage := 0
+	for _, p := range legacyRuns {
+		if p.err != nil || !strings.HasPrefix(p.pass, "+OK") || !slices.Equal(p.uidls, learned.uidls) {
+			t.Errorf("legacy session at %v: %q %q %v; want the legacy listing", p.start.Sub(outage), p.pass, p.uidls, p.err)
+		}
+		if during(p) {
+			inOutage++
 		}
 	}
-	if got := loginOnce(t, native.addrs.Plain.String(), "rachel", "pw"); !strings.HasPrefix(got, "-ERR [SYS/TEMP]") {
-		t.Errorf("moved user with Redis down: %q; want [SYS/TEMP]", got)
+	if inOutage == 0 {
+		t.Error("no legacy session ran while Redis was down")
+	}
+	var refused, afterRecovery int
+	for _, p := range nativeRuns {
+		switch {
+		case strings.HasPrefix(p.pass, "+OK"):
+			if p.err != nil || !slices.Equal(p.uidls, learned.uidls) {
+				t.Errorf("native session at %v listed %q (%v); want the learned UIDLs", p.start.Sub(outage), p.uidls, p.err)
+			}
+			if during(p) {
+				t.Errorf("native session at %v logged in with Redis down", p.start.Sub(outage))
+			}
+			if p.start.After(recovered) {
+				afterRecovery++
+			}
+		case strings.HasPrefix(p.pass, "-ERR [SYS/TEMP]"):
+			refused++
+		default:
+			t.Errorf("native session at %v: %q %v", p.start.Sub(outage), p.pass, p.err)
+		}
+	}
+	if refused == 0 || afterRecovery == 0 {
+		t.Errorf("native sessions: %d refused [SYS/TEMP], %d served after the recovery; want some of each", refused, afterRecovery)
+	}
+	// Throttling failed open: logins penalised before the outage were not
+	// delayed during it.
+	var delayedBefore, delayedDuring int
+	for _, l := range legacy.stdout.Lines(t, "session") {
+		end, _ := time.Parse(time.RFC3339Nano, fmt.Sprint(l["time"]))
+		ms, _ := l["duration_ms"].(float64)
+		start := end.Add(-time.Duration(ms) * time.Millisecond)
+		delayed := l["delay_ms"] != nil && l["delay_ms"] != float64(0)
+		switch {
+		case end.Before(outage.Add(-time.Second)) && delayed:
+			delayedBefore++
+		case start.After(outage) && end.Before(back) && delayed:
+			delayedDuring++
+		}
+	}
+	if delayedBefore == 0 || delayedDuring != 0 {
+		t.Errorf("legacy logins delayed: %d before the outage, %d during it; want some, then none", delayedBefore, delayedDuring)
 	}
 	if n := strings.Count(legacy.stdout.String(), "state store unavailable"); n != 1 {
 		t.Errorf("the throttle logged the outage %d times, want once", n)
@@ -172,8 +244,6 @@ func TestRedisOutage(t *testing.T) {
 		t.Errorf("popgate_store_outages_total = %v, want 1", m[`popgate_store_outages_total{part="throttle"}`])
 	}
 
-	rdb.Start()
-	pop3test.Eventually(t, "/readyz to recover", func() bool { ok, _ := ready(native); return ok })
 	deliverAfterMove(t, filepath.Join(spools, "rachel"))
 	client.SetAddr(native.addrs.Plain.String())
 	got := client.Poll()

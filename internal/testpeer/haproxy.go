@@ -51,6 +51,10 @@ defaults
     mode tcp
     option tcplog
     timeout connect 2s
+    # A connection to an instance that died since the last check is
+    # retried on another one.
+    retries 3
+    option redispatch 1
     timeout client 11m
     timeout server 11m
 
