@@ -259,8 +259,10 @@ func TestTwoInstancesBehindHAProxy(t *testing.T) {
 		}
 		refused++
 	}
-	if got := report.Errors["auth_refused"]; got != refused {
-		t.Errorf("popbench saw %d refused logins, instance 2 logged %d refusals naming instance 1", got, refused)
+	// A session popbench cut short when its time was up may have been
+	// refused on instance 2 without popbench reading the refusal.
+	if got := report.Errors["auth_refused"]; refused < got || refused > got+report.CutShort {
+		t.Errorf("popbench saw %d refused logins (and cut %d short), instance 2 logged %d refusals naming instance 1", got, report.CutShort, refused)
 	}
 	if dropped := report.Failed - report.Errors["auth_refused"]; dropped > haLoadUsers {
 		t.Errorf("%d popbench sessions failed other than by a refusal, more than the %d clients could have had on instance 1", dropped, haLoadUsers)
