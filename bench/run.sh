@@ -151,6 +151,9 @@ build() {
 	COMMIT=$(git -C "$repo" rev-parse --short "$rev")
 	say "building popgate, popbench and helpers ($SOURCE: $COMMIT)"
 	(cd "$src" && go build -trimpath -o "$work/bin/" ./cmd/popgate ./cmd/popbench ./bench/authhttp ./bench/stubpop3)
+	if [[ " $TARGETS " == *" proto-"* ]]; then
+		(cd "$src/bench/relayproto" && go build -trimpath -o "$work/bin/relayproto" .)
+	fi
 }
 
 PASS=bench
@@ -308,6 +311,21 @@ start_popgate-redis() {
 	POPGATE_EXTRA=POPGATE_STORE=redis://$REDIS/0 start_popgate "$@"
 }
 
+# proto-splice, proto-copy and proto-gnet are bench/relayproto: a relay
+# that copies bytes and understands nothing, built with a goroutine per
+# direction (splice(2), or a read/write loop) or on gnet's event loops. They
+# show what the relay core alone costs in Go, beside HAProxy and popgate.
+start_proto() { # start_proto MODE NAME BACKEND
+	local mode=$1 name=$2 backend=$3 port
+	port=$(freeport)
+	spawn "$name" "$work/bin/relayproto" -mode "$mode" -listen "127.0.0.1:$port" -backend "$backend"
+	ADDR[$name]=127.0.0.1:$port TLSADDR[$name]=
+	wait_port "$name" "${ADDR[$name]}"
+}
+start_proto-splice() { start_proto splice "$@"; }
+start_proto-copy() { start_proto copy "$@"; }
+start_proto-gnet() { start_proto gnet "$@"; }
+
 start_haproxy() {
 	local name=$1 backend=$2 port tlsport
 	port=$(freeport) tlsport=$(freeport)
@@ -417,6 +435,7 @@ addr_for() { # addr_for CASE TARGET
 
 load() { # load CASE TARGET ROUND
 	local out=$work/results/$1.$2.$3.json
+	[[ -n $(addr_for "$1" "$2") ]] || return 0 # a target without TLS in case E
 	# shellcheck disable=SC2046
 	"$work/bin/popbench" -json -addr "$(addr_for "$1" "$2")" -pass "$PASS" -duration "$DURATION" $(case_args "$1") \
 		>"$out" 2>>"$work/log/popbench.out" || true
@@ -430,6 +449,7 @@ throughput() {
 	say "warming up every target (one short run each)"
 	for t in "${targets[@]}"; do
 		for c in "${cases[@]}"; do
+			[[ -n $(addr_for "$c" "$t") ]] || continue
 			"$work/bin/popbench" -addr "$(addr_for "$c" "$t")" -pass "$PASS" -sessions 16 $(case_args "$c") >/dev/null 2>&1 ||
 				say "warning: warm-up of $t in case $c failed"
 		done
