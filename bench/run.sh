@@ -14,7 +14,8 @@
 #                     D: 8 x 256 KB, RETR all, 4 clients (MB/s); E: case A over implicit TLS;
 #                     F: memory of idle authenticated sessions
 #   TARGETS="direct popgate popgate-relay popgate-1p haproxy dovecot-proxy nginx perdition"
-#                     (add popgate-redis for popgate with a Redis store)
+#                     (add popgate-redis for popgate with a Redis store, popgate-base with BASE,
+#                     proto-splice proto-copy proto-gnet for bench/relayproto)
 #   IDLE_SESSIONS="1000 10000"  session counts of case F (capped by the descriptor limit)
 #   IDLE_WAIT=60      seconds case F waits for all sessions; a slower relay is measured on those it holds
 #   OUT=docs/benchmarks.md      file whose "## Relay performance" section is rewritten; OUT=- prints it
@@ -22,6 +23,7 @@
 #   KEEP=yes          keep the work directory (configurations, logs, raw JSON)
 #   SOURCE=head       build the committed tree (git archive HEAD), or any other commit given by name;
 #                     SOURCE=tree builds the working tree
+#   BASE=COMMIT       also build popgate from COMMIT as the target popgate-base (before/after in one run)
 #
 # Everything listens on 127.0.0.1 only, every process is stopped on exit, and
 # every wait is bounded.
@@ -36,6 +38,7 @@ IDLE_WAIT=${IDLE_WAIT:-60}
 INSTALL=${INSTALL:-no}
 KEEP=${KEEP:-no}
 SOURCE=${SOURCE:-head}
+BASE=${BASE:-}
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${OUT:-$repo/docs/benchmarks.md}
@@ -151,6 +154,12 @@ build() {
 	COMMIT=$(git -C "$repo" rev-parse --short "$rev")
 	say "building popgate, popbench and helpers ($SOURCE: $COMMIT)"
 	(cd "$src" && go build -trimpath -o "$work/bin/" ./cmd/popgate ./cmd/popbench ./bench/authhttp ./bench/stubpop3)
+	if [[ -n $BASE ]]; then
+		say "building popgate-base ($BASE)"
+		mkdir -p "$work/src-base" "$work/bin/base"
+		git -C "$repo" archive --format=tar "$BASE" | tar -x -C "$work/src-base"
+		(cd "$work/src-base" && go build -trimpath -o "$work/bin/base/" ./cmd/popgate)
+	fi
 	if [[ " $TARGETS " == *" proto-"* ]]; then
 		(cd "$src/bench/relayproto" && go build -trimpath -o "$work/bin/relayproto" .)
 	fi
@@ -275,9 +284,16 @@ start_popgate() {
 		POPGATE_TLS_CERT="$work/tls/cert.pem" POPGATE_TLS_KEY="$work/tls/key.pem" \
 		POPGATE_BACKENDS="legacy=pop3://$backend" POPGATE_DEFAULT_BACKEND=legacy \
 		POPGATE_DATA_DIR="$work/state/$name" POPGATE_ADMIN_LISTEN=off POPGATE_HOSTNAME=pop.bench \
-		"$work/bin/popgate"
+		"${POPGATE_BIN:-$work/bin/popgate}"
 	ADDR[$name]=127.0.0.1:$port TLSADDR[$name]=127.0.0.1:$tlsport
 	wait_port "$name" "${ADDR[$name]}"
+}
+
+# popgate-base is popgate built from the commit BASE names, to compare two
+# versions side by side in one run.
+start_popgate-base() {
+	[[ -n $BASE ]] || die "target popgate-base needs BASE=<commit>"
+	POPGATE_BIN=$work/bin/base/popgate start_popgate "$@"
 }
 
 # popgate-relay is popgate without UIDL continuity (POPGATE_UIDL_DISABLE),
