@@ -7,7 +7,6 @@ import (
 	"net"
 	"slices"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/popgate/popgate/pop3"
@@ -173,47 +172,12 @@ func (c *conn) appendCommand(buf []byte, step string, name string, args ...strin
 	return append(buf, "\r\n"...), nil
 }
 
-// write sends command lines to the server. Every command is answered, so
-// on a plain TCP connection with nothing read ahead it also waits for the
-// reply to begin before returning (see writeAwaiting).
+// write sends command lines to the server.
 func (c *conn) write(ctx context.Context, step string, lines []byte) error {
-	var err error
-	if sc, ok := c.nc.(syscall.Conn); ok && c.r.Buffered() == 0 {
-		err = writeAwaiting(sc, c.nc, lines)
-	} else {
-		_, err = c.nc.Write(lines)
-	}
-	if err != nil {
+	if _, err := c.nc.Write(lines); err != nil {
 		return c.fail(ctx, step, fmt.Errorf("write: %w", err))
 	}
 	return nil
-}
-
-// writeAwaiting writes lines to nc, then waits until nc is readable. Go's
-// reads try the socket first and wait only after it says EAGAIN, which,
-// right after a command was sent, is nearly always: a system call per
-// exchange spent learning that the reply is not there yet. Waiting first
-// saves it. The write happens inside the raw read, after the runtime has
-// reset the socket's readiness, so a reply that arrives at once is not
-// missed. A failed or timed-out wait is left to the read that follows,
-// which reports it as it always has.
-func writeAwaiting(sc syscall.Conn, nc net.Conn, lines []byte) error {
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		_, err = nc.Write(lines)
-		return err
-	}
-	var werr error
-	wrote := false
-	_ = rc.Read(func(uintptr) bool {
-		if wrote {
-			return true // readable
-		}
-		wrote = true
-		_, werr = nc.Write(lines)
-		return werr != nil // written: wait for the reply
-	})
-	return werr
 }
 
 // readResponse reads one status line. Unless a block may follow it, the
