@@ -57,6 +57,24 @@ def load(results, case, target):
     return runs
 
 
+def cpu_per_session(results, case, target):
+    """Median over rounds of the relay's CPU time per completed session, in ms."""
+    per = []
+    for name in sorted(os.listdir(results)):
+        if not re.fullmatch(rf"{case}\.{re.escape(target)}\.(\d+)\.json", name):
+            continue
+        try:
+            with open(os.path.join(results, name)) as f:
+                sessions = json.load(f).get("ok", 0)
+            with open(os.path.join(results, name + ".cpu")) as f:
+                before, after, hz = map(int, f.read().split())
+        except (OSError, ValueError):
+            continue
+        if sessions > 0:
+            per.append((after - before) / hz * 1000 / sessions)
+    return statistics.median(per) if per else None
+
+
 def fmt(v, digits=1):
     if v is None:
         return "n/a"
@@ -84,8 +102,8 @@ def throughput_tables(args, medians):
     for case in [c for c in args.cases.split() if c in CASES]:
         title, key, unit = CASES[case]
         out.append(f"### Case {case}: {title}\n")
-        out.append(f"| target | median {unit} | range over rounds | vs HAProxy | vs direct | p50 session ms | failed sessions |")
-        out.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+        out.append(f"| target | median {unit} | range over rounds | vs HAProxy | vs direct | p50 session ms | CPU ms per session | failed sessions |")
+        out.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         rows = {}
         for t in targets:
             runs = load(args.results, case, t)
@@ -94,14 +112,15 @@ def throughput_tables(args, medians):
             failed = sum(r.get("failed", 0) for r in good) + sum(1 for r in runs if not r or r.get("ok", 0) == 0)
             med = statistics.median(vals) if vals else None
             p50 = statistics.median([r["session_ms"]["p50"] for r in good]) if good else None
-            rows[t] = (med, min(vals) if vals else None, max(vals) if vals else None, p50, failed, len(runs))
+            cpu = cpu_per_session(args.results, case, t)
+            rows[t] = (med, min(vals) if vals else None, max(vals) if vals else None, p50, cpu, failed, len(runs))
             medians[(case, t)] = med
         for t in targets:
-            med, lo, hi, p50, failed, n = rows[t]
+            med, lo, hi, p50, cpu, failed, n = rows[t]
             name = f"**{t}**" if t.startswith("popgate") else t
             out.append(
                 f"| {name} | {fmt(med)} | {fmt(lo)}–{fmt(hi)} ({n} runs) | {fmt(ratio(med, medians.get((case, 'haproxy'))), 2)} "
-                f"| {fmt(ratio(med, medians.get((case, 'direct'))), 2)} | {fmt(p50, 2)} | {failed} |"
+                f"| {fmt(ratio(med, medians.get((case, 'direct'))), 2)} | {fmt(p50, 2)} | {fmt(cpu, 3)} | {failed} |"
             )
         out.append("")
     return out

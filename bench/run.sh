@@ -449,12 +449,36 @@ addr_for() { # addr_for CASE TARGET
 	if [[ $1 == E ]]; then echo "${TLSADDR[$2]}"; else echo "${ADDR[$2]}"; fi
 }
 
+# cpu_ticks PGID: CPU time (user + system, in clock ticks) of a process
+# group, the children it reaped included: how much work a relay did,
+# which the other processes sharing the machine do not change much.
+cpu_ticks() {
+	python3 - "$1" <<'EOF'
+import os, sys
+pg, total = int(sys.argv[1]), 0
+for p in os.listdir("/proc"):
+    if not p.isdigit():
+        continue
+    try:
+        with open(f"/proc/{p}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        if int(fields[2]) == pg:
+            total += sum(int(x) for x in fields[11:15])
+    except (OSError, ValueError, IndexError):
+        pass
+print(total)
+EOF
+}
+
 load() { # load CASE TARGET ROUND
-	local out=$work/results/$1.$2.$3.json
+	local out=$work/results/$1.$2.$3.json pg before
 	[[ -n $(addr_for "$1" "$2") ]] || return 0 # a target without TLS in case E
+	pg=${PGID[$2]:-${PGID[backend]}} # direct: the backend's own CPU
+	before=$(cpu_ticks "$pg")
 	# shellcheck disable=SC2046
 	"$work/bin/popbench" -json -addr "$(addr_for "$1" "$2")" -pass "$PASS" -duration "$DURATION" $(case_args "$1") \
 		>"$out" 2>>"$work/log/popbench.out" || true
+	echo "$before $(cpu_ticks "$pg") $(getconf CLK_TCK)" >"$out.cpu"
 }
 
 throughput() {
