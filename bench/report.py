@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Turn bench/run.sh's raw results into the "Relay performance" section of
 docs/benchmarks.md: medians over rounds, ratios to HAProxy and to direct
-access, and the targets of issue 6 checked against the figures.
+access, and the targets of issue 16 checked against the figures.
 
 Only the text between the two markers is rewritten, so notes written by hand
 elsewhere in the section survive a new run.
@@ -22,12 +22,14 @@ HEADING = "## Relay performance"
 
 CASES = {
     "A": ("20 messages of 4 KB, RETR all (kept), 8 clients", "sessions_per_second", "sessions/s"),
+    "B": ("case A with a client that acknowledges at once (TCP_QUICKACK)", "sessions_per_second", "sessions/s"),
     "C": ("login, STAT, QUIT, 8 clients", "sessions_per_second", "sessions/s"),
     "D": ("8 messages of 256 KB, RETR all (kept), 4 clients", "mb_per_second", "MB/s"),
     "E": ("case A over implicit TLS, terminated by the relay", "sessions_per_second", "sessions/s"),
 }
 POPBENCH = {
     "A": "-clients 8 -user a%d -nusers 8 -pass bench -script retr:all",
+    "B": "-clients 8 -user a%d -nusers 8 -pass bench -script retr:all -quickack",
     "C": "-clients 8 -user a%d -nusers 8 -pass bench -script stat",
     "D": "-clients 4 -user d%d -nusers 4 -pass bench -script retr:all",
     "E": "-clients 8 -user a%d -nusers 8 -pass bench -script retr:all -tls",
@@ -37,10 +39,15 @@ VARIANTS = {"popgate-relay": "UIDL learning off", "popgate-1p": "GOMAXPROCS=1", 
 # The Redis store must keep this fraction of popgate's figure with bbolt.
 REDIS_BAR = 0.9
 
-# The bar popgate must reach in each case, as a fraction of HAProxy's figure.
-HAPROXY_BAR = {"A": 1.0, "C": 0.95, "D": 0.95, "E": 0.95}
+# The bars of issue 16: popgate at least level with every POP3-aware relay,
+# within 5% of HAProxy (which understands nothing of POP3), and ahead of it
+# where the login dominates; logins no slower than HAProxy's where the
+# login is a large share of the session; idle sessions at most 8 KiB.
+HAPROXY_BAR = {"A": 0.95, "B": 0.95, "C": 1.0, "D": 0.95, "E": 0.95}
 RIVALS = ("dovecot-proxy", "nginx", "perdition")
-IDLE_BAR_KIB = 16
+RIVAL_BAR = 1.0
+LOGIN_CASES = ("A", "C")
+IDLE_BAR_KIB = 8
 
 
 def load(results, case, target):
@@ -166,33 +173,48 @@ def idle_table(args):
     return out, per
 
 
+def login_p50(results, case, target):
+    """Median over rounds of popbench's login p50 (connect to +OK after PASS), in ms."""
+    vals = [r["login_ms"]["p50"] for r in load(results, case, target) if r and r.get("ok", 0) > 0 and "login_ms" in r]
+    return statistics.median(vals) if vals else None
+
+
 def targets_check(args, medians, idle):
-    out = ["### Targets of issue 6\n", "| target | measured | verdict |", "| --- | --- | --- |"]
+    """The targets of issue 16: ahead of every POP3-aware relay, close to or
+    ahead of HAProxy, logins no slower than HAProxy's, idle sessions small."""
+    out = ["### Targets of issue 16\n", "| target | measured | verdict |", "| --- | --- | --- |"]
 
     def verdict(ok, miss):
         return "met" if ok else f"missed: {miss}"
+
+    def bar_line(case, who, rival, bar, r):
+        short = f"{(bar - r) / bar * 100:.1f}% below the bar"
+        return f"| case {case}: {who} ≥ {bar:.2f} × {rival} | {r:.2f} × | {verdict(r >= bar, short)} |"
 
     for case in [c for c in args.cases.split() if c in CASES]:
         pg, ha = medians.get((case, "popgate")), medians.get((case, "haproxy"))
         bar = HAPROXY_BAR[case]
         r = ratio(pg, ha)
         if r is not None:
-            short = f"{(bar - r) / bar * 100:.1f}% below the bar"
-            out.append(f"| case {case}: popgate ≥ {bar:.2f} × HAProxy | {r:.2f} × | {verdict(r >= bar, short)} |")
+            out.append(bar_line(case, "popgate", "HAProxy", bar, r))
         for variant, what in VARIANTS.items():
             rr = ratio(medians.get((case, variant)), ha)
             if rr is not None:
-                short = f"{(bar - rr) / bar * 100:.1f}% below the bar"
-                out.append(f"| case {case}: {variant} ({what}) ≥ {bar:.2f} × HAProxy | {rr:.2f} × | {verdict(rr >= bar, short)} |")
+                out.append(bar_line(case, f"{variant} ({what})", "HAProxy", bar, rr))
         rr = ratio(medians.get((case, "popgate-redis")), pg)
         if rr is not None:
-            short = f"{(REDIS_BAR - rr) / REDIS_BAR * 100:.1f}% below the bar"
-            out.append(f"| case {case}: popgate with Redis ≥ {REDIS_BAR:.2f} × with bbolt | {rr:.2f} × | {verdict(rr >= REDIS_BAR, short)} |")
+            out.append(bar_line(case, "popgate with Redis", "popgate with bbolt", REDIS_BAR, rr))
         for rival in RIVALS:
-            rv = medians.get((case, rival))
-            if pg is None or rv is None:
-                continue
-            out.append(f"| case {case}: popgate ahead of {rival} | {ratio(pg, rv):.2f} × | {verdict(pg > rv, 'behind')} |")
+            r = ratio(pg, medians.get((case, rival)))
+            if r is not None:
+                out.append(bar_line(case, "popgate", rival, RIVAL_BAR, r))
+        if case in LOGIN_CASES:
+            lp, lh = login_p50(args.results, case, "popgate"), login_p50(args.results, case, "haproxy")
+            if lp is not None and lh is not None:
+                out.append(
+                    f"| case {case}: popgate's login p50 ≤ HAProxy's | {lp:.2f} ms vs {lh:.2f} ms "
+                    f"| {verdict(lp <= lh, f'{lp - lh:.2f} ms slower')} |"
+                )
         direct = medians.get((case, "direct"))
         # In case E the direct row is Dovecot's own TLS, which has a hop more
         # than a relay terminating TLS, so it is no ceiling there.

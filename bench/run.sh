@@ -10,7 +10,8 @@
 # Knobs (environment):
 #   ROUNDS=5          rounds; each round runs every target once per case, in a rotated order
 #   DURATION=4s       length of one load run
-#   CASES="A C D E F" A: 20 x 4 KB, RETR all, 8 clients; C: login, STAT, QUIT;
+#   CASES="A B C D E F" A: 20 x 4 KB, RETR all, 8 clients; B: A with a client that ACKs at once
+#                     (TCP_QUICKACK), which spares relays that write with Nagle on; C: login, STAT, QUIT;
 #                     D: 8 x 256 KB, RETR all, 4 clients (MB/s); E: case A over implicit TLS;
 #                     F: memory of idle authenticated sessions
 #   TARGETS="direct popgate popgate-relay popgate-1p haproxy dovecot-proxy nginx perdition"
@@ -31,7 +32,7 @@ set -euo pipefail
 
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-4s}
-CASES=${CASES:-"A C D E F"}
+CASES=${CASES:-"A B C D E F"}
 TARGETS=${TARGETS:-"direct popgate popgate-relay popgate-1p haproxy dovecot-proxy nginx perdition"}
 IDLE_SESSIONS=${IDLE_SESSIONS:-"1000 10000"}
 IDLE_WAIT=${IDLE_WAIT:-60}
@@ -439,6 +440,7 @@ stop_target() { # stop_target NAME: stop a relay and its helpers
 case_args() {
 	case $1 in
 	A) echo "-clients 8 -user a%d -nusers 8 -script retr:all" ;;
+	B) echo "-clients 8 -user a%d -nusers 8 -script retr:all -quickack" ;;
 	C) echo "-clients 8 -user a%d -nusers 8 -script stat" ;;
 	D) echo "-clients 4 -user d%d -nusers 4 -script retr:all" ;;
 	E) echo "-clients 8 -user a%d -nusers 8 -script retr:all -tls" ;;

@@ -24,9 +24,14 @@ type Credential struct{ User, Password string }
 // Sessions sessions have finished, whichever comes first; at least one of
 // them must be set, so that a run always stops by itself.
 type Options struct {
-	Addr        string
-	TLS         bool        // implicit TLS
-	TLSConfig   *tls.Config // nil: no certificate verification (benchmarks use test certificates)
+	Addr      string
+	TLS       bool        // implicit TLS
+	TLSConfig *tls.Config // nil: no certificate verification (benchmarks use test certificates)
+	// QuickAck acknowledges every segment at once (TCP_QUICKACK, re-armed
+	// after each read, Linux only) instead of delaying ACKs as clients
+	// usually do: a server that writes replies in pieces with Nagle on
+	// does not stall on such a client.
+	QuickAck    bool
 	Users       []Credential
 	Clients     int           // concurrent clients, default 1
 	Duration    time.Duration // wall-clock bound
@@ -156,6 +161,12 @@ func (w *worker) session(ctx context.Context) {
 			w.fail(dialKind(err), err)
 		}
 		return
+	}
+	if o.QuickAck {
+		if conn, err = quickAck(conn); err != nil {
+			w.fail("quickack", err)
+			return
+		}
 	}
 	if o.TLS {
 		tc := tls.Client(conn, o.TLSConfig)

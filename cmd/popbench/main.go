@@ -54,6 +54,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	)
 	fs.StringVar(&o.Addr, "addr", "127.0.0.1:1110", "POP3 server address")
 	fs.BoolVar(&o.TLS, "tls", false, "implicit TLS (certificates are not verified)")
+	fs.BoolVar(&o.QuickAck, "quickack", false, "acknowledge every segment at once (TCP_QUICKACK after each read; Linux)")
 	fs.IntVar(&o.Clients, "clients", 1, "concurrent clients")
 	fs.IntVar(&o.Sessions, "sessions", 0, "stop after this many sessions")
 	fs.DurationVar(&o.Timeout, "timeout", 30*time.Second, "dial and per-response timeout")
