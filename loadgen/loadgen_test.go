@@ -216,3 +216,23 @@ func TestOverChecksTheDeadlineItself(t *testing.T) {
 		t.Fatal("over = true an hour before the deadline")
 	}
 }
+
+func TestQuickAckSessionsRetrieveTheSameBytes(t *testing.T) {
+	s := startFake(t)
+	script, err := ParseScript("retr:all")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Run(context.Background(), Options{
+		Addr: s.Addr, Users: []Credential{{"u", "p"}}, Sessions: 4, Script: script, QuickAck: true, Timeout: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OK != 4 || rep.Failed != 0 {
+		t.Fatalf("report = %+v, want 4 ok sessions", rep)
+	}
+	if want := int64(4 * (3 + 102 + 6 + 3)); rep.Bytes != want {
+		t.Errorf("retrieved %d bytes, want %d", rep.Bytes, want)
+	}
+}
