@@ -266,3 +266,42 @@ func TestQuickAckLeavesOtherConnsAlone(t *testing.T) {
 		t.Errorf("withQuickAck(net.Pipe) = %T, want the pipe itself", got)
 	}
 }
+
+// BenchmarkRetrDovecotArms counts, as arms/op, the setsockopt calls that
+// quickack costs per RETR from the Dovecot of the test suite, which writes
+// a small reply at once and a large one in pieces.
+func BenchmarkRetrDovecotArms(b *testing.B) {
+	for _, size := range []int{4 << 10, 256 << 10} {
+		b.Run(fmt.Sprintf("%dKiB", size>>10), func(b *testing.B) {
+			line := strings.Repeat("x", 70) + "\n"
+			msg := "Subject: bench\n\n" + strings.Repeat(line, size/len(line))
+			srv := testpeer.StartDovecot(b, testpeer.DovecotOptions{Users: []testpeer.User{
+				{Name: "alice", Password: "pw", Mbox: testpeer.MboxMessage([]byte(msg))},
+			}})
+			ctx := context.Background()
+			m, err := New(testOptions(srv.Addr)).Open(ctx, pop3.Credentials{Mechanism: pop3.MechUser, User: "alice", Password: "pw"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer m.Close()
+			a, ok := m.(*mailbox).c.nc.(*ackConn)
+			if !ok {
+				b.Fatalf("the connection is a %T, not wrapped for quickack", m.(*mailbox).c.nc)
+			}
+			arms := 0
+			a.set = func(fd uintptr) { arms++; setQuickAck(fd) }
+			b.SetBytes(int64(size))
+			for b.Loop() {
+				rc, err := m.Retr(ctx, 1)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.Copy(io.Discard, rc); err != nil {
+					b.Fatal(err)
+				}
+				rc.Close()
+			}
+			b.ReportMetric(float64(arms)/float64(b.N), "arms/op")
+		})
+	}
+}
