@@ -35,7 +35,7 @@ POPBENCH = {
     "E": "-clients 8 -user a%d -nusers 8 -pass bench -script retr:all -tls",
 }
 # Variants of popgate run by bench/run.sh, with what sets them apart.
-VARIANTS = {"popgate-relay": "UIDL learning off", "popgate-1p": "GOMAXPROCS=1", "popgate-redis": "Redis store"}
+VARIANTS = {"popgate-relay": "UIDL learning off", "popgate-1p": "GOMAXPROCS=1", "popgate-redis": "Redis store", "popgate-noquickack": "quickack=false"}
 # The Redis store must keep this fraction of popgate's figure with bbolt.
 REDIS_BAR = 0.9
 

@@ -15,7 +15,8 @@
 #                     D: 8 x 256 KB, RETR all, 4 clients (MB/s); E: case A over implicit TLS;
 #                     F: memory of idle authenticated sessions
 #   TARGETS="direct popgate popgate-relay popgate-1p haproxy dovecot-proxy nginx perdition"
-#                     (add popgate-redis for popgate with a Redis store, popgate-base with BASE,
+#                     (add popgate-redis for popgate with a Redis store, popgate-noquickack for
+#                     popgate with quickack=false on its backend, popgate-base with BASE,
 #                     proto-splice proto-copy proto-gnet for bench/relayproto)
 #   IDLE_SESSIONS="1000 10000"  session counts of case F (capped by the descriptor limit)
 #   IDLE_WAIT=60      seconds case F waits for all sessions; a slower relay is measured on those it holds
@@ -25,6 +26,9 @@
 #   SOURCE=head       build the committed tree (git archive HEAD), or any other commit given by name;
 #                     SOURCE=tree builds the working tree
 #   BASE=COMMIT       also build popgate from COMMIT as the target popgate-base (before/after in one run)
+#
+# bench/popa3d.sh measures RETR and TOP in front of the real popa3d instead,
+# with a client that keeps delayed ACKs (see there).
 #
 # Everything listens on 127.0.0.1 only, every process is stopped on exit, and
 # every wait is bounded.
@@ -283,7 +287,7 @@ start_popgate() {
 	spawn "$name" env -i PATH="$PATH" ${POPGATE_EXTRA:-} \
 		POPGATE_LISTEN="127.0.0.1:$port" POPGATE_LISTEN_TLS="127.0.0.1:$tlsport" \
 		POPGATE_TLS_CERT="$work/tls/cert.pem" POPGATE_TLS_KEY="$work/tls/key.pem" \
-		POPGATE_BACKENDS="legacy=pop3://$backend" POPGATE_DEFAULT_BACKEND=legacy \
+		POPGATE_BACKENDS="legacy=pop3://$backend${POPGATE_QUERY:-}" POPGATE_DEFAULT_BACKEND=legacy \
 		POPGATE_DATA_DIR="$work/state/$name" POPGATE_ADMIN_LISTEN=off POPGATE_HOSTNAME=pop.bench \
 		"${POPGATE_BIN:-$work/bin/popgate}"
 	ADDR[$name]=127.0.0.1:$port TLSADDR[$name]=127.0.0.1:$tlsport
@@ -309,6 +313,12 @@ start_popgate-relay() {
 # whose cores the backend and the clients already keep busy.
 start_popgate-1p() {
 	POPGATE_EXTRA=GOMAXPROCS=1 start_popgate "$@"
+}
+
+# popgate-noquickack is popgate with quickack=false on its backend: what
+# arming TCP_QUICKACK on the upstream connection costs in front of Dovecot.
+start_popgate-noquickack() {
+	POPGATE_QUERY='?quickack=false' start_popgate "$@"
 }
 
 # popgate-redis is popgate with its state (UIDL maps, throttle state,

@@ -248,6 +248,11 @@ func (b *Backend) dial(ctx context.Context, cr pop3.Credentials) (net.Conn, erro
 		nc.Close()
 		return nil, err
 	}
+	if !b.o.DelayedACK {
+		// On the socket itself, under TLS: every read and write of the
+		// connection passes through it.
+		nc = withQuickAck(nc)
+	}
 	if b.o.TLS {
 		tc := tls.Client(nc, b.o.tlsConfig())
 		if err := tc.HandshakeContext(ctx); err != nil {

@@ -5,5 +5,7 @@
 //
 // Message bodies are streamed, never buffered whole. Every exchange runs
 // under a per-response timeout and the caller's context, so a stuck server or
-// a departed client never pins a goroutine.
+// a departed client never pins a goroutine. On Linux the connection arms
+// TCP_QUICKACK while it waits for the rest of a reply (see ackConn), so
+// servers that write with Nagle on answer without delayed-ACK stalls.
 package upstream

@@ -46,6 +46,10 @@ type Options struct {
 	// opens one to the server at once (see Backend.Greet), before the
 	// login gate counts it.
 	APOP bool
+	// DelayedACK leaves the connection's acknowledgements to the kernel's
+	// delayed-ACK logic instead of arming TCP_QUICKACK (Linux only) while
+	// a reply is awaited. See ackConn for why quickack is the default.
+	DelayedACK bool
 	// Dial opens the TCP connection. Nil means a net.Dialer.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }

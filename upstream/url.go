@@ -16,8 +16,8 @@ import (
 //
 // The port defaults to 110 for pop3 and 995 for pop3s. Query parameters:
 // proxy_protocol (v2 or none), dial_timeout and timeout (Go durations > 0),
-// starttls (boolean, pop3 only), tls_verify (boolean) and server_name (the
-// name to verify). An unknown parameter or a bad value is an error naming
+// quickack (boolean, default true), starttls (boolean, pop3 only),
+// tls_verify (boolean) and server_name (the name to verify). An unknown parameter or a bad value is an error naming
 // the parameter. max_sessions is accepted and skipped: it limits every kind
 // of backend, in front of the backend.
 func FromURL(name string, u *url.URL) (Options, error) {
@@ -80,6 +80,10 @@ func FromURL(name string, u *url.URL) (Options, error) {
 			o.DialTimeout, err = positiveDuration(v)
 		case "timeout":
 			o.CommandTimeout, err = positiveDuration(v)
+		case "quickack":
+			var on bool
+			on, err = strconv.ParseBool(v)
+			o.DelayedACK = !on
 		case "starttls":
 			o.STLS, err = strconv.ParseBool(v)
 			if err == nil && o.STLS && o.TLS {

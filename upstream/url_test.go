@@ -13,7 +13,7 @@ func TestFromURL(t *testing.T) {
 		check func(t *testing.T, o Options)
 	}{
 		{"pop3://mail.example.org", func(t *testing.T, o Options) {
-			if o.Addr != "mail.example.org:110" || o.TLS || o.STLS || o.ProxyProtocol || o.TLSConfig != nil {
+			if o.Addr != "mail.example.org:110" || o.TLS || o.STLS || o.ProxyProtocol || o.TLSConfig != nil || o.DelayedACK {
 				t.Errorf("got %+v", o)
 			}
 		}},
@@ -25,6 +25,16 @@ func TestFromURL(t *testing.T) {
 		{"pop3://[::1]:11110/?max_sessions=40&proxy_protocol=v2&dial_timeout=5s&timeout=90s", func(t *testing.T, o Options) {
 			if o.Addr != "[::1]:11110" || !o.ProxyProtocol ||
 				o.DialTimeout != 5*time.Second || o.CommandTimeout != 90*time.Second {
+				t.Errorf("got %+v", o)
+			}
+		}},
+		{"pop3://127.0.0.1:110?quickack=false", func(t *testing.T, o Options) {
+			if !o.DelayedACK {
+				t.Errorf("got %+v", o)
+			}
+		}},
+		{"pop3://127.0.0.1:110?quickack=true", func(t *testing.T, o Options) {
+			if o.DelayedACK {
 				t.Errorf("got %+v", o)
 			}
 		}},
@@ -75,6 +85,7 @@ func TestFromURLErrors(t *testing.T) {
 		{"pop3://host?bogus=1", "bogus"},
 		{"pop3://host?proxy_protocol=v1", "proxy_protocol"},
 		{"pop3://host?apop=maybe", "apop"},
+		{"pop3://host?quickack=sometimes", "quickack"},
 		{"pop3://host?dial_timeout=5", "dial_timeout"},
 		{"pop3://host?timeout=-1s", "timeout"},
 		{"pop3://host?starttls=maybe", "starttls"},

@@ -54,7 +54,7 @@ func StartPopa3d(t testing.TB, users []User) *Server {
 		listen := fmt.Sprintf("TCP-LISTEN:%d,bind=127.0.0.1,reuseaddr,fork", port)
 		// -d -d logs each connection, which is all there is to see:
 		// popa3d itself logs to syslog.
-		return exec.Command(socat, "-d", "-d", listen, "EXEC:"+bin), nil
+		return exec.Command(socat, "-d", "-d", listen, "EXEC:"+bin+",nofork"), nil
 	})
 	return &Server{Addr: addr, Name: "popa3d", logins: logins, store: st, stop: d.stop}
 }
