@@ -216,3 +216,57 @@ func TestLoadNoticesShiftedMessages(t *testing.T) {
 	}
 	sameAsFull(t, path, idx)
 }
+
+// dovecot-lda rewrites X-IMAPbase in the first message at each delivery,
+// in place and at the same length: the first message's unique-id then
+// follows its new bytes, as a full parse gives, and the index is still
+// extended rather than rebuilt.
+func TestLoadRereadsARewrittenFirstMessage(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mbox")
+	first := strings.Replace(genMsg(1), "Subject:", "X-IMAPbase: 1700000000 0000000004\nSubject:", 1)
+	os.WriteFile(path, []byte(first+genMsg(2)+genMsg(3)), 0o600)
+	prev, _, _ := load(t, path, nil)
+	rewritten := strings.Replace(first, "0000000004", "0000000005", 1)
+	os.WriteFile(path, []byte(rewritten+genMsg(2)+genMsg(3)+genMsg(4)), 0o600)
+	idx, scan, work := load(t, path, prev)
+	if scan != Appended {
+		t.Errorf("scan = %v, want appended", scan)
+	}
+	if want := int64(len(rewritten) + len(genMsg(3)) + len(genMsg(4))); work != want {
+		t.Errorf("parsed %d bytes, want %d (first, last and new message)", work, want)
+	}
+	if idx.Msgs[0].UID == prev.Msgs[0].UID {
+		t.Error("the rewritten first message kept its old unique-id")
+	}
+	sameAsFull(t, path, idx)
+}
+
+// A spool cut short under the mapping (by a program that ignores the lock)
+// makes the boundaries count as moved; the fault does not crash.
+func TestBoundariesOfATruncatedSpool(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mbox")
+	var content strings.Builder
+	for i := 0; content.Len() < 5*os.Getpagesize(); i++ {
+		content.WriteString(genMsg(i))
+	}
+	os.WriteFile(path, []byte(content.String()), 0o600)
+	f, _ := os.OpenFile(path, os.O_RDWR, 0)
+	defer f.Close()
+	idx := mustLoad(t, f, Config{Scheme: uidl.Native})
+	msgs := idx.Msgs[:len(idx.Msgs)-1]
+	if !boundariesHold(f, msgs) || !readBoundariesHold(f, msgs) {
+		t.Fatal("boundaries of an unchanged spool do not hold")
+	}
+	m, err := syscall.Mmap(int(f.Fd()), 0, int(idx.Size), syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Munmap(m)
+	f.Truncate(int64(os.Getpagesize()))
+	if mappedCheck(m, msgs) {
+		t.Error("boundaries beyond the end of a truncated spool hold")
+	}
+	if boundariesHold(f, msgs) || readBoundariesHold(f, msgs) {
+		t.Error("boundaries hold after truncation")
+	}
+}
