@@ -90,6 +90,13 @@ func (b *Backend) parseConfig() mbox.Config {
 func (b *Backend) Close() error {
 	var err error
 	b.closeDB.Do(func() {
+		// Pending index writes go out before the file closes.
+		if b.mboxes != nil {
+			b.mboxes.Close()
+		}
+		if b.maildirs != nil {
+			b.maildirs.Close()
+		}
 		if b.db != nil {
 			err = b.db.Close()
 		}
