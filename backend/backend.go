@@ -23,6 +23,7 @@ type Backend struct {
 	db       *index.DB
 	mboxes   *index.Cache[*mbox.Index]
 	maildirs *index.Cache[*maildir.Index]
+	listings *listings
 	closeDB  sync.Once
 	// scanned is called after every index load; tests count parse work.
 	scanned func(path string, scan string, work int64)
@@ -73,6 +74,9 @@ func New(o Options) (*Backend, error) {
 	}
 	if b.mboxes, err = index.NewCache[*mbox.Index](b.db, "mbox/"+o.Name, o.IndexCacheSize); err == nil {
 		b.maildirs, err = index.NewCache[*maildir.Index](b.db, "maildir/"+o.Name, o.IndexCacheSize)
+	}
+	if err == nil {
+		b.listings, err = newListings(o.IndexCacheSize)
 	}
 	if err != nil {
 		b.Close()

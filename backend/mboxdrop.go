@@ -114,6 +114,14 @@ func (d *mboxDrop) count() int       { return len(d.idx.Msgs) }
 func (d *mboxDrop) size(i int) int64 { return d.idx.Msgs[i].Size }
 func (d *mboxDrop) uid(i int) string { return d.idx.Msgs[i].UID }
 
+// source is nil for a missing spool: its empty index is made afresh.
+func (d *mboxDrop) source() any {
+	if d.f == nil {
+		return nil
+	}
+	return d.idx
+}
+
 func (d *mboxDrop) open(i int) (io.ReadCloser, error) {
 	m := d.idx.Msgs[i]
 	// Another program may have compacted the file in place meanwhile.
