@@ -1,14 +1,17 @@
 // Package index keeps parsed maildrop indexes in a bounded in-memory LRU
 // cache backed by a bbolt file, so that polls after a restart stay cheap.
-// Values are stored gob-encoded. The index is only a cache: everything in it
+// Values are stored with their own binary encoding when they have one
+// (encoding.BinaryMarshaler), else gob-encoded. The index is only a cache: everything in it
 // can be recomputed from the maildrop, and losing it changes no UIDL.
 package index
 
 import (
 	"bytes"
+	"encoding"
 	"encoding/gob"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"time"
 
@@ -89,6 +92,7 @@ type Cache[V any] struct {
 	bucket []byte
 	lru    *lru.Cache[string, V]
 
+	wmu     sync.Mutex // held while a batch is written: batches go out in order
 	mu      sync.Mutex
 	pending map[string]V // put, not written to the file yet
 	writing map[string]V // being written
@@ -153,7 +157,7 @@ func (c *Cache[V]) Get(key string) (V, bool) {
 		if b == nil {
 			return nil
 		}
-		if gob.NewDecoder(bytes.NewReader(b)).Decode(&v) == nil {
+		if decode(b, &v) == nil {
 			found = true
 		}
 		return nil
@@ -200,7 +204,16 @@ func (c *Cache[V]) writer() {
 	}
 }
 
+// Flush writes what is pending now, and returns when it is written.
+func (c *Cache[V]) Flush() {
+	if c.db != nil {
+		c.flush()
+	}
+}
+
 func (c *Cache[V]) flush() {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	c.mu.Lock()
 	batch := c.pending
 	if len(batch) == 0 {
@@ -222,11 +235,11 @@ func (c *Cache[V]) flush() {
 func (c *Cache[V]) write(values map[string]V) error {
 	enc := make(map[string][]byte, len(values))
 	for key, v := range values {
-		var buf bytes.Buffer
-		if err := gob.NewEncoder(&buf).Encode(v); err != nil {
+		b, err := encode(v)
+		if err != nil {
 			return fmt.Errorf("index: encode %s: %w", key, err)
 		}
-		enc[key] = buf.Bytes()
+		enc[key] = b
 	}
 	err := c.db.bolt.Update(func(tx *bolt.Tx) error {
 		for key, b := range enc {
@@ -257,4 +270,39 @@ func (c *Cache[V]) Close() {
 	c.mu.Unlock()
 	close(c.stop)
 	<-c.stopped
+}
+
+// binaryTag starts a value stored with its own binary encoding. A gob
+// stream never starts with it: gob's first byte is a length below 0x80 or
+// the negated byte count of a longer one (0xf8 to 0xff).
+const binaryTag = 0xb1
+
+func encode[V any](v V) ([]byte, error) {
+	if m, ok := any(v).(encoding.BinaryAppender); ok {
+		return m.AppendBinary([]byte{binaryTag})
+	}
+	var buf bytes.Buffer
+	err := gob.NewEncoder(&buf).Encode(v)
+	return buf.Bytes(), err
+}
+
+func decode[V any](b []byte, v *V) error {
+	if len(b) > 0 && b[0] == binaryTag {
+		// V is a pointer type whose pointee decodes itself.
+		t := reflect.TypeFor[V]()
+		if t.Kind() != reflect.Pointer {
+			return fmt.Errorf("index: %v cannot decode a binary value", t)
+		}
+		rv := reflect.New(t.Elem())
+		u, ok := rv.Interface().(encoding.BinaryUnmarshaler)
+		if !ok {
+			return fmt.Errorf("index: %T cannot decode a binary value", *v)
+		}
+		if err := u.UnmarshalBinary(b[1:]); err != nil {
+			return err
+		}
+		*v = rv.Interface().(V)
+		return nil
+	}
+	return gob.NewDecoder(bytes.NewReader(b)).Decode(v)
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/popgate/popgate/uidl"
 )
@@ -15,11 +16,13 @@ const indexFormat = 1
 var errIndexEncoding = errors.New("mbox: damaged index encoding")
 
 // MarshalBinary encodes the index compactly: offsets as deltas, all
-// integers as varints. It is what the index store keeps (gob uses it), and
-// is several times faster to write and read than gob's own encoding of
-// the structure.
-func (ix *Index) MarshalBinary() ([]byte, error) {
-	b := make([]byte, 0, 64+len(ix.Msgs)*(12+len(firstUID(ix))))
+// integers as varints. It is what the index store keeps, and is several
+// times faster to write and read than gob's encoding of the structure.
+func (ix *Index) MarshalBinary() ([]byte, error) { return ix.AppendBinary(nil) }
+
+// AppendBinary appends what MarshalBinary returns to b.
+func (ix *Index) AppendBinary(b []byte) ([]byte, error) {
+	b = slices.Grow(b, 128+len(ix.Msgs)*(16+len(firstUID(ix))))
 	b = append(b, indexFormat)
 	b = binary.AppendUvarint(b, ix.Dev)
 	b = binary.AppendUvarint(b, ix.Ino)
