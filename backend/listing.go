@@ -15,22 +15,72 @@ import (
 type listing struct {
 	infos []pop3.MsgInfo
 	size  int64
+	// set holds the hashes of the unique-ids when they are all distinct
+	// (none was renamed), so that the listing can be extended; else nil.
+	set *uidSet
 }
 
 func newListing(d drop) *listing {
 	n := d.count()
-	l := &listing{infos: make([]pop3.MsgInfo, n)}
-	uids := make([]string, n)
+	l := &listing{infos: make([]pop3.MsgInfo, n), set: newUIDSet(n)}
 	for i := range n {
-		uids[i] = d.uid(i)
+		uid, size := d.uid(i), d.size(i)
+		l.infos[i] = pop3.MsgInfo{Num: i + 1, Size: size, UID: uid}
+		l.size += size
+		if h := uidHash(uid); l.set != nil && !l.set.has(h) {
+			l.set.add(h, i)
+		} else {
+			l.set = nil // maybe a duplicate: let Dedupe decide
+		}
 	}
-	uidl.Dedupe(uids)
-	for i := range n {
-		s := d.size(i)
-		l.infos[i] = pop3.MsgInfo{Num: i + 1, Size: s, UID: uids[i]}
-		l.size += s
+	if l.set == nil {
+		uids := make([]string, n)
+		for i, mi := range l.infos {
+			uids[i] = mi.UID
+		}
+		uidl.Dedupe(uids)
+		for i := range l.infos {
+			l.infos[i].UID = uids[i]
+		}
 	}
 	return l
+}
+
+// extend returns the listing of d when d is the maildrop of l with mail
+// appended (its old last message may have been parsed again), so that l's
+// messages but the last few are d's first ones; nil when it must be built
+// afresh. Its unique-ids are those newListing would give: l's were all
+// distinct, and so are the new ones, among themselves and from the kept
+// ones.
+func (l *listing) extend(d drop) *listing {
+	n := d.count()
+	if l.set == nil || n <= len(l.infos) {
+		return nil
+	}
+	keep := 0
+	for keep < len(l.infos) && l.infos[keep].UID == d.uid(keep) && l.infos[keep].Size == d.size(keep) {
+		keep++
+	}
+	if keep < len(l.infos)/2 { // rewritten rather than appended to
+		return nil
+	}
+	x := &listing{infos: make([]pop3.MsgInfo, n), size: l.size, set: l.set.grown(n - keep)}
+	copy(x.infos, l.infos[:keep])
+	for i, mi := range l.infos[keep:] {
+		x.set.remove(uidHash(mi.UID), keep+i)
+		x.size -= mi.Size
+	}
+	for i := keep; i < n; i++ {
+		uid, size := d.uid(i), d.size(i)
+		h := uidHash(uid)
+		if x.set.has(h) {
+			return nil
+		}
+		x.set.add(h, i)
+		x.infos[i] = pop3.MsgInfo{Num: i + 1, Size: size, UID: uid}
+		x.size += size
+	}
+	return x
 }
 
 // listings keeps the listing of each recently opened maildrop together
@@ -61,10 +111,17 @@ func (ls *listings) get(path string, src any, d drop) *listing {
 	if src == nil {
 		return newListing(d)
 	}
-	if c, ok := ls.lru.Get(path); ok && c.src == src {
+	c, ok := ls.lru.Get(path)
+	if ok && c.src == src {
 		return c.l
 	}
-	l := newListing(d)
+	var l *listing
+	if ok {
+		l = c.l.extend(d)
+	}
+	if l == nil {
+		l = newListing(d)
+	}
 	ls.lru.Add(path, cachedListing{src: src, l: l})
 	return l
 }

@@ -229,3 +229,52 @@ func TestListingAfterDovecotLDA(t *testing.T) {
 	}
 	t.Logf("index updates: %v", scans)
 }
+
+// fakeDrop is a maildrop of given unique-ids, for listing tests.
+type fakeDrop struct {
+	drop
+	uids []string
+}
+
+func (f fakeDrop) count() int       { return len(f.uids) }
+func (f fakeDrop) uid(i int) string { return f.uids[i] }
+func (f fakeDrop) size(i int) int64 { return int64(len(f.uids[i]) * 10) }
+
+// A listing extended by appended messages is the one built afresh, and
+// it is not extended when a new unique-id equals a listed one (which
+// renaming must then settle) or when the listing had renamed ones.
+func TestListingExtend(t *testing.T) {
+	uids := []string{"a", "b", "c"}
+	l := newListing(fakeDrop{uids: uids})
+	for round := range 300 {
+		next := slices.Clone(uids)
+		if round%7 == 3 {
+			next[len(next)-1] += "+" // the last message parsed again, changed
+		}
+		for i := range round%4 + 1 {
+			next = append(next, fmt.Sprintf("m%d.%d", round, i))
+		}
+		fresh := newListing(fakeDrop{uids: next})
+		x := l.extend(fakeDrop{uids: next})
+		if x == nil || !slices.Equal(x.infos, fresh.infos) || x.size != fresh.size {
+			t.Fatalf("round %d: extended %+v, fresh %+v", round, x, fresh)
+		}
+		l, uids = x, next
+	}
+	dup := append(slices.Clone(uids), "b")
+	if x := l.extend(fakeDrop{uids: dup}); x != nil {
+		t.Fatal("extended with a unique-id listed already")
+	}
+	if got := newListing(fakeDrop{uids: dup}).infos[len(dup)-1].UID; got != "b-2" {
+		t.Fatalf("duplicate listed as %q", got)
+	}
+	renamed := newListing(fakeDrop{uids: []string{"a", "a"}})
+	if renamed.set != nil || renamed.extend(fakeDrop{uids: []string{"a", "a", "c"}}) != nil {
+		t.Fatal("a listing with renamed unique-ids was extended")
+	}
+	// A rewritten maildrop (other unique-ids from the first on) is built
+	// afresh.
+	if l.extend(fakeDrop{uids: append([]string{"z"}, slices.Concat(uids[2:], []string{"y"})...)}) != nil {
+		t.Fatal("extended a rewritten maildrop")
+	}
+}
