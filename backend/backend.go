@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sync"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+
 	"github.com/popgate/popgate/backend/index"
 	"github.com/popgate/popgate/backend/lock"
 	"github.com/popgate/popgate/backend/maildir"
@@ -24,6 +26,7 @@ type Backend struct {
 	mboxes   *index.Cache[*mbox.Index]
 	maildirs *index.Cache[*maildir.Index]
 	listings *listings
+	windows  *lru.Cache[string, *mbox.Window]
 	closeDB  sync.Once
 	// scanned is called after every index load; tests count parse work.
 	scanned func(path string, scan string, work int64)
@@ -78,6 +81,9 @@ func New(o Options) (*Backend, error) {
 	if err == nil {
 		b.listings, err = newListings(o.IndexCacheSize)
 	}
+	if err == nil {
+		b.windows, err = lru.NewWithEvict(keptWindows, func(_ string, w *mbox.Window) { w.Close() })
+	}
 	if err != nil {
 		b.Close()
 		return nil, fmt.Errorf("backend %s: %w", o.Name, err)
@@ -94,6 +100,9 @@ func (b *Backend) parseConfig() mbox.Config {
 func (b *Backend) Close() error {
 	var err error
 	b.closeDB.Do(func() {
+		if b.windows != nil {
+			b.windows.Purge()
+		}
 		// Pending index writes go out before the file closes.
 		if b.mboxes != nil {
 			b.mboxes.Close()

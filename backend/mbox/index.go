@@ -51,6 +51,12 @@ const (
 // when f is the same file, unchanged or only appended to. Anything else is a
 // full rescan. prev is not modified. The caller holds the spool lock.
 func Load(f *os.File, prev *Index, cfg Config) (*Index, Scan, int64, error) {
+	return LoadWith(f, prev, cfg, nil)
+}
+
+// LoadWith is Load checking message boundaries through w, the Window kept
+// for f's path (nil for none).
+func LoadWith(f *os.File, prev *Index, cfg Config, w *Window) (*Index, Scan, int64, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return nil, Full, 0, err
@@ -68,7 +74,7 @@ func Load(f *os.File, prev *Index, cfg Config) (*Index, Scan, int64, error) {
 			return prev, Unchanged, 0, nil
 		}
 		if len(prev.Msgs) > 0 && id.Size > prev.Size {
-			idx, work, ok, err := appended(f, prev, id, cfg)
+			idx, work, ok, err := appended(f, prev, id, cfg, w)
 			if err != nil {
 				return nil, Full, 0, err
 			}
@@ -89,10 +95,10 @@ func Load(f *os.File, prev *Index, cfg Config) (*Index, Scan, int64, error) {
 // before prev's last message moved: its fingerprints and every message
 // boundary are still where they were. The last message is parsed again,
 // and so is the first when its start was rewritten in place.
-func appended(f *os.File, prev *Index, id Index, cfg Config) (*Index, int64, bool, error) {
+func appended(f *os.File, prev *Index, id Index, cfg Config, w *Window) (*Index, int64, bool, error) {
 	n := len(prev.Msgs)
 	last := prev.Msgs[n-1].From
-	if tail, err := tailSum(f, last, prev.Size); err != nil || tail != prev.Tail || !boundariesHold(f, prev.Msgs[:n-1]) {
+	if tail, err := tailSum(f, last, prev.Size); err != nil || tail != prev.Tail || !boundariesHold(f, prev.Msgs[:n-1], w, id.Dev, id.Ino) {
 		return nil, 0, false, nil // a full parse will tell
 	}
 	res, err := Parse(io.NewSectionReader(f, last, id.Size-last), last, cfg)
