@@ -184,12 +184,19 @@ func uidsOf(s snapshot) []string {
 // dovecot-lda rewrites headers of messages already in the spool (X-UID,
 // X-IMAPbase, X-Keywords), in place, and may shift the messages after
 // them. Each delivery must leave the kept index and listing exactly what
-// a fresh parse gives, whichever way popgate brought them up to date.
+// a fresh parse gives, whichever way popgate brought them up to date; the
+// large spool is checked through a kept mapping (windowMsgs).
 func TestListingAfterDovecotLDA(t *testing.T) {
+	for _, n := range []int{20, windowMsgs + 100} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) { listingAfterDovecotLDA(t, n) })
+	}
+}
+
+func listingAfterDovecotLDA(t *testing.T, n int) {
 	spool := testpeer.SharedTempDir(t)
 	path := filepath.Join(spool, "ann")
 	// Messages as a plain appending agent leaves them: no Dovecot headers.
-	appendMsgs(t, path, 0, 20)
+	appendMsgs(t, path, 0, n)
 	// The agent runs as the spool's owner, as an MTA runs it.
 	var owner *testpeer.SystemUser
 	if os.Geteuid() == 0 {
@@ -212,8 +219,8 @@ func TestListingAfterDovecotLDA(t *testing.T) {
 			t.Log("dovecot-lda only appended to the spool")
 		}
 		got := sameAsFresh(t, b, spool, "ann")
-		if got.count != 21+i-i/2 {
-			t.Fatalf("after delivery %d: %d messages", i+1, got.count)
+		if want := n + 1 + i - i/2; got.count != want {
+			t.Fatalf("after delivery %d: %d messages, want %d", i+1, got.count, want)
 		}
 		scan, _ := log.last()
 		scans[scan]++
@@ -228,6 +235,11 @@ func TestListingAfterDovecotLDA(t *testing.T) {
 		}
 	}
 	t.Logf("index updates: %v", scans)
+	if n >= windowMsgs {
+		if _, ok := b.windows.Peek(path); !ok {
+			t.Error("no mapping kept for the large spool")
+		}
+	}
 }
 
 // fakeDrop is a maildrop of given unique-ids, for listing tests.
