@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sync"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+
 	"github.com/popgate/popgate/backend/index"
 	"github.com/popgate/popgate/backend/lock"
 	"github.com/popgate/popgate/backend/maildir"
@@ -23,6 +25,8 @@ type Backend struct {
 	db       *index.DB
 	mboxes   *index.Cache[*mbox.Index]
 	maildirs *index.Cache[*maildir.Index]
+	listings *listings
+	windows  *lru.Cache[string, *mbox.Window]
 	closeDB  sync.Once
 	// scanned is called after every index load; tests count parse work.
 	scanned func(path string, scan string, work int64)
@@ -74,6 +78,12 @@ func New(o Options) (*Backend, error) {
 	if b.mboxes, err = index.NewCache[*mbox.Index](b.db, "mbox/"+o.Name, o.IndexCacheSize); err == nil {
 		b.maildirs, err = index.NewCache[*maildir.Index](b.db, "maildir/"+o.Name, o.IndexCacheSize)
 	}
+	if err == nil {
+		b.listings, err = newListings(o.IndexCacheSize)
+	}
+	if err == nil {
+		b.windows, err = lru.NewWithEvict(keptWindows, func(_ string, w *mbox.Window) { w.Close() })
+	}
 	if err != nil {
 		b.Close()
 		return nil, fmt.Errorf("backend %s: %w", o.Name, err)
@@ -90,6 +100,16 @@ func (b *Backend) parseConfig() mbox.Config {
 func (b *Backend) Close() error {
 	var err error
 	b.closeDB.Do(func() {
+		if b.windows != nil {
+			b.windows.Purge()
+		}
+		// Pending index writes go out before the file closes.
+		if b.mboxes != nil {
+			b.mboxes.Close()
+		}
+		if b.maildirs != nil {
+			b.maildirs.Close()
+		}
 		if b.db != nil {
 			err = b.db.Close()
 		}

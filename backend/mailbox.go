@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/popgate/popgate/backend/mbox"
 	"github.com/popgate/popgate/pop3"
-	"github.com/popgate/popgate/uidl"
 )
 
 // drop is one store's view of an open maildrop: a snapshot of its messages
@@ -17,6 +17,9 @@ type drop interface {
 	count() int
 	size(i int) int64
 	uid(i int) string // before duplicates are renamed
+	// source is the index value the snapshot was taken from, which is
+	// never modified, or nil when there is none to key a listing by.
+	source() any
 	// open streams message i as raw bytes (the store's line ends).
 	open(i int) (io.ReadCloser, error)
 	// commit deletes the marked messages, keeping anything delivered since
@@ -32,7 +35,8 @@ type mailbox struct {
 	user      string
 	path      string
 	d         drop
-	uids      []string
+	l         *listing // shared with other sessions: read only
+	ndeleted  int
 	deleted   []bool
 	retrieved []bool
 	once      sync.Once
@@ -41,18 +45,13 @@ type mailbox struct {
 
 func newMailbox(b *Backend, user, path string, d drop, done func()) *mailbox {
 	n := d.count()
-	m := &mailbox{b: b, user: user, path: path, d: d, done: done,
-		uids: make([]string, n), deleted: make([]bool, n), retrieved: make([]bool, n)}
-	for i := range n {
-		m.uids[i] = d.uid(i)
-	}
-	uidl.Dedupe(m.uids)
-	return m
+	return &mailbox{b: b, user: user, path: path, d: d, done: done,
+		l: b.listings.get(path, d.source(), d), deleted: make([]bool, n), retrieved: make([]bool, n)}
 }
 
 // msg maps a message number to an index, refusing deleted ones.
 func (m *mailbox) msg(n int) (int, error) {
-	if n < 1 || n > len(m.uids) {
+	if n < 1 || n > len(m.l.infos) {
 		return 0, pop3.ErrNoSuchMessage
 	}
 	if m.deleted[n-1] {
@@ -62,12 +61,15 @@ func (m *mailbox) msg(n int) (int, error) {
 }
 
 func (m *mailbox) Stat(ctx context.Context) (int, int64, error) {
+	if m.ndeleted == 0 {
+		return len(m.l.infos), m.l.size, nil
+	}
 	var n int
 	var size int64
 	for i, del := range m.deleted {
 		if !del {
 			n++
-			size += m.d.size(i)
+			size += m.l.infos[i].Size
 		}
 	}
 	return n, size, nil
@@ -75,9 +77,9 @@ func (m *mailbox) Stat(ctx context.Context) (int, int64, error) {
 
 func (m *mailbox) list(n int, withUID bool) ([]pop3.MsgInfo, error) {
 	info := func(i int) pop3.MsgInfo {
-		mi := pop3.MsgInfo{Num: i + 1, Size: m.d.size(i)}
-		if withUID {
-			mi.UID = m.uids[i]
+		mi := m.l.infos[i]
+		if !withUID {
+			mi.UID = ""
 		}
 		return mi
 	}
@@ -88,7 +90,11 @@ func (m *mailbox) list(n int, withUID bool) ([]pop3.MsgInfo, error) {
 		}
 		return []pop3.MsgInfo{info(i)}, nil
 	}
-	out := make([]pop3.MsgInfo, 0, len(m.uids))
+	if m.ndeleted == 0 && withUID {
+		// A copy: callers further out may edit the listing they get.
+		return slices.Clone(m.l.infos), nil
+	}
+	out := make([]pop3.MsgInfo, 0, len(m.l.infos)-m.ndeleted)
 	for i, del := range m.deleted {
 		if !del {
 			out = append(out, info(i))
@@ -139,12 +145,15 @@ func (m *mailbox) Dele(ctx context.Context, n int) error {
 	if err != nil {
 		return err
 	}
-	m.deleted[i] = true
+	if !m.deleted[i] {
+		m.deleted[i], m.ndeleted = true, m.ndeleted+1
+	}
 	return nil
 }
 
 func (m *mailbox) Rset(ctx context.Context) error {
 	clear(m.deleted)
+	m.ndeleted = 0
 	return nil
 }
 
@@ -170,7 +179,7 @@ func (m *mailbox) Update(ctx context.Context) (pop3.UpdateResult, error) {
 	for i, del := range m.deleted {
 		if del {
 			r.DeletedMsgs++
-			r.DeletedBytes += m.d.size(i)
+			r.DeletedBytes += m.l.infos[i].Size
 		}
 	}
 	left, leftBytes, err := m.d.commit(ctx, m.deleted, m.retrieved)

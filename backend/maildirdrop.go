@@ -53,6 +53,9 @@ func (d *maildirDrop) count() int       { return len(d.idx.Msgs) }
 func (d *maildirDrop) size(i int) int64 { return d.idx.Msgs[i].Size }
 func (d *maildirDrop) uid(i int) string { return d.idx.Msgs[i].UID }
 
+// source is nil: a Maildir's index is listed afresh at every Open.
+func (d *maildirDrop) source() any { return nil }
+
 func (d *maildirDrop) open(i int) (io.ReadCloser, error) {
 	m := d.idx.Msgs[i]
 	f, err := os.Open(m.Path(d.dir))

@@ -99,7 +99,11 @@ func (b *Backend) recoverAndLoad(path string, f *os.File) (*mbox.Index, error) {
 // the spool lock.
 func (b *Backend) loadMbox(path string, f *os.File) (*mbox.Index, error) {
 	prev, _ := b.mboxes.Get(path)
-	idx, scan, work, err := mbox.Load(f, prev, b.parseConfig())
+	var w *mbox.Window
+	if prev != nil && len(prev.Msgs) >= windowMsgs {
+		w = b.window(path)
+	}
+	idx, scan, work, err := mbox.LoadWith(f, prev, b.parseConfig(), w)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
@@ -110,9 +114,37 @@ func (b *Backend) loadMbox(path string, f *os.File) (*mbox.Index, error) {
 	return idx, nil
 }
 
+// Spools of at least windowMsgs messages keep a mapping between loads
+// (mbox.Window), for at most keptWindows spools at a time: checking that
+// no message moved then costs memory reads instead of a page fault per
+// message or two. Smaller spools map and unmap for each check.
+const (
+	windowMsgs  = 4096
+	keptWindows = 32
+)
+
+func (b *Backend) window(path string) *mbox.Window {
+	if w, ok := b.windows.Get(path); ok {
+		return w
+	}
+	w := &mbox.Window{}
+	if old, ok, _ := b.windows.PeekOrAdd(path, w); ok {
+		return old
+	}
+	return w
+}
+
 func (d *mboxDrop) count() int       { return len(d.idx.Msgs) }
 func (d *mboxDrop) size(i int) int64 { return d.idx.Msgs[i].Size }
 func (d *mboxDrop) uid(i int) string { return d.idx.Msgs[i].UID }
+
+// source is nil for a missing spool: its empty index is made afresh.
+func (d *mboxDrop) source() any {
+	if d.f == nil {
+		return nil
+	}
+	return d.idx
+}
 
 func (d *mboxDrop) open(i int) (io.ReadCloser, error) {
 	m := d.idx.Msgs[i]

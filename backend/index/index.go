@@ -1,14 +1,17 @@
 // Package index keeps parsed maildrop indexes in a bounded in-memory LRU
 // cache backed by a bbolt file, so that polls after a restart stay cheap.
-// Values are stored gob-encoded. The index is only a cache: everything in it
+// Values are stored with their own binary encoding when they have one
+// (encoding.BinaryMarshaler), else gob-encoded. The index is only a cache: everything in it
 // can be recomputed from the maildrop, and losing it changes no UIDL.
 package index
 
 import (
 	"bytes"
+	"encoding"
 	"encoding/gob"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"time"
 
@@ -77,10 +80,27 @@ func (d *DB) Close() error {
 // Cache maps keys (maildrop paths) to values of type V. A nil DB keeps
 // values in memory only. Values handed out are shared: treat them as
 // immutable and Put a new value to change one.
+//
+// Writes to the file happen behind Put, in one goroutine that writes the
+// latest value of every key put since its last write in one transaction:
+// a session does not wait for encoding and syncing an index it already
+// has in memory. A value not written yet is lost by a crash, which costs
+// one parse of that maildrop later, never a wrong answer (every value is
+// checked against the maildrop before use).
 type Cache[V any] struct {
 	db     *DB
 	bucket []byte
 	lru    *lru.Cache[string, V]
+
+	wmu     sync.Mutex // held while a batch is written: batches go out in order
+	mu      sync.Mutex
+	pending map[string]V // put, not written to the file yet
+	writing map[string]V // being written
+	kick    chan struct{}
+	stop    chan struct{}
+	stopped chan struct{}
+	closed  bool
+	errs    int // failed writes, for tests and diagnostics
 }
 
 // NewCache returns a cache of at most size values in memory, persisted in
@@ -95,6 +115,11 @@ func NewCache[V any](db *DB, bucket string, size int) (*Cache[V], error) {
 	}
 	c := &Cache[V]{db: db, bucket: []byte(bucket), lru: l}
 	if db != nil {
+		c.pending = map[string]V{}
+		c.kick = make(chan struct{}, 1)
+		c.stop = make(chan struct{})
+		c.stopped = make(chan struct{})
+		defer func() { go c.writer() }()
 		err := db.bolt.Update(func(tx *bolt.Tx) error {
 			_, err := tx.CreateBucketIfNotExists(c.bucket)
 			return err
@@ -116,13 +141,23 @@ func (c *Cache[V]) Get(key string) (V, bool) {
 	if c.db == nil {
 		return v, false
 	}
+	c.mu.Lock()
+	v, ok := c.pending[key]
+	if !ok {
+		v, ok = c.writing[key]
+	}
+	c.mu.Unlock()
+	if ok {
+		c.lru.Add(key, v)
+		return v, true
+	}
 	found := false
 	c.db.bolt.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(c.bucket).Get([]byte(key))
 		if b == nil {
 			return nil
 		}
-		if gob.NewDecoder(bytes.NewReader(b)).Decode(&v) == nil {
+		if decode(b, &v) == nil {
 			found = true
 		}
 		return nil
@@ -133,21 +168,141 @@ func (c *Cache[V]) Get(key string) (V, bool) {
 	return v, found
 }
 
-// Put stores v for key in memory and in the file.
+// Put stores v for key in memory, and has it written to the file.
 func (c *Cache[V]) Put(key string, v V) error {
 	c.lru.Add(key, v)
 	if c.db == nil {
 		return nil
 	}
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(v); err != nil {
-		return fmt.Errorf("index: encode %s: %w", key, err)
+	c.mu.Lock()
+	closed := c.closed
+	if !closed {
+		c.pending[key] = v
 	}
-	err := c.db.bolt.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(c.bucket).Put([]byte(key), buf.Bytes())
-	})
-	if err != nil {
-		return fmt.Errorf("index: store %s: %w", key, err)
+	c.mu.Unlock()
+	if closed {
+		return c.write(map[string]V{key: v})
+	}
+	select {
+	case c.kick <- struct{}{}:
+	default: // a write is due already
 	}
 	return nil
+}
+
+// writer writes what Put left pending until Close.
+func (c *Cache[V]) writer() {
+	defer close(c.stopped)
+	for {
+		select {
+		case <-c.kick:
+			c.flush()
+		case <-c.stop:
+			c.flush()
+			return
+		}
+	}
+}
+
+// Flush writes what is pending now, and returns when it is written.
+func (c *Cache[V]) Flush() {
+	if c.db != nil {
+		c.flush()
+	}
+}
+
+func (c *Cache[V]) flush() {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.mu.Lock()
+	batch := c.pending
+	if len(batch) == 0 {
+		c.mu.Unlock()
+		return
+	}
+	c.pending, c.writing = map[string]V{}, batch
+	c.mu.Unlock()
+	err := c.write(batch)
+	c.mu.Lock()
+	c.writing = nil
+	if err != nil {
+		c.errs++
+	}
+	c.mu.Unlock()
+}
+
+// write stores values in the file in one transaction.
+func (c *Cache[V]) write(values map[string]V) error {
+	enc := make(map[string][]byte, len(values))
+	for key, v := range values {
+		b, err := encode(v)
+		if err != nil {
+			return fmt.Errorf("index: encode %s: %w", key, err)
+		}
+		enc[key] = b
+	}
+	err := c.db.bolt.Update(func(tx *bolt.Tx) error {
+		for key, b := range enc {
+			if err := tx.Bucket(c.bucket).Put([]byte(key), b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("index: store: %w", err)
+	}
+	return nil
+}
+
+// Close writes what is pending and stops the writer; later Puts write at
+// once. It must be called before the DB is closed.
+func (c *Cache[V]) Close() {
+	if c.db == nil {
+		return
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	c.mu.Unlock()
+	close(c.stop)
+	<-c.stopped
+}
+
+// binaryTag starts a value stored with its own binary encoding. A gob
+// stream never starts with it: gob's first byte is a length below 0x80 or
+// the negated byte count of a longer one (0xf8 to 0xff).
+const binaryTag = 0xb1
+
+func encode[V any](v V) ([]byte, error) {
+	if m, ok := any(v).(encoding.BinaryAppender); ok {
+		return m.AppendBinary([]byte{binaryTag})
+	}
+	var buf bytes.Buffer
+	err := gob.NewEncoder(&buf).Encode(v)
+	return buf.Bytes(), err
+}
+
+func decode[V any](b []byte, v *V) error {
+	if len(b) > 0 && b[0] == binaryTag {
+		// V is a pointer type whose pointee decodes itself.
+		t := reflect.TypeFor[V]()
+		if t.Kind() != reflect.Pointer {
+			return fmt.Errorf("index: %v cannot decode a binary value", t)
+		}
+		rv := reflect.New(t.Elem())
+		u, ok := rv.Interface().(encoding.BinaryUnmarshaler)
+		if !ok {
+			return fmt.Errorf("index: %T cannot decode a binary value", *v)
+		}
+		if err := u.UnmarshalBinary(b[1:]); err != nil {
+			return err
+		}
+		*v = rv.Interface().(V)
+		return nil
+	}
+	return gob.NewDecoder(bytes.NewReader(b)).Decode(v)
 }

@@ -21,6 +21,10 @@ type Index struct {
 	// Tail fingerprints the end of the parsed region: the start of the last
 	// message and the last bytes before Size. An append leaves it intact.
 	Tail [sha256.Size]byte
+	// Head fingerprints the start of the first message (headHash bytes),
+	// where dovecot-lda rewrites X-IMAPbase at every delivery without
+	// moving anything.
+	Head [sha256.Size]byte
 }
 
 // Scan says how much work Load did.
@@ -38,14 +42,21 @@ func (s Scan) String() string {
 }
 
 const (
-	tailHead = 256     // bytes from the start of the last message
-	tailEnd  = 4 << 10 // bytes before the end of the parsed region
+	tailHead = 256      // bytes from the start of the last message
+	tailEnd  = 4 << 10  // bytes before the end of the parsed region
+	headHash = 64 << 10 // bytes of the first message in Head
 )
 
 // Load returns an up-to-date index of f, reusing prev (which may be nil)
 // when f is the same file, unchanged or only appended to. Anything else is a
 // full rescan. prev is not modified. The caller holds the spool lock.
 func Load(f *os.File, prev *Index, cfg Config) (*Index, Scan, int64, error) {
+	return LoadWith(f, prev, cfg, nil)
+}
+
+// LoadWith is Load checking message boundaries through w, the Window kept
+// for f's path (nil for none).
+func LoadWith(f *os.File, prev *Index, cfg Config, w *Window) (*Index, Scan, int64, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return nil, Full, 0, err
@@ -62,18 +73,13 @@ func Load(f *os.File, prev *Index, cfg Config) (*Index, Scan, int64, error) {
 		if prev.Size == id.Size && prev.Mtime == id.Mtime && prev.Ctime == id.Ctime {
 			return prev, Unchanged, 0, nil
 		}
-		if n := len(prev.Msgs); n > 0 && id.Size > prev.Size {
-			if tail, err := tailSum(f, prev.Msgs[n-1].From, prev.Size); err == nil && tail == prev.Tail && boundariesHold(f, prev.Msgs[:n-1]) {
-				last := prev.Msgs[n-1].From
-				res, err := Parse(io.NewSectionReader(f, last, id.Size-last), last, cfg)
-				if err != nil {
-					return nil, Full, 0, err
-				}
-				if len(res.Msgs) > 0 && res.Msgs[0].From == last {
-					id.Preamble = prev.Preamble
-					id.Msgs = append(append(make([]Msg, 0, n-1+len(res.Msgs)), prev.Msgs[:n-1]...), res.Msgs...)
-					return finishIndex(f, &id, Appended, res.Bytes)
-				}
+		if len(prev.Msgs) > 0 && id.Size > prev.Size {
+			idx, work, ok, err := appended(f, prev, id, cfg, w)
+			if err != nil {
+				return nil, Full, 0, err
+			}
+			if ok {
+				return finishIndex(f, idx, Appended, work)
 			}
 		}
 	}
@@ -83,6 +89,33 @@ func Load(f *os.File, prev *Index, cfg Config) (*Index, Scan, int64, error) {
 	}
 	id.Preamble, id.Msgs = res.Preamble, res.Msgs
 	return finishIndex(f, &id, Full, res.Bytes)
+}
+
+// appended extends prev by what was appended to the file, when nothing
+// before prev's last message moved: its fingerprints and every message
+// boundary are still where they were. The last message is parsed again,
+// and so is the first when its start was rewritten in place.
+func appended(f *os.File, prev *Index, id Index, cfg Config, w *Window) (*Index, int64, bool, error) {
+	n := len(prev.Msgs)
+	last := prev.Msgs[n-1].From
+	if tail, err := tailSum(f, last, prev.Size); err != nil || tail != prev.Tail || !boundariesHold(f, prev.Msgs[:n-1], w, id.Dev, id.Ino) {
+		return nil, 0, false, nil // a full parse will tell
+	}
+	res, err := Parse(io.NewSectionReader(f, last, id.Size-last), last, cfg)
+	if err != nil || len(res.Msgs) == 0 || res.Msgs[0].From != last {
+		return nil, 0, false, err
+	}
+	id.Preamble = prev.Preamble
+	id.Msgs = append(append(make([]Msg, 0, n-1+len(res.Msgs)), prev.Msgs[:n-1]...), res.Msgs...)
+	work := res.Bytes
+	if n > 1 {
+		first, read, ok, err := sameFirst(f, prev, cfg)
+		if err != nil || !ok {
+			return nil, 0, false, err
+		}
+		id.Msgs[0], work = first, work+read
+	}
+	return &id, work, true, nil
 }
 
 func finishIndex(f *os.File, id *Index, scan Scan, work int64) (*Index, Scan, int64, error) {
@@ -95,7 +128,44 @@ func finishIndex(f *os.File, id *Index, scan Scan, work int64) (*Index, Scan, in
 		return nil, Full, 0, err
 	}
 	id.Tail = t
+	if len(id.Msgs) > 0 {
+		if id.Head, err = firstSum(f, id.Msgs[0]); err != nil {
+			return nil, Full, 0, err
+		}
+	}
 	return id, scan, work, nil
+}
+
+// sameFirst brings the first message of prev up to date when its start was
+// rewritten in place (Head differs) but it still ends where the second
+// begins: it is parsed again, and its unique-id follows its new bytes, as
+// a full parse would give. ok is false when it cannot be reused. read is
+// the bytes read beyond the fingerprint.
+func sameFirst(f io.ReaderAt, prev *Index, cfg Config) (m Msg, read int64, ok bool, err error) {
+	m = prev.Msgs[0]
+	h, err := firstSum(f, m)
+	if err != nil || h == prev.Head {
+		return m, 0, err == nil, err
+	}
+	res, err := Parse(io.NewSectionReader(f, m.From, m.End-m.From), m.From, cfg)
+	if err != nil {
+		return m, 0, false, err
+	}
+	if len(res.Msgs) != 1 || res.Msgs[0].From != m.From || res.Msgs[0].End != m.End {
+		return m, res.Bytes, false, nil
+	}
+	return res.Msgs[0], res.Bytes, true, nil
+}
+
+// firstSum hashes up to headHash bytes from the start of m.
+func firstSum(f io.ReaderAt, m Msg) ([sha256.Size]byte, error) {
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, m.From, min(m.End-m.From, headHash))); err != nil {
+		return [sha256.Size]byte{}, err
+	}
+	var sum [sha256.Size]byte
+	copy(sum[:], h.Sum(nil))
+	return sum, nil
 }
 
 // tailSum hashes up to tailHead bytes at lastFrom and the tailEnd bytes
@@ -112,28 +182,6 @@ func tailSum(f io.ReaderAt, lastFrom, end int64) ([sha256.Size]byte, error) {
 	var sum [sha256.Size]byte
 	copy(sum[:], h.Sum(nil))
 	return sum, nil
-}
-
-// boundariesHold reports whether every message still starts where it did:
-// a "From " line after a newline. Some delivery agents (dovecot-lda) rewrite
-// headers of messages already in the file, in place, and may shift the
-// messages between the first and the last; an index with the old offsets
-// would then serve, and a rewrite would move, the wrong bytes. One small
-// read per message, paid only when the file grew.
-func boundariesHold(f io.ReaderAt, msgs []Msg) bool {
-	b := make([]byte, 6)
-	for _, m := range msgs {
-		if m.From == 0 {
-			if !StillThere(f, m) {
-				return false
-			}
-			continue
-		}
-		if n, _ := f.ReadAt(b, m.From-1); n != 6 || string(b) != "\nFrom " {
-			return false
-		}
-	}
-	return true
 }
 
 // StillThere reports whether message m of an index still starts where it

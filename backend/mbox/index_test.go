@@ -216,3 +216,134 @@ func TestLoadNoticesShiftedMessages(t *testing.T) {
 	}
 	sameAsFull(t, path, idx)
 }
+
+// dovecot-lda rewrites X-IMAPbase in the first message at each delivery,
+// in place and at the same length: the first message's unique-id then
+// follows its new bytes, as a full parse gives, and the index is still
+// extended rather than rebuilt.
+func TestLoadRereadsARewrittenFirstMessage(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mbox")
+	first := strings.Replace(genMsg(1), "Subject:", "X-IMAPbase: 1700000000 0000000004\nSubject:", 1)
+	os.WriteFile(path, []byte(first+genMsg(2)+genMsg(3)), 0o600)
+	prev, _, _ := load(t, path, nil)
+	rewritten := strings.Replace(first, "0000000004", "0000000005", 1)
+	os.WriteFile(path, []byte(rewritten+genMsg(2)+genMsg(3)+genMsg(4)), 0o600)
+	idx, scan, work := load(t, path, prev)
+	if scan != Appended {
+		t.Errorf("scan = %v, want appended", scan)
+	}
+	if want := int64(len(rewritten) + len(genMsg(3)) + len(genMsg(4))); work != want {
+		t.Errorf("parsed %d bytes, want %d (first, last and new message)", work, want)
+	}
+	if idx.Msgs[0].UID == prev.Msgs[0].UID {
+		t.Error("the rewritten first message kept its old unique-id")
+	}
+	sameAsFull(t, path, idx)
+}
+
+// A spool cut short under the mapping (by a program that ignores the lock)
+// makes the boundaries count as moved; the fault does not crash.
+func TestBoundariesOfATruncatedSpool(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mbox")
+	var content strings.Builder
+	for i := 0; content.Len() < 5*os.Getpagesize(); i++ {
+		content.WriteString(genMsg(i))
+	}
+	os.WriteFile(path, []byte(content.String()), 0o600)
+	f, _ := os.OpenFile(path, os.O_RDWR, 0)
+	defer f.Close()
+	idx := mustLoad(t, f, Config{Scheme: uidl.Native})
+	msgs := idx.Msgs[:len(idx.Msgs)-1]
+	if !boundariesHold(f, msgs, nil, 0, 0) || !readBoundariesHold(f, msgs) {
+		t.Fatal("boundaries of an unchanged spool do not hold")
+	}
+	m, err := syscall.Mmap(int(f.Fd()), 0, int(idx.Size), syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Munmap(m)
+	f.Truncate(int64(os.Getpagesize()))
+	if mappedCheck(m, msgs) {
+		t.Error("boundaries beyond the end of a truncated spool hold")
+	}
+	if boundariesHold(f, msgs, nil, 0, 0) || readBoundariesHold(f, msgs) {
+		t.Error("boundaries hold after truncation")
+	}
+}
+
+// A Window kept between loads sees what the file holds now: appends,
+// messages shifted in place, a replacement by rename, a truncation under
+// the mapping, and it maps the file for itself no more once closed.
+func TestLoadThroughAWindow(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mbox")
+	var msgs []string
+	for i := range 40 {
+		msgs = append(msgs, genMsg(i))
+	}
+	os.WriteFile(path, []byte(strings.Join(msgs, "")), 0o600)
+	w := &Window{}
+	defer w.Close()
+	loadWith := func(prev *Index) (*Index, Scan) {
+		t.Helper()
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		idx, scan, _, err := LoadWith(f, prev, Config{Scheme: uidl.Native}, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameAsFull(t, path, idx)
+		return idx, scan
+	}
+	appendTo := func(s string) {
+		f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+		f.WriteString(s)
+		f.Close()
+	}
+	idx, _ := loadWith(nil)
+	for i := 40; i < 45; i++ {
+		appendTo(genMsg(i))
+		if idx, _ = loadWith(idx); len(idx.Msgs) != i+1 {
+			t.Fatalf("after append %d: %d messages", i, len(idx.Msgs))
+		}
+	}
+	if w.m == nil {
+		t.Fatal("no mapping kept")
+	}
+	// Message 2 grows and message 3 shrinks by as much, then mail arrives.
+	content, _ := os.ReadFile(path)
+	shifted := strings.Replace(string(content), "Subject: m2\n", "Subject: m2\nX-UID: 1\n", 1)
+	shifted = strings.Replace(shifted, "body 3\nFrom inside a body\n", "body 3\nFrom insi\n", 1)
+	if len(shifted) != len(content) {
+		t.Fatal("test edit changes the length")
+	}
+	os.WriteFile(path, []byte(shifted+genMsg(45)), 0o600)
+	if _, scan := loadWith(idx); scan != Full {
+		t.Fatalf("shifted messages: scan %v, want full", scan)
+	}
+	idx, _ = loadWith(nil)
+	oldIno := w.ino
+	os.WriteFile(path+".new", []byte(shifted+genMsg(45)+genMsg(46)), 0o600)
+	os.Rename(path+".new", path)
+	idx, _ = loadWith(idx)
+	appendTo(genMsg(47))
+	if idx, _ = loadWith(idx); w.ino == oldIno {
+		t.Error("the window still maps the replaced file")
+	}
+	// Cut under the mapping: the boundaries beyond the end count as moved.
+	os.Truncate(path, idx.Msgs[10].From)
+	f, _ := os.Open(path)
+	w.mu.Lock()
+	m, _ := w.view(f, w.dev, w.ino, idx.Size)
+	if mappedCheck(m, idx.Msgs) {
+		t.Error("boundaries past the end of a truncated spool hold")
+	}
+	w.mu.Unlock()
+	f.Close()
+	w.Close()
+	if _, err := w.view(nil, 0, 0, 1); err == nil || w.m != nil {
+		t.Error("a closed window maps again")
+	}
+}
