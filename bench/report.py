@@ -33,7 +33,12 @@ POPBENCH = {
     "E": "-clients 8 -user a%d -nusers 8 -pass bench -script retr:all -tls",
 }
 # Variants of popgate run by bench/run.sh, with what sets them apart.
-VARIANTS = {"popgate-relay": "UIDL learning off", "popgate-1p": "GOMAXPROCS=1", "popgate-redis": "Redis store"}
+VARIANTS = {
+    "popgate-relay": "UIDL learning off",
+    "popgate-1p": "GOMAXPROCS=1",
+    "popgate-redis": "Redis store",
+    "popgate-nopool": "no pool of greeted backend connections",
+}
 # The Redis store must keep this fraction of popgate's figure with bbolt.
 REDIS_BAR = 0.9
 
@@ -84,8 +89,10 @@ def throughput_tables(args, medians):
     for case in [c for c in args.cases.split() if c in CASES]:
         title, key, unit = CASES[case]
         out.append(f"### Case {case}: {title}\n")
-        out.append(f"| target | median {unit} | range over rounds | vs HAProxy | vs direct | p50 session ms | failed sessions |")
-        out.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+        out.append(
+            f"| target | median {unit} | range over rounds | vs HAProxy | vs direct | p50 session ms | login p50 ms (range) | failed sessions |"
+        )
+        out.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         rows = {}
         for t in targets:
             runs = load(args.results, case, t)
@@ -94,14 +101,17 @@ def throughput_tables(args, medians):
             failed = sum(r.get("failed", 0) for r in good) + sum(1 for r in runs if not r or r.get("ok", 0) == 0)
             med = statistics.median(vals) if vals else None
             p50 = statistics.median([r["session_ms"]["p50"] for r in good]) if good else None
-            rows[t] = (med, min(vals) if vals else None, max(vals) if vals else None, p50, failed, len(runs))
+            logins = [r["login_ms"]["p50"] for r in good if "login_ms" in r]
+            medians[("login", case, t)] = statistics.median(logins) if logins else None
+            login = f"{fmt(statistics.median(logins), 2)} ({fmt(min(logins), 2)}–{fmt(max(logins), 2)})" if logins else "n/a"
+            rows[t] = (med, min(vals) if vals else None, max(vals) if vals else None, p50, login, failed, len(runs))
             medians[(case, t)] = med
         for t in targets:
-            med, lo, hi, p50, failed, n = rows[t]
+            med, lo, hi, p50, login, failed, n = rows[t]
             name = f"**{t}**" if t.startswith("popgate") else t
             out.append(
                 f"| {name} | {fmt(med)} | {fmt(lo)}–{fmt(hi)} ({n} runs) | {fmt(ratio(med, medians.get((case, 'haproxy'))), 2)} "
-                f"| {fmt(ratio(med, medians.get((case, 'direct'))), 2)} | {fmt(p50, 2)} | {failed} |"
+                f"| {fmt(ratio(med, medians.get((case, 'direct'))), 2)} | {fmt(p50, 2)} | {login} | {failed} |"
             )
         out.append("")
     return out
@@ -165,6 +175,12 @@ def targets_check(args, medians, idle):
             if rr is not None:
                 short = f"{(bar - rr) / bar * 100:.1f}% below the bar"
                 out.append(f"| case {case}: {variant} ({what}) ≥ {bar:.2f} × HAProxy | {rr:.2f} × | {verdict(rr >= bar, short)} |")
+        pl, hl = medians.get(("login", case, "popgate")), medians.get(("login", case, "haproxy"))
+        if pl is not None and hl is not None:
+            out.append(
+                f"| case {case}: popgate's login p50 ≤ HAProxy's | {pl:.2f} ms against {hl:.2f} ms "
+                f"| {verdict(pl <= hl, f'{pl / hl:.2f} × HAProxy')} |"
+            )
         rr = ratio(medians.get((case, "popgate-redis")), pg)
         if rr is not None:
             short = f"{(REDIS_BAR - rr) / REDIS_BAR * 100:.1f}% below the bar"

@@ -14,7 +14,8 @@
 #                     D: 8 x 256 KB, RETR all, 4 clients (MB/s); E: case A over implicit TLS;
 #                     F: memory of idle authenticated sessions
 #   TARGETS="direct popgate popgate-relay popgate-1p haproxy dovecot-proxy nginx perdition"
-#                     (add popgate-redis for popgate with a Redis store)
+#                     (add popgate-redis for popgate with a Redis store, popgate-nopool for
+#                     popgate without its pool of greeted backend connections)
 #   IDLE_SESSIONS="1000 10000"  session counts of case F (capped by the descriptor limit)
 #   IDLE_WAIT=60      seconds case F waits for all sessions; a slower relay is measured on those it holds
 #   OUT=docs/benchmarks.md      file whose "## Relay performance" section is rewritten; OUT=- prints it
@@ -270,7 +271,7 @@ start_popgate() {
 	spawn "$name" env -i PATH="$PATH" ${POPGATE_EXTRA:-} \
 		POPGATE_LISTEN="127.0.0.1:$port" POPGATE_LISTEN_TLS="127.0.0.1:$tlsport" \
 		POPGATE_TLS_CERT="$work/tls/cert.pem" POPGATE_TLS_KEY="$work/tls/key.pem" \
-		POPGATE_BACKENDS="legacy=pop3://$backend" POPGATE_DEFAULT_BACKEND=legacy \
+		POPGATE_BACKENDS="legacy=pop3://$backend${POPGATE_BACKEND_PARAMS:-}" POPGATE_DEFAULT_BACKEND=legacy \
 		POPGATE_DATA_DIR="$work/state/$name" POPGATE_ADMIN_LISTEN=off POPGATE_HOSTNAME=pop.bench \
 		"$work/bin/popgate"
 	ADDR[$name]=127.0.0.1:$port TLSADDR[$name]=127.0.0.1:$tlsport
@@ -289,6 +290,13 @@ start_popgate-relay() {
 # whose cores the backend and the clients already keep busy.
 start_popgate-1p() {
 	POPGATE_EXTRA=GOMAXPROCS=1 start_popgate "$@"
+}
+
+# popgate-nopool is popgate without the pool of connections to the backend
+# that are greeted ahead of logins (pool=0): each login connects, reads the
+# greeting and logs in.
+start_popgate-nopool() {
+	POPGATE_BACKEND_PARAMS='?pool=0' start_popgate "$@"
 }
 
 # popgate-redis is popgate with its state (UIDL maps, throttle state,
@@ -481,7 +489,7 @@ idle() {
 	local t n before after pb stub start held
 	: >"$work/results/F.tsv"
 	for t in $TARGETS; do
-		[[ $t == direct || $t == dovecot-proxy || $t == popgate-relay || $t == popgate-1p ]] && continue
+		[[ $t == direct || $t == dovecot-proxy || $t == popgate-relay || $t == popgate-1p || $t == popgate-nopool ]] && continue
 		for n in $IDLE_SESSIONS; do
 			((n > MAXIDLE)) && n=$MAXIDLE
 			stub=$(freeport)
