@@ -101,11 +101,25 @@ func newPool(b *Backend, size int, maxAge time.Duration) *pool {
 }
 
 // take returns the oldest idle connection, or nil when there is none (or
-// no pool), and asks for a replacement as demand allows.
+// no pool), and asks for a replacement as demand allows. A connection the
+// server has closed or written to meanwhile (a goodbye before a restart)
+// is discarded before anything is sent on it.
 func (p *pool) take() *pooled {
 	if p == nil {
 		return nil
 	}
+	for {
+		pc := p.pop()
+		if pc == nil || !peerSpoke(pc.c.nc) {
+			return pc
+		}
+		p.discarded.Add(1)
+		pc.c.close()
+	}
+}
+
+// pop takes the oldest idle connection, counting a miss if there is none.
+func (p *pool) pop() *pooled {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {

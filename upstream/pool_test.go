@@ -149,34 +149,52 @@ func TestPoolHit(t *testing.T) {
 }
 
 // A pooled connection the server has closed is discarded when a login
-// finds it so, and the login goes through on a fresh connection.
+// takes it, and the login goes through on a fresh connection. Over a plain
+// socket the closed connection is seen before anything is written to it;
+// through a wrapped one (no socket to look at) the login writes, reads the
+// end of the connection instead of a reply, and is retried.
 func TestPoolDeadConnectionRetried(t *testing.T) {
-	kill := make(chan struct{})
-	srv := startPoolServer(t, func(n int32, s *pop3test.Conn) bool {
-		if n != 1 {
-			return false
-		}
-		<-kill // the pooled connection, closed as by a server's timeout
-		return true
-	})
-	b := newPoolBackend(t, poolOptions(srv.Addr, 1, time.Minute))
-	prime(t, b)
-	close(kill)
-	pop3test.Eventually(t, "the server to close the pooled connection", func() bool { return srv.unauth.Load() == 0 })
+	for _, wrapped := range []bool{false, true} {
+		t.Run(fmt.Sprintf("wrapped=%v", wrapped), func(t *testing.T) {
+			kill := make(chan struct{})
+			srv := startPoolServer(t, func(n int32, s *pop3test.Conn) bool {
+				if n != 1 {
+					return false
+				}
+				<-kill // the pooled connection, closed as by a server's timeout
+				return true
+			})
+			o := poolOptions(srv.Addr, 1, time.Minute)
+			var log writeLog
+			if wrapped {
+				o.Dial = log.dial
+			}
+			b := newPoolBackend(t, o)
+			prime(t, b)
+			close(kill)
+			pop3test.Eventually(t, "the server to close the pooled connection", func() bool { return srv.unauth.Load() == 0 })
 
-	m, err := b.Open(context.Background(), testCreds())
-	if err != nil {
-		t.Fatalf("Open after the pooled connection died: %v", err)
-	}
-	defer m.Close()
-	if pooledLogin(t, m) {
-		t.Error("the session record says pooled for a login on a fresh connection")
-	}
-	if s := b.PoolStats(); s.Taken != 1 || s.Discarded != 1 {
-		t.Errorf("stats %+v, want 1 taken and 1 discarded", s)
-	}
-	if got := srv.Count("USER"); got != 1 {
-		t.Errorf("the server read USER %d times, want once (on the fresh connection)", got)
+			m, err := b.Open(context.Background(), testCreds())
+			if err != nil {
+				t.Fatalf("Open after the pooled connection died: %v", err)
+			}
+			defer m.Close()
+			// Seen closed at the take, the connection may already have a
+			// replacement in the pool; after a retry the login is fresh.
+			if wrapped && pooledLogin(t, m) {
+				t.Error("the session record says pooled for a login retried on a fresh connection")
+			}
+			if s := b.PoolStats(); s.Discarded != 1 {
+				t.Errorf("stats %+v, want 1 discarded", s)
+			}
+			// The fresh connection is the only one that read the login.
+			if got := srv.Count("USER"); got != 1 {
+				t.Errorf("the server read USER %d times, want once", got)
+			}
+			if logins := strings.Count(strings.Join(log.take(), ""), "USER alice"); wrapped && logins != 2 {
+				t.Errorf("USER written %d times, want twice: on the dead connection, then on a fresh one", logins)
+			}
+		})
 	}
 }
 
