@@ -12,7 +12,8 @@
 #   DURATION=4s       length of one load run
 #   CASES="A C D E F" A: 20 x 4 KB, RETR all, 8 clients; C: login, STAT, QUIT;
 #                     D: 8 x 256 KB, RETR all, 4 clients (MB/s); E: case A over implicit TLS;
-#                     F: memory of idle authenticated sessions
+#                     F: memory of idle authenticated sessions; L (not by default): case C with one
+#                     client, for login latency on a machine that is not saturated
 #   TARGETS="direct popgate popgate-relay popgate-1p haproxy dovecot-proxy nginx perdition"
 #                     (add popgate-redis for popgate with a Redis store, popgate-nopool for
 #                     popgate without its pool of greeted backend connections)
@@ -414,6 +415,7 @@ case_args() {
 	case $1 in
 	A) echo "-clients 8 -user a%d -nusers 8 -script retr:all" ;;
 	C) echo "-clients 8 -user a%d -nusers 8 -script stat" ;;
+	L) echo "-clients 1 -user a%d -nusers 8 -script stat" ;;
 	D) echo "-clients 4 -user d%d -nusers 4 -script retr:all" ;;
 	E) echo "-clients 8 -user a%d -nusers 8 -script retr:all -tls" ;;
 	esac
