@@ -132,6 +132,7 @@ func (b *Backend) Greet(ctx context.Context, client, local net.Addr) (pop3.Greet
 	case b.o.ProxyProtocol && client == nil:
 		return nil, &pop3.Error{Text: pop3.ErrUnsupported.Text, Err: fmt.Errorf("%s: client address unknown for the PROXY header", c.describe("greet"))}
 	}
+	defer b.pool.refill()
 	if pc := b.pool.take(); pc != nil {
 		if pc.timestamp != "" {
 			return &greeted{b: b, c: pc.c, timestamp: pc.timestamp, cp: pc.cp, capsRead: true, pooled: pc}, nil
@@ -247,6 +248,9 @@ func retriable(cr pop3.Credentials) bool {
 // else (or when the pooled connection turns out to be dead before any
 // reply to the login) on a fresh one.
 func (b *Backend) open(ctx context.Context, c *conn, cr pop3.Credentials, usePool bool) (*mailbox, error) {
+	if usePool {
+		defer b.pool.refill()
+	}
 	if pc := b.takeIf(usePool); pc != nil {
 		pc.c.user = cr.User
 		m, err := loginWith(ctx, pc.c, pc.cp, cr)

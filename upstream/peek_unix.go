@@ -3,19 +3,17 @@
 package upstream
 
 import (
-	"crypto/tls"
 	"errors"
 	"net"
 	"syscall"
 )
 
 // peerSpoke reports, without waiting, whether the server has closed an idle
-// connection or sent something on it: a connection before login that is
-// readable is one the server is done with. It costs one system call.
+// connection or sent something on it: a plain connection before login that
+// is readable is one the server is done with. It costs one system call.
+// Over TLS, the server may have sent session tickets after the handshake,
+// so readable says nothing: the login finds out, and is retried.
 func peerSpoke(nc net.Conn) bool {
-	if tc, ok := nc.(*tls.Conn); ok {
-		nc = tc.NetConn()
-	}
 	sc, ok := nc.(syscall.Conn)
 	if !ok {
 		return false

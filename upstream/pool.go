@@ -82,6 +82,7 @@ type pool struct {
 	mu         sync.Mutex
 	idle       []*pooled // oldest first
 	dialing    int
+	owed       int // dials asked for by takes, started by refill
 	lastLogin  time.Time
 	lastMiss   time.Time
 	fillAfter  time.Time // no dial for the pool before this, after a failure
@@ -101,7 +102,8 @@ func newPool(b *Backend, size int, maxAge time.Duration) *pool {
 }
 
 // take returns the oldest idle connection, or nil when there is none (or
-// no pool), and asks for a replacement as demand allows. A connection the
+// no pool), and asks for a replacement as demand allows, which refill
+// dials. A connection the
 // server has closed or written to meanwhile (a goodbye before a restart)
 // is discarded before anything is sent on it.
 func (p *pool) take() *pooled {
@@ -132,7 +134,7 @@ func (p *pool) pop() *pooled {
 		p.missed.Add(1)
 		p.lastMiss = now
 		if recent {
-			p.fillLocked()
+			p.owed++
 		}
 		return nil
 	}
@@ -140,9 +142,23 @@ func (p *pool) pop() *pooled {
 	p.idle[0] = nil
 	p.idle = p.idle[1:]
 	p.taken.Add(1)
-	p.fillLocked()
+	p.owed++
 	pc.replies = pc.c.replies
 	return pc
+}
+
+// refill starts the dials that takes asked for. Callers run it once their
+// own login is over, so that a dial does not compete with the login for
+// the server and the CPU.
+func (p *pool) refill() {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for ; p.owed > 0; p.owed-- {
+		p.fillLocked()
+	}
 }
 
 // discard counts a pooled connection found dead when taken.

@@ -96,6 +96,7 @@ func prime(t *testing.T, b *Backend) {
 		if pc := b.pool.take(); pc != nil {
 			t.Fatal("a new pool had a connection")
 		}
+		b.pool.refill()
 	}
 	waitIdle(t, b, 1)
 }
@@ -274,6 +275,7 @@ func fillTo(t *testing.T, b *Backend, n int) int {
 				took++
 			}
 		}
+		b.pool.refill()
 		return false
 	})
 	return took
