@@ -139,7 +139,7 @@ func (b *Backend) Greet(ctx context.Context, client, local net.Addr) (pop3.Greet
 		}
 		// The server's greetings have no timestamp: the fresh one below
 		// fails the same way, with the usual error.
-		go quit(pc.c)
+		b.pool.retire(pc)
 	}
 	if err := b.connect(ctx, c, pop3.Credentials{Client: client, Local: local}); err != nil {
 		return nil, err
@@ -279,6 +279,7 @@ func (b *Backend) open(ctx context.Context, c *conn, cr pop3.Credentials, usePoo
 	return m, nil
 }
 
+// takeIf takes a pooled connection if usePool.
 func (b *Backend) takeIf(usePool bool) *pooled {
 	if !usePool {
 		return nil

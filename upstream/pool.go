@@ -161,6 +161,18 @@ func (p *pool) refill() {
 	}
 }
 
+// retire closes a taken connection that will not be used with QUIT, in the
+// background; close waits for it.
+func (p *pool) retire(pc *pooled) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		pc.c.close()
+		return
+	}
+	p.wg.Go(func() { quit(pc.c) })
+}
+
 // discard counts a pooled connection found dead when taken.
 func (p *pool) discard() { p.discarded.Add(1) }
 

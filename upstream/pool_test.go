@@ -370,3 +370,21 @@ func TestPoolOffWithProxyProtocol(t *testing.T) {
 		t.Errorf("a backend with proxy_protocol keeps a pool: %+v", s)
 	}
 }
+
+// A pooled connection whose greeting has no APOP timestamp cannot serve
+// Greet: it is closed with QUIT, and Greet fails as it does without a pool.
+func TestPoolGreetWithoutTimestamp(t *testing.T) {
+	srv := pop3test.Start(t, (&pop3test.Script{Replies: map[string]pop3test.Reply{
+		"CAPA": pop3test.Lines("+OK", "USER", "."),
+		"QUIT": {Text: "+OK bye\r\n", Close: true},
+	}}).Serve)
+	o := poolOptions(srv.Addr, 1, time.Minute)
+	o.APOP = true
+	b := newPoolBackend(t, o)
+	prime(t, b)
+	_, err := b.Greet(context.Background(), &net.TCPAddr{IP: net.IPv4(192, 0, 2, 7), Port: 4000}, nil)
+	if err == nil || !strings.Contains(err.Error(), "timestamp") {
+		t.Fatalf("Greet = %v, want an error about the missing timestamp", err)
+	}
+	pop3test.Eventually(t, "QUIT on the pooled connection", func() bool { return srv.Count("QUIT") == 1 })
+}
