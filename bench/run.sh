@@ -13,10 +13,12 @@
 #   CASES="A B C D E F" A: 20 x 4 KB, RETR all, 8 clients; B: A with a client that ACKs at once
 #                     (TCP_QUICKACK), which spares relays that write with Nagle on; C: login, STAT, QUIT;
 #                     D: 8 x 256 KB, RETR all, 4 clients (MB/s); E: case A over implicit TLS;
-#                     F: memory of idle authenticated sessions
+#                     F: memory of idle authenticated sessions; L (not by default): case C with one
+#                     client, for login latency on a machine that is not saturated
 #   TARGETS="direct popgate popgate-relay popgate-1p haproxy dovecot-proxy nginx perdition"
 #                     (add popgate-redis for popgate with a Redis store, popgate-noquickack for
-#                     popgate with quickack=false on its backend, popgate-base with BASE,
+#                     popgate with quickack=false on its backend, popgate-nopool for popgate
+#                     without its pool of greeted backend connections, popgate-base with BASE,
 #                     proto-splice proto-copy proto-gnet for bench/relayproto)
 #   IDLE_SESSIONS="1000 10000"  session counts of case F (capped by the descriptor limit)
 #   IDLE_WAIT=60      seconds case F waits for all sessions; a slower relay is measured on those it holds
@@ -287,7 +289,7 @@ start_popgate() {
 	spawn "$name" env -i PATH="$PATH" ${POPGATE_EXTRA:-} \
 		POPGATE_LISTEN="127.0.0.1:$port" POPGATE_LISTEN_TLS="127.0.0.1:$tlsport" \
 		POPGATE_TLS_CERT="$work/tls/cert.pem" POPGATE_TLS_KEY="$work/tls/key.pem" \
-		POPGATE_BACKENDS="legacy=pop3://$backend${POPGATE_QUERY:-}" POPGATE_DEFAULT_BACKEND=legacy \
+		POPGATE_BACKENDS="legacy=pop3://$backend${POPGATE_BACKEND_PARAMS:-}" POPGATE_DEFAULT_BACKEND=legacy \
 		POPGATE_DATA_DIR="$work/state/$name" POPGATE_ADMIN_LISTEN=off POPGATE_HOSTNAME=pop.bench \
 		"${POPGATE_BIN:-$work/bin/popgate}"
 	ADDR[$name]=127.0.0.1:$port TLSADDR[$name]=127.0.0.1:$tlsport
@@ -318,7 +320,14 @@ start_popgate-1p() {
 # popgate-noquickack is popgate with quickack=false on its backend: what
 # arming TCP_QUICKACK on the upstream connection costs in front of Dovecot.
 start_popgate-noquickack() {
-	POPGATE_QUERY='?quickack=false' start_popgate "$@"
+	POPGATE_BACKEND_PARAMS='?quickack=false' start_popgate "$@"
+}
+
+# popgate-nopool is popgate without the pool of connections to the backend
+# that are greeted ahead of logins (pool=0): each login connects, reads the
+# greeting and logs in.
+start_popgate-nopool() {
+	POPGATE_BACKEND_PARAMS='?pool=0' start_popgate "$@"
 }
 
 # popgate-redis is popgate with its state (UIDL maps, throttle state,
@@ -452,6 +461,7 @@ case_args() {
 	A) echo "-clients 8 -user a%d -nusers 8 -script retr:all" ;;
 	B) echo "-clients 8 -user a%d -nusers 8 -script retr:all -quickack" ;;
 	C) echo "-clients 8 -user a%d -nusers 8 -script stat" ;;
+	L) echo "-clients 1 -user a%d -nusers 8 -script stat" ;;
 	D) echo "-clients 4 -user d%d -nusers 4 -script retr:all" ;;
 	E) echo "-clients 8 -user a%d -nusers 8 -script retr:all -tls" ;;
 	esac
@@ -553,7 +563,7 @@ idle() {
 	local t n before after pb stub start held
 	: >"$work/results/F.tsv"
 	for t in $TARGETS; do
-		[[ $t == direct || $t == dovecot-proxy || $t == popgate-relay || $t == popgate-1p ]] && continue
+		[[ $t == direct || $t == dovecot-proxy || $t == popgate-relay || $t == popgate-1p || $t == popgate-nopool ]] && continue
 		for n in $IDLE_SESSIONS; do
 			((n > MAXIDLE)) && n=$MAXIDLE
 			stub=$(freeport)

@@ -73,6 +73,12 @@ func TestHandlerAndHooks(t *testing.T) {
 	if err := m.QueueLength("legacy", func() int { return waiting }); err != nil {
 		t.Fatal(err)
 	}
+	for i, name := range []string{"legacy", "old"} {
+		n := uint64(i + 1)
+		if err := m.WatchPool(name, func() PoolStats { return PoolStats{Idle: 3, Taken: 10 * n, Missed: n, Refreshed: 7} }); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	srv := httptest.NewServer(m.Handler())
 	defer srv.Close()
@@ -88,6 +94,12 @@ func TestHandlerAndHooks(t *testing.T) {
 		`popgate_routes_reloads_total{result="failed"} 1`,
 		`popgate_backend_up{backend="legacy"} 0`,
 		`popgate_throttle_queue_length{backend="legacy"} 4`,
+		`popgate_backend_pool_idle_connections{backend="legacy"} 3`,
+		`popgate_backend_pool_events_total{backend="legacy",event="taken"} 10`,
+		`popgate_backend_pool_events_total{backend="old",event="taken"} 20`,
+		`popgate_backend_pool_events_total{backend="old",event="missed"} 2`,
+		`popgate_backend_pool_events_total{backend="legacy",event="discarded"} 0`,
+		`popgate_backend_pool_events_total{backend="legacy",event="refreshed"} 7`,
 		"go_goroutines",
 	} {
 		if !strings.Contains(text, want) {

@@ -85,6 +85,9 @@ type Record struct {
 	// Poison is the message this session's broken transfer flagged as
 	// poison, nil if none.
 	Poison *Poison
+	// Pooled is set when the login used a connection to the legacy
+	// server that was opened and greeted ahead of it.
+	Pooled bool
 }
 
 // Poison names a message that clients broke off often enough in a row to
@@ -209,6 +212,9 @@ func (r *Record) Fields() []zap.Field {
 	}
 	if r.Limit != "" {
 		fs = append(fs, zap.String("limit", r.Limit))
+	}
+	if r.Pooled {
+		fs = append(fs, zap.Bool("pooled", true))
 	}
 	return fs
 }

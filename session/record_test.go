@@ -68,6 +68,8 @@ func TestFieldKeysAreUnique(t *testing.T) {
 		Learning:   &Learning{Unchanged: true},
 		Throttling: &Throttling{},
 		Poison:     &Poison{},
+		Limit:      "x",
+		Pooled:     true,
 	}
 	seen := map[string]bool{}
 	for _, f := range r.Fields() {
@@ -116,7 +118,7 @@ func TestREADMEDocumentsEveryField(t *testing.T) {
 		}
 	}
 	full := &Record{Err: errTest("x"), Broken: &BrokenTransfer{}, Mapping: &Mapping{},
-		Learning: &Learning{Unchanged: true}, Throttling: &Throttling{}, Poison: &Poison{}, Limit: "x"}
+		Learning: &Learning{Unchanged: true}, Throttling: &Throttling{}, Poison: &Poison{}, Limit: "x", Pooled: true}
 	logged := map[string]bool{}
 	for _, f := range full.Fields() {
 		logged[f.Key] = true

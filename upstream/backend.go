@@ -14,12 +14,14 @@ import (
 )
 
 // Backend opens mailboxes on one legacy POP3 server with the client's own
-// credentials. It holds no connections between sessions, only the server's
-// capabilities: logins within five minutes of a CAPA skip it, and a failed
-// login forgets them. It is safe for concurrent use.
+// credentials. It remembers the server's capabilities (logins within five
+// minutes of a CAPA skip it, and a failed login forgets them) and, with
+// Options.PoolSize, keeps a few connections greeted ahead of the logins
+// that will use them. It is safe for concurrent use; Close ends the pool.
 type Backend struct {
 	o    Options
 	caps capsCache
+	pool *pool // nil without one
 }
 
 var (
@@ -28,8 +30,26 @@ var (
 	_ pop3.Greeter = (*Backend)(nil)
 )
 
-// New returns a Backend for the server described by o.
-func New(o Options) *Backend { return &Backend{o: o, caps: capsCache{now: time.Now}} }
+// New returns a Backend for the server described by o. A pool is kept only
+// when o.PoolSize is positive and no PROXY header is due: a pooled
+// connection was opened before its client was known.
+func New(o Options) *Backend {
+	b := &Backend{o: o, caps: capsCache{now: time.Now}}
+	if o.PoolSize > 0 && !o.ProxyProtocol {
+		b.pool = newPool(b, o.PoolSize, o.poolMaxAge())
+	}
+	return b
+}
+
+// Close closes the pooled connections with QUIT. Mailboxes already open
+// are not affected.
+func (b *Backend) Close() error {
+	b.pool.close()
+	return nil
+}
+
+// PoolStats returns the counters of the pool of greeted connections.
+func (b *Backend) PoolStats() PoolStats { return b.pool.stats() }
 
 // Name returns the backend's name.
 func (b *Backend) Name() string { return b.o.Name }
@@ -45,8 +65,9 @@ type greeted struct {
 	c         *conn
 	timestamp string
 	cp        caps
-	capsRead  bool // cp holds the capabilities, and STLS is done if due
-	challenge bool // AUTH CRAM-MD5 is waiting for the client's response
+	capsRead  bool    // cp holds the capabilities, and STLS is done if due
+	challenge bool    // AUTH CRAM-MD5 is waiting for the client's response
+	pooled    *pooled // the pool's connection, if it came from there
 }
 
 var _ pop3.SASLChallenger = (*greeted)(nil)
@@ -110,6 +131,15 @@ func (b *Backend) Greet(ctx context.Context, client, local net.Addr) (pop3.Greet
 		return nil, &pop3.Error{Text: pop3.ErrUnsupported.Text, Err: fmt.Errorf("%s: APOP is not relayed", c.describe("greet"))}
 	case b.o.ProxyProtocol && client == nil:
 		return nil, &pop3.Error{Text: pop3.ErrUnsupported.Text, Err: fmt.Errorf("%s: client address unknown for the PROXY header", c.describe("greet"))}
+	}
+	defer b.pool.refill()
+	if pc := b.pool.take(); pc != nil {
+		if pc.timestamp != "" {
+			return &greeted{b: b, c: pc.c, timestamp: pc.timestamp, cp: pc.cp, capsRead: true, pooled: pc}, nil
+		}
+		// The server's greetings have no timestamp: the fresh one below
+		// fails the same way, with the usual error.
+		b.pool.retire(pc)
 	}
 	if err := b.connect(ctx, c, pop3.Credentials{Client: client, Local: local}); err != nil {
 		return nil, err
@@ -189,9 +219,15 @@ func (b *Backend) Open(ctx context.Context, cr pop3.Credentials) (pop3.Mailbox, 
 	if g != nil {
 		if m, err = g.login(ctx, cr); err != nil {
 			c.close()
+			if g.pooled != nil && g.pooled.lostBeforeReply() && retriable(cr) {
+				b.pool.discard()
+				m, err = b.open(ctx, &conn{name: b.o.Name, addr: b.o.Addr, user: cr.User, timeout: b.o.commandTimeout()}, cr, false)
+			}
+		} else if g.pooled != nil {
+			m.pooled = true
 		}
 	} else {
-		m, err = b.open(ctx, c, cr)
+		m, err = b.open(ctx, c, cr, true)
 	}
 	if err != nil {
 		// The server may have changed: ask for its capabilities next time.
@@ -201,8 +237,33 @@ func (b *Backend) Open(ctx context.Context, cr pop3.Credentials) (pop3.Mailbox, 
 	return m, nil
 }
 
-// open connects and logs in.
-func (b *Backend) open(ctx context.Context, c *conn, cr pop3.Credentials) (*mailbox, error) {
+// retriable reports whether cr may be sent again on another connection:
+// not a digest, which was computed over the first connection's greeting or
+// challenge.
+func retriable(cr pop3.Credentials) bool {
+	return cr.Mechanism != pop3.MechAPOP && cr.Mechanism != pop3.MechCRAMMD5
+}
+
+// open logs in on a pooled connection when usePool and the pool has one,
+// else (or when the pooled connection turns out to be dead before any
+// reply to the login) on a fresh one.
+func (b *Backend) open(ctx context.Context, c *conn, cr pop3.Credentials, usePool bool) (*mailbox, error) {
+	if usePool {
+		defer b.pool.refill()
+	}
+	if pc := b.takeIf(usePool); pc != nil {
+		pc.c.user = cr.User
+		m, err := loginWith(ctx, pc.c, pc.cp, cr)
+		if err == nil {
+			m.pooled = true
+			return m, nil
+		}
+		pc.c.close()
+		if !pc.lostBeforeReply() {
+			return nil, err
+		}
+		b.pool.discard()
+	}
 	if err := b.connect(ctx, c, cr); err != nil {
 		return nil, err
 	}
@@ -216,6 +277,14 @@ func (b *Backend) open(ctx context.Context, c *conn, cr pop3.Credentials) (*mail
 		return nil, err
 	}
 	return m, nil
+}
+
+// takeIf takes a pooled connection if usePool.
+func (b *Backend) takeIf(usePool bool) *pooled {
+	if !usePool {
+		return nil
+	}
+	return b.pool.take()
 }
 
 // connect dials and gives c its connection.

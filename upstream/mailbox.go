@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/popgate/popgate/pop3"
+	"github.com/popgate/popgate/session"
 )
 
 // mailbox is a logged-in session on the legacy server. Each method is one
@@ -20,6 +21,8 @@ type mailbox struct {
 	count int   // STAT at login
 	size  int64 // STAT at login
 	dele  bool  // a DELE succeeded since login or the last RSET
+	// pooled is set when the login used a connection from the pool.
+	pooled bool
 	// status is the server's +OK to the command statusCmd, which was the
 	// last one while statusAt is the connection's count of replies.
 	status    pop3.Response
@@ -33,7 +36,12 @@ type mailbox struct {
 var (
 	_ pop3.Mailbox       = (*mailbox)(nil)
 	_ pop3.StatusRelayer = (*mailbox)(nil)
+	_ session.Reporter   = (*mailbox)(nil)
 )
+
+// Report implements session.Reporter: the session line says whether the
+// login used a pooled connection.
+func (m *mailbox) Report(r *session.Record) { r.Pooled = m.pooled }
 
 // Status implements pop3.StatusRelayer.
 func (m *mailbox) Status(cmd string) (pop3.Response, bool) {

@@ -50,6 +50,14 @@ type Options struct {
 	// delayed-ACK logic instead of arming TCP_QUICKACK (Linux only) while
 	// a reply is awaited. See ackConn for why quickack is the default.
 	DelayedACK bool
+	// PoolSize is the most connections kept connected and greeted (and
+	// past STLS) ahead of logins, so that a login costs one round trip to
+	// the server. Zero keeps none. It is ignored with ProxyProtocol: the
+	// header must name the client, unknown when the connection is opened.
+	PoolSize int
+	// PoolMaxAge is how long a pooled connection may wait for a login
+	// before it is closed with QUIT. Zero means DefaultPoolMaxAge.
+	PoolMaxAge time.Duration
 	// Dial opens the TCP connection. Nil means a net.Dialer.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
@@ -66,6 +74,13 @@ func (o *Options) commandTimeout() time.Duration {
 		return o.CommandTimeout
 	}
 	return DefaultCommandTimeout
+}
+
+func (o *Options) poolMaxAge() time.Duration {
+	if o.PoolMaxAge > 0 {
+		return o.PoolMaxAge
+	}
+	return DefaultPoolMaxAge
 }
 
 // tlsConfig returns the configuration for a handshake with Addr.

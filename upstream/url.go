@@ -17,7 +17,10 @@ import (
 // The port defaults to 110 for pop3 and 995 for pop3s. Query parameters:
 // proxy_protocol (v2 or none), dial_timeout and timeout (Go durations > 0),
 // quickack (boolean, default true), starttls (boolean, pop3 only),
-// tls_verify (boolean) and server_name (the name to verify). An unknown parameter or a bad value is an error naming
+// tls_verify (boolean), server_name (the name to verify), pool (the most
+// greeted connections kept ahead of logins, 0 for none; DefaultPoolSize
+// unless proxy_protocol=v2, which a pool cannot serve) and pool_max_age (a
+// Go duration > 0). An unknown parameter or a bad value is an error naming
 // the parameter. max_sessions is accepted and skipped: it limits every kind
 // of backend, in front of the backend.
 func FromURL(name string, u *url.URL) (Options, error) {
@@ -56,6 +59,7 @@ func FromURL(name string, u *url.URL) (Options, error) {
 	var tlsVerify = true
 	var serverName string
 	var tlsParams []string
+	pool := -1 // not given
 	for key, vals := range u.Query() {
 		if len(vals) != 1 {
 			return fail("parameter %s given %d times", key, len(vals))
@@ -89,6 +93,13 @@ func FromURL(name string, u *url.URL) (Options, error) {
 			if err == nil && o.STLS && o.TLS {
 				err = fmt.Errorf("pop3s is already TLS")
 			}
+		case "pool":
+			pool, err = strconv.Atoi(v)
+			if err == nil && (pool < 0 || pool > maxPoolSize) {
+				err = fmt.Errorf("want 0 (no pool) to %d", maxPoolSize)
+			}
+		case "pool_max_age":
+			o.PoolMaxAge, err = positiveDuration(v)
 		case "tls_verify":
 			tlsVerify, err = strconv.ParseBool(v)
 			tlsParams = append(tlsParams, key)
@@ -102,6 +113,14 @@ func FromURL(name string, u *url.URL) (Options, error) {
 			return fail("parameter %s=%q: %v", key, v, unwrapParse(err))
 		}
 	}
+	switch {
+	case pool > 0 && o.ProxyProtocol:
+		return fail("parameter pool=%d: a pooled connection is opened before its client is known, so it cannot carry proxy_protocol=v2; use pool=0", pool)
+	case pool >= 0:
+		o.PoolSize = pool
+	case !o.ProxyProtocol:
+		o.PoolSize = DefaultPoolSize
+	}
 	if len(tlsParams) > 0 {
 		if !o.TLS && !o.STLS {
 			return fail("parameter %s needs pop3s:// or starttls=true", tlsParams[0])
@@ -110,6 +129,10 @@ func FromURL(name string, u *url.URL) (Options, error) {
 	}
 	return o, nil
 }
+
+// maxPoolSize bounds the pool parameter: each pooled connection may hold a
+// process on the legacy server.
+const maxPoolSize = 64
 
 func positiveDuration(s string) (time.Duration, error) {
 	d, err := time.ParseDuration(s)

@@ -56,6 +56,31 @@ func TestFromURL(t *testing.T) {
 				t.Errorf("tlsConfig ServerName = %q", cfg.ServerName)
 			}
 		}},
+		{"pop3://127.0.0.1", func(t *testing.T, o Options) {
+			if o.PoolSize != DefaultPoolSize || o.poolMaxAge() != DefaultPoolMaxAge {
+				t.Errorf("default pool %d, max age %v", o.PoolSize, o.poolMaxAge())
+			}
+		}},
+		{"pop3://127.0.0.1?pool=0", func(t *testing.T, o Options) {
+			if o.PoolSize != 0 {
+				t.Errorf("pool=0 gave %d", o.PoolSize)
+			}
+		}},
+		{"pop3://127.0.0.1?pool=2&pool_max_age=45s", func(t *testing.T, o Options) {
+			if o.PoolSize != 2 || o.PoolMaxAge != 45*time.Second {
+				t.Errorf("got pool %d, max age %v", o.PoolSize, o.PoolMaxAge)
+			}
+		}},
+		{"pop3://127.0.0.1?proxy_protocol=v2", func(t *testing.T, o Options) {
+			if o.PoolSize != 0 {
+				t.Errorf("proxy_protocol=v2 kept a pool of %d by default", o.PoolSize)
+			}
+		}},
+		{"pop3://127.0.0.1?proxy_protocol=v2&pool=0", func(t *testing.T, o Options) {
+			if o.PoolSize != 0 || !o.ProxyProtocol {
+				t.Errorf("got %+v", o)
+			}
+		}},
 	} {
 		t.Run(tc.url, func(t *testing.T) {
 			u, err := url.Parse(tc.url)
@@ -93,6 +118,12 @@ func TestFromURLErrors(t *testing.T) {
 		{"pop3://host?tls_verify=false", "tls_verify"},
 		{"pop3s://host?tls_verify=nah", "tls_verify"},
 		{"pop3://host?timeout=1s&timeout=2s", "timeout"},
+		{"pop3://host?pool=-1", "pool"},
+		{"pop3://host?pool=many", "pool"},
+		{"pop3://host?pool=65", "pool"},
+		{"pop3://host?pool_max_age=0s", "pool_max_age"},
+		{"pop3://host?pool_max_age=30", "pool_max_age"},
+		{"pop3://host?pool=2&proxy_protocol=v2", "proxy_protocol"},
 	} {
 		u, err := url.Parse(tc.url)
 		if err != nil {

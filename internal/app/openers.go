@@ -51,7 +51,9 @@ func backendOptions(cfg config.Config, b config.Backend, leases lock.Leases) (bu
 			return nil, err
 		}
 		return func(map[string]pop3.Opener, *usersFiles) (pop3.Opener, io.Closer, error) {
-			return upstream.New(o), nil, nil
+			// The closer ends the pool of greeted connections, with QUIT.
+			b := upstream.New(o)
+			return b, b, nil
 		}, nil
 
 	case config.SchemeMbox, config.SchemeMaildir:

@@ -15,6 +15,7 @@ import (
 	"github.com/popgate/popgate/health"
 	"github.com/popgate/popgate/metrics"
 	"github.com/popgate/popgate/pop3"
+	"github.com/popgate/popgate/upstream"
 )
 
 // operations are what an operator watches a server by: metrics, backend
@@ -61,6 +62,7 @@ type prober interface {
 func (o *operations) wrapOpeners(openers map[string]pop3.Opener) map[string]pop3.Opener {
 	out := make(map[string]pop3.Opener, len(openers))
 	for name, op := range openers {
+		o.watchPool(name, op)
 		if p, ok := op.(prober); ok {
 			o.health.Add(name, p.Probe)
 			op = o.health.Guard(name, op)
@@ -68,6 +70,27 @@ func (o *operations) wrapOpeners(openers map[string]pop3.Opener) map[string]pop3
 		out[name] = o.metrics.WrapOpener(name, op)
 	}
 	return out
+}
+
+// pooler is a backend that keeps greeted connections (upstream.Backend).
+type pooler interface {
+	PoolStats() upstream.PoolStats
+}
+
+// watchPool exports the pool of greeted connections of a backend that
+// keeps one.
+func (o *operations) watchPool(name string, op pop3.Opener) {
+	p, ok := op.(pooler)
+	if !ok || !p.PoolStats().Enabled {
+		return
+	}
+	err := o.metrics.WatchPool(name, func() metrics.PoolStats {
+		s := p.PoolStats()
+		return metrics.PoolStats{Idle: s.Idle, Taken: s.Taken, Missed: s.Missed, Discarded: s.Discarded, Refreshed: s.Refreshed}
+	})
+	if err != nil {
+		o.log.Warn("backend pool metrics not registered", zap.String("backend", name), zap.Error(err))
+	}
 }
 
 // pinger is a store that can tell whether it is reachable (store/redis).

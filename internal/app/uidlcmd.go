@@ -257,6 +257,8 @@ func parseUIDLVerify(args []string) (uidlRun, error) {
 		if err != nil {
 			return nil, uidlUsageError{fmt.Sprintf("-server: %v", err)}
 		}
+		// One login: a pool would only open a connection nobody uses.
+		o.PoolSize = 0
 		serverOpener = upstream.New(o)
 	}
 	return func(ctx context.Context, env uidlEnv, stdout, _ io.Writer) error {
