@@ -24,9 +24,13 @@ type Credential struct{ User, Password string }
 // Sessions sessions have finished, whichever comes first; at least one of
 // them must be set, so that a run always stops by itself.
 type Options struct {
-	Addr        string
-	TLS         bool        // implicit TLS
-	TLSConfig   *tls.Config // nil: no certificate verification (benchmarks use test certificates)
+	Addr      string
+	TLS       bool        // implicit TLS
+	TLSConfig *tls.Config // nil: no certificate verification (benchmarks use test certificates)
+	// TLSResume makes clients resume TLS sessions from one shared cache,
+	// as a mail client that polls again does; otherwise every session makes
+	// a full handshake.
+	TLSResume   bool
 	Users       []Credential
 	Clients     int           // concurrent clients, default 1
 	Duration    time.Duration // wall-clock bound
@@ -59,6 +63,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	if o.TLS && o.TLSConfig == nil {
 		o.TLSConfig = &tls.Config{InsecureSkipVerify: true}
+	}
+	if o.TLS && o.TLSResume && o.TLSConfig.ClientSessionCache == nil {
+		o.TLSConfig = o.TLSConfig.Clone()
+		o.TLSConfig.ClientSessionCache = tls.NewLRUClientSessionCache(0)
 	}
 	if o.Duration > 0 {
 		var cancel context.CancelFunc
@@ -107,6 +115,7 @@ type worker struct {
 	logins   []time.Duration
 	bytes    int64
 	msgs     int
+	resumed  int // TLS handshakes that resumed a session
 	errors   map[string]int
 	samples  map[string]string // the first error of each kind
 	cut      int               // sessions cut short by the end of the run
@@ -163,6 +172,9 @@ func (w *worker) session(ctx context.Context) {
 			conn.Close()
 			w.fail("tls", err)
 			return
+		}
+		if tc.ConnectionState().DidResume {
+			w.resumed++
 		}
 		conn = tc
 	}

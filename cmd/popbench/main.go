@@ -54,10 +54,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	)
 	fs.StringVar(&o.Addr, "addr", "127.0.0.1:1110", "POP3 server address")
 	fs.BoolVar(&o.TLS, "tls", false, "implicit TLS (certificates are not verified)")
+	fs.BoolVar(&o.TLSResume, "tls-resume", false, "with -tls: resume TLS sessions (session tickets), as a client polling again does")
 	fs.IntVar(&o.Clients, "clients", 1, "concurrent clients")
 	fs.IntVar(&o.Sessions, "sessions", 0, "stop after this many sessions")
 	fs.DurationVar(&o.Timeout, "timeout", 30*time.Second, "dial and per-response timeout")
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if o.TLSResume && !o.TLS {
+		fmt.Fprintln(stderr, "popbench: -tls-resume needs -tls")
 		return 2
 	}
 	o.Duration = *duration
