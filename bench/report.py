@@ -63,6 +63,26 @@ def load(results, case, target):
     return runs
 
 
+def cpu_per_session(results, case, target):
+    """The relay's CPU time per session started, median over the rounds:
+    unlike a rate, it hardly moves with what else the machine runs."""
+    per = []
+    for name in sorted(os.listdir(results)):
+        m = re.fullmatch(rf"{re.escape(case)}\.{re.escape(target)}\.(\d+)\.cpu", name)
+        if not m:
+            continue
+        try:
+            with open(os.path.join(results, name)) as f:
+                ms = int(f.read().strip())
+            with open(os.path.join(results, name[: -len(".cpu")] + ".json")) as f:
+                sessions = json.load(f).get("sessions", 0)
+        except (OSError, ValueError):
+            continue
+        if sessions:
+            per.append(ms / sessions)
+    return statistics.median(per) if per else None
+
+
 def fmt(v, digits=1):
     if v is None:
         return "n/a"
@@ -94,10 +114,10 @@ def throughput_tables(args, medians):
         resumed = case.endswith("-resume")
         out.append(f"### Case {case}: {title}\n")
         out.append(
-            f"| target | median {unit} | range over rounds | vs HAProxy | vs direct | p50 session ms | failed sessions |"
+            f"| target | median {unit} | range over rounds | vs HAProxy | vs direct | p50 session ms | failed sessions | CPU ms per session |"
             + (" resumed handshakes |" if resumed else "")
         )
-        out.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: |" + (" ---: |" if resumed else ""))
+        out.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |" + (" ---: |" if resumed else ""))
         rows = {}
         for t in targets:
             runs = load(args.results, case, t)
@@ -108,14 +128,15 @@ def throughput_tables(args, medians):
             p50 = statistics.median([r["session_ms"]["p50"] for r in good]) if good else None
             handshakes = sum(r.get("sessions", 0) for r in good)
             share = sum(r.get("tls_resumed", 0) for r in good) / handshakes if handshakes else None
-            rows[t] = (med, min(vals) if vals else None, max(vals) if vals else None, p50, failed, len(runs), share)
+            cpu = cpu_per_session(args.results, case, t)
+            rows[t] = (med, min(vals) if vals else None, max(vals) if vals else None, p50, failed, len(runs), share, cpu)
             medians[(case, t)] = med
         for t in targets:
-            med, lo, hi, p50, failed, n, share = rows[t]
+            med, lo, hi, p50, failed, n, share, cpu = rows[t]
             name = f"**{t}**" if t.startswith("popgate") else t
             out.append(
                 f"| {name} | {fmt(med)} | {fmt(lo)}–{fmt(hi)} ({n} runs) | {fmt(ratio(med, medians.get((case, 'haproxy'))), 2)} "
-                f"| {fmt(ratio(med, medians.get((case, 'direct'))), 2)} | {fmt(p50, 2)} | {failed} |"
+                f"| {fmt(ratio(med, medians.get((case, 'direct'))), 2)} | {fmt(p50, 2)} | {failed} | {fmt(cpu, 2)} |"
                 + (f" {fmt(share * 100 if share is not None else None, 0)}% |" if resumed else "")
             )
         out.append("")

@@ -475,11 +475,48 @@ addr_for() { # addr_for CASE TARGET
 	esac
 }
 
+# cpu_ms PGID...: CPU time (user and system, reaped children included) of
+# every process in the groups, in milliseconds.
+cpu_ms() {
+	python3 - "$@" <<'EOF'
+import os, sys
+groups = {int(g) for g in sys.argv[1:]}
+hz = os.sysconf("SC_CLK_TCK")
+ticks = 0
+for p in os.listdir("/proc"):
+    if not p.isdigit():
+        continue
+    try:
+        with open(f"/proc/{p}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        continue
+    if int(fields[2]) in groups:  # pgrp
+        ticks += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+print(ticks * 1000 // hz)
+EOF
+}
+
+# relay_groups TARGET: the process groups whose CPU time is the relay's
+# (not nginx's auth_http helper, which stands in for an auth service).
+relay_groups() {
+	local n
+	if [[ $1 == direct ]]; then n=backend; else n=$1; fi
+	for n in "$n" "$n-tls" "$n-ec"; do
+		if [[ -n ${PGID[$n]:-} ]]; then echo "${PGID[$n]}"; fi
+	done
+}
+
 load() { # load CASE TARGET ROUND
-	local out=$work/results/$1.$2.$3.json
+	local out=$work/results/$1.$2.$3.json before groups
+	groups=$(relay_groups "$2")
+	# shellcheck disable=SC2086
+	before=$(cpu_ms $groups)
 	# shellcheck disable=SC2046
 	"$work/bin/popbench" -json -addr "$(addr_for "$1" "$2")" -pass "$PASS" -duration "$DURATION" $(case_args "$1") \
 		>"$out" 2>>"$work/log/popbench.out" || true
+	# shellcheck disable=SC2086
+	echo $(($(cpu_ms $groups) - before)) >"${out%.json}.cpu"
 }
 
 throughput() {
