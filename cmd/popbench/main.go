@@ -4,6 +4,7 @@
 //
 //	popbench -addr 127.0.0.1:1110 -user demo -pass demo -clients 8 -duration 10s -script stat,uidl,retr:all
 //	popbench -addr 127.0.0.1:1110 -user u%d -nusers 1000 -pass p -clients 1000 -duration 60s -script idle -ready /tmp/held
+//	popbench -addr 127.0.0.1:995 -tls -tls-resume -user demo -pass demo -clients 8 -duration 10s -script retr:all
 //	popbench gen-mbox -count 20 -size 4096 -user alice /tmp/alice.mbox
 //	popbench gen-maildir -count 8 -size 262144 -user bob /tmp/bob/Maildir
 package main
