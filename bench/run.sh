@@ -10,9 +10,13 @@
 # Knobs (environment):
 #   ROUNDS=5          rounds; each round runs every target once per case, in a rotated order
 #   DURATION=4s       length of one load run
-#   CASES="A B C D E F" A: 20 x 4 KB, RETR all, 8 clients; B: A with a client that ACKs at once
+#   CASES="A B C D E E-ec E-resume F"
+#                     A: 20 x 4 KB, RETR all, 8 clients; B: A with a client that ACKs at once
 #                     (TCP_QUICKACK), which spares relays that write with Nagle on; C: login, STAT, QUIT;
-#                     D: 8 x 256 KB, RETR all, 4 clients (MB/s); E: case A over implicit TLS;
+#                     D: 8 x 256 KB, RETR all, 4 clients (MB/s);
+#                     E: case A over implicit TLS with an RSA 2048 certificate, a full handshake per session;
+#                     E-ec: the same with an ECDSA P-256 certificate;
+#                     E-resume, E-ec-resume: E and E-ec with clients that resume their TLS sessions;
 #                     F: memory of idle authenticated sessions; L (not by default): case C with one
 #                     client, for login latency on a machine that is not saturated
 #   TARGETS="direct popgate popgate-relay popgate-1p haproxy dovecot-proxy nginx perdition"
@@ -38,7 +42,7 @@ set -euo pipefail
 
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-4s}
-CASES=${CASES:-"A B C D E F"}
+CASES=${CASES:-"A B C D E E-ec E-resume F"}
 TARGETS=${TARGETS:-"direct popgate popgate-relay popgate-1p haproxy dovecot-proxy nginx perdition"}
 IDLE_SESSIONS=${IDLE_SESSIONS:-"1000 10000"}
 IDLE_WAIT=${IDLE_WAIT:-60}
@@ -192,19 +196,33 @@ fixtures() {
 	chown -R "$owner:$group" "$work/home"
 }
 
+# Two certificates, one of each common type: every relay serves the RSA one
+# on its TLS port and, when an -ec case runs, the ECDSA one on a second port
+# (Dovecot picks its certificate by local address, so its second port is on
+# 127.0.0.2).
+RSA=$work/tls/rsa EC=$work/tls/ec
 tls_files() {
+	local d
+	mkdir -p "$RSA" "$EC"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+		-keyout "$RSA/key.pem" -out "$RSA/cert.pem" >/dev/null 2>&1
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
-		-keyout "$work/tls/key.pem" -out "$work/tls/cert.pem" >/dev/null 2>&1
-	cat "$work/tls/cert.pem" "$work/tls/key.pem" >"$work/tls/combined.pem"
-	chmod 644 "$work"/tls/*
+		-keyout "$EC/key.pem" -out "$EC/cert.pem" >/dev/null 2>&1
+	for d in "$RSA" "$EC"; do
+		cat "$d/cert.pem" "$d/key.pem" >"$d/combined.pem"
+		chmod 644 "$d"/*
+	done
 }
+WANT_EC=
+[[ " $CASES " == *" E-ec"* ]] && WANT_EC=yes
 
 # --- the servers ---------------------------------------------------------
-# dovecot_conf NAME PORT TLSPORT PASSDB_FILE: a self-contained configuration
-# in high-performance mode (login and mail processes are reused, two of each
-# kept ready), passwd-file auth behind a cache, nothing read from /etc.
+# dovecot_conf NAME PORT TLSPORT ECPORT PASSDB_FILE: a self-contained
+# configuration in high-performance mode (login and mail processes are
+# reused, two of each kept ready), passwd-file auth behind a cache, nothing
+# read from /etc.
 dovecot_conf() {
-	local name=$1 port=$2 tlsport=$3 passdb=$4
+	local name=$1 port=$2 tlsport=$3 ecport=$4 passdb=$5
 	mkdir -p "$work/run/$name" "$work/state/$name"
 	cat <<EOF
 base_dir = $work/run/$name
@@ -215,8 +233,12 @@ info_log_path = /dev/null
 protocols = pop3
 listen = 127.0.0.1
 ssl = yes
-ssl_cert = <$work/tls/cert.pem
-ssl_key = <$work/tls/key.pem
+ssl_cert = <$RSA/cert.pem
+ssl_key = <$RSA/key.pem
+local 127.0.0.2 {
+  ssl_cert = <$EC/cert.pem
+  ssl_key = <$EC/key.pem
+}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_failure_delay = 0
@@ -250,6 +272,11 @@ service pop3-login {
     port = $tlsport
     ssl = yes
   }
+  inet_listener pop3s_ec {
+    address = 127.0.0.2
+    port = $ecport
+    ssl = yes
+  }
   service_count = 0
   process_min_avail = 2
 }
@@ -268,32 +295,43 @@ service imap-login {
 EOF
 }
 
-declare -A ADDR=() TLSADDR=()
+declare -A ADDR=() TLSADDR=() ECADDR=()
 
 start_dovecot_backend() {
-	local port tlsport
-	port=$(freeport) tlsport=$(freeport)
-	dovecot_conf backend "$port" "$tlsport" "$work/passwd" >"$work/backend.conf"
+	local port tlsport ecport
+	port=$(freeport) tlsport=$(freeport) ecport=$(freeport)
+	dovecot_conf backend "$port" "$tlsport" "$ecport" "$work/passwd" >"$work/backend.conf"
 	spawn backend dovecot -F -c "$work/backend.conf"
 	BACKEND=127.0.0.1:$port
-	ADDR[direct]=$BACKEND TLSADDR[direct]=127.0.0.1:$tlsport
+	ADDR[direct]=$BACKEND TLSADDR[direct]=127.0.0.1:$tlsport ECADDR[direct]=127.0.0.2:$ecport
 	wait_port backend "$BACKEND"
 }
 
 # start_TARGET NAME BACKEND_ADDR: start one relay under the process name
 # NAME, relaying to BACKEND_ADDR, and record its addresses.
+# popgate serves one certificate: the ECDSA port is a second process
+# (NAME-ec) with its own state directory and no plain listener.
 start_popgate() {
-	local name=$1 backend=$2 port tlsport
+	local name=$1 backend=$2 port tlsport ecport
 	port=$(freeport) tlsport=$(freeport)
-	mkdir -p "$work/state/$name"
-	spawn "$name" env -i PATH="$PATH" ${POPGATE_EXTRA:-} \
-		POPGATE_LISTEN="127.0.0.1:$port" POPGATE_LISTEN_TLS="127.0.0.1:$tlsport" \
-		POPGATE_TLS_CERT="$work/tls/cert.pem" POPGATE_TLS_KEY="$work/tls/key.pem" \
-		POPGATE_BACKENDS="legacy=pop3://$backend${POPGATE_BACKEND_PARAMS:-}" POPGATE_DEFAULT_BACKEND=legacy \
-		POPGATE_DATA_DIR="$work/state/$name" POPGATE_ADMIN_LISTEN=off POPGATE_HOSTNAME=pop.bench \
-		"${POPGATE_BIN:-$work/bin/popgate}"
+	popgate_instance "$name" "$backend" "127.0.0.1:$port" "127.0.0.1:$tlsport" "$RSA"
 	ADDR[$name]=127.0.0.1:$port TLSADDR[$name]=127.0.0.1:$tlsport
 	wait_port "$name" "${ADDR[$name]}"
+	if [[ -n $WANT_EC ]]; then
+		ecport=$(freeport)
+		popgate_instance "$name-ec" "$backend" off "127.0.0.1:$ecport" "$EC"
+		ECADDR[$name]=127.0.0.1:$ecport
+		wait_listen "$name-ec" "${ECADDR[$name]}"
+	fi
+}
+
+popgate_instance() { # popgate_instance NAME BACKEND LISTEN LISTEN_TLS CERTDIR
+	mkdir -p "$work/state/$1"
+	spawn "$1" env -i PATH="$PATH" ${POPGATE_EXTRA:-} \
+		POPGATE_LISTEN="$3" POPGATE_LISTEN_TLS="$4" POPGATE_TLS_CERT="$5/cert.pem" POPGATE_TLS_KEY="$5/key.pem" \
+		POPGATE_BACKENDS="legacy=pop3://$2${POPGATE_BACKEND_PARAMS:-}" POPGATE_DEFAULT_BACKEND=legacy \
+		POPGATE_DATA_DIR="$work/state/$1" POPGATE_ADMIN_LISTEN=off POPGATE_HOSTNAME=pop.bench \
+		"${POPGATE_BIN:-$work/bin/popgate}"
 }
 
 # popgate-base is popgate built from the commit BASE names, to compare two
@@ -355,7 +393,7 @@ start_proto() { # start_proto MODE NAME BACKEND
 	local mode=$1 name=$2 backend=$3 port
 	port=$(freeport)
 	spawn "$name" "$work/bin/relayproto" -mode "$mode" -listen "127.0.0.1:$port" -backend "$backend"
-	ADDR[$name]=127.0.0.1:$port TLSADDR[$name]=
+	ADDR[$name]=127.0.0.1:$port TLSADDR[$name]= ECADDR[$name]=
 	wait_port "$name" "${ADDR[$name]}"
 }
 start_proto-splice() { start_proto splice "$@"; }
@@ -363,8 +401,8 @@ start_proto-copy() { start_proto copy "$@"; }
 start_proto-gnet() { start_proto gnet "$@"; }
 
 start_haproxy() {
-	local name=$1 backend=$2 port tlsport
-	port=$(freeport) tlsport=$(freeport)
+	local name=$1 backend=$2 port tlsport ecport
+	port=$(freeport) tlsport=$(freeport) ecport=$(freeport)
 	cat >"$work/$name.cfg" <<EOF
 global
   maxconn $MAXCONN
@@ -377,28 +415,31 @@ listen pop3
   bind 127.0.0.1:$port
   server dovecot $backend
 listen pop3s
-  bind 127.0.0.1:$tlsport ssl crt $work/tls/combined.pem
+  bind 127.0.0.1:$tlsport ssl crt $RSA/combined.pem
+  server dovecot $backend
+listen pop3s_ec
+  bind 127.0.0.1:$ecport ssl crt $EC/combined.pem
   server dovecot $backend
 EOF
 	spawn "$name" haproxy -db -f "$work/$name.cfg"
-	ADDR[$name]=127.0.0.1:$port TLSADDR[$name]=127.0.0.1:$tlsport
+	ADDR[$name]=127.0.0.1:$port TLSADDR[$name]=127.0.0.1:$tlsport ECADDR[$name]=127.0.0.1:$ecport
 	wait_port "$name" "${ADDR[$name]}"
 }
 
 start_dovecot-proxy() {
-	local name=$1 backend=$2 port tlsport
-	port=$(freeport) tlsport=$(freeport)
+	local name=$1 backend=$2 port tlsport ecport
+	port=$(freeport) tlsport=$(freeport) ecport=$(freeport)
 	awk -F: -v host="${backend%:*}" -v port="${backend##*:}" \
 		'{ printf "%s:%s::::::proxy=y host=%s port=%s\n", $1, $2, host, port }' "$work/passwd" >"$work/$name-passwd"
-	dovecot_conf "$name" "$port" "$tlsport" "$work/$name-passwd" >"$work/$name.conf"
+	dovecot_conf "$name" "$port" "$tlsport" "$ecport" "$work/$name-passwd" >"$work/$name.conf"
 	spawn "$name" dovecot -F -c "$work/$name.conf"
-	ADDR[$name]=127.0.0.1:$port TLSADDR[$name]=127.0.0.1:$tlsport
+	ADDR[$name]=127.0.0.1:$port TLSADDR[$name]=127.0.0.1:$tlsport ECADDR[$name]=127.0.0.2:$ecport
 	wait_port "$name" "${ADDR[$name]}"
 }
 
 start_nginx() {
-	local name=$1 backend=$2 port tlsport authport
-	port=$(freeport) tlsport=$(freeport) authport=$(freeport)
+	local name=$1 backend=$2 port tlsport ecport authport
+	port=$(freeport) tlsport=$(freeport) ecport=$(freeport) authport=$(freeport)
 	spawn "$name-auth" "$work/bin/authhttp" -listen "127.0.0.1:$authport" -backend "$backend"
 	wait_listen "$name-auth" "127.0.0.1:$authport"
 	mkdir -p "$work/run/$name"
@@ -417,8 +458,6 @@ mail {
   server_name pop.bench;
   auth_http 127.0.0.1:$authport/auth;
   pop3_auth plain;
-  ssl_certificate $work/tls/cert.pem;
-  ssl_certificate_key $work/tls/key.pem;
   server {
     listen 127.0.0.1:$port;
     protocol pop3;
@@ -426,16 +465,24 @@ mail {
   server {
     listen 127.0.0.1:$tlsport ssl;
     protocol pop3;
+    ssl_certificate $RSA/cert.pem;
+    ssl_certificate_key $RSA/key.pem;
+  }
+  server {
+    listen 127.0.0.1:$ecport ssl;
+    protocol pop3;
+    ssl_certificate $EC/cert.pem;
+    ssl_certificate_key $EC/key.pem;
   }
 }
 EOF
 	spawn "$name" nginx -p "$work/run/$name" -e "$work/log/$name.log" -c "$work/$name.conf"
-	ADDR[$name]=127.0.0.1:$port TLSADDR[$name]=127.0.0.1:$tlsport
+	ADDR[$name]=127.0.0.1:$port TLSADDR[$name]=127.0.0.1:$tlsport ECADDR[$name]=127.0.0.1:$ecport
 	wait_port "$name" "${ADDR[$name]}"
 }
 
 start_perdition() {
-	local name=$1 backend=$2 port tlsport common
+	local name=$1 backend=$2 port tlsport ecport common
 	port=$(freeport) tlsport=$(freeport)
 	# No map: every user goes to the default server. Two processes, since
 	# one perdition listens in one mode.
@@ -443,15 +490,22 @@ start_perdition() {
 		--bind_address 127.0.0.1 --timeout 900 -u nobody -g "$(id -gn nobody)")
 	spawn "$name" perdition.pop3 "${common[@]}" -l "$port" --pid_file "$work/run/$name.pid"
 	spawn "$name-tls" perdition.pop3s "${common[@]}" -l "$tlsport" --pid_file "$work/run/$name-tls.pid" \
-		--ssl_mode ssl_listen --ssl_cert_file "$work/tls/cert.pem" --ssl_key_file "$work/tls/key.pem"
+		--ssl_mode ssl_listen --ssl_cert_file "$RSA/cert.pem" --ssl_key_file "$RSA/key.pem"
 	ADDR[$name]=127.0.0.1:$port TLSADDR[$name]=127.0.0.1:$tlsport
 	wait_port "$name" "${ADDR[$name]}"
 	wait_listen "$name-tls" "${TLSADDR[$name]}"
+	if [[ -n $WANT_EC ]]; then
+		ecport=$(freeport)
+		spawn "$name-ec" perdition.pop3s "${common[@]}" -l "$ecport" --pid_file "$work/run/$name-ec.pid" \
+			--ssl_mode ssl_listen --ssl_cert_file "$EC/cert.pem" --ssl_key_file "$EC/key.pem"
+		ECADDR[$name]=127.0.0.1:$ecport
+		wait_listen "$name-ec" "${ECADDR[$name]}"
+	fi
 }
 
 stop_target() { # stop_target NAME: stop a relay and its helpers
 	local n
-	for n in "$1" "$1-auth" "$1-tls"; do stop "$n"; done
+	for n in "$1" "$1-auth" "$1-tls" "$1-ec"; do stop "$n"; done
 }
 
 # --- load ----------------------------------------------------------------
@@ -463,44 +517,63 @@ case_args() {
 	C) echo "-clients 8 -user a%d -nusers 8 -script stat" ;;
 	L) echo "-clients 1 -user a%d -nusers 8 -script stat" ;;
 	D) echo "-clients 4 -user d%d -nusers 4 -script retr:all" ;;
-	E) echo "-clients 8 -user a%d -nusers 8 -script retr:all -tls" ;;
+	E | E-ec) echo "-clients 8 -user a%d -nusers 8 -script retr:all -tls" ;;
+	E-resume | E-ec-resume) echo "-clients 8 -user a%d -nusers 8 -script retr:all -tls -tls-resume" ;;
+	*) die "unknown case $1" ;;
 	esac
 }
 
 addr_for() { # addr_for CASE TARGET
-	if [[ $1 == E ]]; then echo "${TLSADDR[$2]}"; else echo "${ADDR[$2]}"; fi
+	case $1 in
+	E-ec*) echo "${ECADDR[$2]}" ;;
+	E*) echo "${TLSADDR[$2]}" ;;
+	*) echo "${ADDR[$2]}" ;;
+	esac
 }
 
-# cpu_ticks PGID: CPU time (user + system, in clock ticks) of a process
-# group, the children it reaped included: how much work a relay did,
-# which the other processes sharing the machine do not change much.
-cpu_ticks() {
-	python3 - "$1" <<'EOF'
+# cpu_ms PGID...: CPU time (user and system, reaped children included) of
+# every process in the groups, in milliseconds.
+cpu_ms() {
+	python3 - "$@" <<'EOF'
 import os, sys
-pg, total = int(sys.argv[1]), 0
+groups = {int(g) for g in sys.argv[1:]}
+hz = os.sysconf("SC_CLK_TCK")
+ticks = 0
 for p in os.listdir("/proc"):
     if not p.isdigit():
         continue
     try:
         with open(f"/proc/{p}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
-        if int(fields[2]) == pg:
-            total += sum(int(x) for x in fields[11:15])
-    except (OSError, ValueError, IndexError):
-        pass
-print(total)
+    except OSError:
+        continue
+    if int(fields[2]) in groups:  # pgrp
+        ticks += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+print(ticks * 1000 // hz)
 EOF
 }
 
+# relay_groups TARGET: the process groups whose CPU time is the relay's
+# (not nginx's auth_http helper, which stands in for an auth service).
+relay_groups() {
+	local n
+	if [[ $1 == direct ]]; then n=backend; else n=$1; fi
+	for n in "$n" "$n-tls" "$n-ec"; do
+		if [[ -n ${PGID[$n]:-} ]]; then echo "${PGID[$n]}"; fi
+	done
+}
+
 load() { # load CASE TARGET ROUND
-	local out=$work/results/$1.$2.$3.json pg before
-	[[ -n $(addr_for "$1" "$2") ]] || return 0 # a target without TLS in case E
-	pg=${PGID[$2]:-${PGID[backend]}} # direct: the backend's own CPU
-	before=$(cpu_ticks "$pg")
+	local out=$work/results/$1.$2.$3.json before groups
+	[[ -n $(addr_for "$1" "$2") ]] || return 0 # a target without TLS in the TLS cases
+	groups=$(relay_groups "$2")
+	# shellcheck disable=SC2086
+	before=$(cpu_ms $groups)
 	# shellcheck disable=SC2046
 	"$work/bin/popbench" -json -addr "$(addr_for "$1" "$2")" -pass "$PASS" -duration "$DURATION" $(case_args "$1") \
 		>"$out" 2>>"$work/log/popbench.out" || true
-	echo "$before $(cpu_ticks "$pg") $(getconf CLK_TCK)" >"$out.cpu"
+	# shellcheck disable=SC2086
+	echo $(($(cpu_ms $groups) - before)) >"${out%.json}.cpu"
 }
 
 throughput() {
@@ -601,6 +674,12 @@ idle() {
 }
 
 # --- main ----------------------------------------------------------------
+for c in $CASES; do
+	case $c in
+	A | C | D | E | E-ec | E-resume | E-ec-resume | F) ;;
+	*) die "unknown case $c (see the knobs at the top of $0)" ;;
+	esac
+done
 check_packages
 ulimit -n "$(ulimit -Hn)"
 FDLIMIT=$(ulimit -n)
@@ -623,6 +702,7 @@ if [[ -n ${CASES//[F ]/} ]]; then
 fi
 # Before case F: perdition's process per session would dominate it.
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+WANT_EC= # case F measures one process per relay
 idle
 
 say "writing the report"

@@ -38,6 +38,9 @@ type Config struct {
 	TLSCert    string     `env:"TLS_CERT"`
 	TLSKey     string     `env:"TLS_KEY"`
 	RequireTLS bool       `env:"REQUIRE_TLS"`
+	// TLSTicketKeyFile holds the secret the session ticket keys derive
+	// from; unset means a random secret per process (see internal/tlsticket).
+	TLSTicketKeyFile string `env:"TLS_TICKET_KEY_FILE"`
 	// ProxyProtocolFrom lists the networks allowed to send a PROXY header.
 	ProxyProtocolFrom CIDRList `env:"PROXY_PROTOCOL_FROM"`
 

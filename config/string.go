@@ -15,6 +15,7 @@ func (c Config) String() string {
 	line("TLS_CERT", c.TLSCert)
 	line("TLS_KEY", c.TLSKey)
 	line("REQUIRE_TLS", c.RequireTLS)
+	line("TLS_TICKET_KEY_FILE", c.TLSTicketKeyFile)
 	line("PROXY_PROTOCOL_FROM", c.ProxyProtocolFrom)
 	line("BACKENDS", c.Backends)
 	line("DEFAULT_BACKEND", c.DefaultBackend)

@@ -55,6 +55,9 @@ func (c *Config) validateTLS(l *ErrorList) {
 	if c.ListenTLS.Enabled() && c.TLSCert == "" {
 		l.Add("LISTEN_TLS", errors.New("an implicit-TLS listener needs POPGATE_TLS_CERT and POPGATE_TLS_KEY"))
 	}
+	if c.TLSTicketKeyFile != "" && c.TLSCert == "" {
+		l.Add("TLS_TICKET_KEY_FILE", errors.New("session tickets need TLS, but no certificate is set (POPGATE_TLS_CERT)"))
+	}
 	if c.RequireTLS && c.TLSCert == "" {
 		l.Add("REQUIRE_TLS", errors.New("TLS is required but no certificate is set (POPGATE_TLS_CERT)"))
 	}

@@ -17,7 +17,8 @@ type Report struct {
 	Sessions    int            `json:"sessions"`
 	OK          int            `json:"ok"`
 	Failed      int            `json:"failed"`
-	CutShort    int            `json:"cut_short"` // ended by the end of the run: neither ok nor failed
+	CutShort    int            `json:"cut_short"`   // ended by the end of the run: neither ok nor failed
+	TLSResumed  int            `json:"tls_resumed"` // sessions whose TLS handshake resumed an earlier one
 	PerSecond   float64        `json:"sessions_per_second"`
 	Session     Percentiles    `json:"session_ms"`
 	Login       Percentiles    `json:"login_ms"`
@@ -44,6 +45,7 @@ func newReport(o *Options, ws []*worker, elapsed time.Duration) *Report {
 		r.Sessions += w.n
 		r.OK += w.ok
 		r.CutShort += w.cut
+		r.TLSResumed += w.resumed
 		r.Messages += w.msgs
 		r.Bytes += w.bytes
 		sessions = append(sessions, w.sessions...)
@@ -87,6 +89,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "session ms  p50 %.2f  p90 %.2f  p99 %.2f  max %.2f\n", r.Session.P50, r.Session.P90, r.Session.P99, r.Session.Max)
 	fmt.Fprintf(&b, "login ms    p50 %.2f  p90 %.2f  p99 %.2f  max %.2f\n", r.Login.P50, r.Login.P90, r.Login.P99, r.Login.Max)
 	fmt.Fprintf(&b, "retrieved   %d messages, %d bytes, %.2f MB/s\n", r.Messages, r.Bytes, r.MBPerSecond)
+	if o := r.TLSResumed; o > 0 {
+		fmt.Fprintf(&b, "tls         %d handshakes resumed a session\n", o)
+	}
 	if len(r.Errors) > 0 {
 		kinds := make([]string, 0, len(r.Errors))
 		for k := range r.Errors {

@@ -31,7 +31,11 @@ type Options struct {
 	// after each read, Linux only) instead of delaying ACKs as clients
 	// usually do: a server that writes replies in pieces with Nagle on
 	// does not stall on such a client.
-	QuickAck    bool
+	QuickAck bool
+	// TLSResume makes clients resume TLS sessions from one shared cache,
+	// as a mail client that polls again does; otherwise every session makes
+	// a full handshake.
+	TLSResume   bool
 	Users       []Credential
 	Clients     int           // concurrent clients, default 1
 	Duration    time.Duration // wall-clock bound
@@ -64,6 +68,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	if o.TLS && o.TLSConfig == nil {
 		o.TLSConfig = &tls.Config{InsecureSkipVerify: true}
+	}
+	if o.TLS && o.TLSResume && o.TLSConfig.ClientSessionCache == nil {
+		o.TLSConfig = o.TLSConfig.Clone()
+		o.TLSConfig.ClientSessionCache = tls.NewLRUClientSessionCache(0)
 	}
 	if o.Duration > 0 {
 		var cancel context.CancelFunc
@@ -112,6 +120,7 @@ type worker struct {
 	logins   []time.Duration
 	bytes    int64
 	msgs     int
+	resumed  int // TLS handshakes that resumed a session
 	errors   map[string]int
 	samples  map[string]string // the first error of each kind
 	cut      int               // sessions cut short by the end of the run
@@ -174,6 +183,9 @@ func (w *worker) session(ctx context.Context) {
 			conn.Close()
 			w.fail("tls", err)
 			return
+		}
+		if tc.ConnectionState().DidResume {
+			w.resumed++
 		}
 		conn = tc
 	}

@@ -4,6 +4,7 @@
 //
 //	popbench -addr 127.0.0.1:1110 -user demo -pass demo -clients 8 -duration 10s -script stat,uidl,retr:all
 //	popbench -addr 127.0.0.1:1110 -user u%d -nusers 1000 -pass p -clients 1000 -duration 60s -script idle -ready /tmp/held
+//	popbench -addr 127.0.0.1:995 -tls -tls-resume -user demo -pass demo -clients 8 -duration 10s -script retr:all
 //	popbench gen-mbox -count 20 -size 4096 -user alice /tmp/alice.mbox
 //	popbench gen-maildir -count 8 -size 262144 -user bob /tmp/bob/Maildir
 package main
@@ -55,10 +56,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.Addr, "addr", "127.0.0.1:1110", "POP3 server address")
 	fs.BoolVar(&o.TLS, "tls", false, "implicit TLS (certificates are not verified)")
 	fs.BoolVar(&o.QuickAck, "quickack", false, "acknowledge every segment at once (TCP_QUICKACK after each read; Linux)")
+	fs.BoolVar(&o.TLSResume, "tls-resume", false, "with -tls: resume TLS sessions (session tickets), as a client polling again does")
 	fs.IntVar(&o.Clients, "clients", 1, "concurrent clients")
 	fs.IntVar(&o.Sessions, "sessions", 0, "stop after this many sessions")
 	fs.DurationVar(&o.Timeout, "timeout", 30*time.Second, "dial and per-response timeout")
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if o.TLSResume && !o.TLS {
+		fmt.Fprintln(stderr, "popbench: -tls-resume needs -tls")
 		return 2
 	}
 	o.Duration = *duration

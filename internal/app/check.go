@@ -12,6 +12,7 @@ import (
 	"github.com/popgate/popgate/backend"
 	"github.com/popgate/popgate/backend/auth"
 	"github.com/popgate/popgate/config"
+	"github.com/popgate/popgate/internal/tlsticket"
 	"github.com/popgate/popgate/routes"
 	"github.com/popgate/popgate/upstream"
 )
@@ -62,6 +63,11 @@ func preflight(cfg config.Config) (l config.ErrorList, warnings []string) {
 	if cfg.TLSCert != "" && cfg.TLSKey != "" {
 		if _, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey); err != nil {
 			l.Add("TLS_CERT", fmt.Errorf("loading the key pair: %w", err))
+		}
+	}
+	if cfg.TLSTicketKeyFile != "" {
+		if _, err := tlsticket.ReadSecret(cfg.TLSTicketKeyFile); err != nil {
+			l.Add("TLS_TICKET_KEY_FILE", err)
 		}
 	}
 	return l, warnings

@@ -17,18 +17,21 @@ import (
 	"github.com/popgate/popgate/backend/auth"
 	"github.com/popgate/popgate/config"
 	"github.com/popgate/popgate/internal/sdnotify"
+	"github.com/popgate/popgate/internal/tlsticket"
 	"github.com/popgate/popgate/routes"
 	"github.com/popgate/popgate/throttle"
 )
 
 // reloadVars are the variables a reload puts in force; any other change
 // is reported as needing a restart.
-var reloadVars = []string{"TLS_CERT", "TLS_KEY", "THROTTLE", "ENV_FILE"}
+var reloadVars = []string{"TLS_CERT", "TLS_KEY", "TLS_TICKET_KEY_FILE", "THROTTLE", "ENV_FILE"}
 
 // certHolder is the TLS certificate in force, replaced by reloads; TLS
-// handshakes read it through tls.Config.GetCertificate.
+// handshakes read it through tls.Config.GetCertificate. The session ticket
+// keys outlive a new certificate: tickets stay good across reloads.
 type certHolder struct {
-	p atomic.Pointer[tls.Certificate]
+	p       atomic.Pointer[tls.Certificate]
+	tickets *tlsticket.Rotator
 }
 
 func (h *certHolder) get(*tls.ClientHelloInfo) (*tls.Certificate, error) { return h.p.Load(), nil }
@@ -87,6 +90,15 @@ func (r *reloader) reloadLocked(cause string) error {
 			return fmt.Errorf("loading the TLS key pair %s: %w", cfg.TLSCert, err)
 		}
 		commits = append(commits, func() { r.cert.p.Store(&pair) })
+		// A ticket key file is read again, so that a new secret is put in
+		// force by a reload. Without one, the random secret stays.
+		secret, err := ticketSecret(cfg)
+		if err != nil {
+			return err
+		}
+		if secret != nil || r.cfg.TLSTicketKeyFile != "" {
+			commits = append(commits, func() { r.cert.tickets.SetSecret(secret) })
+		}
 	}
 	if r.users != nil {
 		commit, warnings, err := r.users.Prepare()

@@ -15,6 +15,7 @@ import (
 	"github.com/popgate/popgate/config"
 	"github.com/popgate/popgate/internal/logging"
 	"github.com/popgate/popgate/internal/sdnotify"
+	"github.com/popgate/popgate/internal/tlsticket"
 	"github.com/popgate/popgate/poison"
 	"github.com/popgate/popgate/proxy"
 	"github.com/popgate/popgate/recent"
@@ -73,6 +74,9 @@ func runServer(ctx context.Context, cfg config.Config, environ []string, log *za
 	tlsCfg, cert, err := tlsConfig(cfg)
 	if err != nil {
 		return err
+	}
+	if cert != nil {
+		defer cert.tickets.Stop()
 	}
 	seeded, err := seedDemo(cfg)
 	if err != nil {
@@ -232,7 +236,7 @@ func runServer(ctx context.Context, cfg config.Config, environ []string, log *za
 }
 
 // tlsConfig loads the certificate, if one is configured, into a holder
-// that reloads replace.
+// that reloads replace, and starts the rotation of session ticket keys.
 func tlsConfig(cfg config.Config) (*tls.Config, *certHolder, error) {
 	if cfg.TLSCert == "" {
 		return nil, nil, nil
@@ -241,9 +245,27 @@ func tlsConfig(cfg config.Config) (*tls.Config, *certHolder, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("loading the TLS key pair %s: %w", cfg.TLSCert, err)
 	}
+	secret, err := ticketSecret(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
 	h := &certHolder{}
 	h.p.Store(&pair)
-	return &tls.Config{GetCertificate: h.get, MinVersion: tls.VersionTLS12}, h, nil
+	tc := &tls.Config{GetCertificate: h.get, MinVersion: tls.VersionTLS12}
+	h.tickets = tlsticket.Start(tc, secret)
+	return tc, h, nil
+}
+
+// ticketSecret reads POPGATE_TLS_TICKET_KEY_FILE; nil when it is unset.
+func ticketSecret(cfg config.Config) ([]byte, error) {
+	if cfg.TLSTicketKeyFile == "" {
+		return nil, nil
+	}
+	secret, err := tlsticket.ReadSecret(cfg.TLSTicketKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("POPGATE_TLS_TICKET_KEY_FILE: %w", err)
+	}
+	return secret, nil
 }
 
 type offAddr struct{}
