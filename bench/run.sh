@@ -676,7 +676,7 @@ idle() {
 # --- main ----------------------------------------------------------------
 for c in $CASES; do
 	case $c in
-	A | C | D | E | E-ec | E-resume | E-ec-resume | F) ;;
+	A | B | C | L | D | E | E-ec | E-resume | E-ec-resume | F) ;;
 	*) die "unknown case $c (see the knobs at the top of $0)" ;;
 	esac
 done
