@@ -267,7 +267,7 @@ start_popgate() {
 	local name=$1 backend=$2 port tlsport
 	port=$(freeport) tlsport=$(freeport)
 	mkdir -p "$work/state/$name"
-	spawn "$name" env -i PATH="$PATH" ${POPGATE_EXTRA:-} \
+	spawn "$name" env -i PATH="$PATH" ${POPGATE_EXTRA:-} ${POPGATE_LIMITS:-} \
 		POPGATE_LISTEN="127.0.0.1:$port" POPGATE_LISTEN_TLS="127.0.0.1:$tlsport" \
 		POPGATE_TLS_CERT="$work/tls/cert.pem" POPGATE_TLS_KEY="$work/tls/key.pem" \
 		POPGATE_BACKENDS="legacy=pop3://$backend" POPGATE_DEFAULT_BACKEND=legacy \
@@ -487,7 +487,14 @@ idle() {
 			stub=$(freeport)
 			spawn stub "$work/bin/stubpop3" -listen "127.0.0.1:$stub"
 			wait_port stub "127.0.0.1:$stub"
-			"start_$t" "F-$t" "127.0.0.1:$stub"
+			# Every client logs in from 127.0.0.1 at once, which popgate's caps
+			# on connections before login (50 per address, 5,000 in all) and on
+			# logins in flight per address and network (50, 200) would refuse,
+			# and the refused clients' retries would crowd out the logins: what
+			# is measured is the sessions once logged in. Throttling stays on.
+			POPGATE_LIMITS="POPGATE_MAX_PRELOGIN=0 POPGATE_MAX_PRELOGIN_PER_ADDRESS=0
+				POPGATE_THROTTLE_AUTH_FAIL_CLIENT_LIMIT=$((n + 100)) POPGATE_THROTTLE_AUTH_FAIL_NETWORK_LIMIT=$((n + 100))" \
+				"start_$t" "F-$t" "127.0.0.1:$stub"
 			"$work/bin/popbench" -addr "${ADDR[F-$t]}" -user "u%d" -nusers "$n" -pass "$PASS" -sessions 20 -script stat >/dev/null 2>&1 || true
 			sleep 1
 			before=$(mem_kib "${PGID[F-$t]}")
