@@ -24,12 +24,20 @@ type parker struct {
 	mu      sync.Mutex
 	next    uint32
 	parked  map[uint32]*parkedSession
-	sinceGC int // sessions parked since the last collect
+	sinceGC int         // sessions parked since the last freeMemory
+	collect *time.Timer // runs freeMemory; nil until first needed
+	due     bool        // freeMemory is due, not to be put off by more parks
 }
 
-// collectAfterParks is how many parked sessions make the parker ask for a
-// collection (see collect).
-const collectAfterParks = 1024
+// When the parker frees memory (see freeMemory): after parking stops for
+// collectQuiet, once collectAfterParks sessions have parked since the
+// last time, and collectQuiet after the collectMaxParks-th park even if
+// parking goes on.
+const (
+	collectAfterParks = 64
+	collectMaxParks   = 1024
+	collectQuiet      = 500 * time.Millisecond
+)
 
 type parkedSession struct {
 	s     *clientSession
@@ -63,6 +71,11 @@ func newParker() *parker {
 
 // close stops the parker once no session is parked any more.
 func (p *parker) close() {
+	p.mu.Lock()
+	if p.collect != nil {
+		p.collect.Stop()
+	}
+	p.mu.Unlock()
 	p.file.Close()
 	<-p.done
 }
@@ -129,24 +142,36 @@ func (p *parker) park(s *clientSession) bool {
 	ps := &parkedSession{s: s, rc: rc}
 	ps.timer = time.AfterFunc(time.Until(s.idleUntil), func() { p.wake(tok) })
 	p.parked[tok] = ps
-	if p.sinceGC++; p.sinceGC == collectAfterParks {
-		time.AfterFunc(time.Second, p.collect)
-	}
+	p.scheduleCollect()
 	return true
 }
 
-// collect runs a garbage collection and returns the memory it freed to
+// scheduleCollect counts one park and plans the next collect. The caller
+// holds p.mu.
+func (p *parker) scheduleCollect() {
+	p.sinceGC++
+	switch {
+	case p.due || p.sinceGC < collectAfterParks:
+	case p.collect == nil:
+		p.collect = time.AfterFunc(collectQuiet, p.freeMemory)
+	default:
+		p.collect.Reset(collectQuiet)
+	}
+	if p.sinceGC >= collectMaxParks {
+		p.due = true
+	}
+}
+
+// freeMemory runs a garbage collection and returns the memory it freed to
 // the system. The stacks of the goroutines that parked sessions left are
 // only freed by a collection, and a server whose sessions have all gone
 // quiet allocates nothing that would start one, nor gives back the heap
 // that a burst of logins left idle: the memory could stay with the process
-// for minutes. It runs a second after the collectAfterParks-th park since
-// the last, so a burst of logins costs a collection per thousand sessions
-// at most, and a server whose clients never go quiet for
-// DefaultParkIdleAfter never runs one.
-func (p *parker) collect() {
+// for minutes. It runs at most once per collectAfterParks parks, and a
+// server whose clients never go quiet for ParkIdleAfter never runs it.
+func (p *parker) freeMemory() {
 	p.mu.Lock()
-	p.sinceGC = 0
+	p.sinceGC, p.due = 0, false
 	p.mu.Unlock()
 	debug.FreeOSMemory()
 }
