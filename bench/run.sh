@@ -327,7 +327,7 @@ start_popgate() {
 
 popgate_instance() { # popgate_instance NAME BACKEND LISTEN LISTEN_TLS CERTDIR
 	mkdir -p "$work/state/$1"
-	spawn "$1" env -i PATH="$PATH" ${POPGATE_EXTRA:-} \
+	spawn "$1" env -i PATH="$PATH" ${POPGATE_EXTRA:-} ${POPGATE_LIMITS:-} \
 		POPGATE_LISTEN="$3" POPGATE_LISTEN_TLS="$4" POPGATE_TLS_CERT="$5/cert.pem" POPGATE_TLS_KEY="$5/key.pem" \
 		POPGATE_BACKENDS="legacy=pop3://$2${POPGATE_BACKEND_PARAMS:-}" POPGATE_DEFAULT_BACKEND=legacy \
 		POPGATE_DATA_DIR="$work/state/$1" POPGATE_ADMIN_LISTEN=off POPGATE_HOSTNAME=pop.bench \
@@ -642,7 +642,14 @@ idle() {
 			stub=$(freeport)
 			spawn stub "$work/bin/stubpop3" -listen "127.0.0.1:$stub"
 			wait_port stub "127.0.0.1:$stub"
-			"start_$t" "F-$t" "127.0.0.1:$stub"
+			# Every client logs in from 127.0.0.1 at once, which popgate's caps
+			# on connections before login (50 per address, 5,000 in all) and on
+			# logins in flight per address and network (50, 200) would refuse,
+			# and the refused clients' retries would crowd out the logins: what
+			# is measured is the sessions once logged in. Throttling stays on.
+			POPGATE_LIMITS="POPGATE_MAX_PRELOGIN=0 POPGATE_MAX_PRELOGIN_PER_ADDRESS=0
+				POPGATE_THROTTLE_AUTH_FAIL_CLIENT_LIMIT=$((n + 100)) POPGATE_THROTTLE_AUTH_FAIL_NETWORK_LIMIT=$((n + 100))" \
+				"start_$t" "F-$t" "127.0.0.1:$stub"
 			"$work/bin/popbench" -addr "${ADDR[F-$t]}" -user "u%d" -nusers "$n" -pass "$PASS" -sessions 20 -script stat >/dev/null 2>&1 || true
 			sleep 1
 			before=$(mem_kib "${PGID[F-$t]}")

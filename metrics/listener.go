@@ -1,8 +1,10 @@
 package metrics
 
 import (
+	"errors"
 	"net"
 	"sync"
+	"syscall"
 )
 
 // CountListener wraps l so that every accepted connection counts as an
@@ -36,4 +38,13 @@ type countedConn struct {
 func (c *countedConn) Close() error {
 	c.once.Do(c.m.active.Dec)
 	return c.Conn.Close()
+}
+
+// SyscallConn reaches the socket under the counting, for a caller that
+// waits on the descriptor itself (the proxy parks idle sessions so).
+func (c *countedConn) SyscallConn() (syscall.RawConn, error) {
+	if sc, ok := c.Conn.(syscall.Conn); ok {
+		return sc.SyscallConn()
+	}
+	return nil, errors.ErrUnsupported
 }

@@ -139,6 +139,12 @@ func (r *Reader) await(idle bool) error {
 	return io.ErrNoProgress
 }
 
+// Wait waits for the peer's next bytes without reading a line, holding no
+// buffer while it waits; the next ReadLine starts with them. A server uses
+// it to wait for a command under a deadline of its own: a timeout here
+// loses nothing, where one in the middle of ReadLine would lose the line.
+func (r *Reader) Wait() error { return r.await(true) }
+
 // ReadLine reads one line of at most max octets including its terminator and
 // returns it without CRLF (or bare LF). A longer line is discarded up to the
 // next LF and ErrLineTooLong returned, so the next call starts on a fresh line.

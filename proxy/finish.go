@@ -11,10 +11,10 @@ import (
 	"github.com/popgate/popgate/session"
 )
 
-// recoverPanic turns a panic in the session into a SYS/TEMP reply and one
-// Error log with the stack; the server keeps running.
-func (s *clientSession) recoverPanic() {
-	v := recover()
+// recovered turns a panic in the session (v, the value recovered) into a
+// SYS/TEMP reply and one Error log with the stack; the server keeps
+// running.
+func (s *clientSession) recovered(v any) {
 	if v == nil {
 		return
 	}

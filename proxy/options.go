@@ -22,6 +22,12 @@ const (
 	// sessions holding a maildrop), so an idle unauthenticated connection
 	// only holds a descriptor.
 	DefaultLoginTimeout = time.Minute
+	// DefaultParkIdleAfter is how long a logged-in session waits for its
+	// client's next command on a goroutine of its own before it is parked
+	// (see ParkIdleAfter): long enough that a client working through its
+	// maildrop never pays for parking, short enough that idle sessions
+	// soon stop costing a goroutine stack.
+	DefaultParkIdleAfter = time.Second
 	// DefaultMaxPreLogin and DefaultMaxPreLoginPerAddress cap connections
 	// that have not logged in, in all and from one client address.
 	DefaultMaxPreLogin           = 5000
@@ -92,6 +98,11 @@ type Options struct {
 	MaxSessionsPerUserAddress int
 	// IdleTimeout closes a silent session; default DefaultIdleTimeout.
 	IdleTimeout time.Duration
+	// ParkIdleAfter parks a logged-in session whose client has been silent
+	// this long: it then waits without a goroutine (on Linux; elsewhere it
+	// keeps one) until the client sends something, the idle timeout comes
+	// or the server closes it. Default DefaultParkIdleAfter, negative never.
+	ParkIdleAfter time.Duration
 	// AuthFailDelay is slept after a refused login; default
 	// DefaultAuthFailDelay, negative for none.
 	AuthFailDelay time.Duration

@@ -37,6 +37,31 @@ type Server struct {
 	wg        sync.WaitGroup // sessions
 
 	open openMaildrops
+
+	parkOnce sync.Once
+	parker   atomic.Pointer[parker] // set once a session parks
+}
+
+// sessionParker returns the server's parker, started by the first session
+// that parks, or nil where parking is not available or not wanted (the
+// session then waits on its goroutine).
+func (s *Server) sessionParker() *parker {
+	if s.o.ParkIdleAfter <= 0 {
+		return nil
+	}
+	s.parkOnce.Do(func() {
+		if p := newParker(); p != nil {
+			s.parker.Store(p)
+		}
+	})
+	return s.parker.Load()
+}
+
+// stopParker stops the parker, once every session has ended.
+func (s *Server) stopParker() {
+	if p := s.parker.Load(); p != nil {
+		p.close()
+	}
 }
 
 // New checks o and returns a Server.
@@ -53,6 +78,7 @@ func New(o Options) (*Server, error) {
 		o.IdleTimeout = DefaultIdleTimeout
 	}
 	o.LoginTimeout = orDefault(o.LoginTimeout, DefaultLoginTimeout)
+	o.ParkIdleAfter = orDefault(o.ParkIdleAfter, DefaultParkIdleAfter)
 	o.MaxPreLogin = orDefault(o.MaxPreLogin, DefaultMaxPreLogin)
 	o.MaxPreLoginPerAddress = orDefault(o.MaxPreLoginPerAddress, DefaultMaxPreLoginPerAddress)
 	o.MaxSessionsPerUserAddress = orDefault(o.MaxSessionsPerUserAddress, DefaultMaxSessionsPerUserAddress)
@@ -228,12 +254,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for {
 		if s.closeSessions(true) == 0 {
 			s.wg.Wait()
+			s.stopParker()
 			return nil
 		}
 		select {
 		case <-ctx.Done():
 			s.closeSessions(false)
 			s.wg.Wait()
+			s.stopParker()
 			return ctx.Err()
 		case <-time.After(poll):
 			poll = min(2*poll, 500*time.Millisecond)
@@ -248,6 +276,7 @@ func (s *Server) Close() error {
 	}
 	s.closeSessions(false)
 	s.wg.Wait()
+	s.stopParker()
 	return nil
 }
 

@@ -65,6 +65,12 @@ type clientSession struct {
 	done        bool
 	saslRefused bool // an AUTH mechanism was refused: tolerate the responses a client may still send
 
+	// idleUntil is when the client's silence ends the session: the read
+	// deadline of the current wait for a command.
+	idleUntil time.Time
+	resumed   bool   // the current wait was parked, and goes on from there
+	parkToken uint32 // the parker's key while parked, guarded by its lock
+
 	preAddr  netip.Addr // the key of the pre-login slot held
 	preHeld  bool
 	userSlot *userAddr // the logged-in slot held, nil if none
@@ -149,33 +155,72 @@ func (s *clientSession) abort() {
 	if !s.aborted.Swap(true) {
 		s.cancel()
 		s.raw.Close()
+		if p := s.srv.parker.Load(); p != nil {
+			p.wakeSession(s)
+		}
 	}
 }
 
-func (s *clientSession) serve() {
+// serve runs the session from the greeting until it ends or is parked.
+func (s *clientSession) serve() { s.run(true) }
+
+// resume carries on a parked session, on a new goroutine.
+func (s *clientSession) resume() { s.run(false) }
+
+// run runs the session until it ends, then releases it, or until it is
+// parked (see Options.ParkIdleAfter), when another goroutine has taken it.
+func (s *clientSession) run(start bool) {
+	parked := false
+	defer func() {
+		if !parked {
+			s.end(recover())
+		}
+	}()
+	if start && !s.open() {
+		return
+	}
+	parked = s.commands()
+}
+
+// end recovers from a panic (v, if not nil), then releases the session.
+func (s *clientSession) end(v any) {
 	defer s.srv.remove(s)
 	defer s.finish()
-	defer s.recoverPanic()
+	s.recovered(v)
+}
+
+// open starts the session up to the greeting; false means it is over.
+func (s *clientSession) open() bool {
 	s.enterPreLogin()
 	if s.info.TLS == tlsImplicit {
 		// A refused TLS client can read the refusal only over TLS.
 		if err := s.handshake(s.conn.(*tls.Conn)); err != nil {
-			return
+			return false
 		}
 	}
 	if s.overCap != "" {
 		s.refuseOverCap()
-		return
+		return false
 	}
 	s.greet()
+	return true
+}
+
+// commands reads and runs commands until the session ends (false) or is
+// parked (true).
+func (s *clientSession) commands() bool {
 	for !s.done {
-		cmd, ok := s.readCommand()
-		if !ok {
-			return
+		cmd, st := s.readCommand()
+		switch st {
+		case readParked:
+			return true
+		case readEnd:
+			return false
 		}
 		s.dispatch(cmd)
 	}
 	s.flush()
+	return false
 }
 
 // handshake runs the TLS handshake under its own deadline.
@@ -190,32 +235,90 @@ func (s *clientSession) handshake(tc *tls.Conn) error {
 	return err
 }
 
+// readOutcome is how a wait for a command ended.
+type readOutcome int
+
+const (
+	readOK     readOutcome = iota // a command was read
+	readEnd                       // the session must end
+	readParked                    // the session was parked: leave it alone
+)
+
 // readCommand flushes pending replies when the client has nothing more
-// pipelined, then reads and parses one command. It returns ok=false when the
-// session must end.
-func (s *clientSession) readCommand() (pop3.Command, bool) {
+// pipelined, then reads and parses one command.
+func (s *clientSession) readCommand() (pop3.Command, readOutcome) {
 	for {
 		if !s.beforeRead() {
-			return pop3.Command{}, false
+			return pop3.Command{}, readEnd
 		}
-		line, err := s.r.ReadLine(pop3.MaxCommandLine)
+		err := s.idleWait()
+		if err == errParked {
+			return pop3.Command{}, readParked
+		}
+		var line []byte
+		if err == nil {
+			line, err = s.r.ReadLine(pop3.MaxCommandLine)
+		}
 		s.waiting.Store(false)
 		s.resolveAddrs()
 		if s.overCap != "" {
 			s.refuseOverCap()
-			return pop3.Command{}, false
+			return pop3.Command{}, readEnd
 		}
 		if err == nil {
 			s.confirmSent()
 			var cmd pop3.Command
 			if cmd, err = s.parseCommand(line); err == nil {
-				return cmd, true
+				return cmd, readOK
 			}
 		}
 		if !s.commandFailed(err) {
-			return pop3.Command{}, false
+			return pop3.Command{}, readEnd
 		}
 	}
+}
+
+// errParked tells readCommand that idleWait parked the session.
+var errParked = errors.New("session parked")
+
+// idleWait waits for the first bytes of a logged-in client's next command
+// for up to ParkIdleAfter, and parks the session if none came (returning
+// errParked). A nil error means the command can be read as usual; any
+// other is the read's own, which ends the wait as ReadLine's would. A
+// resumed session goes on waiting, up to its idle deadline.
+//
+//go:noinline
+func (s *clientSession) idleWait() error {
+	if s.resumed {
+		s.resumed = false
+		return nil
+	}
+	if s.state != stateTransaction || s.r.Buffered() > 0 {
+		return nil
+	}
+	p := s.srv.sessionParker()
+	if p == nil {
+		return nil
+	}
+	early := time.Now().Add(s.o.ParkIdleAfter)
+	if !early.Before(s.idleUntil) {
+		return nil
+	}
+	// Only the wait for the first byte may end early: a line cut short by
+	// a timeout would be lost.
+	s.conn.SetReadDeadline(early)
+	err := s.r.Wait()
+	s.conn.SetReadDeadline(s.idleUntil)
+	if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+		return err
+	}
+	// Nothing came, and every layer above the socket (PROXY, TLS, the
+	// Reader) has given up what it held: from now on the socket alone
+	// says when the client speaks.
+	if p.park(s) {
+		return errParked
+	}
+	return nil
 }
 
 // The helpers of readCommand are out of line: an idle session waits inside
@@ -242,7 +345,10 @@ func (s *clientSession) beforeRead() bool {
 			return false
 		}
 	}
-	s.conn.SetReadDeadline(s.readDeadline())
+	if !s.resumed {
+		s.idleUntil = s.readDeadline()
+	}
+	s.conn.SetReadDeadline(s.idleUntil)
 	s.waiting.Store(s.state == stateAuthorization)
 	return true
 }
