@@ -95,11 +95,15 @@ func (b *Backend) parseConfig() mbox.Config {
 	return mbox.Config{Scheme: b.opts.UIDL, Hide: b.opts.HideHeaders}
 }
 
-// Close releases the index file. Open mailboxes stay usable. Only the
-// first call does anything.
+// Close releases the index file and stops retrying to drop session leases
+// a store outage left behind. Open mailboxes stay usable. Only the first
+// call does anything.
 func (b *Backend) Close() error {
 	var err error
 	b.closeDB.Do(func() {
+		if b.sessions != nil {
+			b.sessions.Close()
+		}
 		if b.windows != nil {
 			b.windows.Purge()
 		}

@@ -25,10 +25,12 @@ type Leases interface {
 }
 
 // Lease times: a session renews its lease every LeaseTTL/3, so two renewals
-// can fail before it runs out.
+// can fail before it runs out. A lease that could not be dropped (the store
+// was down) is dropped again every leaseRetry until it would have expired.
 const (
 	LeaseTTL     = 30 * time.Second
 	leaseTimeout = 2 * time.Second
+	leaseRetry   = time.Second
 )
 
 // ErrLeaseUnavailable means the shared lease could not be taken or checked
@@ -45,19 +47,30 @@ func (s *Sessions) ShareThrough(l Leases, instance string) {
 
 // lease is a held lease and its renewer.
 type lease struct {
+	s           *Sessions
 	l           Leases
 	key, holder string
 	stop        chan struct{}
 	done        chan struct{}
 	once        sync.Once
+	// renewed is when the store last confirmed the lease: it expires by
+	// itself LeaseTTL later. Written by renew, read after done.
+	renewed time.Time
 }
 
 func (s *Sessions) takeLease(maildrop, id string) (*lease, error) {
-	le := &lease{l: s.leases, key: maildrop, holder: s.instance + " session " + id,
+	le := &lease{s: s, l: s.leases, key: maildrop, holder: s.instance + " session " + id,
 		stop: make(chan struct{}), done: make(chan struct{})}
 	ctx, cancel := context.WithTimeout(context.Background(), leaseTimeout)
 	defer cancel()
+	le.renewed = time.Now()
 	ok, current, err := le.l.Take(ctx, le.key, le.holder, LeaseTTL)
+	if err == nil && !ok && s.dropStale(ctx, maildrop, current) {
+		// The holder was one of this process's ended sessions whose
+		// lease outlived a store outage: gone now, so try again.
+		le.renewed = time.Now()
+		ok, current, err = le.l.Take(ctx, le.key, le.holder, LeaseTTL)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrLeaseUnavailable, err)
 	}
@@ -66,6 +79,80 @@ func (s *Sessions) takeLease(maildrop, id string) (*lease, error) {
 	}
 	go le.renew()
 	return le, nil
+}
+
+// dropStale drops the lease on maildrop if holder is a session of this
+// process that has ended but whose lease could not be dropped, reporting
+// whether it did. Only such a lease is touched: Drop removes the exact
+// holder named, so a lease another session has taken since stays.
+func (s *Sessions) dropStale(ctx context.Context, maildrop, holder string) bool {
+	s.mu.Lock()
+	le := s.stale[maildrop]
+	s.mu.Unlock()
+	if le == nil || le.holder != holder || le.l.Drop(ctx, le.key, le.holder) != nil {
+		return false
+	}
+	s.forget(le)
+	return true
+}
+
+// retryDrop keeps trying to drop le, whose holder has ended, until the
+// store takes the drop, the lease would have expired anyway, or Close:
+// after a store outage the maildrop is free again as soon as the store is
+// back, not a lease period later.
+func (s *Sessions) retryDrop(le *lease) {
+	expires := le.renewed.Add(LeaseTTL)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || !time.Now().Before(expires) {
+		if s.stale[le.key] == le {
+			delete(s.stale, le.key)
+		}
+		return
+	}
+	if s.quit == nil {
+		s.quit = make(chan struct{})
+	}
+	s.retries.Add(1)
+	go func() {
+		defer s.retries.Done()
+		defer s.forget(le)
+		tick := time.NewTicker(leaseRetry)
+		defer tick.Stop()
+		for {
+			select {
+			case <-s.quit:
+				return
+			case now := <-tick.C:
+				if !now.Before(expires) || le.drop() == nil {
+					return
+				}
+			}
+		}
+	}()
+}
+
+// forget removes le from the leases waiting to be dropped.
+func (s *Sessions) forget(le *lease) {
+	s.mu.Lock()
+	if s.stale[le.key] == le {
+		delete(s.stale, le.key)
+	}
+	s.mu.Unlock()
+}
+
+// Close stops retrying drops; leases still waiting expire by themselves.
+// Sessions go on working, without the retries.
+func (s *Sessions) Close() {
+	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
+		if s.quit != nil {
+			close(s.quit)
+		}
+	}
+	s.mu.Unlock()
+	s.retries.Wait()
 }
 
 // renew extends the lease until release. A renewal that finds the lease
@@ -81,24 +168,51 @@ func (le *lease) renew() {
 			return
 		case <-tick.C:
 			ctx, cancel := context.WithTimeout(context.Background(), leaseTimeout)
+			start := time.Now()
 			held, err := le.l.Renew(ctx, le.key, le.holder, LeaseTTL)
 			cancel()
 			if err == nil && !held {
 				return
 			}
+			if err == nil {
+				le.renewed = start
+			}
 		}
 	}
 }
 
-// release stops renewing and drops the lease. Only the first call does
-// anything.
-func (le *lease) release() {
+// end stops renewing and marks the lease as one to drop, which a new
+// session of this process may then do itself (dropStale). Only the first
+// call does anything; it reports whether it did.
+func (le *lease) end() bool {
+	first := false
 	le.once.Do(func() {
+		first = true
 		close(le.stop)
 		<-le.done
-		ctx, cancel := context.WithTimeout(context.Background(), leaseTimeout)
-		defer cancel()
-		// A failed drop leaves the lease to expire.
-		_ = le.l.Drop(ctx, le.key, le.holder)
+		le.s.mu.Lock()
+		if le.s.stale == nil {
+			le.s.stale = map[string]*lease{}
+		}
+		le.s.stale[le.key] = le
+		le.s.mu.Unlock()
 	})
+	return first
+}
+
+// release drops an ended lease; if the store cannot be reached the drop is
+// retried in the background.
+func (le *lease) release() {
+	if le.drop() == nil {
+		le.s.forget(le)
+		return
+	}
+	le.s.retryDrop(le)
+}
+
+// drop ends the lease in the store.
+func (le *lease) drop() error {
+	ctx, cancel := context.WithTimeout(context.Background(), leaseTimeout)
+	defer cancel()
+	return le.l.Drop(ctx, le.key, le.holder)
 }

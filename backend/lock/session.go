@@ -33,6 +33,13 @@ type Sessions struct {
 	// leases, when set, extend the lock to every instance (ShareThrough).
 	leases   Leases
 	instance string
+	// stale holds, by maildrop, ended sessions' leases that the store
+	// could not drop; retries counts their retrying goroutines, which
+	// quit stops.
+	stale   map[string]*lease
+	retries sync.WaitGroup
+	quit    chan struct{}
+	closed  bool
 }
 
 // NewSessions returns session locks kept in dir (created if missing), or in
@@ -104,20 +111,25 @@ func (s *Sessions) acquireLocal(maildrop, id string) (*Session, error) {
 	return l, nil
 }
 
-// Release drops the session lock. It is safe to call more than once.
+// Release drops the session lock. It is safe to call more than once. The
+// local locks go before the shared lease, whose drop is a network call: a
+// client that logs in again at once is not turned away as [IN-USE] by its
+// own ended session while the store is slow or down.
 func (l *Session) Release() error {
 	if l == nil || l.s == nil {
 		return nil
 	}
+	ended := l.lease != nil && l.lease.end()
 	l.s.mu.Lock()
 	delete(l.s.held, l.maildrop)
 	l.s.mu.Unlock()
 	l.s = nil
-	if l.lease != nil {
+	var err error
+	if l.f != nil {
+		err = l.f.Close() // closing drops the flock
+	}
+	if ended {
 		l.lease.release()
 	}
-	if l.f != nil {
-		return l.f.Close() // closing drops the flock
-	}
-	return nil
+	return err
 }
