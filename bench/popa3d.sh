@@ -62,7 +62,8 @@ POPA3D=
 for p in /opt/popa3d/usr/sbin/popa3d /usr/sbin/popa3d; do [[ -x $p ]] && POPA3D=$p && break; done
 if [[ -z $POPA3D || -z $(command -v socat) ]]; then
 	[[ $INSTALL == yes ]] || die "needs socat and popa3d: INSTALL=yes $0, or see .ci/run"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q socat >"$work/log/apt.out" 2>&1
+	apt-get update -q >"$work/log/apt.out" 2>&1
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q socat >>"$work/log/apt.out" 2>&1
 	if [[ -z $POPA3D ]]; then
 		# popa3d conflicts with dovecot-pop3d in apt: take its binary only.
 		(cd "$work" && apt-get download popa3d >>"$work/log/apt.out" 2>&1)

@@ -139,14 +139,18 @@ check_packages() { # the packages of the selected TARGETS only
 		esac
 	done
 	for pkg in "${pkgs[@]}"; do
-		if [[ $(apt-cache policy "$pkg" 2>/dev/null | awk '/Installed:/ {print $2}') == "(none)" ]]; then
+		# A package apt has never heard of (no lists yet) says nothing at all.
+		local installed
+		installed=$(apt-cache policy "$pkg" 2>/dev/null | awk '/Installed:/ {print $2}')
+		if [[ -z $installed || $installed == "(none)" ]]; then
 			missing+=("$pkg")
 		fi
 	done
 	((${#missing[@]} == 0)) && return 0
 	if [[ $INSTALL == yes ]]; then
 		say "installing ${missing[*]}"
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >"$work/log/apt.out" 2>&1 ||
+		apt-get update -q >"$work/log/apt.out" 2>&1 || die "apt-get update failed (log: $work/log/apt.out)"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >>"$work/log/apt.out" 2>&1 ||
 			die "apt-get install ${missing[*]} failed (log: $work/log/apt.out)"
 	else
 		die "missing Debian packages: ${missing[*]}; run: apt-get install ${missing[*]} (or INSTALL=yes $0)"
