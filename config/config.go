@@ -34,10 +34,14 @@ type Config struct {
 	// set); "off" disables it.
 	Listen ListenAddr `env:"LISTEN" envDefault:"127.0.0.1:1110"`
 	// ListenTLS is the implicit-TLS (pop3s) address; unset means none.
-	ListenTLS  ListenAddr `env:"LISTEN_TLS"`
-	TLSCert    string     `env:"TLS_CERT"`
-	TLSKey     string     `env:"TLS_KEY"`
-	RequireTLS bool       `env:"REQUIRE_TLS"`
+	ListenTLS ListenAddr `env:"LISTEN_TLS"`
+	TLSCert   string     `env:"TLS_CERT"`
+	TLSKey    string     `env:"TLS_KEY"`
+	// TLSAltCert and TLSAltKey are a second key pair, of the other key
+	// type, for clients that cannot use the first (see internal/app).
+	TLSAltCert string `env:"TLS_ALT_CERT"`
+	TLSAltKey  string `env:"TLS_ALT_KEY"`
+	RequireTLS bool   `env:"REQUIRE_TLS"`
 	// TLSTicketKeyFile holds the secret the session ticket keys derive
 	// from; unset means a random secret per process (see internal/tlsticket).
 	TLSTicketKeyFile string `env:"TLS_TICKET_KEY_FILE"`

@@ -14,6 +14,8 @@ func (c Config) String() string {
 	line("LISTEN_TLS", c.ListenTLS)
 	line("TLS_CERT", c.TLSCert)
 	line("TLS_KEY", c.TLSKey)
+	line("TLS_ALT_CERT", c.TLSAltCert)
+	line("TLS_ALT_KEY", c.TLSAltKey)
 	line("REQUIRE_TLS", c.RequireTLS)
 	line("TLS_TICKET_KEY_FILE", c.TLSTicketKeyFile)
 	line("PROXY_PROTOCOL_FROM", c.ProxyProtocolFrom)

@@ -52,6 +52,14 @@ func (c *Config) validateTLS(l *ErrorList) {
 	case c.TLSCert == "" && c.TLSKey != "":
 		l.Add("TLS_CERT", errors.New("POPGATE_TLS_KEY is set but the certificate is not"))
 	}
+	switch {
+	case c.TLSAltCert != "" && c.TLSAltKey == "":
+		l.Add("TLS_ALT_KEY", errors.New("POPGATE_TLS_ALT_CERT is set but its key is not"))
+	case c.TLSAltCert == "" && c.TLSAltKey != "":
+		l.Add("TLS_ALT_CERT", errors.New("POPGATE_TLS_ALT_KEY is set but its certificate is not"))
+	case c.TLSAltCert != "" && c.TLSCert == "":
+		l.Add("TLS_ALT_CERT", errors.New("a second key pair needs the first: set POPGATE_TLS_CERT and POPGATE_TLS_KEY"))
+	}
 	if c.ListenTLS.Enabled() && c.TLSCert == "" {
 		l.Add("LISTEN_TLS", errors.New("an implicit-TLS listener needs POPGATE_TLS_CERT and POPGATE_TLS_KEY"))
 	}

@@ -65,6 +65,11 @@ func preflight(cfg config.Config) (l config.ErrorList, warnings []string) {
 			l.Add("TLS_CERT", fmt.Errorf("loading the key pair: %w", err))
 		}
 	}
+	if cfg.TLSAltCert != "" && cfg.TLSAltKey != "" {
+		if _, err := tls.LoadX509KeyPair(cfg.TLSAltCert, cfg.TLSAltKey); err != nil {
+			l.Add("TLS_ALT_CERT", fmt.Errorf("loading the key pair: %w", err))
+		}
+	}
 	if cfg.TLSTicketKeyFile != "" {
 		if _, err := tlsticket.ReadSecret(cfg.TLSTicketKeyFile); err != nil {
 			l.Add("TLS_TICKET_KEY_FILE", err)

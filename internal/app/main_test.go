@@ -64,6 +64,8 @@ func TestCheckConfigReportsEveryProblem(t *testing.T) {
 		"ROUTES=" + routesFile,
 		"TLS_CERT=" + filepath.Join(dir, "absent.pem"),
 		"TLS_KEY=" + filepath.Join(dir, "absent.key"),
+		"TLS_ALT_CERT=" + filepath.Join(dir, "absent-rsa.pem"),
+		"TLS_ALT_KEY=" + filepath.Join(dir, "absent-rsa.key"),
 		"DATA_DIR=" + dir,
 	}, "check-config")
 	if code != exitUsage {
@@ -78,6 +80,7 @@ func TestCheckConfigReportsEveryProblem(t *testing.T) {
 		"uidl",
 		"POPGATE_ROUTES: " + routesFile + `:1: unknown backend "nowhere"`,
 		"POPGATE_TLS_CERT: loading the key pair",
+		"POPGATE_TLS_ALT_CERT: loading the key pair",
 	} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errOut)

@@ -24,17 +24,49 @@ import (
 
 // reloadVars are the variables a reload puts in force; any other change
 // is reported as needing a restart.
-var reloadVars = []string{"TLS_CERT", "TLS_KEY", "TLS_TICKET_KEY_FILE", "THROTTLE", "ENV_FILE"}
+var reloadVars = []string{"TLS_CERT", "TLS_KEY", "TLS_ALT_CERT", "TLS_ALT_KEY", "TLS_TICKET_KEY_FILE", "THROTTLE", "ENV_FILE"}
 
-// certHolder is the TLS certificate in force, replaced by reloads; TLS
-// handshakes read it through tls.Config.GetCertificate. The session ticket
-// keys outlive a new certificate: tickets stay good across reloads.
+// certHolder is the TLS key pairs in force, replaced by reloads; TLS
+// handshakes read them through tls.Config.GetCertificate. The session
+// ticket keys outlive new certificates: tickets stay good across reloads.
 type certHolder struct {
-	p       atomic.Pointer[tls.Certificate]
+	p       atomic.Pointer[[]tls.Certificate]
 	tickets *tlsticket.Rotator
 }
 
-func (h *certHolder) get(*tls.ClientHelloInfo) (*tls.Certificate, error) { return h.p.Load(), nil }
+// get gives a client the first key pair it can use: POPGATE_TLS_CERT, or
+// else POPGATE_TLS_ALT_CERT. With an ECDSA pair first and an RSA pair
+// second, every client that can verify ECDSA (nearly all today) gets the
+// cheaper handshake, and the others still get in. A client that can use
+// neither gets the first, and the handshake fails as it would have.
+func (h *certHolder) get(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	pairs := *h.p.Load()
+	if len(pairs) > 1 {
+		for i := range pairs {
+			if hello.SupportsCertificate(&pairs[i]) == nil {
+				return &pairs[i], nil
+			}
+		}
+	}
+	return &pairs[0], nil
+}
+
+// loadKeyPairs loads POPGATE_TLS_CERT/KEY and, if set, the second pair.
+func loadKeyPairs(cfg config.Config) ([]tls.Certificate, error) {
+	pair, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("loading the TLS key pair %s: %w", cfg.TLSCert, err)
+	}
+	pairs := []tls.Certificate{pair}
+	if cfg.TLSAltCert != "" {
+		alt, err := tls.LoadX509KeyPair(cfg.TLSAltCert, cfg.TLSAltKey)
+		if err != nil {
+			return nil, fmt.Errorf("loading the second TLS key pair %s: %w", cfg.TLSAltCert, err)
+		}
+		pairs = append(pairs, alt)
+	}
+	return pairs, nil
+}
 
 // reloader reloads, all or nothing, what can change in a running server:
 // the TLS key pair, the users file, the throttle settings and the routes
@@ -85,11 +117,11 @@ func (r *reloader) reloadLocked(cause string) error {
 	// Prepare everything, then put it in force.
 	var commits []func()
 	if r.cert != nil {
-		pair, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		pairs, err := loadKeyPairs(cfg)
 		if err != nil {
-			return fmt.Errorf("loading the TLS key pair %s: %w", cfg.TLSCert, err)
+			return err
 		}
-		commits = append(commits, func() { r.cert.p.Store(&pair) })
+		commits = append(commits, func() { r.cert.p.Store(&pairs) })
 		// A ticket key file is read again, so that a new secret is put in
 		// force by a reload. Without one, the random secret stays.
 		secret, err := ticketSecret(cfg)

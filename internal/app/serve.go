@@ -241,16 +241,16 @@ func tlsConfig(cfg config.Config) (*tls.Config, *certHolder, error) {
 	if cfg.TLSCert == "" {
 		return nil, nil, nil
 	}
-	pair, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+	pairs, err := loadKeyPairs(cfg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("loading the TLS key pair %s: %w", cfg.TLSCert, err)
+		return nil, nil, err
 	}
 	secret, err := ticketSecret(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
 	h := &certHolder{}
-	h.p.Store(&pair)
+	h.p.Store(&pairs)
 	tc := &tls.Config{GetCertificate: h.get, MinVersion: tls.VersionTLS12}
 	h.tickets = tlsticket.Start(tc, secret)
 	return tc, h, nil

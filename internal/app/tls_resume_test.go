@@ -66,7 +66,6 @@ func pythonResumes(t *testing.T, ca, mode, version, first, second string) string
 // quits, and reports whether the handshake resumed.
 func sClient(t *testing.T, ca, addr string, starttls bool, sessIn, sessOut string) bool {
 	t.Helper()
-	bin := testpeer.Require(t, "openssl")
 	args := []string{"s_client", "-connect", addr, "-servername", "pop.test", "-CAfile", ca, "-verify_return_error",
 		"-crlf", "-ign_eof", "-sess_out", sessOut}
 	if sessIn != "" {
@@ -75,16 +74,7 @@ func sClient(t *testing.T, ca, addr string, starttls bool, sessIn, sessOut strin
 	if starttls {
 		args = append(args, "-starttls", "pop3")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Stdin = strings.NewReader("QUIT\n")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("openssl %s: %v\n%s", strings.Join(args, " "), err, out.String())
-	}
-	text := out.String()
+	text := runSClient(t, args)
 	if !strings.Contains(text, "+OK") || !strings.Contains(text, "Verify return code: 0") {
 		t.Fatalf("openssl %s: no POP3 reply or an unverified certificate:\n%s", strings.Join(args, " "), text)
 	}
@@ -248,4 +238,21 @@ func TestTicketSecretReload(t *testing.T) {
 	if rep := run(); rep.TLSResumed != 3 {
 		t.Errorf("after a new secret %d of 4 sessions resumed, want 3 (the first makes a full handshake)", rep.TLSResumed)
 	}
+}
+
+// runSClient runs openssl with args and QUIT as its input, and returns
+// what it printed.
+func runSClient(t *testing.T, args []string) string {
+	t.Helper()
+	bin := testpeer.Require(t, "openssl")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Stdin = strings.NewReader("QUIT\n")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("openssl %s: %v\n%s", strings.Join(args, " "), err, out.String())
+	}
+	return out.String()
 }

@@ -3,6 +3,7 @@
 package testcert
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -31,13 +32,20 @@ type Cert struct {
 	CertPEM, KeyPEM []byte
 }
 
-// New makes a certificate valid for an hour either side of now.
+// New makes an ECDSA P-256 certificate valid for an hour either side of
+// now.
 func New(t testing.TB) *Cert {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return NewWithKey(t, key)
+}
+
+// NewWithKey is New with a key of the caller's (an RSA key, say).
+func NewWithKey(t testing.TB, key crypto.Signer) *Cert {
+	t.Helper()
 	tmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(1),
 		Subject:               pkix.Name{CommonName: ServerName},
@@ -50,7 +58,7 @@ func New(t testing.TB) *Cert {
 		BasicConstraintsValid: true,
 		IsCA:                  true,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
 		t.Fatal(err)
 	}
