@@ -64,14 +64,17 @@ LOGIN_CASES = ("A", "C")
 IDLE_BAR_KIB = 8
 
 
+def result_files(results, case, target, ext):
+    """The files of one case and target, one per round, in round order."""
+    pattern = re.compile(rf"{re.escape(case)}\.{re.escape(target)}\.(\d+)\.{ext}")
+    return [os.path.join(results, n) for n in sorted(os.listdir(results)) if pattern.fullmatch(n)]
+
+
 def load(results, case, target):
     runs = []
-    for name in sorted(os.listdir(results)):
-        m = re.fullmatch(rf"{case}\.{re.escape(target)}\.(\d+)\.json", name)
-        if not m:
-            continue
+    for path in result_files(results, case, target, "json"):
         try:
-            with open(os.path.join(results, name)) as f:
+            with open(path) as f:
                 runs.append(json.load(f))
         except (OSError, ValueError):
             runs.append(None)  # popbench failed outright: counted as a failed run
@@ -82,14 +85,11 @@ def cpu_per_session(results, case, target):
     """The relay's CPU time per session started, median over the rounds:
     unlike a rate, it hardly moves with what else the machine runs."""
     per = []
-    for name in sorted(os.listdir(results)):
-        m = re.fullmatch(rf"{re.escape(case)}\.{re.escape(target)}\.(\d+)\.cpu", name)
-        if not m:
-            continue
+    for path in result_files(results, case, target, "cpu"):
         try:
-            with open(os.path.join(results, name)) as f:
+            with open(path) as f:
                 ms = int(f.read().strip())
-            with open(os.path.join(results, name[: -len(".cpu")] + ".json")) as f:
+            with open(path[: -len(".cpu")] + ".json") as f:
                 sessions = json.load(f).get("sessions", 0)
         except (OSError, ValueError):
             continue

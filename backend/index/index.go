@@ -16,6 +16,7 @@ import (
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/popgate/popgate/internal/writeback"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -92,15 +93,12 @@ type Cache[V any] struct {
 	bucket []byte
 	lru    *lru.Cache[string, V]
 
-	wmu     sync.Mutex // held while a batch is written: batches go out in order
-	mu      sync.Mutex
-	pending map[string]V // put, not written to the file yet
-	writing map[string]V // being written
+	writes  writeback.Batch[V] // put, not in the file yet
 	kick    chan struct{}
 	stop    chan struct{}
 	stopped chan struct{}
+	mu      sync.Mutex
 	closed  bool
-	errs    int // failed writes, for tests and diagnostics
 }
 
 // NewCache returns a cache of at most size values in memory, persisted in
@@ -115,7 +113,6 @@ func NewCache[V any](db *DB, bucket string, size int) (*Cache[V], error) {
 	}
 	c := &Cache[V]{db: db, bucket: []byte(bucket), lru: l}
 	if db != nil {
-		c.pending = map[string]V{}
 		c.kick = make(chan struct{}, 1)
 		c.stop = make(chan struct{})
 		c.stopped = make(chan struct{})
@@ -141,13 +138,7 @@ func (c *Cache[V]) Get(key string) (V, bool) {
 	if c.db == nil {
 		return v, false
 	}
-	c.mu.Lock()
-	v, ok := c.pending[key]
-	if !ok {
-		v, ok = c.writing[key]
-	}
-	c.mu.Unlock()
-	if ok {
+	if v, ok := c.writes.Get(key); ok {
 		c.lru.Add(key, v)
 		return v, true
 	}
@@ -177,7 +168,7 @@ func (c *Cache[V]) Put(key string, v V) error {
 	c.mu.Lock()
 	closed := c.closed
 	if !closed {
-		c.pending[key] = v
+		c.writes.Set(key, v)
 	}
 	c.mu.Unlock()
 	if closed {
@@ -211,35 +202,19 @@ func (c *Cache[V]) Flush() {
 	}
 }
 
-func (c *Cache[V]) flush() {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	c.mu.Lock()
-	batch := c.pending
-	if len(batch) == 0 {
-		c.mu.Unlock()
-		return
-	}
-	c.pending, c.writing = map[string]V{}, batch
-	c.mu.Unlock()
-	err := c.write(batch)
-	c.mu.Lock()
-	c.writing = nil
-	if err != nil {
-		c.errs++
-	}
-	c.mu.Unlock()
-}
+// flush writes what is pending; a batch the file refused stays pending
+// for the next one.
+func (c *Cache[V]) flush() { _ = c.writes.Flush(c.write) }
 
 // write stores values in the file in one transaction.
 func (c *Cache[V]) write(values map[string]V) error {
 	enc := make(map[string][]byte, len(values))
 	for key, v := range values {
-		b, err := encode(v)
-		if err != nil {
-			return fmt.Errorf("index: encode %s: %w", key, err)
+		// A value that cannot be encoded is not kept: it costs its
+		// maildrop one parse after a restart, as a lost write would.
+		if b, err := encode(v); err == nil {
+			enc[key] = b
 		}
-		enc[key] = b
 	}
 	err := c.db.bolt.Update(func(tx *bolt.Tx) error {
 		for key, b := range enc {

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/popgate/popgate/internal/writeback"
 	bbolt "go.etcd.io/bbolt"
 )
 
@@ -23,15 +24,13 @@ const flushInterval = time.Second
 type KV struct {
 	db *bbolt.DB
 
-	mu      sync.Mutex
-	pending map[string]pendingValue
-	// flushing is the batch being written: until it is committed a read
-	// must still find it, or a counter just raised would read as its old
+	// writes are not in the file yet. A read finds them, the batch being
+	// written included, or a counter just raised would read as its old
 	// value (a failed-login limit would let one more guess through).
-	flushing map[string]pendingValue
-	stop     chan struct{}
-	done     chan struct{}
-	closing  sync.Once
+	writes  writeback.Batch[pendingValue]
+	stop    chan struct{}
+	done    chan struct{}
+	closing sync.Once
 }
 
 type pendingValue struct {
@@ -64,7 +63,7 @@ func newKV(db *bbolt.DB) (*KV, error) {
 	if err != nil {
 		return nil, err
 	}
-	kv := &KV{db: db, pending: map[string]pendingValue{}, stop: make(chan struct{}), done: make(chan struct{})}
+	kv := &KV{db: db, stop: make(chan struct{}), done: make(chan struct{})}
 	go kv.flushLoop()
 	return kv, nil
 }
@@ -92,13 +91,7 @@ func decodeKV(v []byte, now time.Time) ([]byte, bool) {
 // Get implements throttle.KV.
 func (kv *KV) Get(_ context.Context, key string) ([]byte, bool, error) {
 	now := time.Now()
-	kv.mu.Lock()
-	p, ok := kv.pending[key]
-	if !ok {
-		p, ok = kv.flushing[key]
-	}
-	kv.mu.Unlock()
-	if ok {
+	if p, ok := kv.writes.Get(key); ok {
 		if p.value == nil || (!p.expires.IsZero() && !now.Before(p.expires)) {
 			return nil, false, nil
 		}
@@ -125,20 +118,14 @@ func (kv *KV) Put(_ context.Context, key string, value []byte, ttl time.Duration
 	if ttl > 0 {
 		expires = time.Now().Add(ttl)
 	}
-	kv.set(key, pendingValue{value: append([]byte{}, value...), expires: expires})
+	kv.writes.Set(key, pendingValue{value: append([]byte{}, value...), expires: expires})
 	return nil
 }
 
 // Delete implements throttle.KV.
 func (kv *KV) Delete(_ context.Context, key string) error {
-	kv.set(key, pendingValue{})
+	kv.writes.Set(key, pendingValue{})
 	return nil
-}
-
-func (kv *KV) set(key string, p pendingValue) {
-	kv.mu.Lock()
-	kv.pending[key] = p
-	kv.mu.Unlock()
 }
 
 func (kv *KV) flushLoop() {
@@ -158,44 +145,23 @@ func (kv *KV) flushLoop() {
 // flush writes the pending changes in one transaction. On failure they
 // stay pending for the next flush (unless newer ones replaced them).
 func (kv *KV) flush() error {
-	kv.mu.Lock()
-	batch := kv.pending
-	kv.pending = map[string]pendingValue{}
-	kv.flushing = batch
-	kv.mu.Unlock()
-	if len(batch) == 0 {
-		return nil
-	}
-	defer func() {
-		kv.mu.Lock()
-		kv.flushing = nil
-		kv.mu.Unlock()
-	}()
-	err := kv.db.Update(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketThrottle)
-		for k, p := range batch {
-			var err error
-			if p.value == nil {
-				err = b.Delete([]byte(k))
-			} else {
-				err = b.Put([]byte(k), encodeKV(p.value, p.expires))
+	return kv.writes.Flush(func(batch map[string]pendingValue) error {
+		return kv.db.Update(func(tx *bbolt.Tx) error {
+			b := tx.Bucket(bucketThrottle)
+			for k, p := range batch {
+				var err error
+				if p.value == nil {
+					err = b.Delete([]byte(k))
+				} else {
+					err = b.Put([]byte(k), encodeKV(p.value, p.expires))
+				}
+				if err != nil {
+					return err
+				}
 			}
-			if err != nil {
-				return err
-			}
-		}
-		return nil
+			return nil
+		})
 	})
-	if err != nil {
-		kv.mu.Lock()
-		for k, p := range batch {
-			if _, newer := kv.pending[k]; !newer {
-				kv.pending[k] = p
-			}
-		}
-		kv.mu.Unlock()
-	}
-	return err
 }
 
 // close stops the flusher and writes what is pending. Calls after the
