@@ -50,17 +50,20 @@ type lease struct {
 	s           *Sessions
 	l           Leases
 	key, holder string
-	stop        chan struct{}
-	done        chan struct{}
-	once        sync.Once
+	// stopped ends renewing, and cuts short a renewal in flight, so that
+	// a session's end never waits for a slow store.
+	stopped context.Context
+	stop    context.CancelFunc
+	done    chan struct{}
+	once    sync.Once
 	// renewed is when the store last confirmed the lease: it expires by
 	// itself LeaseTTL later. Written by renew, read after done.
 	renewed time.Time
 }
 
 func (s *Sessions) takeLease(maildrop, id string) (*lease, error) {
-	le := &lease{s: s, l: s.leases, key: maildrop, holder: s.instance + " session " + id,
-		stop: make(chan struct{}), done: make(chan struct{})}
+	le := &lease{s: s, l: s.leases, key: maildrop, holder: s.instance + " session " + id, done: make(chan struct{})}
+	le.stopped, le.stop = context.WithCancel(context.Background())
 	ctx, cancel := context.WithTimeout(context.Background(), leaseTimeout)
 	defer cancel()
 	le.renewed = time.Now()
@@ -70,6 +73,9 @@ func (s *Sessions) takeLease(maildrop, id string) (*lease, error) {
 		// lease outlived a store outage: gone now, so try again.
 		le.renewed = time.Now()
 		ok, current, err = le.l.Take(ctx, le.key, le.holder, LeaseTTL)
+	}
+	if err != nil || !ok {
+		le.stop()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrLeaseUnavailable, err)
@@ -164,10 +170,10 @@ func (le *lease) renew() {
 	defer tick.Stop()
 	for {
 		select {
-		case <-le.stop:
+		case <-le.stopped.Done():
 			return
 		case <-tick.C:
-			ctx, cancel := context.WithTimeout(context.Background(), leaseTimeout)
+			ctx, cancel := context.WithTimeout(le.stopped, leaseTimeout)
 			start := time.Now()
 			held, err := le.l.Renew(ctx, le.key, le.holder, LeaseTTL)
 			cancel()
@@ -188,7 +194,7 @@ func (le *lease) end() bool {
 	first := false
 	le.once.Do(func() {
 		first = true
-		close(le.stop)
+		le.stop()
 		<-le.done
 		le.s.mu.Lock()
 		if le.s.stale == nil {
