@@ -172,7 +172,9 @@ func (c *Cache[V]) Put(key string, v V) error {
 	}
 	c.mu.Unlock()
 	if closed {
-		return c.write(map[string]V{key: v})
+		// In order after the writer's last batch.
+		c.writes.Set(key, v)
+		return c.writes.Flush(c.write)
 	}
 	select {
 	case c.kick <- struct{}{}:
@@ -202,9 +204,16 @@ func (c *Cache[V]) Flush() {
 	}
 }
 
-// flush writes what is pending; a batch the file refused stays pending
-// for the next one.
-func (c *Cache[V]) flush() { _ = c.writes.Flush(c.write) }
+// flush writes what is pending. A batch the file refused is dropped, not
+// kept for later: the index is a cache, and holding every maildrop's index
+// while the disk is full would bypass the cache's bound. Each of them then
+// costs one parse after a restart.
+func (c *Cache[V]) flush() {
+	_ = c.writes.Flush(func(values map[string]V) error {
+		_ = c.write(values)
+		return nil
+	})
+}
 
 // write stores values in the file in one transaction.
 func (c *Cache[V]) write(values map[string]V) error {

@@ -110,6 +110,14 @@ func TestWriteBehind(t *testing.T) {
 		if v, ok := c.Get(k); !ok || v.Size != int64(i) {
 			t.Fatalf("Get(%s) right after Put = %+v, %v", k, v, ok)
 		}
+		// The previous key is out of the one-value memory by now: it is
+		// found in the file or among the writes not in it yet.
+		if i > 0 {
+			prev := string(rune('a' + (i-1)%20))
+			if v, ok := c.Get(prev); !ok || v.Size != int64(i-1) {
+				t.Fatalf("Get(%s) after it left memory = %+v, %v", prev, v, ok)
+			}
+		}
 	}
 	c.Close()
 	if err := c.Put("late", entry{Size: 7}); err != nil {
