@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -137,9 +138,10 @@ func (b *Backend) Greet(ctx context.Context, client, local net.Addr) (pop3.Greet
 		if pc.timestamp != "" {
 			return &greeted{b: b, c: pc.c, timestamp: pc.timestamp, cp: pc.cp, capsRead: true, pooled: pc}, nil
 		}
-		// The server's greetings have no timestamp: the fresh one below
-		// fails the same way, with the usual error.
+		// The server's greetings have no timestamp: a fresh one would
+		// fail the same way, so none is dialled.
 		b.pool.retire(pc)
+		return nil, c.fail(ctx, "greeting", errNoTimestamp)
 	}
 	if err := b.connect(ctx, c, pop3.Credentials{Client: client, Local: local}); err != nil {
 		return nil, err
@@ -149,11 +151,15 @@ func (b *Backend) Greet(ctx context.Context, client, local net.Addr) (pop3.Greet
 		if ts := apopTimestamp(resp.Text); ts != "" {
 			return &greeted{b: b, c: c, timestamp: ts}, nil
 		}
-		err = c.fail(ctx, "greeting", fmt.Errorf("no APOP timestamp in the greeting"))
+		err = c.fail(ctx, "greeting", errNoTimestamp)
 	}
 	c.close()
 	return nil, err
 }
+
+// errNoTimestamp is why a server whose greeting has no APOP timestamp
+// cannot take a relayed APOP login.
+var errNoTimestamp = errors.New("no APOP timestamp in the greeting")
 
 // login logs in on the greeted connection, with the capabilities learnt.
 func (g *greeted) login(ctx context.Context, cr pop3.Credentials) (*mailbox, error) {

@@ -79,7 +79,6 @@ func (c *conn) loginRefused(resp pop3.Response) error {
 	if code != pop3.CodeAuth {
 		fallback = "login refused by the mail server"
 	}
-	resp.Code = code
 	return c.refused("login", resp, code, fallback)
 }
 

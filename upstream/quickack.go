@@ -75,3 +75,7 @@ func (a *ackConn) Read(p []byte) (int, error) {
 func (a *ackConn) arm() {
 	a.rc.Control(a.set)
 }
+
+// SyscallConn reaches the socket under the wrapper, for a caller that
+// looks at it directly (a pooled connection is peeked before use).
+func (a *ackConn) SyscallConn() (syscall.RawConn, error) { return a.rc, nil }
