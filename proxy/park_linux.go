@@ -26,16 +26,14 @@ type parker struct {
 	parked  map[uint32]*parkedSession
 	sinceGC int         // sessions parked since the last freeMemory
 	collect *time.Timer // runs freeMemory; nil until first needed
-	due     bool        // freeMemory is due, not to be put off by more parks
 }
 
-// When the parker frees memory (see freeMemory): after parking stops for
-// collectQuiet, once collectAfterParks sessions have parked since the
-// last time, and collectQuiet after the collectMaxParks-th park even if
-// parking goes on.
+// When the parker frees memory (see freeMemory): once parking has stopped
+// for collectQuiet, if collectAfterParks sessions have parked since the
+// last time. While sessions keep parking the server keeps allocating, and
+// the runtime collects by itself.
 const (
 	collectAfterParks = 64
-	collectMaxParks   = 1024
 	collectQuiet      = 500 * time.Millisecond
 )
 
@@ -151,14 +149,11 @@ func (p *parker) park(s *clientSession) bool {
 func (p *parker) scheduleCollect() {
 	p.sinceGC++
 	switch {
-	case p.due || p.sinceGC < collectAfterParks:
+	case p.sinceGC < collectAfterParks:
 	case p.collect == nil:
 		p.collect = time.AfterFunc(collectQuiet, p.freeMemory)
 	default:
 		p.collect.Reset(collectQuiet)
-	}
-	if p.sinceGC >= collectMaxParks {
-		p.due = true
 	}
 }
 
@@ -171,7 +166,7 @@ func (p *parker) scheduleCollect() {
 // server whose clients never go quiet for ParkIdleAfter never runs it.
 func (p *parker) freeMemory() {
 	p.mu.Lock()
-	p.sinceGC, p.due = 0, false
+	p.sinceGC = 0
 	p.mu.Unlock()
 	debug.FreeOSMemory()
 }
