@@ -172,10 +172,13 @@ func (w *worker) session(ctx context.Context) {
 		return
 	}
 	if o.QuickAck {
-		if conn, err = quickAck(conn); err != nil {
+		qc, err := quickAck(conn)
+		if err != nil {
+			conn.Close()
 			w.fail("quickack", err)
 			return
 		}
+		conn = qc
 	}
 	if o.TLS {
 		tc := tls.Client(conn, o.TLSConfig)

@@ -60,14 +60,15 @@ func preflight(cfg config.Config) (l config.ErrorList, warnings []string) {
 			l.Add("ROUTES", err)
 		}
 	}
-	if cfg.TLSCert != "" && cfg.TLSKey != "" {
-		if _, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey); err != nil {
-			l.Add("TLS_CERT", fmt.Errorf("loading the key pair: %w", err))
+	for _, pair := range [...]struct{ name, cert, key string }{
+		{"TLS_CERT", cfg.TLSCert, cfg.TLSKey},
+		{"TLS_ALT_CERT", cfg.TLSAltCert, cfg.TLSAltKey},
+	} {
+		if pair.cert == "" || pair.key == "" {
+			continue
 		}
-	}
-	if cfg.TLSAltCert != "" && cfg.TLSAltKey != "" {
-		if _, err := tls.LoadX509KeyPair(cfg.TLSAltCert, cfg.TLSAltKey); err != nil {
-			l.Add("TLS_ALT_CERT", fmt.Errorf("loading the key pair: %w", err))
+		if _, err := tls.LoadX509KeyPair(pair.cert, pair.key); err != nil {
+			l.Add(pair.name, fmt.Errorf("loading the key pair: %w", err))
 		}
 	}
 	if cfg.TLSTicketKeyFile != "" {
