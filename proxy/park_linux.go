@@ -26,15 +26,22 @@ type parker struct {
 	parked  map[uint32]*parkedSession
 	sinceGC int         // sessions parked since the last freeMemory
 	collect *time.Timer // runs freeMemory; nil until first needed
+	due     bool        // freeMemory is due, not to be put off by more parks
+	freed   time.Time   // when freeMemory last ran
 }
 
-// When the parker frees memory (see freeMemory): once parking has stopped
-// for collectQuiet, if collectAfterParks sessions have parked since the
-// last time. While sessions keep parking the server keeps allocating, and
-// the runtime collects by itself.
+// When the parker frees memory (see freeMemory): after parking stops for
+// collectQuiet, once collectAfterParks sessions have parked since the
+// last time, and during a long burst of parks collectQuiet after the
+// collectMaxParks-th one, but not within collectMinGap of the last time:
+// a server that parks sessions all day is allocating too, the runtime
+// collects by itself, and a forced full collection every second or two
+// would cost more than it frees.
 const (
 	collectAfterParks = 64
+	collectMaxParks   = 1024
 	collectQuiet      = 500 * time.Millisecond
+	collectMinGap     = 10 * time.Second
 )
 
 type parkedSession struct {
@@ -149,11 +156,14 @@ func (p *parker) park(s *clientSession) bool {
 func (p *parker) scheduleCollect() {
 	p.sinceGC++
 	switch {
-	case p.sinceGC < collectAfterParks:
+	case p.due || p.sinceGC < collectAfterParks:
 	case p.collect == nil:
 		p.collect = time.AfterFunc(collectQuiet, p.freeMemory)
 	default:
 		p.collect.Reset(collectQuiet)
+	}
+	if p.sinceGC >= collectMaxParks && time.Since(p.freed) >= collectMinGap {
+		p.due = true
 	}
 }
 
@@ -166,7 +176,7 @@ func (p *parker) scheduleCollect() {
 // server whose clients never go quiet for ParkIdleAfter never runs it.
 func (p *parker) freeMemory() {
 	p.mu.Lock()
-	p.sinceGC = 0
+	p.sinceGC, p.due, p.freed = 0, false, time.Now()
 	p.mu.Unlock()
 	debug.FreeOSMemory()
 }
