@@ -68,10 +68,12 @@ func rcQuote(s string) string {
 
 // SameBody reports whether two bodies that client stored from two sessions
 // hold the same message. They must be equal, except that fetchmail 6.4.37
-// breaks lines longer than 8191 bytes and writes two bytes of uninitialised
-// memory before each break, which differ from run to run: for fetchmail,
-// lines may differ in those two bytes at the end of a line of at least 8190
-// bytes.
+// breaks lines longer than 8191 bytes and writes up to two bytes of
+// uninitialised memory before each break, which differ from run to run in
+// value and in number (and may be a newline themselves). So for fetchmail
+// the two are walked side by side, and where they part at the end of a
+// line of at least fetchmailBreak bytes, each skips to just past its last
+// newline within three bytes; anywhere else a difference is a difference.
 func SameBody(client string, a, b []byte) bool {
 	if bytes.Equal(a, b) {
 		return true
@@ -79,19 +81,44 @@ func SameBody(client string, a, b []byte) bool {
 	if client != "fetchmail" {
 		return false
 	}
-	la, lb := bytes.Split(a, []byte("\n")), bytes.Split(b, []byte("\n"))
-	if len(la) != len(lb) {
-		return false
-	}
-	for i := range la {
-		x, y := la[i], lb[i]
-		if bytes.Equal(x, y) {
+	i, j, colA, colB := 0, 0, 0, 0
+	for i < len(a) && j < len(b) {
+		if a[i] == b[j] {
+			colA, colB = advance(a[i], colA), advance(b[j], colB)
+			i, j = i+1, j+1
 			continue
 		}
-		n := len(x)
-		if n != len(y) || n < 8190 || !bytes.Equal(x[:n-2], y[:n-2]) {
+		if colA < fetchmailBreak && colB < fetchmailBreak {
 			return false
 		}
+		ni, nj := pastBreak(a, i), pastBreak(b, j)
+		if ni < 0 || nj < 0 {
+			return false
+		}
+		i, j, colA, colB = ni, nj, 0, 0
 	}
-	return true
+	return i == len(a) && j == len(b)
+}
+
+// fetchmailBreak is the shortest line fetchmail breaks, less its junk.
+const fetchmailBreak = 8188
+
+// advance returns the column after byte c.
+func advance(c byte, col int) int {
+	if c == '\n' {
+		return 0
+	}
+	return col + 1
+}
+
+// pastBreak returns the index just past the last newline among x[i:i+3]
+// (a junk byte may be a newline before the break's own), or -1.
+func pastBreak(x []byte, i int) int {
+	past := -1
+	for k := i; k < len(x) && k < i+3; k++ {
+		if x[k] == '\n' {
+			past = k + 1
+		}
+	}
+	return past
 }

@@ -190,6 +190,23 @@ func TestSameBody(t *testing.T) {
 	if SameBody("fetchmail", c, d) {
 		t.Error("a difference on a short line was excused")
 	}
+	// The junk may be a newline itself, which splits the line in one copy.
+	e := []byte("h: v\n\n" + long + "\n\xfd\nrest\n")
+	if !SameBody("fetchmail", a, e) {
+		t.Error("junk that happened to be a newline made two copies differ")
+	}
+	f := []byte("h: v\n\n" + long[:8188] + "yy\x00\xfd\nrest\n")
+	if SameBody("fetchmail", a, f) {
+		t.Error("a difference before the two junk bytes was excused")
+	}
+	// Or there is one junk byte in one copy and two in the other.
+	g := []byte("h: v\n\n" + long + "\x00\nrest\n")
+	if !SameBody("fetchmail", g, b) {
+		t.Error("one junk byte against two made two copies differ")
+	}
+	if SameBody("fetchmail", g, []byte("h: v\n\n"+long+"\x00\nresT\n")) {
+		t.Error("a difference after a break was excused")
+	}
 	if SameBody("fetchmail", a, append(a, 'x')) {
 		t.Error("bodies of different lengths were equal")
 	}
